@@ -1,0 +1,303 @@
+//! The N-API binding: converts between JavaScript values and the engine's types, and carries
+//! events and message-service calls across threads. No routing logic lives here.
+
+use crate::engine::config::RouterConfig;
+use crate::engine::error::RouterError;
+use crate::engine::events::{EventKind, EventSink, Stamped};
+use crate::engine::model::Message;
+use crate::engine::{MessageSource, MessageUpdate, Router, SessionInput};
+use crate::store::keys::Keys;
+use crate::store::redis::{connection_info, RedisStore};
+use crate::store::StoreLimits;
+use napi::bindgen_prelude::{Function, Promise};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+use serde::Deserialize;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A JS function called from any thread, never keeping the process alive, whose throw is the
+/// caller's to handle.
+type JsCallback<Args, Return> = ThreadsafeFunction<Args, Return, Args, Status, false, true>;
+
+/// Converts a router error into a JS error whose message is `{ code, field?, message }` as JSON,
+/// which the JS layer turns into its error classes.
+fn js_error(error: RouterError) -> napi::Error {
+    let field = match &error {
+        RouterError::InvalidArgument { field, .. } => Some(field.as_str()),
+        _ => None,
+    };
+    let reason = serde_json::json!({ "code": error.code(), "field": field, "message": error.to_string() });
+    napi::Error::new(Status::GenericFailure, reason.to_string())
+}
+
+/// Events waiting for JS: serialised only when someone listens, handed over in batches.
+struct JsSink {
+    mask: AtomicU32,
+    pending: Mutex<String>,
+    wake: JsCallback<(), ()>,
+}
+
+impl EventSink for JsSink {
+    fn wants(&self, kind: EventKind) -> bool {
+        self.mask.load(Ordering::Relaxed) & kind.bit() != 0
+    }
+
+    fn emit(&self, event: Stamped) {
+        let json = serde_json::to_string(&event).expect("events serialise");
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let first = pending.is_empty();
+        if !first {
+            pending.push(',');
+        }
+        pending.push_str(&json);
+        drop(pending);
+        if first {
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+/// The message service, reached through a JS function `(idsJson) => Promise<json>`.
+struct JsMessageSource(Arc<JsCallback<String, Promise<String>>>);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsMessage {
+    content: String,
+    channel_id: Option<String>,
+    author_id: Option<String>,
+    created_at: Option<f64>,
+}
+
+impl MessageSource for JsMessageSource {
+    fn fetch(&self, message_ids: Vec<String>) -> crate::engine::FetchFuture {
+        let callback = Arc::clone(&self.0);
+        Box::pin(async move {
+            let ids = serde_json::to_string(&message_ids).map_err(|e| e.to_string())?;
+            let promise = callback.call_async_catch(ids).await.map_err(|e| e.reason.clone())?;
+            let json = promise.await.map_err(|e| e.reason.clone())?;
+            let messages: Vec<Option<JsMessage>> =
+                serde_json::from_str(&json).map_err(|e| format!("returned an unreadable message list: {e}"))?;
+            Ok(messages
+                .into_iter()
+                .map(|m| {
+                    m.map(|m| MessageUpdate {
+                        content: m.content,
+                        channel_id: m.channel_id,
+                        author_id: m.author_id,
+                        created_at_ms: m.created_at.filter(|t| t.is_finite()).map(|t| t as i64),
+                    })
+                })
+                .collect())
+        })
+    }
+}
+
+/// `routeMessage`'s result.
+#[napi(object)]
+pub struct RouteResult {
+    pub success: bool,
+    pub status: String,
+    pub session_id: Option<String>,
+    pub error: Option<String>,
+    pub attempts: u32,
+}
+
+/// An active session; dates in ms since the epoch (NaN when unreadable).
+#[napi(object)]
+pub struct SessionResult {
+    pub session_id: String,
+    pub daemon_id: String,
+    pub status: String,
+    pub last_active_at: f64,
+    pub created_at: f64,
+}
+
+/// `processQueuedMessages`'s result.
+#[napi(object)]
+pub struct DrainResult {
+    pub processed: f64,
+    pub failed: f64,
+    pub remaining: f64,
+}
+
+/// The native router behind the JS `OrchestratorRouter`.
+#[napi]
+pub struct NativeRouter {
+    router: Arc<Router<RedisStore>>,
+    sink: Arc<JsSink>,
+}
+
+fn message(id: String, channel_id: String, author_id: Option<String>, content: String, created_at: f64) -> Message {
+    Message { id, channel_id, author_id, content, created_at_ms: created_at as i64 }
+}
+
+#[napi]
+impl NativeRouter {
+    /// Builds a router from its JSON configuration; `onEvents` is called (with no arguments) when
+    /// events are waiting in `takeEvents`.
+    #[napi(constructor)]
+    pub fn new(config_json: String, on_events: Function<(), ()>) -> napi::Result<Self> {
+        let json: serde_json::Value =
+            serde_json::from_str(&config_json).map_err(|e| js_error(RouterError::invalid("config", e.to_string())))?;
+        let config = RouterConfig::from_json(&json).map_err(js_error)?;
+        let redis = json.get("redis").cloned().unwrap_or_default();
+        let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+        let limits = StoreLimits {
+            max_queue_size: config.offline_queue.max_queue_size,
+            queue_enabled: config.offline_queue.enabled,
+            daemon_max_events: config.daemon_max_events,
+            session_ttl_seconds: crate::engine::SESSION_TTL_SECONDS,
+            marker_ttl_seconds: crate::engine::MARKER_TTL_SECONDS,
+            daemon_events_ttl_seconds: crate::engine::DAEMON_EVENTS_TTL_SECONDS,
+        };
+        let store = RedisStore::new(info, Keys::new(&config.key_prefix), limits, Duration::from_millis(config.delivery_timeout_ms))
+            .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+        let wake = on_events.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
+        let sink = Arc::new(JsSink { mask: AtomicU32::new(0), pending: Mutex::new(String::new()), wake });
+        let router = Router::new(store, config, Arc::clone(&sink) as Arc<dyn EventSink>);
+        Ok(NativeRouter { router, sink })
+    }
+
+    /// Routes a message; `presenceOffline` queues it without looking for a session.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn route(
+        &self,
+        orchestrator_id: String,
+        id: String,
+        channel_id: String,
+        author_id: Option<String>,
+        content: String,
+        created_at: f64,
+        presence_offline: bool,
+    ) -> napi::Result<RouteResult> {
+        let message = message(id, channel_id, author_id, content, created_at);
+        let outcome = if presence_offline {
+            self.router.route_offline(message, &orchestrator_id).await
+        } else {
+            self.router.route(message, &orchestrator_id).await
+        }
+        .map_err(js_error)?;
+        Ok(RouteResult {
+            success: outcome.success,
+            status: outcome.status.as_str().to_owned(),
+            session_id: outcome.session_id,
+            error: outcome.error,
+            attempts: outcome.attempts,
+        })
+    }
+
+    /// Queues a message for an offline orchestrator; resolves the queue's length.
+    #[napi]
+    pub async fn queue(
+        &self,
+        orchestrator_id: String,
+        id: String,
+        channel_id: String,
+        author_id: Option<String>,
+        content: String,
+        created_at: f64,
+    ) -> napi::Result<f64> {
+        let message = message(id, channel_id, author_id, content, created_at);
+        self.router.queue(message, &orchestrator_id).await.map(|n| n as f64).map_err(js_error)
+    }
+
+    /// Stores a daemon session and drains the orchestrator's queue.
+    #[napi]
+    pub async fn register_session(
+        &self,
+        orchestrator_id: String,
+        id: String,
+        daemon_id: String,
+        status: String,
+        created_at: f64,
+    ) -> napi::Result<()> {
+        let session = SessionInput { id, daemon_id, status, created_at_ms: created_at as i64 };
+        self.router.register_session(&orchestrator_id, session).await.map_err(js_error)
+    }
+
+    /// Deletes the orchestrator's session.
+    #[napi]
+    pub async fn unregister_session(&self, orchestrator_id: String) -> napi::Result<()> {
+        self.router.unregister_session(&orchestrator_id).await.map_err(js_error)
+    }
+
+    /// The heartbeat.
+    #[napi]
+    pub async fn touch_session(&self, orchestrator_id: String) -> napi::Result<()> {
+        self.router.touch_session(&orchestrator_id).await.map_err(js_error)
+    }
+
+    /// The orchestrator's active session, if any.
+    #[napi]
+    pub async fn get_session(&self, orchestrator_id: String) -> napi::Result<Option<SessionResult>> {
+        let session = self.router.active_session(&orchestrator_id).await.map_err(js_error)?;
+        Ok(session.map(|s| SessionResult {
+            session_id: s.session_id,
+            daemon_id: s.daemon_id,
+            status: s.status,
+            last_active_at: s.last_active_at_ms.map_or(f64::NAN, |t| t as f64),
+            created_at: s.created_at_ms.map_or(f64::NAN, |t| t as f64),
+        }))
+    }
+
+    /// Drains the orchestrator's queue now.
+    #[napi]
+    pub async fn process_queue(&self, orchestrator_id: String) -> napi::Result<DrainResult> {
+        let summary = self.router.process_queue(&orchestrator_id).await.map_err(js_error)?;
+        Ok(DrainResult {
+            processed: summary.processed as f64,
+            failed: summary.failed as f64,
+            remaining: summary.remaining as f64,
+        })
+    }
+
+    /// Turns delivery of one event kind to JS on or off.
+    #[napi]
+    pub fn set_listening(&self, event: String, listening: bool) {
+        if let Some(kind) = EventKind::from_name(&event) {
+            if listening {
+                self.sink.mask.fetch_or(kind.bit(), Ordering::Relaxed);
+            } else {
+                self.sink.mask.fetch_and(!kind.bit(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Takes every waiting event, as one JSON array (or null when none wait).
+    #[napi]
+    pub fn take_events(&self) -> Option<String> {
+        let mut pending = self.sink.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.is_empty() {
+            return None;
+        }
+        let batch = format!("[{pending}]");
+        pending.clear();
+        Some(batch)
+    }
+
+    /// Sets (or, with null, clears) the message-service function drains re-read messages through.
+    #[napi]
+    pub fn set_message_source(&self, fetch: Option<Function<String, Promise<String>>>) -> napi::Result<()> {
+        let source = match fetch {
+            Some(fetch) => {
+                let callback = fetch.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
+                Some(Arc::new(JsMessageSource(Arc::new(callback))) as Arc<dyn MessageSource>)
+            }
+            None => None,
+        };
+        self.router.set_message_source(source);
+        Ok(())
+    }
+
+    /// Stops background work and releases the Redis connection.
+    #[napi]
+    pub fn close(&self) {
+        self.router.close();
+        self.router.set_message_source(None);
+    }
+}

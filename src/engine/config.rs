@@ -1,0 +1,234 @@
+//! Router configuration: the deployed service's defaults, merged field by field with what the
+//! caller passes, and validated so that a bad value is refused at construction by name.
+
+use super::error::RouterError;
+use serde_json::{Map, Value};
+
+/// Retry policy for a delivery that fails against Redis (the seed's exponential backoff).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryConfig {
+    /// Attempts in all, the first included (≥ 1).
+    pub max_attempts: u32,
+    /// Delay after the first failed attempt, in milliseconds.
+    pub initial_delay_ms: f64,
+    /// Factor applied to the delay after each further failure.
+    pub backoff_multiplier: f64,
+    /// Ceiling of any one delay, in milliseconds.
+    pub max_delay_ms: f64,
+}
+
+impl RetryConfig {
+    /// Delay to wait after failed attempt `attempt` (1-based): min(initial × multiplier^(n−1), max).
+    pub fn delay_ms(&self, attempt: u32) -> u64 {
+        let exponent = attempt.saturating_sub(1).min(1024) as i32;
+        let delay = self.initial_delay_ms * self.backoff_multiplier.powi(exponent);
+        delay.min(self.max_delay_ms).max(0.0) as u64
+    }
+}
+
+/// The per-orchestrator queue kept while an orchestrator is offline or its daemon is full.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfflineQueueConfig {
+    /// Most messages one orchestrator's queue holds; the oldest is dropped past it.
+    pub max_queue_size: u64,
+    /// Lifetime of each queued message, counted from when it was queued.
+    pub queue_ttl_seconds: u64,
+    /// When false, messages for offline orchestrators fail instead of queuing.
+    pub enabled: bool,
+}
+
+/// Everything the router is configured with, Redis connection aside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterConfig {
+    pub retry: RetryConfig,
+    pub offline_queue: OfflineQueueConfig,
+    /// Bound on one attempt against Redis, in milliseconds.
+    pub delivery_timeout_ms: u64,
+    /// Most events a daemon's event list may hold before messages wait in the queue instead.
+    pub daemon_max_events: u64,
+    /// How often a running router looks for backlogs it can drain, in milliseconds.
+    pub drain_interval_ms: u64,
+    /// Largest message content accepted, in UTF-8 bytes.
+    pub max_message_bytes: u64,
+    /// Prefix put before every Redis key (not before pub/sub channels, as ioredis does).
+    pub key_prefix: String,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            retry: RetryConfig {
+                max_attempts: 3,
+                initial_delay_ms: 1000.0,
+                backoff_multiplier: 2.0,
+                max_delay_ms: 10_000.0,
+            },
+            offline_queue: OfflineQueueConfig {
+                max_queue_size: 100,
+                queue_ttl_seconds: 86_400,
+                enabled: true,
+            },
+            delivery_timeout_ms: 5000,
+            daemon_max_events: 1000,
+            drain_interval_ms: 250,
+            max_message_bytes: 1024 * 1024,
+            key_prefix: String::new(),
+        }
+    }
+}
+
+impl RouterConfig {
+    /// Merges a JSON configuration object over the defaults; unknown keys (`redis`, `prisma`)
+    /// are left to their owners.
+    pub fn from_json(value: &Value) -> Result<Self, RouterError> {
+        let mut config = RouterConfig::default();
+        let root = object(value, "config")?;
+        if let Some(retry) = section(root, "retry")? {
+            let r = &mut config.retry;
+            r.max_attempts = opt_number(retry, "retry.maxAttempts", 1.0, true)?
+                .map_or(r.max_attempts, |n| n as u32);
+            r.initial_delay_ms = opt_number(retry, "retry.initialDelayMs", 0.0, false)?.unwrap_or(r.initial_delay_ms);
+            r.backoff_multiplier =
+                opt_number(retry, "retry.backoffMultiplier", 0.0, false)?.unwrap_or(r.backoff_multiplier);
+            r.max_delay_ms = opt_number(retry, "retry.maxDelayMs", 0.0, false)?.unwrap_or(r.max_delay_ms);
+        }
+        if let Some(queue) = section(root, "offlineQueue")? {
+            let q = &mut config.offline_queue;
+            q.max_queue_size = opt_number(queue, "offlineQueue.maxQueueSize", 1.0, true)?
+                .map_or(q.max_queue_size, |n| n as u64);
+            q.queue_ttl_seconds = opt_number(queue, "offlineQueue.queueTtlSeconds", 1.0, true)?
+                .map_or(q.queue_ttl_seconds, |n| n as u64);
+            q.enabled = match queue.get("enabled") {
+                None | Some(Value::Null) => q.enabled,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(RouterError::invalid("offlineQueue.enabled", format!("must be a boolean, got {}", kind(other)))),
+            };
+        }
+        if let Some(daemon) = section(root, "daemonQueue")? {
+            config.daemon_max_events = opt_number(daemon, "daemonQueue.maxEvents", 1.0, true)?
+                .map_or(config.daemon_max_events, |n| n as u64);
+        }
+        let top = |name: &str, min: f64, default: u64| -> Result<u64, RouterError> {
+            Ok(opt_number(root, name, min, true)?.map_or(default, |n| n as u64))
+        };
+        config.delivery_timeout_ms = top("deliveryTimeoutMs", 1.0, config.delivery_timeout_ms)?;
+        config.drain_interval_ms = top("drainIntervalMs", 1.0, config.drain_interval_ms)?;
+        config.max_message_bytes = top("maxMessageBytes", 0.0, config.max_message_bytes)?;
+        config.key_prefix = match root.get("keyPrefix") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => return Err(RouterError::invalid("keyPrefix", format!("must be a string, got {}", kind(other)))),
+        };
+        Ok(config)
+    }
+}
+
+fn object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>, RouterError> {
+    value
+        .as_object()
+        .ok_or_else(|| RouterError::invalid(field, format!("must be an object, got {}", kind(value))))
+}
+
+fn section<'a>(root: &'a Map<String, Value>, field: &str) -> Result<Option<&'a Map<String, Value>>, RouterError> {
+    match root.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => object(value, field).map(Some),
+    }
+}
+
+/// Reads an optional number that must be finite, at least `min`, and an integer when asked.
+fn opt_number(obj: &Map<String, Value>, field: &str, min: f64, integer: bool) -> Result<Option<f64>, RouterError> {
+    let key = field.rsplit('.').next().unwrap_or(field);
+    let value = match obj.get(key) {
+        None => return Ok(None),
+        Some(value) => value,
+    };
+    let number = value
+        .as_f64()
+        .filter(|n| n.is_finite())
+        .ok_or_else(|| RouterError::invalid(field, format!("must be a finite number, got {}", kind(value))))?;
+    if integer && number.fract() != 0.0 {
+        return Err(RouterError::invalid(field, format!("must be an integer, got {number}")));
+    }
+    if number < min {
+        return Err(RouterError::invalid(field, format!("must be at least {min}, got {number}")));
+    }
+    Ok(Some(number))
+}
+
+fn kind(value: &Value) -> String {
+    match value {
+        Value::Null => "null (or a non-finite number)".into(),
+        Value::Bool(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::String(s) => format!("string {s:?}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_are_the_deployed_services() {
+        let config = RouterConfig::from_json(&json!({})).unwrap();
+        assert_eq!(config, RouterConfig::default());
+        assert_eq!(config.retry.max_attempts, 3);
+        assert_eq!(config.retry.initial_delay_ms, 1000.0);
+        assert_eq!(config.offline_queue.max_queue_size, 100);
+        assert_eq!(config.offline_queue.queue_ttl_seconds, 86_400);
+        assert_eq!(config.delivery_timeout_ms, 5000);
+    }
+
+    #[test]
+    fn partial_sections_merge_over_the_defaults() {
+        let config = RouterConfig::from_json(&json!({
+            "retry": { "maxAttempts": 5, "initialDelayMs": 500 },
+            "offlineQueue": { "maxQueueSize": 200, "enabled": true },
+            "prisma": { "anything": true },
+            "keyPrefix": "app:"
+        }))
+        .unwrap();
+        assert_eq!(config.retry.max_attempts, 5);
+        assert_eq!(config.retry.initial_delay_ms, 500.0);
+        assert_eq!(config.retry.backoff_multiplier, 2.0);
+        assert_eq!(config.retry.max_delay_ms, 10_000.0);
+        assert_eq!(config.offline_queue.max_queue_size, 200);
+        assert_eq!(config.offline_queue.queue_ttl_seconds, 86_400);
+        assert_eq!(config.key_prefix, "app:");
+    }
+
+    #[test]
+    fn invalid_values_are_refused_by_field_name() {
+        let cases = [
+            (json!({ "retry": { "maxAttempts": 0 } }), "retry.maxAttempts"),
+            (json!({ "retry": { "initialDelayMs": "100" } }), "retry.initialDelayMs"),
+            (json!({ "retry": { "maxDelayMs": -1 } }), "retry.maxDelayMs"),
+            (json!({ "offlineQueue": { "maxQueueSize": -5 } }), "offlineQueue.maxQueueSize"),
+            (json!({ "offlineQueue": { "queueTtlSeconds": 1.5 } }), "offlineQueue.queueTtlSeconds"),
+            (json!({ "offlineQueue": { "enabled": "yes" } }), "offlineQueue.enabled"),
+            (json!({ "deliveryTimeoutMs": null }), "deliveryTimeoutMs"),
+            (json!({ "daemonQueue": { "maxEvents": 0 } }), "daemonQueue.maxEvents"),
+            (json!({ "retry": 3 }), "retry"),
+        ];
+        for (input, field) in cases {
+            match RouterConfig::from_json(&input) {
+                Err(RouterError::InvalidArgument { field: got, .. }) => assert_eq!(got, field, "{input}"),
+                other => panic!("{input} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_follows_the_seed_formula() {
+        let retry = RouterConfig::default().retry;
+        assert_eq!((1..=6).map(|n| retry.delay_ms(n)).collect::<Vec<_>>(), [1000, 2000, 4000, 8000, 10_000, 10_000]);
+        let flat = RetryConfig { max_attempts: 3, initial_delay_ms: 5.0, backoff_multiplier: 1.0, max_delay_ms: 100.0 };
+        assert_eq!(flat.delay_ms(10), 5);
+        let huge = RetryConfig { backoff_multiplier: 1e300, ..retry };
+        assert_eq!(huge.delay_ms(u32::MAX), 10_000);
+    }
+}

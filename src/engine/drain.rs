@@ -1,0 +1,260 @@
+//! Draining an orchestrator's queue into its daemon's event list: in order, each message
+//! exactly once, in atomic steps that check the queue head they were planned on.
+
+use super::error::RouterError;
+use super::events::{DropReason, Event, EventKind};
+use super::model::{to_json, DaemonEvent, DeliveredMarker};
+use super::router::{Classified, KnownSession, MessageUpdate, Router};
+use super::time::{format_iso, now_ms};
+use crate::store::{DrainAction, DrainReply, DrainStep, ItemOutcome, Store};
+use std::sync::Arc;
+
+/// Queue items planned and committed in one step.
+const DRAIN_BATCH: usize = 200;
+/// Orchestrators claimed per look for due backlogs.
+const CLAIM_LIMIT: usize = 64;
+/// Steps in a row that may find the queue changed under them (another router draining it)
+/// before this drain leaves the rest to that router.
+const MAX_CONFLICTS: u32 = 32;
+
+/// What one drain did, as `processQueuedMessages` resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DrainSummary {
+    /// Delivered to the daemon.
+    pub processed: u64,
+    /// Left the queue undelivered (expired, deleted or unreadable), each reported as dropped.
+    pub failed: u64,
+    /// Still queued afterwards.
+    pub remaining: u64,
+}
+
+/// One planned item: its raw entry, its action, and what to report if it is dropped.
+struct Planned<'a> {
+    raw: &'a [u8],
+    action: DrainAction,
+    drop: Option<(String, DropReason)>,
+}
+
+impl<S: Store> Router<S> {
+    /// Drains the orchestrator's queue now (`processQueuedMessages`); one drain per orchestrator
+    /// runs at a time in this process.
+    pub async fn process_queue(self: &Arc<Self>, orchestrator_id: &str) -> Result<DrainSummary, RouterError> {
+        super::model::non_empty("orchestratorId", orchestrator_id)?;
+        if self.is_closed() {
+            return Err(RouterError::Closed);
+        }
+        self.drain(orchestrator_id).await
+    }
+
+    /// Drains in the background (after a route found a backlog ahead of it).
+    pub(super) fn spawn_drain(self: &Arc<Self>, orchestrator_id: &str) {
+        let router = Arc::clone(self);
+        let orchestrator_id = orchestrator_id.to_owned();
+        tokio::spawn(async move {
+            // A failed drain leaves the backlog due in the pending index; the ticker retries it.
+            let _ = router.drain(&orchestrator_id).await;
+        });
+    }
+
+    /// Claims the backlogs due a look and drains each (the ticker's work).
+    pub(super) async fn drain_due(self: &Arc<Self>) {
+        let now = now_ms();
+        let lease = (self.config.drain_interval_ms * 4).max(5000) as i64;
+        if let Ok(due) = self.bounded(self.store.claim_due(now, now + lease, CLAIM_LIMIT)).await {
+            for orchestrator_id in due {
+                self.spawn_drain(&orchestrator_id);
+            }
+        }
+    }
+
+    /// The lock that keeps drains of one orchestrator in this process one at a time.
+    fn drain_lock(&self, orchestrator_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut drains = self.drains.lock().unwrap_or_else(|e| e.into_inner());
+        drains.retain(|_, lock| Arc::strong_count(lock) > 1);
+        Arc::clone(drains.entry(orchestrator_id.to_owned()).or_default())
+    }
+
+    /// Drains until the queue is empty, the orchestrator is offline, or its daemon is full.
+    pub(super) async fn drain(self: &Arc<Self>, orchestrator_id: &str) -> Result<DrainSummary, RouterError> {
+        let lock = self.drain_lock(orchestrator_id);
+        let _one_at_a_time = lock.lock().await;
+        let mut summary = DrainSummary::default();
+        let mut started = false;
+        let mut conflicts = 0;
+        let result = loop {
+            let snapshot = match self.bounded(self.store.snapshot(orchestrator_id, DRAIN_BATCH)).await {
+                Ok(snapshot) => snapshot,
+                Err(e) => break Err(RouterError::Store(e.0)),
+            };
+            summary.remaining = snapshot.length;
+            let session = snapshot.session.as_deref().and_then(|raw| self.learn_session(orchestrator_id, raw));
+            if session.is_some() && !started && !snapshot.head.is_empty() {
+                started = true;
+                self.emit(EventKind::QueueProcessingStarted, || Event::QueueProcessingStarted {
+                    orchestrator_id: orchestrator_id.to_owned(),
+                    queue_size: snapshot.length,
+                });
+            }
+            let now = now_ms();
+            let plan = match self.plan(orchestrator_id, &snapshot.head, session.as_ref(), now).await {
+                Ok(plan) => plan,
+                Err(e) => break Err(e),
+            };
+            let revisit_at_ms = match &session {
+                Some(_) => now + self.config.drain_interval_ms as i64,
+                None => self.next_expiry(&snapshot.head[plan.len()..], now),
+            };
+            let step = DrainStep {
+                orchestrator_id,
+                session: session.as_ref().map(|s| (s.session_id.as_str(), s.daemon_id.as_str())),
+                items: plan.iter().map(|p| (p.raw, p.action.clone())).collect(),
+                retry_at_ms: now + self.config.drain_interval_ms as i64,
+                revisit_at_ms,
+            };
+            let reply = match self.bounded(self.store.drain_step(&step)).await {
+                Ok(reply) => reply,
+                Err(e) => break Err(RouterError::Store(e.0)),
+            };
+            match reply {
+                DrainReply::Conflict | DrainReply::Stale { .. } => {
+                    conflicts += 1;
+                    if conflicts > MAX_CONFLICTS {
+                        break Ok(());
+                    }
+                }
+                DrainReply::Done { outcomes, remaining } => {
+                    conflicts = 0;
+                    summary.remaining = remaining;
+                    self.report_step(orchestrator_id, session.as_ref(), &plan, &outcomes, &mut summary);
+                    let daemon_full = outcomes.len() < plan.len();
+                    if remaining == 0 || daemon_full || session.is_none() || plan.is_empty() {
+                        break Ok(());
+                    }
+                }
+            }
+        };
+        if started {
+            self.emit(EventKind::QueueProcessingCompleted, || Event::QueueProcessingCompleted {
+                orchestrator_id: orchestrator_id.to_owned(),
+                processed: summary.processed,
+                failed: summary.failed,
+            });
+        }
+        result.map(|()| summary)
+    }
+
+    /// Decides what to do with each head item. Offline, only the leading undeliverable items are
+    /// taken (the rest waits, in order); online, every item is delivered or dropped.
+    async fn plan<'a>(
+        &self,
+        orchestrator_id: &str,
+        head: &'a [Vec<u8>],
+        session: Option<&KnownSession>,
+        now: i64,
+    ) -> Result<Vec<Planned<'a>>, RouterError> {
+        let mut plan = Vec::with_capacity(head.len());
+        let mut live = Vec::new();
+        for raw in head {
+            let (drop, item) = match self.classify(raw, now) {
+                Classified::Live(item) => (None, Some(item.0)),
+                Classified::Expired(id) => (Some((id, DropReason::Expired)), None),
+                Classified::Invalid(id) => (Some((id, DropReason::Invalid)), None),
+            };
+            if session.is_none() && drop.is_none() {
+                break;
+            }
+            if let Some(item) = item {
+                live.push((plan.len(), item));
+            }
+            plan.push(Planned { raw, action: DrainAction::Drop, drop });
+        }
+        let Some(session) = session else { return Ok(plan) };
+
+        let source = self.message_source.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let updates = match source {
+            Some(source) if !live.is_empty() => {
+                let ids = live.iter().map(|(_, item)| item.message_id.clone()).collect();
+                let updates = source.fetch(ids).await.map_err(RouterError::MessageService)?;
+                if updates.len() != live.len() {
+                    return Err(RouterError::MessageService(format!(
+                        "returned {} messages for {} ids",
+                        updates.len(),
+                        live.len()
+                    )));
+                }
+                Some(updates)
+            }
+            _ => None,
+        };
+        let now_iso = format_iso(now);
+        for (n, (index, mut item)) in live.into_iter().enumerate() {
+            match updates.as_ref().map(|u| u[n].clone()) {
+                Some(None) => {
+                    plan[index].drop = Some((item.message_id, DropReason::Deleted));
+                    continue;
+                }
+                Some(Some(update)) => apply_update(&mut item, update),
+                None => {}
+            }
+            let event_id = super::model::new_event_id(now);
+            let event = DaemonEvent::for_item(&event_id, &item, &session.daemon_id, orchestrator_id, &now_iso);
+            let marker = DeliveredMarker { session_id: session.session_id.clone(), delivered_at: now_iso.clone() };
+            plan[index].action = DrainAction::Deliver { event: to_json(&event), marker: to_json(&marker), message_id: item.message_id };
+        }
+        Ok(plan)
+    }
+
+    /// When the first of these (not yet taken) items expires: when an offline queue is next due.
+    fn next_expiry(&self, rest: &[Vec<u8>], now: i64) -> i64 {
+        let ttl_ms = self.config.offline_queue.queue_ttl_seconds as i64 * 1000;
+        match rest.first().map(|raw| self.classify(raw, now)) {
+            Some(Classified::Live(item)) => item.1 + ttl_ms,
+            _ => now + self.config.drain_interval_ms as i64,
+        }
+    }
+
+    fn report_step(
+        &self,
+        orchestrator_id: &str,
+        session: Option<&KnownSession>,
+        plan: &[Planned<'_>],
+        outcomes: &[ItemOutcome],
+        summary: &mut DrainSummary,
+    ) {
+        for (planned, outcome) in plan.iter().zip(outcomes) {
+            match (outcome, &planned.action) {
+                (ItemOutcome::Delivered, DrainAction::Deliver { message_id, .. }) => {
+                    summary.processed += 1;
+                    if let Some(session) = session {
+                        self.emit(EventKind::MessageRouted, || Event::MessageRouted {
+                            message_id: message_id.clone(),
+                            orchestrator_id: orchestrator_id.to_owned(),
+                            session_id: session.session_id.clone(),
+                            attempts: 1,
+                        });
+                    }
+                }
+                (ItemOutcome::AlreadyDelivered, _) => summary.processed += 1,
+                _ => {
+                    summary.failed += 1;
+                    let (message_id, reason) = planned.drop.clone().unwrap_or((String::new(), DropReason::Invalid));
+                    self.report_drop(orchestrator_id, message_id, reason);
+                }
+            }
+        }
+    }
+}
+
+/// Applies what the message service says a message is now (an edit).
+fn apply_update(item: &mut super::model::QueueItem, update: MessageUpdate) {
+    item.content = update.content;
+    if let Some(channel_id) = update.channel_id {
+        item.channel_id = channel_id;
+    }
+    if update.author_id.is_some() {
+        item.author_id = update.author_id;
+    }
+    if let Some(created_at_ms) = update.created_at_ms {
+        item.created_at = Some(format_iso(created_at_ms));
+    }
+}

@@ -1,0 +1,154 @@
+//! The events the router reports, and the one sink they flow up through.
+
+use serde::Serialize;
+
+/// Why a message left the system without being delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// The orchestrator's queue was at `maxQueueSize`; the oldest message made room.
+    QueueFull,
+    /// The message stayed queued longer than `queueTtlSeconds`.
+    Expired,
+    /// The message service no longer has the message.
+    Deleted,
+    /// A queue entry that is not a readable queue item (written by something else).
+    Invalid,
+}
+
+/// One event, with its fields; serialised as `{ type, ...fields }` in camelCase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    #[serde(rename = "message.routed", rename_all = "camelCase")]
+    MessageRouted { message_id: String, orchestrator_id: String, session_id: String, attempts: u32 },
+    #[serde(rename = "message.routing_failed", rename_all = "camelCase")]
+    MessageRoutingFailed { message_id: String, orchestrator_id: String, attempts: u32, error: String },
+    #[serde(rename = "message.routing_error", rename_all = "camelCase")]
+    MessageRoutingError { message_id: String, orchestrator_id: String, error: String },
+    #[serde(rename = "message.queued", rename_all = "camelCase")]
+    MessageQueued { message_id: String, orchestrator_id: String, queue_size: u64 },
+    #[serde(rename = "message.dropped", rename_all = "camelCase")]
+    MessageDropped { message_id: String, orchestrator_id: String, reason: DropReason },
+    #[serde(rename = "session.registered", rename_all = "camelCase")]
+    SessionRegistered { orchestrator_id: String, session_id: String },
+    #[serde(rename = "session.unregistered", rename_all = "camelCase")]
+    SessionUnregistered { orchestrator_id: String },
+    #[serde(rename = "queue.processing_started", rename_all = "camelCase")]
+    QueueProcessingStarted { orchestrator_id: String, queue_size: u64 },
+    #[serde(rename = "queue.processing_completed", rename_all = "camelCase")]
+    QueueProcessingCompleted { orchestrator_id: String, processed: u64, failed: u64 },
+}
+
+/// Which event, without its fields: what a listener subscribes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    MessageRouted,
+    MessageRoutingFailed,
+    MessageRoutingError,
+    MessageQueued,
+    MessageDropped,
+    SessionRegistered,
+    SessionUnregistered,
+    QueueProcessingStarted,
+    QueueProcessingCompleted,
+}
+
+impl EventKind {
+    /// Every kind, in bit order.
+    pub const ALL: [EventKind; 9] = [
+        EventKind::MessageRouted,
+        EventKind::MessageRoutingFailed,
+        EventKind::MessageRoutingError,
+        EventKind::MessageQueued,
+        EventKind::MessageDropped,
+        EventKind::SessionRegistered,
+        EventKind::SessionUnregistered,
+        EventKind::QueueProcessingStarted,
+        EventKind::QueueProcessingCompleted,
+    ];
+
+    /// The event name listeners use.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::MessageRouted => "message.routed",
+            EventKind::MessageRoutingFailed => "message.routing_failed",
+            EventKind::MessageRoutingError => "message.routing_error",
+            EventKind::MessageQueued => "message.queued",
+            EventKind::MessageDropped => "message.dropped",
+            EventKind::SessionRegistered => "session.registered",
+            EventKind::SessionUnregistered => "session.unregistered",
+            EventKind::QueueProcessingStarted => "queue.processing_started",
+            EventKind::QueueProcessingCompleted => "queue.processing_completed",
+        }
+    }
+
+    /// The kind named `name`, if any.
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// This kind's bit in a listener mask.
+    pub fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+impl Event {
+    /// Which kind of event this is.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::MessageRouted { .. } => EventKind::MessageRouted,
+            Event::MessageRoutingFailed { .. } => EventKind::MessageRoutingFailed,
+            Event::MessageRoutingError { .. } => EventKind::MessageRoutingError,
+            Event::MessageQueued { .. } => EventKind::MessageQueued,
+            Event::MessageDropped { .. } => EventKind::MessageDropped,
+            Event::SessionRegistered { .. } => EventKind::SessionRegistered,
+            Event::SessionUnregistered { .. } => EventKind::SessionUnregistered,
+            Event::QueueProcessingStarted { .. } => EventKind::QueueProcessingStarted,
+            Event::QueueProcessingCompleted { .. } => EventKind::QueueProcessingCompleted,
+        }
+    }
+}
+
+/// An event with the time it happened, as it crosses to listeners.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stamped {
+    #[serde(flatten)]
+    pub event: Event,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+}
+
+/// Where the engine sends events; implementations decide how they reach listeners.
+pub trait EventSink: Send + Sync + 'static {
+    /// Whether anyone listens to `kind`; events nobody listens to are never built.
+    fn wants(&self, kind: EventKind) -> bool;
+    /// Hands over one event that someone wants.
+    fn emit(&self, event: Stamped);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_with_type_fields_and_timestamp() {
+        let stamped = Stamped {
+            event: Event::MessageDropped { message_id: "m".into(), orchestrator_id: "o".into(), reason: DropReason::QueueFull },
+            timestamp: 7,
+        };
+        assert_eq!(
+            serde_json::to_string(&stamped).unwrap(),
+            r#"{"type":"message.dropped","messageId":"m","orchestratorId":"o","reason":"queue_full","timestamp":7}"#
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(EventKind::from_name("message.routd"), None);
+    }
+}

@@ -1,0 +1,14 @@
+//! The routing engine, in pure Rust: route, queue, drain, sessions and retries, over any
+//! [`Store`](crate::store::Store), reporting through one [`EventSink`](events::EventSink).
+
+pub mod config;
+mod drain;
+pub mod error;
+pub mod events;
+pub mod model;
+mod router;
+pub use router::{DAEMON_EVENTS_TTL_SECONDS, MARKER_TTL_SECONDS, SESSION_TTL_SECONDS};
+pub mod time;
+
+pub use drain::DrainSummary;
+pub use router::{ActiveSession, FetchFuture, MessageSource, MessageUpdate, RouteOutcome, RouteStatus, Router, SessionInput};

@@ -1,0 +1,245 @@
+//! The records the router reads and writes, serialised to the deployed service's exact JSON:
+//! queue items, sessions, delivered markers and daemon events.
+
+use super::error::RouterError;
+use super::time::{format_iso, MAX_DATE_MS};
+use serde::{Deserialize, Serialize};
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+/// The part of a Neolith message record the router reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: String,
+    pub channel_id: String,
+    pub author_id: Option<String>,
+    pub content: String,
+    /// `createdAt`, in milliseconds since the epoch.
+    pub created_at_ms: i64,
+}
+
+impl Message {
+    /// Checks what the JS layer cannot: sizes and emptiness.
+    pub fn validate(&self, max_content_bytes: u64) -> Result<(), RouterError> {
+        non_empty("message.id", &self.id)?;
+        non_empty("message.channelId", &self.channel_id)?;
+        if self.content.len() as u64 > max_content_bytes {
+            return Err(RouterError::invalid(
+                "message.content",
+                format!("is {} bytes, more than maxMessageBytes ({max_content_bytes})", self.content.len()),
+            ));
+        }
+        valid_date("message.createdAt", self.created_at_ms)
+    }
+}
+
+/// Refuses an empty string for `field`.
+pub fn non_empty(field: &str, value: &str) -> Result<(), RouterError> {
+    if value.is_empty() {
+        return Err(RouterError::invalid(field, "must be a non-empty string"));
+    }
+    Ok(())
+}
+
+/// Refuses a date a JavaScript `Date` could not hold.
+pub fn valid_date(field: &str, ms: i64) -> Result<(), RouterError> {
+    if ms.abs() > MAX_DATE_MS {
+        return Err(RouterError::invalid(field, "must be a valid date"));
+    }
+    Ok(())
+}
+
+/// One entry of `routing:queue:<orchestratorId>`, oldest at the head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueItem {
+    pub message_id: String,
+    pub channel_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_id: Option<String>,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    pub queued_at: String,
+}
+
+impl QueueItem {
+    /// The queue item for `message`, queued at `now_ms`.
+    pub fn new(message: &Message, now_ms: i64) -> Self {
+        QueueItem {
+            message_id: message.id.clone(),
+            channel_id: message.channel_id.clone(),
+            author_id: message.author_id.clone(),
+            content: message.content.clone(),
+            created_at: Some(format_iso(message.created_at_ms)),
+            queued_at: format_iso(now_ms),
+        }
+    }
+}
+
+/// The value of `routing:session:<orchestratorId>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    pub session_id: String,
+    pub daemon_id: String,
+    pub status: String,
+    pub last_active_at: String,
+    pub created_at: String,
+}
+
+/// The session statuses a daemon session may have; only `active` receives messages.
+pub const SESSION_STATUSES: [&str; 5] = ["active", "idle", "expired", "revoked", "terminated"];
+
+impl SessionRecord {
+    /// Whether messages may be delivered through this session.
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+}
+
+/// The value of `routing:delivered:<messageId>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveredMarker {
+    pub session_id: String,
+    pub delivered_at: String,
+}
+
+/// What a daemon reads from `daemon:events:<daemonId>` and `daemon:<daemonId>:events`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonEvent<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub daemon_id: &'a str,
+    pub orchestrator_id: &'a str,
+    pub payload: EventPayload<'a>,
+    pub timestamp: &'a str,
+    pub requires_ack: bool,
+}
+
+/// The message a daemon event carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPayload<'a> {
+    pub message_id: &'a str,
+    pub channel_id: &'a str,
+    pub content: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<&'a str>,
+}
+
+impl<'a> DaemonEvent<'a> {
+    /// The `message.received` event for a queued (or about to be queued) item.
+    pub fn for_item(id: &'a str, item: &'a QueueItem, daemon_id: &'a str, orchestrator_id: &'a str, now_iso: &'a str) -> Self {
+        DaemonEvent {
+            id,
+            kind: "message.received",
+            daemon_id,
+            orchestrator_id,
+            payload: EventPayload {
+                message_id: &item.message_id,
+                channel_id: &item.channel_id,
+                content: &item.content,
+                author_id: item.author_id.as_deref(),
+                timestamp: item.created_at.as_deref(),
+            },
+            timestamp: now_iso,
+            requires_ack: true,
+        }
+    }
+}
+
+/// A daemon event id, `evt_<ms since epoch>_<8 hex>`: the hex part starts at a random value per
+/// process and counts up, so ids never repeat within a process and rarely across processes.
+pub fn new_event_id(now_ms: i64) -> String {
+    static BASE: OnceLock<u32> = OnceLock::new();
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let base = *BASE.get_or_init(|| RandomState::new().build_hasher().finish() as u32);
+    let n = base.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!("evt_{now_ms}_{n:08x}")
+}
+
+/// Serialises a record; serde_json cannot fail on these plain structs.
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> Message {
+        Message {
+            id: "msg_1".into(),
+            channel_id: "chan_1".into(),
+            author_id: Some("user_1".into()),
+            content: "Hello \"orchestrator\"\n".into(),
+            created_at_ms: 1_795_271_171_123,
+        }
+    }
+
+    #[test]
+    fn queue_items_have_the_deployed_shape_and_key_order() {
+        let item = QueueItem::new(&message(), 1_795_271_172_000);
+        assert_eq!(
+            to_json(&item),
+            r#"{"messageId":"msg_1","channelId":"chan_1","authorId":"user_1","content":"Hello \"orchestrator\"\n","createdAt":"2026-11-21T14:26:11.123Z","queuedAt":"2026-11-21T14:26:12.000Z"}"#
+        );
+        let back: QueueItem = serde_json::from_str(&to_json(&item)).unwrap();
+        assert_eq!(back, item);
+    }
+
+    #[test]
+    fn daemon_events_have_the_deployed_shape_and_key_order() {
+        let item = QueueItem::new(&message(), 1_795_271_172_000);
+        let event = DaemonEvent::for_item("evt_1_0000abcd", &item, "daemon_1", "orch_1", "2026-11-21T14:26:12.000Z");
+        assert_eq!(
+            to_json(&event),
+            r#"{"id":"evt_1_0000abcd","type":"message.received","daemonId":"daemon_1","orchestratorId":"orch_1","payload":{"messageId":"msg_1","channelId":"chan_1","content":"Hello \"orchestrator\"\n","authorId":"user_1","timestamp":"2026-11-21T14:26:11.123Z"},"timestamp":"2026-11-21T14:26:12.000Z","requiresAck":true}"#
+        );
+    }
+
+    #[test]
+    fn sessions_and_markers_serialise_in_the_deployed_key_order() {
+        let session = SessionRecord {
+            session_id: "s".into(),
+            daemon_id: "d".into(),
+            status: "active".into(),
+            last_active_at: "2026-01-01T00:00:00.000Z".into(),
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+        };
+        assert_eq!(
+            to_json(&session),
+            r#"{"sessionId":"s","daemonId":"d","status":"active","lastActiveAt":"2026-01-01T00:00:00.000Z","createdAt":"2026-01-01T00:00:00.000Z"}"#
+        );
+        let marker = DeliveredMarker { session_id: "s".into(), delivered_at: "2026-01-01T00:00:00.000Z".into() };
+        assert_eq!(to_json(&marker), r#"{"sessionId":"s","deliveredAt":"2026-01-01T00:00:00.000Z"}"#);
+    }
+
+    #[test]
+    fn event_ids_follow_the_daemon_format_and_do_not_repeat() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_event_id(42)).collect();
+        assert_eq!(ids.len(), 10_000);
+        let id = ids.iter().next().unwrap();
+        assert!(id.starts_with("evt_42_") && id.len() == "evt_42_".len() + 8, "{id}");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut m = message();
+        m.content = "x".repeat(11);
+        assert_eq!(m.validate(10).unwrap_err(), RouterError::invalid("message.content", "is 11 bytes, more than maxMessageBytes (10)"));
+        assert!(message().validate(10_000).is_ok());
+        let mut m = message();
+        m.id.clear();
+        assert!(matches!(m.validate(100), Err(RouterError::InvalidArgument { field, .. }) if field == "message.id"));
+    }
+}

@@ -1,0 +1,555 @@
+//! The [`Router`]: routes messages, keeps sessions, queues for offline orchestrators and retries
+//! with backoff; drains live in [`super::drain`].
+
+use super::config::RouterConfig;
+use super::error::RouterError;
+use super::events::{DropReason, Event, EventKind, EventSink, Stamped};
+use super::model::{self, non_empty, to_json, valid_date, DaemonEvent, DeliveredMarker, Message, QueueItem, SessionRecord};
+use super::time::{format_iso, now_ms, parse_iso};
+use crate::store::{QueueStatus, RouteReply, RouteRequest, Store, StoreError, StoreResult};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How long a session lives without a heartbeat, and how long a delivered marker is kept.
+pub const SESSION_TTL_SECONDS: u64 = 3600;
+pub const MARKER_TTL_SECONDS: u64 = 3600;
+/// How long a daemon's event list lives after its last push.
+pub const DAEMON_EVENTS_TTL_SECONDS: u64 = 86_400;
+/// Sessions remembered for routing before the memo is cleared (it refills from Redis).
+const SESSION_MEMO_LIMIT: usize = 100_000;
+
+/// The result of routing one message, as `routeMessage` resolves it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteOutcome {
+    pub success: bool,
+    pub status: RouteStatus,
+    pub session_id: Option<String>,
+    pub error: Option<String>,
+    pub attempts: u32,
+}
+
+/// Where a routed message ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteStatus {
+    /// In the daemon's event list.
+    Delivered,
+    /// Queued: the orchestrator is offline.
+    Offline,
+    /// Queued behind a backlog or a full daemon event list; drained by itself.
+    Pending,
+    /// Not delivered and not queued.
+    Failed,
+}
+
+impl RouteStatus {
+    /// The deployed service's status string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteStatus::Delivered => "delivered",
+            RouteStatus::Offline => "offline",
+            RouteStatus::Pending => "pending",
+            RouteStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A session as `registerSession` receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInput {
+    pub id: String,
+    pub daemon_id: String,
+    pub status: String,
+    pub created_at_ms: i64,
+}
+
+/// An active session as `getOrchestratorSession` returns it (dates in ms; `None` if unreadable).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveSession {
+    pub session_id: String,
+    pub daemon_id: String,
+    pub status: String,
+    pub last_active_at_ms: Option<i64>,
+    pub created_at_ms: Option<i64>,
+}
+
+/// A message as the message service returns it now, for a drain to deliver.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MessageUpdate {
+    pub content: String,
+    pub channel_id: Option<String>,
+    pub author_id: Option<String>,
+    pub created_at_ms: Option<i64>,
+}
+
+/// Future returned by a [`MessageSource`].
+pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Vec<Option<MessageUpdate>>, String>> + Send>>;
+
+/// Re-reads queued messages just before a drain delivers them (Neolith's message service).
+pub trait MessageSource: Send + Sync + 'static {
+    /// The current form of each message, in order; `None` for one that no longer exists.
+    fn fetch(&self, message_ids: Vec<String>) -> FetchFuture;
+}
+
+/// The session a router believes is current for an orchestrator.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct KnownSession {
+    pub session_id: String,
+    pub daemon_id: String,
+}
+
+/// Routes messages to orchestrator daemons over a [`Store`].
+pub struct Router<S: Store> {
+    pub(super) store: S,
+    pub(super) config: RouterConfig,
+    sink: Arc<dyn EventSink>,
+    sessions: Mutex<HashMap<String, KnownSession>>,
+    pub(super) drains: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(super) message_source: RwLock<Option<Arc<dyn MessageSource>>>,
+    ticker: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+/// A message prepared once and reused by every attempt, so retries are byte-identical.
+struct Prepared {
+    message_id: String,
+    event_id: String,
+    item: QueueItem,
+    item_json: String,
+    expires_at_ms: i64,
+    now_ms: i64,
+}
+
+impl<S: Store> Router<S> {
+    /// A router over `store`; it reports through `sink`.
+    pub fn new(store: S, config: RouterConfig, sink: Arc<dyn EventSink>) -> Arc<Self> {
+        Arc::new(Router {
+            store,
+            config,
+            sink,
+            sessions: Mutex::new(HashMap::new()),
+            drains: Mutex::new(HashMap::new()),
+            message_source: RwLock::new(None),
+            ticker: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Sends an event if anyone listens to its kind; `build` runs only then.
+    pub(super) fn emit(&self, kind: EventKind, build: impl FnOnce() -> Event) {
+        if self.sink.wants(kind) {
+            self.sink.emit(Stamped { event: build(), timestamp: now_ms() });
+        }
+    }
+
+    /// Runs one store operation bounded by `deliveryTimeoutMs`.
+    pub(super) async fn bounded<T>(&self, operation: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        let limit = Duration::from_millis(self.config.delivery_timeout_ms);
+        match tokio::time::timeout(limit, operation).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError(format!("timed out after {} ms", self.config.delivery_timeout_ms))),
+        }
+    }
+
+    fn check_open(self: &Arc<Self>) -> Result<(), RouterError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(RouterError::Closed);
+        }
+        self.ensure_ticker();
+        Ok(())
+    }
+
+    /// Routes one message: delivers it through the orchestrator's active session, or queues it.
+    /// Fails (resolves `failed`) only after the retries; errs only for invalid arguments.
+    pub async fn route(self: &Arc<Self>, message: Message, orchestrator_id: &str) -> Result<RouteOutcome, RouterError> {
+        let prepared = self.prepare(&message, orchestrator_id)?;
+        self.check_open()?;
+        let result = self
+            .with_retries(&prepared.message_id, orchestrator_id, |attempt| self.route_once(&prepared, orchestrator_id, attempt > 1))
+            .await;
+        match result {
+            Ok((reply, attempts)) => Ok(self.settle(&prepared, orchestrator_id, reply, attempts)),
+            Err((error, attempts)) => Ok(self.fail(&prepared.message_id, orchestrator_id, error, attempts)),
+        }
+    }
+
+    /// Queues one message for an offline orchestrator (the presence service said so).
+    pub async fn route_offline(self: &Arc<Self>, message: Message, orchestrator_id: &str) -> Result<RouteOutcome, RouterError> {
+        let prepared = self.prepare(&message, orchestrator_id)?;
+        self.check_open()?;
+        if !self.config.offline_queue.enabled {
+            let error = format!("Orchestrator is offline: {orchestrator_id}");
+            return Ok(self.fail(&prepared.message_id, orchestrator_id, error, 1));
+        }
+        match self.enqueue_with_retries(&prepared, orchestrator_id).await {
+            Ok((queue_size, dropped, attempts)) => {
+                let reply = RouteReply::Queued { status: QueueStatus::Offline, queue_size, dropped };
+                Ok(self.settle(&prepared, orchestrator_id, reply, attempts))
+            }
+            Err((error, attempts)) => Ok(self.fail(&prepared.message_id, orchestrator_id, error, attempts)),
+        }
+    }
+
+    /// Queues one message whatever the orchestrator's state (`queueMessageForOffline`).
+    pub async fn queue(self: &Arc<Self>, message: Message, orchestrator_id: &str) -> Result<u64, RouterError> {
+        let prepared = self.prepare(&message, orchestrator_id)?;
+        self.check_open()?;
+        if !self.config.offline_queue.enabled {
+            return Err(RouterError::QueueDisabled { orchestrator_id: orchestrator_id.to_owned() });
+        }
+        let (queue_size, dropped, _) =
+            self.enqueue_with_retries(&prepared, orchestrator_id).await.map_err(|(error, _)| RouterError::Store(error))?;
+        self.report_queued(&prepared.message_id, orchestrator_id, queue_size, &dropped);
+        Ok(queue_size)
+    }
+
+    fn prepare(&self, message: &Message, orchestrator_id: &str) -> Result<Prepared, RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        message.validate(self.config.max_message_bytes)?;
+        let now = now_ms();
+        let item = QueueItem::new(message, now);
+        Ok(Prepared {
+            message_id: message.id.clone(),
+            event_id: model::new_event_id(now),
+            item_json: to_json(&item),
+            item,
+            expires_at_ms: now + self.config.offline_queue.queue_ttl_seconds as i64 * 1000,
+            now_ms: now,
+        })
+    }
+
+    async fn enqueue_with_retries(&self, prepared: &Prepared, orchestrator_id: &str) -> Result<(u64, Vec<String>, u32), (String, u32)> {
+        self.with_retries(&prepared.message_id, orchestrator_id, |attempt| {
+            self.store.enqueue(orchestrator_id, &prepared.item_json, prepared.expires_at_ms, attempt > 1)
+        })
+        .await
+        .map(|(reply, attempts)| (reply.queue_size, reply.dropped, attempts))
+    }
+
+    /// Runs `operation` until it succeeds or `retry.maxAttempts` attempts have failed, waiting
+    /// the backoff between attempts; each failed attempt is reported as `message.routing_error`.
+    async fn with_retries<T, F, Fut>(&self, message_id: &str, orchestrator_id: &str, mut operation: F) -> Result<(T, u32), (String, u32)>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = StoreResult<T>>,
+    {
+        let retry = &self.config.retry;
+        let mut attempt = 1;
+        loop {
+            match self.bounded(operation(attempt)).await {
+                Ok(value) => return Ok((value, attempt)),
+                Err(StoreError(error)) => {
+                    self.emit(EventKind::MessageRoutingError, || Event::MessageRoutingError {
+                        message_id: message_id.to_owned(),
+                        orchestrator_id: orchestrator_id.to_owned(),
+                        error: error.clone(),
+                    });
+                    if attempt >= retry.max_attempts || self.closed.load(Ordering::Acquire) {
+                        return Err((error, attempt));
+                    }
+                    tokio::time::sleep(Duration::from_millis(retry.delay_ms(attempt))).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One attempt: route through the session this router knows, learning the current one if
+    /// the store says it changed.
+    async fn route_once(&self, prepared: &Prepared, orchestrator_id: &str, dedupe: bool) -> StoreResult<RouteReply> {
+        let mut known = self.known_session(orchestrator_id);
+        for _ in 0..3 {
+            let (session_id, daemon_id) = known.as_ref().map_or(("", ""), |k| (k.session_id.as_str(), k.daemon_id.as_str()));
+            let now_iso = format_iso(now_ms());
+            let event = to_json(&DaemonEvent::for_item(&prepared.event_id, &prepared.item, daemon_id, orchestrator_id, &now_iso));
+            let marker = to_json(&DeliveredMarker { session_id: session_id.to_owned(), delivered_at: now_iso.clone() });
+            let request = RouteRequest {
+                orchestrator_id,
+                message_id: &prepared.message_id,
+                session_id,
+                daemon_id,
+                daemon_event: &event,
+                marker: &marker,
+                queue_item: &prepared.item_json,
+                expires_at_ms: prepared.expires_at_ms,
+                now_ms: prepared.now_ms,
+                dedupe,
+            };
+            match self.store.route(&request).await? {
+                RouteReply::Stale { session } => known = self.learn_session(orchestrator_id, &session),
+                reply => return Ok(reply),
+            }
+        }
+        Err(StoreError(format!("the session of orchestrator {orchestrator_id} kept changing")))
+    }
+
+    /// Turns a store reply into the caller's result, reporting what happened.
+    fn settle(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, reply: RouteReply, attempts: u32) -> RouteOutcome {
+        let message_id = &prepared.message_id;
+        let ok = |status, session_id| RouteOutcome { success: true, status, session_id, error: None, attempts };
+        match reply {
+            RouteReply::Delivered { session_id } | RouteReply::AlreadyDelivered { marker: session_id } => {
+                let session_id = serde_json::from_str::<DeliveredMarker>(&session_id).map_or(session_id, |m| m.session_id);
+                self.emit(EventKind::MessageRouted, || Event::MessageRouted {
+                    message_id: message_id.clone(),
+                    orchestrator_id: orchestrator_id.to_owned(),
+                    session_id: session_id.clone(),
+                    attempts,
+                });
+                ok(RouteStatus::Delivered, Some(session_id))
+            }
+            RouteReply::Queued { status, queue_size, dropped } => {
+                self.report_queued(message_id, orchestrator_id, queue_size, &dropped);
+                if status == QueueStatus::Pending {
+                    self.spawn_drain(orchestrator_id);
+                    ok(RouteStatus::Pending, None)
+                } else {
+                    ok(RouteStatus::Offline, None)
+                }
+            }
+            RouteReply::Refused { status } => {
+                let error = match status {
+                    QueueStatus::Offline => format!("Orchestrator is offline: {orchestrator_id}"),
+                    QueueStatus::Pending => format!(
+                        "The daemon of orchestrator {orchestrator_id} has a full event list and the offline queue is disabled"
+                    ),
+                };
+                self.fail(message_id, orchestrator_id, error, attempts)
+            }
+            RouteReply::Stale { .. } => unreachable!("route_once resolves stale sessions"),
+        }
+    }
+
+    fn fail(&self, message_id: &str, orchestrator_id: &str, error: String, attempts: u32) -> RouteOutcome {
+        self.emit(EventKind::MessageRoutingFailed, || Event::MessageRoutingFailed {
+            message_id: message_id.to_owned(),
+            orchestrator_id: orchestrator_id.to_owned(),
+            attempts,
+            error: error.clone(),
+        });
+        RouteOutcome { success: false, status: RouteStatus::Failed, session_id: None, error: Some(error), attempts }
+    }
+
+    fn report_queued(&self, message_id: &str, orchestrator_id: &str, queue_size: u64, dropped: &[String]) {
+        self.report_dropped(orchestrator_id, dropped.iter().map(|raw| raw.as_bytes()), now_ms());
+        self.emit(EventKind::MessageQueued, || Event::MessageQueued {
+            message_id: message_id.to_owned(),
+            orchestrator_id: orchestrator_id.to_owned(),
+            queue_size,
+        });
+    }
+
+    /// Reports items the queue cap pushed out: `expired` if they had outlived their TTL anyway.
+    fn report_dropped<'a>(&self, orchestrator_id: &str, dropped: impl Iterator<Item = &'a [u8]>, now: i64) {
+        for raw in dropped {
+            let reason = match self.classify(raw, now) {
+                Classified::Live(_) => DropReason::QueueFull,
+                Classified::Expired(_) => DropReason::Expired,
+                Classified::Invalid(_) => DropReason::Invalid,
+            };
+            self.report_drop(orchestrator_id, message_id_of(raw), reason);
+        }
+    }
+
+    pub(super) fn report_drop(&self, orchestrator_id: &str, message_id: String, reason: DropReason) {
+        self.emit(EventKind::MessageDropped, || Event::MessageDropped {
+            message_id,
+            orchestrator_id: orchestrator_id.to_owned(),
+            reason,
+        });
+    }
+
+    /// Reads a raw queue entry and tells whether it is still deliverable.
+    pub(super) fn classify(&self, raw: &[u8], now: i64) -> Classified {
+        let item: QueueItem = match serde_json::from_slice(raw) {
+            Ok(item) => item,
+            Err(_) => return Classified::Invalid(message_id_of(raw)),
+        };
+        match parse_iso(&item.queued_at) {
+            None => Classified::Invalid(item.message_id),
+            Some(queued) if queued + self.config.offline_queue.queue_ttl_seconds as i64 * 1000 <= now => {
+                Classified::Expired(item.message_id)
+            }
+            Some(queued) => Classified::Live(Box::new((item, queued))),
+        }
+    }
+
+    /// Stores a daemon session (replacing any), reports it, then drains the orchestrator's queue
+    /// before returning.
+    pub async fn register_session(self: &Arc<Self>, orchestrator_id: &str, session: SessionInput) -> Result<(), RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        non_empty("session.id", &session.id)?;
+        non_empty("session.daemonId", &session.daemon_id)?;
+        valid_date("session.createdAt", session.created_at_ms)?;
+        if !model::SESSION_STATUSES.contains(&session.status.as_str()) {
+            return Err(RouterError::invalid("session.status", format!("must be one of {}", model::SESSION_STATUSES.join(", "))));
+        }
+        self.check_open()?;
+        let now = now_ms();
+        let record = SessionRecord {
+            session_id: session.id,
+            daemon_id: session.daemon_id,
+            status: session.status,
+            last_active_at: format_iso(now),
+            created_at: format_iso(session.created_at_ms),
+        };
+        let queued = self
+            .bounded(self.store.register_session(orchestrator_id, &to_json(&record), now))
+            .await
+            .map_err(|e| RouterError::Store(e.0))?;
+        self.remember(orchestrator_id, &record);
+        self.emit(EventKind::SessionRegistered, || Event::SessionRegistered {
+            orchestrator_id: orchestrator_id.to_owned(),
+            session_id: record.session_id.clone(),
+        });
+        if queued > 0 && record.is_active() {
+            // A drain that fails here leaves the backlog queued and due; the ticker retries it.
+            let _ = self.drain(orchestrator_id).await;
+        }
+        Ok(())
+    }
+
+    /// Deletes the orchestrator's session.
+    pub async fn unregister_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<(), RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        self.check_open()?;
+        self.bounded(self.store.unregister_session(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+        self.forget(orchestrator_id);
+        self.emit(EventKind::SessionUnregistered, || Event::SessionUnregistered { orchestrator_id: orchestrator_id.to_owned() });
+        Ok(())
+    }
+
+    /// The heartbeat: refreshes an existing session (never recreating one) and drains a waiting
+    /// backlog before returning.
+    pub async fn touch_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<(), RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        self.check_open()?;
+        let now = now_ms();
+        let touched = self
+            .bounded(self.store.touch_session(orchestrator_id, &format_iso(now), now))
+            .await
+            .map_err(|e| RouterError::Store(e.0))?;
+        let Some(touched) = touched else {
+            self.forget(orchestrator_id);
+            return Ok(());
+        };
+        let active = self.learn_session(orchestrator_id, &touched.session).is_some();
+        if touched.queue_length > 0 && active {
+            let _ = self.drain(orchestrator_id).await;
+        }
+        Ok(())
+    }
+
+    /// The orchestrator's session if it is active.
+    pub async fn active_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<Option<ActiveSession>, RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        self.check_open()?;
+        let raw = self.bounded(self.store.get_session(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+        let record = raw.and_then(|raw| serde_json::from_str::<SessionRecord>(&raw).ok()).filter(SessionRecord::is_active);
+        Ok(record.map(|r| ActiveSession {
+            last_active_at_ms: parse_iso(&r.last_active_at),
+            created_at_ms: parse_iso(&r.created_at),
+            session_id: r.session_id,
+            daemon_id: r.daemon_id,
+            status: r.status,
+        }))
+    }
+
+    /// Sets (or clears) the message service that drains re-read queued messages through.
+    pub fn set_message_source(&self, source: Option<Arc<dyn MessageSource>>) {
+        *self.message_source.write().unwrap_or_else(|e| e.into_inner()) = source;
+    }
+
+    /// Stops background work and releases the store's connections; later calls fail.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(ticker) = self.ticker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            ticker.abort();
+        }
+        self.store.close();
+    }
+
+    /// Whether [`Router::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(super) fn known_session(&self, orchestrator_id: &str) -> Option<KnownSession> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(orchestrator_id).cloned()
+    }
+
+    fn remember(&self, orchestrator_id: &str, record: &SessionRecord) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if !record.is_active() {
+            sessions.remove(orchestrator_id);
+            return;
+        }
+        if sessions.len() >= SESSION_MEMO_LIMIT {
+            sessions.clear();
+        }
+        let known = KnownSession { session_id: record.session_id.clone(), daemon_id: record.daemon_id.clone() };
+        sessions.insert(orchestrator_id.to_owned(), known);
+    }
+
+    pub(super) fn forget(&self, orchestrator_id: &str) {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(orchestrator_id);
+    }
+
+    /// Remembers the session in raw JSON if it is active; returns it.
+    pub(super) fn learn_session(&self, orchestrator_id: &str, raw: &str) -> Option<KnownSession> {
+        match serde_json::from_str::<SessionRecord>(raw) {
+            Ok(record) if record.is_active() => {
+                self.remember(orchestrator_id, &record);
+                self.known_session(orchestrator_id)
+            }
+            _ => {
+                self.forget(orchestrator_id);
+                None
+            }
+        }
+    }
+
+    /// Starts the background look for due backlogs, once, from inside the runtime.
+    fn ensure_ticker(self: &Arc<Self>) {
+        let mut ticker = self.ticker.lock().unwrap_or_else(|e| e.into_inner());
+        if ticker.is_some() || self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let router: Weak<Self> = Arc::downgrade(self);
+        let interval = Duration::from_millis(self.config.drain_interval_ms);
+        *ticker = Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                match router.upgrade() {
+                    Some(router) if !router.is_closed() => router.drain_due().await,
+                    _ => return,
+                }
+            }
+        }));
+    }
+}
+
+/// A queue entry read back.
+pub(super) enum Classified {
+    /// Deliverable: the item and when it was queued.
+    Live(Box<(QueueItem, i64)>),
+    Expired(String),
+    Invalid(String),
+}
+
+/// The `messageId` of a raw queue entry, or empty if it has none.
+pub(super) fn message_id_of(raw: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| v.get("messageId").and_then(|id| id.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}

@@ -1,0 +1,173 @@
+//! The storage the routing engine runs on: the [`Store`] trait, whose every method is one atomic
+//! step, and its implementations ([`redis::RedisStore`]).
+//!
+//! Records cross this boundary as the exact JSON strings kept in storage, so that a drain can
+//! check byte for byte that the queue head it planned on is still the head it commits.
+
+pub mod keys;
+pub mod redis;
+
+use std::future::Future;
+
+/// A store operation failed (connection, timeout, or a server error).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Limits and lifetimes the store applies inside its atomic steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreLimits {
+    pub max_queue_size: u64,
+    pub queue_enabled: bool,
+    pub daemon_max_events: u64,
+    pub session_ttl_seconds: u64,
+    pub marker_ttl_seconds: u64,
+    pub daemon_events_ttl_seconds: u64,
+}
+
+/// Why a message waits in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueStatus {
+    /// The orchestrator has no active session.
+    Offline,
+    /// The orchestrator is online but a backlog or a full daemon event list is ahead of it.
+    Pending,
+}
+
+/// One message to deliver now or queue, prepared by the engine.
+#[derive(Debug, Clone)]
+pub struct RouteRequest<'a> {
+    pub orchestrator_id: &'a str,
+    pub message_id: &'a str,
+    /// The session the engine believes is current (empty when it does not know one).
+    pub session_id: &'a str,
+    pub daemon_id: &'a str,
+    pub daemon_event: &'a str,
+    pub marker: &'a str,
+    pub queue_item: &'a str,
+    /// When the queue item expires, in ms since the epoch.
+    pub expires_at_ms: i64,
+    pub now_ms: i64,
+    /// Set on retries: do not queue the item a second time if an earlier attempt did.
+    pub dedupe: bool,
+}
+
+/// What became of a [`RouteRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum RouteReply {
+    /// Pushed to the daemon's event list through this session.
+    Delivered { session_id: String },
+    /// Already delivered earlier (its delivered marker, raw JSON).
+    AlreadyDelivered { marker: String },
+    /// The current session is not the one the engine believed (raw session JSON).
+    Stale { session: String },
+    /// Put in the orchestrator's queue; `dropped` are the raw items the cap pushed out.
+    Queued { status: QueueStatus, queue_size: u64, dropped: Vec<String> },
+    /// The message could not be delivered and the offline queue is disabled.
+    Refused { status: QueueStatus },
+}
+
+/// What became of an explicit enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnqueueReply {
+    pub queue_size: u64,
+    pub dropped: Vec<String>,
+}
+
+/// A read of an orchestrator's session and the head of its queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSnapshot {
+    pub session: Option<String>,
+    pub length: u64,
+    /// Raw bytes, so that an entry that is not UTF-8 is still matched exactly.
+    pub head: Vec<Vec<u8>>,
+}
+
+/// What a drain does with one queue item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DrainAction {
+    /// Push this daemon event and write this delivered marker.
+    Deliver { message_id: String, event: String, marker: String },
+    /// Remove the item without delivering it.
+    Drop,
+}
+
+/// One step of a drain: the queue head it was planned on and what to do with each item.
+#[derive(Debug, Clone)]
+pub struct DrainStep<'a> {
+    pub orchestrator_id: &'a str,
+    /// The session deliveries go through; `None` allows drops only.
+    pub session: Option<(&'a str, &'a str)>,
+    /// The exact raw head items, each with its action, in queue order.
+    pub items: Vec<(&'a [u8], DrainAction)>,
+    /// Next look at this queue if the daemon's event list is full.
+    pub retry_at_ms: i64,
+    /// Next look at this queue otherwise (e.g. when its head expires).
+    pub revisit_at_ms: i64,
+}
+
+/// What happened to one item of a [`DrainStep`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemOutcome {
+    Delivered,
+    Dropped,
+    /// Its delivered marker existed, so it was removed without a second push.
+    AlreadyDelivered,
+}
+
+/// The result of a [`DrainStep`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum DrainReply {
+    /// The queue head is no longer what was planned on; nothing was done.
+    Conflict,
+    /// The session is no longer the one given; nothing was done (raw session JSON, if any).
+    Stale { session: Option<String> },
+    /// Items were taken in order; fewer outcomes than items means the daemon's list was full.
+    Done { outcomes: Vec<ItemOutcome>, remaining: u64 },
+}
+
+/// A session refreshed by a heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Touched {
+    pub session: String,
+    pub queue_length: u64,
+}
+
+/// The storage the routing engine runs on; every method is one atomic step.
+pub trait Store: Send + Sync + 'static {
+    /// Delivers a message through the expected session, or queues it, in one step.
+    fn route(&self, request: &RouteRequest<'_>) -> impl Future<Output = StoreResult<RouteReply>> + Send;
+    /// Appends an item to an orchestrator's queue under the cap.
+    fn enqueue(
+        &self,
+        orchestrator_id: &str,
+        queue_item: &str,
+        expires_at_ms: i64,
+        dedupe: bool,
+    ) -> impl Future<Output = StoreResult<EnqueueReply>> + Send;
+    /// Stores a session; returns the length of the orchestrator's queue.
+    fn register_session(&self, orchestrator_id: &str, session: &str, now_ms: i64) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Deletes a session; returns whether one existed.
+    fn unregister_session(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Refreshes `lastActiveAt` and the TTL of an existing session, never creating one.
+    fn touch_session(&self, orchestrator_id: &str, now_iso: &str, now_ms: i64) -> impl Future<Output = StoreResult<Option<Touched>>> + Send;
+    /// Reads a session's raw JSON.
+    fn get_session(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// Reads the session and the first `count` queue items.
+    fn snapshot(&self, orchestrator_id: &str, count: usize) -> impl Future<Output = StoreResult<QueueSnapshot>> + Send;
+    /// Applies a drain step if the queue head and the session are still as planned.
+    fn drain_step(&self, step: &DrainStep<'_>) -> impl Future<Output = StoreResult<DrainReply>> + Send;
+    /// Claims up to `limit` orchestrators whose queue is due a look, hiding them from other
+    /// claimers until `lease_until_ms`.
+    fn claim_due(&self, now_ms: i64, lease_until_ms: i64, limit: usize) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Releases connections; later calls fail.
+    fn close(&self);
+}

@@ -1,0 +1,377 @@
+//! The Redis implementation of [`Store`]: one Lua script per atomic operation (loaded once,
+//! called by SHA, every key passed in `KEYS`) over one auto-reconnecting multiplexed connection.
+
+use super::keys::Keys;
+use super::{
+    DrainAction, DrainReply, DrainStep, EnqueueReply, ItemOutcome, QueueSnapshot, QueueStatus, RouteReply,
+    RouteRequest, Store, StoreError, StoreLimits, StoreResult, Touched,
+};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo, Script, Value};
+use serde_json::Value as Json;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Builds a script from the shared Lua helpers followed by the operation's own file.
+macro_rules! lua {
+    ($file:literal) => {
+        Script::new(concat!(include_str!("lua/lib/enqueue.lua"), "\n", include_str!(concat!("lua/", $file))))
+    };
+}
+
+struct Scripts {
+    route: Script,
+    enqueue: Script,
+    register_session: Script,
+    touch_session: Script,
+    drain_step: Script,
+    claim_due: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Scripts {
+            route: lua!("route.lua"),
+            enqueue: lua!("enqueue.lua"),
+            register_session: lua!("register_session.lua"),
+            touch_session: lua!("touch_session.lua"),
+            drain_step: lua!("drain_step.lua"),
+            claim_due: lua!("claim_due.lua"),
+        }
+    }
+}
+
+/// Where to connect: a URL, or the parts of an options object.
+pub fn connection_info(redis: &Json) -> Result<ConnectionInfo, String> {
+    if let Some(url) = redis.get("url").and_then(Json::as_str) {
+        return url.into_connection_info().map_err(|e| format!("is not a valid Redis URL ({url:?}): {e}"));
+    }
+    let text = |name: &str| redis.get(name).and_then(Json::as_str).map(str::to_owned);
+    let host = text("host").unwrap_or_else(|| "127.0.0.1".to_owned());
+    let port = match redis.get("port") {
+        None | Some(Json::Null) => 6379,
+        Some(p) => p
+            .as_u64()
+            .filter(|p| (1..=65535).contains(p))
+            .ok_or_else(|| format!("port must be an integer from 1 to 65535, got {p}"))? as u16,
+    };
+    let tls = redis.get("tls").is_some_and(|t| !t.is_null() && t != &Json::Bool(false));
+    let addr = if tls {
+        ConnectionAddr::TcpTls { host, port, insecure: false, tls_params: None }
+    } else {
+        ConnectionAddr::Tcp(host, port)
+    };
+    let mut settings = RedisConnectionInfo::default();
+    if let Some(db) = redis.get("db").filter(|d| !d.is_null()) {
+        settings = settings.set_db(db.as_i64().filter(|d| *d >= 0).ok_or_else(|| format!("db must be a non-negative integer, got {db}"))?);
+    }
+    if let Some(username) = text("username") {
+        settings = settings.set_username(username);
+    }
+    if let Some(password) = text("password") {
+        settings = settings.set_password(password);
+    }
+    let info = addr.into_connection_info().map_err(|e| e.to_string())?;
+    Ok(info.set_redis_settings(settings))
+}
+
+/// A [`Store`] on one Redis server.
+pub struct RedisStore {
+    client: redis::Client,
+    timeout: Duration,
+    connection: Mutex<Option<ConnectionManager>>,
+    closed: std::sync::atomic::AtomicBool,
+    keys: Keys,
+    limits: StoreLimits,
+    scripts: Scripts,
+}
+
+fn store_error(error: redis::RedisError) -> StoreError {
+    StoreError(error.to_string())
+}
+
+fn unexpected(what: &str, value: &Value) -> StoreError {
+    StoreError(format!("unexpected reply to {what}: {value:?}"))
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int(value: &Value) -> Option<u64> {
+    match value {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+fn texts(values: &[Value]) -> Vec<String> {
+    values.iter().filter_map(text).collect()
+}
+
+impl RedisStore {
+    /// A store that connects to `info` on first use; each request is bounded by `timeout`.
+    pub fn new(info: ConnectionInfo, keys: Keys, limits: StoreLimits, timeout: Duration) -> Result<Self, String> {
+        let client = redis::Client::open(info).map_err(|e| e.to_string())?;
+        Ok(RedisStore {
+            client,
+            timeout,
+            connection: Mutex::new(None),
+            closed: false.into(),
+            keys,
+            limits,
+            scripts: Scripts::new(),
+        })
+    }
+
+    /// The shared connection, created (without waiting for it) on first use.
+    fn connection(&self) -> StoreResult<ConnectionManager> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(StoreError("the router is closed".into()));
+        }
+        let mut slot = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        // Reconnection is tried once per failing request: the engine's own retries own backoff.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(0)
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        let connection = ConnectionManager::new_lazy_with_config(self.client.clone(), config).map_err(store_error)?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
+        let mut connection = self.connection()?;
+        invocation.invoke_async(&mut connection).await.map_err(store_error)
+    }
+}
+
+impl Store for RedisStore {
+    async fn route(&self, r: &RouteRequest<'_>) -> StoreResult<RouteReply> {
+        let k = &self.keys;
+        let l = &self.limits;
+        let reply = self
+            .run(
+                self.scripts
+                    .route
+                    .key(k.session(r.orchestrator_id))
+                    .key(k.queue(r.orchestrator_id))
+                    .key(k.delivered(r.message_id))
+                    .key(k.daemon_events(r.daemon_id))
+                    .key(k.pending())
+                    .arg(r.orchestrator_id)
+                    .arg(r.session_id)
+                    .arg(r.daemon_id)
+                    .arg(r.daemon_event)
+                    .arg(r.marker)
+                    .arg(k.daemon_channel(r.daemon_id))
+                    .arg(r.queue_item)
+                    .arg(l.daemon_max_events)
+                    .arg(l.max_queue_size)
+                    .arg(if l.queue_enabled { "1" } else { "0" })
+                    .arg(l.marker_ttl_seconds)
+                    .arg(l.daemon_events_ttl_seconds)
+                    .arg(r.expires_at_ms)
+                    .arg(r.now_ms)
+                    .arg(if r.dedupe { "1" } else { "0" }),
+            )
+            .await?;
+        let parts = match &reply {
+            Value::Array(parts) if !parts.is_empty() => parts,
+            other => return Err(unexpected("route", other)),
+        };
+        let status = |v: Option<&Value>| match v.and_then(text).as_deref() {
+            Some("pending") => QueueStatus::Pending,
+            _ => QueueStatus::Offline,
+        };
+        let second = || parts.get(1).and_then(text).ok_or_else(|| unexpected("route", &reply));
+        Ok(match text(&parts[0]).as_deref() {
+            Some("delivered") => RouteReply::Delivered { session_id: second()? },
+            Some("already") => RouteReply::AlreadyDelivered { marker: second()? },
+            Some("stale") => RouteReply::Stale { session: second()? },
+            Some("refused") => RouteReply::Refused { status: status(parts.get(1)) },
+            Some("queued") => RouteReply::Queued {
+                status: status(parts.get(1)),
+                queue_size: parts.get(2).and_then(int).ok_or_else(|| unexpected("route", &reply))?,
+                dropped: texts(&parts[3..]),
+            },
+            _ => return Err(unexpected("route", &reply)),
+        })
+    }
+
+    async fn enqueue(&self, orchestrator_id: &str, queue_item: &str, expires_at_ms: i64, dedupe: bool) -> StoreResult<EnqueueReply> {
+        let reply = self
+            .run(
+                self.scripts
+                    .enqueue
+                    .key(self.keys.queue(orchestrator_id))
+                    .key(self.keys.pending())
+                    .arg(orchestrator_id)
+                    .arg(queue_item)
+                    .arg(self.limits.max_queue_size)
+                    .arg(expires_at_ms)
+                    .arg(if dedupe { "1" } else { "0" }),
+            )
+            .await?;
+        match &reply {
+            Value::Array(parts) if !parts.is_empty() => Ok(EnqueueReply {
+                queue_size: int(&parts[0]).ok_or_else(|| unexpected("enqueue", &reply))?,
+                dropped: texts(&parts[1..]),
+            }),
+            other => Err(unexpected("enqueue", other)),
+        }
+    }
+
+    async fn register_session(&self, orchestrator_id: &str, session: &str, now_ms: i64) -> StoreResult<u64> {
+        let reply = self
+            .run(
+                self.scripts
+                    .register_session
+                    .key(self.keys.session(orchestrator_id))
+                    .key(self.keys.queue(orchestrator_id))
+                    .key(self.keys.pending())
+                    .arg(session)
+                    .arg(self.limits.session_ttl_seconds)
+                    .arg(orchestrator_id)
+                    .arg(now_ms),
+            )
+            .await?;
+        int(&reply).ok_or_else(|| unexpected("register_session", &reply))
+    }
+
+    async fn unregister_session(&self, orchestrator_id: &str) -> StoreResult<bool> {
+        let mut connection = self.connection()?;
+        let deleted: u64 = redis::cmd("DEL")
+            .arg(self.keys.session(orchestrator_id))
+            .query_async(&mut connection)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted > 0)
+    }
+
+    async fn touch_session(&self, orchestrator_id: &str, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
+        let reply = self
+            .run(
+                self.scripts
+                    .touch_session
+                    .key(self.keys.session(orchestrator_id))
+                    .key(self.keys.queue(orchestrator_id))
+                    .key(self.keys.pending())
+                    .arg(now_iso)
+                    .arg(self.limits.session_ttl_seconds)
+                    .arg(orchestrator_id)
+                    .arg(now_ms),
+            )
+            .await?;
+        match &reply {
+            Value::Nil => Ok(None),
+            Value::Array(parts) if parts.len() == 2 => Ok(Some(Touched {
+                session: text(&parts[0]).ok_or_else(|| unexpected("touch_session", &reply))?,
+                queue_length: int(&parts[1]).ok_or_else(|| unexpected("touch_session", &reply))?,
+            })),
+            other => Err(unexpected("touch_session", other)),
+        }
+    }
+
+    async fn get_session(&self, orchestrator_id: &str) -> StoreResult<Option<String>> {
+        let mut connection = self.connection()?;
+        redis::cmd("GET")
+            .arg(self.keys.session(orchestrator_id))
+            .query_async(&mut connection)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn snapshot(&self, orchestrator_id: &str, count: usize) -> StoreResult<QueueSnapshot> {
+        let mut connection = self.connection()?;
+        let queue = self.keys.queue(orchestrator_id);
+        let (session, length, head): (Option<String>, u64, Vec<Vec<u8>>) = redis::pipe()
+            .get(self.keys.session(orchestrator_id))
+            .llen(&queue)
+            .lrange(&queue, 0, count as isize - 1)
+            .query_async(&mut connection)
+            .await
+            .map_err(store_error)?;
+        Ok(QueueSnapshot { session, length, head })
+    }
+
+    async fn drain_step(&self, step: &DrainStep<'_>) -> StoreResult<DrainReply> {
+        let k = &self.keys;
+        let (session_id, daemon_id) = step.session.unwrap_or(("", ""));
+        let mut invocation = self.scripts.drain_step.prepare_invoke();
+        invocation
+            .key(k.session(step.orchestrator_id))
+            .key(k.queue(step.orchestrator_id))
+            .key(k.daemon_events(daemon_id))
+            .key(k.pending());
+        invocation
+            .arg(step.orchestrator_id)
+            .arg(session_id)
+            .arg(daemon_id)
+            .arg(k.daemon_channel(daemon_id))
+            .arg(self.limits.daemon_max_events)
+            .arg(self.limits.marker_ttl_seconds)
+            .arg(self.limits.daemon_events_ttl_seconds)
+            .arg(step.retry_at_ms)
+            .arg(step.revisit_at_ms)
+            .arg(step.items.len());
+        for (raw, action) in &step.items {
+            match action {
+                DrainAction::Deliver { message_id, event, marker } => {
+                    invocation.key(k.delivered(message_id)).arg(*raw).arg("d").arg(event).arg(marker);
+                }
+                DrainAction::Drop => {
+                    // Never read for a drop; passed so KEYS stays aligned with the items.
+                    invocation.key(k.pending()).arg(*raw).arg("x").arg("").arg("");
+                }
+            }
+        }
+        let reply = self.run(&invocation).await?;
+        let parts = match &reply {
+            Value::Array(parts) if !parts.is_empty() => parts,
+            other => return Err(unexpected("drain_step", other)),
+        };
+        Ok(match text(&parts[0]).as_deref() {
+            Some("conflict") => DrainReply::Conflict,
+            Some("stale") => DrainReply::Stale { session: parts.get(1).and_then(text) },
+            Some("done") => {
+                let outcomes = parts
+                    .get(1)
+                    .and_then(text)
+                    .ok_or_else(|| unexpected("drain_step", &reply))?
+                    .chars()
+                    .map(|c| match c {
+                        'D' => ItemOutcome::Delivered,
+                        'A' => ItemOutcome::AlreadyDelivered,
+                        _ => ItemOutcome::Dropped,
+                    })
+                    .collect();
+                let remaining = parts.get(2).and_then(int).ok_or_else(|| unexpected("drain_step", &reply))?;
+                DrainReply::Done { outcomes, remaining }
+            }
+            _ => return Err(unexpected("drain_step", &reply)),
+        })
+    }
+
+    async fn claim_due(&self, now_ms: i64, lease_until_ms: i64, limit: usize) -> StoreResult<Vec<String>> {
+        let reply = self
+            .run(self.scripts.claim_due.key(self.keys.pending()).arg(now_ms).arg(lease_until_ms).arg(limit))
+            .await?;
+        match &reply {
+            Value::Array(ids) => Ok(texts(ids)),
+            other => Err(unexpected("claim_due", other)),
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::Release);
+        self.connection.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}

@@ -1,0 +1,303 @@
+// Public types of @neolith/orchestrator-router: the same API as @neolith/core's OrchestratorRouter.
+import { EventEmitter } from 'node:events';
+
+/** Where a routed message ended up. */
+export type MessageRoutingStatus = 'pending' | 'routing' | 'delivered' | 'failed' | 'offline';
+
+/** The status of a daemon session; only `'active'` sessions receive messages. */
+export type DaemonSessionStatus = 'active' | 'idle' | 'expired' | 'revoked' | 'terminated';
+
+/** Retry policy for deliveries that fail against Redis: delay = min(initial × multiplier^(n−1), max). */
+export interface RoutingRetryConfig {
+  /** Attempts in all, the first included (≥ 1). Default 3. */
+  maxAttempts: number;
+  /** Delay after the first failed attempt, in ms. Default 1000. */
+  initialDelayMs: number;
+  /** Factor applied to the delay after each further failure. Default 2. */
+  backoffMultiplier: number;
+  /** Ceiling of any one delay, in ms. Default 10000. */
+  maxDelayMs: number;
+}
+
+/** The per-orchestrator queue kept while an orchestrator is offline. */
+export interface OfflineQueueConfig {
+  /** Most messages one orchestrator's queue holds; the oldest is dropped (and reported) past it. Default 100. */
+  maxQueueSize: number;
+  /** Lifetime of each queued message, counted from when it was queued, in seconds. Default 86400. */
+  queueTtlSeconds: number;
+  /** When false, messages for offline orchestrators fail instead of queuing. Default true. */
+  enabled: boolean;
+}
+
+/** Limits on a daemon's event list (`daemon:events:<daemonId>`). */
+export interface DaemonQueueConfig {
+  /** Events the list may hold; past it, messages wait in the orchestrator's queue. Default 1000. */
+  maxEvents: number;
+}
+
+/** Connection options for Redis. */
+export interface RedisConnectionOptions {
+  /** Host name. Default `'127.0.0.1'`. */
+  host?: string;
+  /** Port. Default 6379. */
+  port?: number;
+  /** ACL user name. */
+  username?: string;
+  /** Password. */
+  password?: string;
+  /** Database number. Default 0. */
+  db?: number;
+  /** Connect with TLS (`true` or an options object). */
+  tls?: boolean | object;
+}
+
+/**
+ * Anything with Redis connection options: an ioredis client (`options.host`, `options.keyPrefix`, …)
+ * or a node-redis client (`options.url` or `options.socket`). The router opens its own connection.
+ */
+export interface RedisClientLike {
+  /** The client's connection options. */
+  options: object;
+}
+
+/** Router configuration; every field is optional and merged over the defaults. */
+export interface OrchestratorRouterConfig {
+  /** A URL, connection options, or a client to copy them from. Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  redis?: string | RedisConnectionOptions | RedisClientLike;
+  /** Accepted and ignored: the router never reads the database (see `setMessageService`). */
+  prisma?: unknown;
+  /** Retry policy for deliveries. */
+  retry?: Partial<RoutingRetryConfig>;
+  /** The offline queue. */
+  offlineQueue?: Partial<OfflineQueueConfig>;
+  /** Bound on one attempt against Redis, in ms. Default 5000. */
+  deliveryTimeoutMs?: number;
+  /** Limits on daemons' event lists. */
+  daemonQueue?: Partial<DaemonQueueConfig>;
+  /** How often a running router looks for backlogs it can drain, in ms. Default 250. */
+  drainIntervalMs?: number;
+  /** Largest message content accepted, in UTF-8 bytes. Default 1 MiB. */
+  maxMessageBytes?: number;
+  /** Prefix put before every Redis key (not pub/sub channels). Default: the ioredis client's `keyPrefix`, else none. */
+  keyPrefix?: string;
+}
+
+/** The result of `routeMessage`. */
+export interface RouteMessageResult {
+  /** True when the message was delivered or queued. */
+  success: boolean;
+  /** `delivered`, `offline` (queued), `pending` (queued behind a backlog or a full daemon list) or `failed`. */
+  status: MessageRoutingStatus;
+  /** The session it was delivered through. */
+  sessionId?: string;
+  /** Why it failed. */
+  error?: string;
+  /** Attempts made against Redis. */
+  attempts: number;
+}
+
+/** An orchestrator's active daemon session. */
+export interface OrchestratorSessionInfo {
+  /** The session's id. */
+  sessionId: string;
+  /** The daemon instance the session belongs to. */
+  daemonId: string;
+  /** The session's status. */
+  status: DaemonSessionStatus;
+  /** Last registration or heartbeat. */
+  lastActiveAt: Date;
+  /** When the daemon created the session. */
+  createdAt: Date;
+}
+
+/** A daemon session as `registerSession` takes it. */
+export interface DaemonSessionInput {
+  /** The session's id. */
+  id: string;
+  /** The daemon instance the session belongs to. */
+  daemonId: string;
+  /** The session's status. Default `'active'`. */
+  status?: DaemonSessionStatus;
+  /** When the daemon created the session. Default now. */
+  createdAt?: Date | string | number;
+}
+
+/** The part of a Neolith message record the router reads. */
+export interface RoutableMessage {
+  /** Message id. */
+  id: string;
+  /** Channel id. */
+  channelId: string;
+  /** Author's user id. */
+  authorId?: string | null;
+  /** Text content (at most `maxMessageBytes` UTF-8 bytes). */
+  content: string;
+  /** When the message was created. Default now. */
+  createdAt?: Date | string | number;
+}
+
+/** The result of `processQueuedMessages`. */
+export interface ProcessQueueResult {
+  /** Messages delivered to the daemon. */
+  processed: number;
+  /** Messages that left the queue undelivered (expired, deleted or unreadable), each reported by `message.dropped`. */
+  failed: number;
+  /** Messages still queued. */
+  remaining: number;
+}
+
+/** Neolith's presence service, as far as the router uses it. */
+export interface PresenceServiceLike {
+  /** The orchestrator's presence; only `'ONLINE'` counts as online. */
+  getVPPresence(orchestratorId: string): Promise<{ status: 'ONLINE' | 'AWAY' | 'BUSY' | 'OFFLINE' | string } | null>;
+}
+
+/** A message as the message service returns it now. */
+export interface CurrentMessage {
+  /** Message id. */
+  id: string;
+  /** Text content to deliver. */
+  content: string;
+  /** Channel id. */
+  channelId?: string;
+  /** Author's user id. */
+  authorId?: string | null;
+  /** When the message was created. */
+  createdAt?: Date | string | number;
+  /** Set when the message was deleted; such a message is dropped with reason `'deleted'`. */
+  deletedAt?: Date | string | null;
+}
+
+/** Neolith's message service, as far as a drain uses it: one of the two methods. */
+export type MessageServiceLike =
+  | { getMessages(ids: string[]): Promise<Array<CurrentMessage | null | undefined>> }
+  | { getMessage(id: string): Promise<CurrentMessage | null | undefined> };
+
+/** Fields every event has. */
+export interface RouterEventBase<T extends string> {
+  /** The event name. */
+  type: T;
+  /** When it happened. */
+  timestamp: Date;
+}
+
+/** Why a message left the system undelivered. */
+export type DropReason = 'queue_full' | 'expired' | 'deleted' | 'invalid';
+
+/** Every event the router emits, by name. */
+export interface OrchestratorRouterEvents {
+  /** A message reached a daemon's event list. */
+  'message.routed': RouterEventBase<'message.routed'> & { messageId: string; orchestratorId: string; sessionId: string; attempts: number };
+  /** A message was neither delivered nor queued. */
+  'message.routing_failed': RouterEventBase<'message.routing_failed'> & { messageId: string; orchestratorId: string; attempts: number; error: string };
+  /** One attempt against Redis failed (it may be retried). */
+  'message.routing_error': RouterEventBase<'message.routing_error'> & { messageId: string; orchestratorId: string; error: string };
+  /** A message was queued. */
+  'message.queued': RouterEventBase<'message.queued'> & { messageId: string; orchestratorId: string; queueSize: number };
+  /** A message left the queue without being delivered. */
+  'message.dropped': RouterEventBase<'message.dropped'> & { messageId: string; orchestratorId: string; reason: DropReason };
+  /** A daemon session was registered. */
+  'session.registered': RouterEventBase<'session.registered'> & { orchestratorId: string; sessionId: string };
+  /** A daemon session was unregistered. */
+  'session.unregistered': RouterEventBase<'session.unregistered'> & { orchestratorId: string };
+  /** A drain of an orchestrator's queue started. */
+  'queue.processing_started': RouterEventBase<'queue.processing_started'> & { orchestratorId: string; queueSize: number };
+  /** A drain of an orchestrator's queue finished. */
+  'queue.processing_completed': RouterEventBase<'queue.processing_completed'> & { orchestratorId: string; processed: number; failed: number };
+}
+
+/** The name of a router event. */
+export type OrchestratorRouterEventName = keyof OrchestratorRouterEvents;
+
+/** Routes messages to orchestrators' daemons through Redis; emits the events of `OrchestratorRouterEvents`. */
+export declare class OrchestratorRouter extends EventEmitter {
+  /** Creates a router; throws `InvalidArgumentError` naming the field of an invalid configuration. */
+  constructor(config?: OrchestratorRouterConfig);
+  /** Routes a message to the orchestrator's active daemon, or queues it; rejects only for invalid arguments. */
+  routeMessage(message: RoutableMessage, orchestratorId: string): Promise<RouteMessageResult>;
+  /** The orchestrator's active daemon session, or null. */
+  getOrchestratorSession(orchestratorId: string): Promise<OrchestratorSessionInfo | null>;
+  /** Whether the orchestrator is online: presence when set, else whether it has an active session. */
+  isOrchestratorOnline(orchestratorId: string): Promise<boolean>;
+  /** Queues a message for later delivery; rejects with `OrchestratorRoutingError` on failure. */
+  queueMessageForOffline(message: RoutableMessage, orchestratorId: string): Promise<void>;
+  /** Registers a daemon session, then drains the orchestrator's queue before resolving. */
+  registerSession(orchestratorId: string, session: DaemonSessionInput): Promise<void>;
+  /** Deletes the orchestrator's session. */
+  unregisterSession(orchestratorId: string): Promise<void>;
+  /** The heartbeat: refreshes an existing session (never recreating one) and drains a waiting backlog. */
+  updateSessionActivity(orchestratorId: string): Promise<void>;
+  /** Drains the orchestrator's queue now. */
+  processQueuedMessages(orchestratorId: string): Promise<ProcessQueueResult>;
+  /** Sets the presence service consulted when routing. */
+  setPresenceService(presenceService: PresenceServiceLike | null): void;
+  /** Sets the message service through which drains re-read queued messages. */
+  setMessageService(messageService: MessageServiceLike | null): void;
+  /** Returns the router itself: it is the event emitter. */
+  getEventEmitter(): this;
+  /** Stops background work and closes the Redis connection; the process can exit right after. */
+  close(): Promise<void>;
+
+  /** Adds a listener for a router event. */
+  on<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
+  /** Adds a one-time listener for a router event. */
+  once<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
+  /** Removes a listener. */
+  off<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
+  /** Adds a listener for a router event. */
+  addListener<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
+  /** Removes a listener. */
+  removeListener<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
+  /** Removes every listener, or every listener of one event. */
+  removeAllListeners(event?: OrchestratorRouterEventName): this;
+}
+
+/** Creates a router; the same as `new OrchestratorRouter(config)`. */
+export declare function createOrchestratorRouter(config?: OrchestratorRouterConfig): OrchestratorRouter;
+
+/** The deployed module's default instance (built on first access, connecting on first use). */
+export declare const orchestratorRouter: OrchestratorRouter;
+
+/** Every event name, in a fixed order. */
+export declare const EVENT_NAMES: readonly OrchestratorRouterEventName[];
+
+/** Neolith's base error shape. */
+export declare class RouterBaseError extends Error {
+  /** Stable error code. */
+  readonly code: string;
+  /** HTTP status the error maps to. */
+  readonly statusCode: number;
+  /** Extra context. */
+  readonly metadata?: Record<string, unknown>;
+}
+
+/** A routing failure: code `ORCHESTRATOR_ROUTING_ERROR`, status 500. */
+export declare class OrchestratorRoutingError extends RouterBaseError {
+  /** Creates the error with its message and optional metadata. */
+  constructor(message: string, metadata?: Record<string, unknown>);
+  readonly code: 'ORCHESTRATOR_ROUTING_ERROR';
+}
+
+/** The orchestrator is offline: code `ORCHESTRATOR_OFFLINE`, status 503, message `Orchestrator is offline: <id>`. */
+export declare class OrchestratorOfflineError extends RouterBaseError {
+  /** Creates the error for an orchestrator. */
+  constructor(orchestratorId: string);
+  readonly code: 'ORCHESTRATOR_OFFLINE';
+  readonly metadata: { orchestratorId: string };
+}
+
+/** No active session: code `NO_ACTIVE_SESSION`, status 404, message `No active session found for orchestrator: <id>`. */
+export declare class NoActiveSessionError extends RouterBaseError {
+  /** Creates the error for an orchestrator. */
+  constructor(orchestratorId: string);
+  readonly code: 'NO_ACTIVE_SESSION';
+  readonly metadata: { orchestratorId: string };
+}
+
+/** Bad input refused before anything was written: code `INVALID_ARGUMENT`, status 400; the message names the field. */
+export declare class InvalidArgumentError extends RouterBaseError {
+  /** Creates the error for a field and what is wrong with it. */
+  constructor(field: string, problem: string);
+  readonly code: 'INVALID_ARGUMENT';
+  readonly metadata: { field: string };
+}

@@ -1,0 +1,397 @@
+'use strict';
+// The public JS surface of @neolith/orchestrator-router: the EventEmitter class, the error
+// classes, argument checks that need JavaScript types, and the presence and message services.
+// Routing itself happens in the native binding (src/), which this file calls with flat values.
+
+const { EventEmitter } = require('node:events');
+const { NativeRouter } = require('./binding.js');
+
+const EVENT_NAMES = Object.freeze([
+  'message.routed',
+  'message.routing_failed',
+  'message.routing_error',
+  'message.queued',
+  'message.dropped',
+  'session.registered',
+  'session.unregistered',
+  'queue.processing_started',
+  'queue.processing_completed',
+]);
+const WATCHED = new Set(EVENT_NAMES);
+
+/** Neolith's base error shape: `message`, `code`, `statusCode`, optional `metadata`, `name`. */
+class RouterBaseError extends Error {
+  constructor(message, code, statusCode, metadata) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.statusCode = statusCode;
+    if (metadata !== undefined) this.metadata = metadata;
+  }
+}
+
+/** A routing failure. */
+class OrchestratorRoutingError extends RouterBaseError {
+  constructor(message, metadata) {
+    super(message, 'ORCHESTRATOR_ROUTING_ERROR', 500, metadata);
+  }
+}
+
+/** The orchestrator is not online. */
+class OrchestratorOfflineError extends RouterBaseError {
+  constructor(orchestratorId) {
+    super(`Orchestrator is offline: ${orchestratorId}`, 'ORCHESTRATOR_OFFLINE', 503, { orchestratorId });
+  }
+}
+
+/** The orchestrator has no active daemon session. */
+class NoActiveSessionError extends RouterBaseError {
+  constructor(orchestratorId) {
+    super(`No active session found for orchestrator: ${orchestratorId}`, 'NO_ACTIVE_SESSION', 404, { orchestratorId });
+  }
+}
+
+/** An argument or configuration value was refused before anything was written. */
+class InvalidArgumentError extends RouterBaseError {
+  constructor(field, problem) {
+    super(`Invalid ${field}: ${problem}`, 'INVALID_ARGUMENT', 400, { field });
+  }
+}
+
+/** Turns an error thrown by the binding (message = JSON `{ code, field, message }`) into a class. */
+function fromNative(error, orchestratorId) {
+  let parsed;
+  try {
+    parsed = JSON.parse(error.message);
+  } catch {
+    return new OrchestratorRoutingError(error.message, orchestratorId ? { orchestratorId } : undefined);
+  }
+  if (parsed.code === 'INVALID_ARGUMENT') {
+    const err = new InvalidArgumentError(parsed.field, '');
+    err.message = parsed.message;
+    return err;
+  }
+  return new OrchestratorRoutingError(parsed.message, orchestratorId ? { orchestratorId } : undefined);
+}
+
+function describe(value) {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  return typeof value;
+}
+
+function requireId(field, value) {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidArgumentError(field, `must be a non-empty string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** A date given as a Date, an ISO-8601 string or ms since the epoch; `undefined` means now. */
+function toMillis(field, value) {
+  if (value === undefined || value === null) return Date.now();
+  let ms = NaN;
+  if (value instanceof Date) ms = value.getTime();
+  else if (typeof value === 'string') ms = Date.parse(value);
+  else if (typeof value === 'number') ms = value;
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
+    throw new InvalidArgumentError(field, `must be a valid Date, ISO-8601 string or epoch milliseconds, got ${describe(value)}`);
+  }
+  return Math.trunc(ms);
+}
+
+/** Checks a message's JS types and returns the flat values the binding takes. */
+function messageArgs(message) {
+  if (message === null || typeof message !== 'object') {
+    throw new InvalidArgumentError('message', `must be an object, got ${describe(message)}`);
+  }
+  const id = requireId('message.id', message.id);
+  const channelId = requireId('message.channelId', message.channelId);
+  if (typeof message.content !== 'string') {
+    throw new InvalidArgumentError('message.content', `must be a string, got ${describe(message.content)}`);
+  }
+  const authorId = message.authorId;
+  if (authorId !== undefined && authorId !== null && typeof authorId !== 'string') {
+    throw new InvalidArgumentError('message.authorId', `must be a string when given, got ${describe(authorId)}`);
+  }
+  return [id, channelId, authorId ?? undefined, message.content, toMillis('message.createdAt', message.createdAt)];
+}
+
+function isIoredis(client) {
+  return typeof client.duplicate === 'function' && client.options && typeof client.options === 'object' && !client.options.socket;
+}
+
+function isNodeRedis(client) {
+  return typeof client.sendCommand === 'function' && client.options && typeof client.options === 'object';
+}
+
+/** Reads the `redis` option: a URL, an options object, or an ioredis / node-redis client. */
+function redisTarget(redis) {
+  if (redis === undefined || redis === null) return { target: { url: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } };
+  if (typeof redis === 'string') return { target: { url: redis } };
+  if (typeof redis !== 'object') {
+    throw new InvalidArgumentError('redis', `must be a URL, an options object or a Redis client, got ${describe(redis)}`);
+  }
+  if (isIoredis(redis)) {
+    const o = redis.options;
+    return {
+      target: { host: o.host, port: o.port, username: o.username, password: o.password, db: o.db, tls: Boolean(o.tls) },
+      keyPrefix: o.keyPrefix || undefined,
+    };
+  }
+  if (isNodeRedis(redis)) {
+    const o = redis.options;
+    if (o.url) return { target: { url: o.url } };
+    const socket = o.socket || {};
+    return {
+      target: { host: socket.host, port: socket.port, username: o.username, password: o.password, db: o.database, tls: Boolean(socket.tls) },
+    };
+  }
+  const { host, port, username, password, db, tls } = redis;
+  for (const [field, value, type] of [['host', host, 'string'], ['username', username, 'string'], ['password', password, 'string']]) {
+    if (value !== undefined && typeof value !== type) {
+      throw new InvalidArgumentError(`redis.${field}`, `must be a ${type}, got ${describe(value)}`);
+    }
+  }
+  for (const [field, value] of [['port', port], ['db', db]]) {
+    if (value !== undefined && !Number.isInteger(value)) {
+      throw new InvalidArgumentError(`redis.${field}`, `must be an integer, got ${describe(value)}`);
+    }
+  }
+  return { target: { host, port, username, password, db, tls: Boolean(tls) } };
+}
+
+/** Normalises a message service's answer into `{ content, channelId?, authorId?, createdAt? } | null`. */
+function currentForm(message) {
+  if (message === null || message === undefined || typeof message !== 'object' || message.deletedAt) return null;
+  if (typeof message.content !== 'string') return null;
+  let createdAt;
+  if (message.createdAt !== undefined && message.createdAt !== null) {
+    const ms = message.createdAt instanceof Date ? message.createdAt.getTime() : new Date(message.createdAt).getTime();
+    if (Number.isFinite(ms)) createdAt = ms;
+  }
+  return {
+    content: message.content,
+    channelId: typeof message.channelId === 'string' ? message.channelId : undefined,
+    authorId: typeof message.authorId === 'string' ? message.authorId : undefined,
+    createdAt,
+  };
+}
+
+/** Builds the function the binding calls to re-read queued messages through a message service. */
+function messageFetcher(service) {
+  return async (idsJson) => {
+    const ids = JSON.parse(idsJson);
+    let found;
+    if (typeof service.getMessages === 'function') {
+      const list = (await service.getMessages(ids)) || [];
+      const byId = new Map(list.filter(Boolean).map((m) => [m.id, m]));
+      found = ids.map((id) => byId.get(id));
+    } else {
+      found = await Promise.all(ids.map((id) => service.getMessage(id)));
+    }
+    return JSON.stringify(found.map(currentForm));
+  };
+}
+
+/**
+ * Routes chat messages to orchestrators' daemons through Redis, queues them while an
+ * orchestrator is offline, and drains the queue when it returns.
+ */
+class OrchestratorRouter extends EventEmitter {
+  constructor(config = {}) {
+    super();
+    if (config === null || typeof config !== 'object') {
+      throw new InvalidArgumentError('config', `must be an object, got ${describe(config)}`);
+    }
+    const { target, keyPrefix } = redisTarget(config.redis);
+    const nativeConfig = { ...config, prisma: undefined, redis: target, keyPrefix: config.keyPrefix ?? keyPrefix };
+    try {
+      this._native = new NativeRouter(JSON.stringify(nativeConfig), () => this._deliverEvents());
+    } catch (error) {
+      throw fromNative(error);
+    }
+    this._presence = null;
+    this._watchListeners();
+  }
+
+  /** Tells the binding which events have listeners, so that no other event is built. */
+  _watchListeners() {
+    this.on('newListener', (name) => {
+      if (WATCHED.has(name)) this._native.setListening(name, true);
+    });
+    this.on('removeListener', (name) => {
+      if (WATCHED.has(name)) this._native.setListening(name, this.listenerCount(name) > 0);
+    });
+  }
+
+  /** Emits every event the binding has waiting. */
+  _deliverEvents() {
+    const batch = this._native.takeEvents();
+    if (batch === null) return;
+    for (const event of JSON.parse(batch)) {
+      event.timestamp = new Date(event.timestamp);
+      try {
+        this.emit(event.type, event);
+      } catch (error) {
+        // A throwing listener must not break event delivery; it surfaces as Node reports any
+        // exception thrown from an event listener.
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  /** Runs a binding call, emits the events it produced before its result, and maps errors. */
+  async _call(orchestratorId, promise) {
+    try {
+      return await promise;
+    } catch (error) {
+      throw fromNative(error, orchestratorId);
+    } finally {
+      this._deliverEvents();
+    }
+  }
+
+  /** Removes listeners (all, or of one event) and keeps listener tracking in place. */
+  removeAllListeners(eventName) {
+    super.removeAllListeners(eventName);
+    if (eventName === undefined || eventName === 'newListener' || eventName === 'removeListener') {
+      super.removeAllListeners('newListener');
+      super.removeAllListeners('removeListener');
+      this._watchListeners();
+    }
+    for (const name of EVENT_NAMES) this._native.setListening(name, this.listenerCount(name) > 0);
+    return this;
+  }
+
+  /** Returns the router itself: it is the event emitter. */
+  getEventEmitter() {
+    return this;
+  }
+
+  /** Sets the presence service consulted by `routeMessage` and `isOrchestratorOnline`. */
+  setPresenceService(presenceService) {
+    this._presence = presenceService || null;
+  }
+
+  /** Sets the message service through which a drain re-reads queued messages before delivering. */
+  setMessageService(messageService) {
+    if (messageService && typeof messageService.getMessages !== 'function' && typeof messageService.getMessage !== 'function') {
+      throw new InvalidArgumentError('messageService', 'must have getMessage(id) or getMessages(ids)');
+    }
+    this._native.setMessageSource(messageService ? messageFetcher(messageService) : null);
+  }
+
+  /** Presence's answer (`true`/`false`), or `undefined` when there is no presence service or it failed. */
+  async _presenceSaysOnline(orchestratorId) {
+    if (!this._presence) return undefined;
+    try {
+      const presence = await this._presence.getVPPresence(orchestratorId);
+      return Boolean(presence && presence.status === 'ONLINE');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Routes a message to the orchestrator's active daemon, or queues it; never rejects for a routing failure. */
+  async routeMessage(message, orchestratorId) {
+    const args = messageArgs(message);
+    requireId('orchestratorId', orchestratorId);
+    const online = await this._presenceSaysOnline(orchestratorId);
+    return this._call(orchestratorId, this._native.route(orchestratorId, ...args, online === false));
+  }
+
+  /** Queues a message for later delivery to the orchestrator. */
+  async queueMessageForOffline(message, orchestratorId) {
+    const args = messageArgs(message);
+    requireId('orchestratorId', orchestratorId);
+    await this._call(orchestratorId, this._native.queue(orchestratorId, ...args));
+  }
+
+  /** The orchestrator's active daemon session, or `null`. */
+  async getOrchestratorSession(orchestratorId) {
+    requireId('orchestratorId', orchestratorId);
+    const session = await this._call(orchestratorId, this._native.getSession(orchestratorId));
+    if (session === null || session === undefined) return null;
+    return {
+      sessionId: session.sessionId,
+      daemonId: session.daemonId,
+      status: session.status,
+      lastActiveAt: new Date(session.lastActiveAt),
+      createdAt: new Date(session.createdAt),
+    };
+  }
+
+  /** Whether the orchestrator is online: presence when set, else whether it has an active session. */
+  async isOrchestratorOnline(orchestratorId) {
+    requireId('orchestratorId', orchestratorId);
+    const online = await this._presenceSaysOnline(orchestratorId);
+    if (online !== undefined) return online;
+    return (await this.getOrchestratorSession(orchestratorId)) !== null;
+  }
+
+  /** Registers a daemon session, then drains the orchestrator's queue before resolving. */
+  async registerSession(orchestratorId, session) {
+    requireId('orchestratorId', orchestratorId);
+    if (session === null || typeof session !== 'object') {
+      throw new InvalidArgumentError('session', `must be an object, got ${describe(session)}`);
+    }
+    const id = requireId('session.id', session.id);
+    const daemonId = requireId('session.daemonId', session.daemonId);
+    const status = session.status === undefined ? 'active' : session.status;
+    if (typeof status !== 'string') throw new InvalidArgumentError('session.status', `must be a string, got ${describe(status)}`);
+    const createdAt = toMillis('session.createdAt', session.createdAt);
+    await this._call(orchestratorId, this._native.registerSession(orchestratorId, id, daemonId, status, createdAt));
+  }
+
+  /** Deletes the orchestrator's session (the daemon disconnected). */
+  async unregisterSession(orchestratorId) {
+    requireId('orchestratorId', orchestratorId);
+    await this._call(orchestratorId, this._native.unregisterSession(orchestratorId));
+  }
+
+  /** The heartbeat: refreshes an existing session and drains a waiting backlog; never recreates a session. */
+  async updateSessionActivity(orchestratorId) {
+    requireId('orchestratorId', orchestratorId);
+    await this._call(orchestratorId, this._native.touchSession(orchestratorId));
+  }
+
+  /** Drains the orchestrator's queue now; resolves what was delivered, dropped and left. */
+  async processQueuedMessages(orchestratorId) {
+    requireId('orchestratorId', orchestratorId);
+    return this._call(orchestratorId, this._native.processQueue(orchestratorId));
+  }
+
+  /** Stops background work and closes the Redis connection; the process can exit right after. */
+  async close() {
+    this._native.close();
+    this._deliverEvents();
+  }
+}
+
+/** Creates a router; the same as `new OrchestratorRouter(config)`. */
+function createOrchestratorRouter(config) {
+  return new OrchestratorRouter(config);
+}
+
+let defaultRouter;
+module.exports = {
+  OrchestratorRouter,
+  createOrchestratorRouter,
+  OrchestratorRoutingError,
+  OrchestratorOfflineError,
+  NoActiveSessionError,
+  InvalidArgumentError,
+  EVENT_NAMES,
+};
+// The deployed module's default instance; built on first access, connecting on first use.
+Object.defineProperty(module.exports, 'orchestratorRouter', {
+  enumerable: true,
+  get() {
+    if (!defaultRouter) defaultRouter = new OrchestratorRouter();
+    return defaultRouter;
+  },
+});

@@ -385,6 +385,7 @@ module.exports = {
   OrchestratorOfflineError,
   NoActiveSessionError,
   InvalidArgumentError,
+  RouterBaseError,
   EVENT_NAMES,
 };
 // The deployed module's default instance; built on first access, connecting on first use.

@@ -1,0 +1,83 @@
+// What every test file uses: routers on a private key prefix that are closed after each test, a
+// plain Redis client to read what the router wrote, and bounded polling.
+import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { createOrchestratorRouter, OrchestratorRouter, OrchestratorRouterConfig, OrchestratorRouterEventName, OrchestratorRouterEvents, RoutableMessage } from '../..';
+
+/** The server the global setup started (or REDIS_URL). */
+export function redisUrl(): string {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error('REDIS_URL is not set: the global setup did not run');
+  return url;
+}
+
+/** A short id that no other test uses. */
+export function uid(label: string): string {
+  return `${label}_${randomUUID().slice(0, 8)}`;
+}
+
+const routers: OrchestratorRouter[] = [];
+const prefixes = new WeakMap<OrchestratorRouter, string>();
+const clients: Redis[] = [];
+
+/** A router on its own key prefix with fast retries, closed after the test. */
+export function newRouter(config: OrchestratorRouterConfig = {}): OrchestratorRouter {
+  const keyPrefix = config.keyPrefix ?? uid('t') + ':';
+  const router = createOrchestratorRouter({
+    redis: redisUrl(),
+    retry: { initialDelayMs: 10, maxDelayMs: 50 },
+    deliveryTimeoutMs: 2000,
+    ...config,
+    keyPrefix,
+  });
+  routers.push(router);
+  prefixes.set(router, keyPrefix);
+  return router;
+}
+
+/** The Redis key `key` as `router` names it (behind its prefix). */
+export function keyOf(router: OrchestratorRouter, key: string): string {
+  return (prefixes.get(router) ?? '') + key;
+}
+
+/** A plain ioredis client on the test server, closed after the test. */
+export function plainClient(url = redisUrl()): Redis {
+  const client = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  clients.push(client);
+  return client;
+}
+
+/** Closes every router and client the test made. */
+export async function closeAll(): Promise<void> {
+  await Promise.all(routers.splice(0).map((r) => r.close()));
+  await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
+}
+
+/** A message with the fields the router reads. */
+export function message(id: string, overrides: Partial<RoutableMessage> = {}): RoutableMessage {
+  return { id, channelId: 'chan_1', authorId: 'user_1', content: `content of ${id}`, createdAt: new Date('2026-11-27T10:00:00.000Z'), ...overrides };
+}
+
+/** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Collects every event of the given names that the router emits. */
+export function record<E extends OrchestratorRouterEventName>(router: OrchestratorRouter, ...names: E[]): Array<OrchestratorRouterEvents[E]> {
+  const seen: Array<OrchestratorRouterEvents[E]> = [];
+  for (const name of names) router.on(name, (event) => seen.push(event));
+  return seen;
+}
+
+/** The message ids in a daemon's event list, oldest first. */
+export async function daemonMessageIds(client: Redis, router: OrchestratorRouter, daemonId: string): Promise<string[]> {
+  const raw = await client.lrange(keyOf(router, `daemon:events:${daemonId}`), 0, -1);
+  return raw.reverse().map((e) => JSON.parse(e).payload.messageId);
+}

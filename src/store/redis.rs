@@ -12,6 +12,10 @@ use serde_json::Value as Json;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// How long a queue key outlives its newest item's expiry, so that a running router still finds
+/// expired items and reports them (`message.dropped`, reason `expired`) before Redis deletes the key.
+const QUEUE_KEY_GRACE_MS: i64 = 3_600_000;
+
 /// Builds a script from the shared Lua helpers followed by the operation's own file.
 macro_rules! lua {
     ($file:literal) => {
@@ -180,7 +184,8 @@ impl Store for RedisStore {
                     .arg(l.daemon_events_ttl_seconds)
                     .arg(r.expires_at_ms)
                     .arg(r.now_ms)
-                    .arg(if r.dedupe { "1" } else { "0" }),
+                    .arg(if r.dedupe { "1" } else { "0" })
+                    .arg(r.expires_at_ms + QUEUE_KEY_GRACE_MS),
             )
             .await?;
         let parts = match &reply {
@@ -217,7 +222,8 @@ impl Store for RedisStore {
                     .arg(queue_item)
                     .arg(self.limits.max_queue_size)
                     .arg(expires_at_ms)
-                    .arg(if dedupe { "1" } else { "0" }),
+                    .arg(if dedupe { "1" } else { "0" })
+                    .arg(expires_at_ms + QUEUE_KEY_GRACE_MS),
             )
             .await?;
         match &reply {

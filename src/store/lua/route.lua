@@ -5,12 +5,12 @@
 -- ARGV: 1 orchestratorId  2 expected sessionId  3 expected daemonId  4 daemon event JSON
 --       5 delivered marker JSON  6 daemon channel  7 queue item JSON  8 daemon maxEvents
 --       9 maxQueueSize  10 queue enabled ('1'/'0')  11 marker TTL s  12 daemon list TTL s
---       13 queue item expiry (ms)  14 now (ms)  15 dedupe ('1'/'0')
+--       13 queue item expiry (ms)  14 now (ms)  15 dedupe ('1'/'0')  16 queue key expiry (ms)
 -- Returns: {'delivered', sessionId} | {'already', markerJSON} | {'stale', sessionJSON}
 --        | {'queued', 'offline'|'pending', queueSize, dropped...} | {'refused', 'offline'|'pending'}
 local function queue(status, score)
   if ARGV[10] ~= '1' then return {'refused', status} end
-  local size, dropped = enqueue_item(KEYS[2], KEYS[5], ARGV[1], ARGV[7], tonumber(ARGV[9]), ARGV[13], score, ARGV[15])
+  local size, dropped = enqueue_item(KEYS[2], KEYS[5], ARGV[1], ARGV[7], tonumber(ARGV[9]), ARGV[16], score, ARGV[15])
   local reply = {'queued', status, size}
   for i = 1, #dropped do reply[#reply + 1] = dropped[i] end
   return reply

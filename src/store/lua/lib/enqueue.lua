@@ -1,6 +1,6 @@
 -- enqueue_item: appends one item to an orchestrator's queue, holding the cap exactly.
--- Drops the oldest items while the queue is full, keeps the queue key alive until its newest
--- item expires, and files the orchestrator in the pending index at `score` (or earlier).
+-- Drops the oldest items while the queue is full, keeps the queue key alive until `expire_at`
+-- (a grace period after its newest item expires, so that expiry can still be reported), and files the orchestrator in the pending index at `score` (or earlier).
 -- Returns the new queue length and the list of dropped raw items (oldest first); with `dedupe`
 -- set, an item already in the queue byte for byte is not added again.
 local function enqueue_item(queue_key, index_key, member, item, max_size, expire_at, score, dedupe)

@@ -1,0 +1,150 @@
+import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, record, uid, waitFor } from './support/helpers';
+
+afterEach(closeAll);
+
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+describe('draining a backlog', () => {
+  it('resolves processQueuedMessages with what was delivered, dropped and left', async () => {
+    const router = newRouter();
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    for (const id of ids('m', 3)) await router.queueMessageForOffline(message(id), orch);
+    await redis.rpush(keyOf(router, `routing:queue:${orch}`), 'not json');
+    expect(await router.processQueuedMessages(orch)).toEqual({ processed: 0, failed: 0, remaining: 4 });
+    await redis.set(
+      keyOf(router, `routing:session:${orch}`),
+      JSON.stringify({ sessionId: 's', daemonId: daemon, status: 'active', lastActiveAt: new Date().toISOString(), createdAt: new Date().toISOString() }),
+    );
+    const dropped = record(router, 'message.dropped');
+    expect(await router.processQueuedMessages(orch)).toEqual({ processed: 3, failed: 1, remaining: 0 });
+    expect(dropped.map((e) => e.reason)).toEqual(['invalid']);
+    expect(await daemonMessageIds(redis, router, daemon)).toEqual(ids('m', 3));
+  });
+
+  it('delivers each message exactly once, in order, when two routers drain the same queue at once', async () => {
+    const size = 3000;
+    const config = { offlineQueue: { maxQueueSize: size }, daemonQueue: { maxEvents: size }, drainIntervalMs: 10 };
+    const a = newRouter(config);
+    const b = newRouter({ ...config, keyPrefix: keyOf(a, '') });
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    const queueKey = keyOf(a, `routing:queue:${orch}`);
+    const pipeline = redis.pipeline();
+    const queuedAt = new Date().toISOString();
+    for (const id of ids('m', size)) {
+      pipeline.rpush(queueKey, JSON.stringify({ messageId: id, channelId: 'c', authorId: 'u', content: id, createdAt: queuedAt, queuedAt }));
+    }
+    await pipeline.exec();
+    await redis.set(
+      keyOf(a, `routing:session:${orch}`),
+      JSON.stringify({ sessionId: 's', daemonId: daemon, status: 'active', lastActiveAt: queuedAt, createdAt: queuedAt }),
+    );
+    const routedA = record(a, 'message.routed');
+    const routedB = record(b, 'message.routed');
+    const [ra, rb] = await Promise.all([a.processQueuedMessages(orch), b.processQueuedMessages(orch), a.processQueuedMessages(orch)]);
+    await waitFor(async () => (await redis.llen(queueKey)) === 0, 'the queue to empty');
+    expect(ra.processed + rb.processed).toBeLessThanOrEqual(size);
+    expect(await daemonMessageIds(redis, a, daemon)).toEqual(ids('m', size));
+    expect(routedA.length + routedB.length).toBe(size);
+  });
+
+  it('leaves the rest queued, in order, when the orchestrator goes offline mid-drain, and terminates', async () => {
+    const router = newRouter({ offlineQueue: { maxQueueSize: 1000 } });
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    for (const id of ids('m', 450)) await router.routeMessage(message(id), orch);
+    let calls = 0;
+    router.setMessageService({
+      getMessages: async (wanted: string[]) => {
+        calls += 1;
+        if (calls === 2) await router.unregisterSession(orch);
+        return wanted.map((id) => ({ id, content: `content of ${id}` }));
+      },
+    });
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    const delivered = await daemonMessageIds(redis, router, daemon);
+    const left = (await redis.lrange(keyOf(router, `routing:queue:${orch}`), 0, -1)).map((i) => JSON.parse(i).messageId);
+    expect(delivered.length).toBeGreaterThan(0);
+    expect(left.length).toBeGreaterThan(0);
+    expect([...delivered, ...left]).toEqual(ids('m', 450));
+    expect(await router.processQueuedMessages(orch)).toEqual({ processed: 0, failed: 0, remaining: left.length });
+  });
+});
+
+describe('re-reading queued messages through the message service', () => {
+  it('delivers an edited message as edited and drops a deleted one with reason deleted (getMessages)', async () => {
+    const router = newRouter();
+    const dropped = record(router, 'message.dropped');
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    for (const id of ['keep', 'edit', 'gone', 'soft']) await router.routeMessage(message(id), orch);
+    const asked: string[][] = [];
+    router.setMessageService({
+      getMessages: async (wanted: string[]) => {
+        asked.push(wanted);
+        return [
+          { id: 'soft', content: 'x', deletedAt: new Date() },
+          { id: 'edit', content: 'edited text' },
+          { id: 'keep', content: 'content of keep' },
+        ];
+      },
+    });
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    expect(asked).toEqual([['keep', 'edit', 'gone', 'soft']]);
+    const events = (await redis.lrange(keyOf(router, `daemon:events:${daemon}`), 0, -1)).reverse().map((e) => JSON.parse(e));
+    expect(events.map((e) => [e.payload.messageId, e.payload.content])).toEqual([['keep', 'content of keep'], ['edit', 'edited text']]);
+    expect(dropped.map((e) => [e.messageId, e.reason])).toEqual([['gone', 'deleted'], ['soft', 'deleted']]);
+  });
+
+  it('uses getMessage one by one when the service has no batch method', async () => {
+    const router = newRouter();
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await router.routeMessage(message('a'), orch);
+    await router.routeMessage(message('b'), orch);
+    router.setMessageService({ getMessage: async (id: string) => (id === 'a' ? { id, content: 'A!' } : null) });
+    const result = await router.processQueuedMessages(orch);
+    expect(result).toEqual({ processed: 0, failed: 0, remaining: 2 });
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    const events = (await redis.lrange(keyOf(router, `daemon:events:${daemon}`), 0, -1)).map((e) => JSON.parse(e).payload);
+    expect(events).toEqual([expect.objectContaining({ messageId: 'a', content: 'A!' })]);
+  });
+
+  it('keeps messages queued when the message service fails', async () => {
+    const router = newRouter();
+    const redis = plainClient();
+    const orch = uid('orch');
+    await router.routeMessage(message('a'), orch);
+    router.setMessageService({ getMessages: async () => { throw new Error('database down'); } });
+    await router.registerSession(orch, { id: 's', daemonId: uid('daemon'), status: 'active', createdAt: new Date() });
+    await expect(router.processQueuedMessages(orch)).rejects.toMatchObject({ code: 'ORCHESTRATOR_ROUTING_ERROR', message: expect.stringContaining('database down') });
+    expect(await redis.llen(keyOf(router, `routing:queue:${orch}`))).toBe(1);
+  });
+});
+
+describe('an unresponsive daemon', () => {
+  it('stops pushing at daemonQueue.maxEvents, trims nothing, and drains by itself once the daemon makes room', async () => {
+    const router = newRouter({ daemonQueue: { maxEvents: 5 }, drainIntervalMs: 20 });
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    const listKey = keyOf(router, `daemon:events:${daemon}`);
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    const statuses: string[] = [];
+    for (const id of ids('m', 8)) statuses.push((await router.routeMessage(message(id), orch)).status);
+    expect(statuses).toEqual(['delivered', 'delivered', 'delivered', 'delivered', 'delivered', 'pending', 'pending', 'pending']);
+    expect(await daemonMessageIds(redis, router, daemon)).toEqual(ids('m', 5));
+    expect(await redis.llen(keyOf(router, `routing:queue:${orch}`))).toBe(3);
+    // The daemon consumes (and acknowledges) its three oldest events.
+    const consumed = (await redis.rpop(listKey, 3))!.map((e) => JSON.parse(e).payload.messageId);
+    expect(consumed).toEqual(['m0', 'm1', 'm2']);
+    await waitFor(async () => (await redis.llen(keyOf(router, `routing:queue:${orch}`))) === 0, 'the waiting messages to drain');
+    expect(await daemonMessageIds(redis, router, daemon)).toEqual(ids('m', 8).slice(3));
+  });
+});

@@ -57,7 +57,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisProcess
     port,
     url: `redis://127.0.0.1:${port}`,
     async start() {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], {
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local', ...extraArgs], {
         stdio: 'ignore',
       });
       await waitForPing(port);

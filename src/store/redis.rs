@@ -153,7 +153,19 @@ impl RedisStore {
 
     async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
         let mut connection = self.connection()?;
-        invocation.invoke_async(&mut connection).await.map_err(store_error)
+        let result = invocation.invoke_async(&mut connection).await;
+        self.checked(result)
+    }
+
+    /// Passes a result through; on a connection failure, drops the connection so that the next
+    /// request connects afresh instead of awaiting the failed attempt (the manager caches it).
+    fn checked<T>(&self, result: redis::RedisResult<T>) -> StoreResult<T> {
+        result.map_err(|error| {
+            if error.is_io_error() || error.is_connection_refusal() || error.is_connection_dropped() {
+                self.connection.lock().unwrap_or_else(|e| e.into_inner()).take();
+            }
+            store_error(error)
+        })
     }
 }
 
@@ -254,12 +266,9 @@ impl Store for RedisStore {
 
     async fn unregister_session(&self, orchestrator_id: &str) -> StoreResult<bool> {
         let mut connection = self.connection()?;
-        let deleted: u64 = redis::cmd("DEL")
-            .arg(self.keys.session(orchestrator_id))
-            .query_async(&mut connection)
-            .await
-            .map_err(store_error)?;
-        Ok(deleted > 0)
+        let deleted: redis::RedisResult<u64> =
+            redis::cmd("DEL").arg(self.keys.session(orchestrator_id)).query_async(&mut connection).await;
+        Ok(self.checked(deleted)? > 0)
     }
 
     async fn touch_session(&self, orchestrator_id: &str, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
@@ -288,23 +297,20 @@ impl Store for RedisStore {
 
     async fn get_session(&self, orchestrator_id: &str) -> StoreResult<Option<String>> {
         let mut connection = self.connection()?;
-        redis::cmd("GET")
-            .arg(self.keys.session(orchestrator_id))
-            .query_async(&mut connection)
-            .await
-            .map_err(store_error)
+        let session = redis::cmd("GET").arg(self.keys.session(orchestrator_id)).query_async(&mut connection).await;
+        self.checked(session)
     }
 
     async fn snapshot(&self, orchestrator_id: &str, count: usize) -> StoreResult<QueueSnapshot> {
         let mut connection = self.connection()?;
         let queue = self.keys.queue(orchestrator_id);
-        let (session, length, head): (Option<String>, u64, Vec<Vec<u8>>) = redis::pipe()
+        let reply = redis::pipe()
             .get(self.keys.session(orchestrator_id))
             .llen(&queue)
             .lrange(&queue, 0, count as isize - 1)
             .query_async(&mut connection)
-            .await
-            .map_err(store_error)?;
+            .await;
+        let (session, length, head): (Option<String>, u64, Vec<Vec<u8>>) = self.checked(reply)?;
         Ok(QueueSnapshot { session, length, head })
     }
 

@@ -1,0 +1,64 @@
+import { closeAll, daemonMessageIds, message, newRouter, plainClient, record, uid } from './support/helpers';
+import { RedisProcess, startRedis } from './support/redis-server';
+
+let server: RedisProcess;
+
+beforeEach(async () => {
+  server = await startRedis();
+});
+
+afterEach(async () => {
+  await closeAll();
+  await server.kill();
+});
+
+describe('retries and an unreachable Redis', () => {
+  it('resolves failed after maxAttempts with the backoff between attempts, reporting each error', async () => {
+    const router = newRouter({ redis: server.url, retry: { maxAttempts: 3, initialDelayMs: 60, backoffMultiplier: 2, maxDelayMs: 1000 } });
+    const errors = record(router, 'message.routing_error');
+    const failed = record(router, 'message.routing_failed');
+    await server.kill();
+    const started = Date.now();
+    const result = await router.routeMessage(message('m1'), uid('orch'));
+    const elapsed = Date.now() - started;
+    expect(result).toEqual({ success: false, status: 'failed', error: expect.any(String), attempts: 3 });
+    expect(errors).toHaveLength(3);
+    expect(errors[0]).toMatchObject({ messageId: 'm1', error: expect.any(String) });
+    expect(failed).toEqual([expect.objectContaining({ messageId: 'm1', attempts: 3, error: result.error })]);
+    // Waited 60 ms then 120 ms between the three attempts.
+    expect(elapsed).toBeGreaterThanOrEqual(180);
+  });
+
+  it('reconnects by itself when Redis comes back on the same port', async () => {
+    const router = newRouter({ redis: server.url, retry: { maxAttempts: 1 } });
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    await server.kill();
+    expect((await router.routeMessage(message('lost'), orch)).status).toBe('failed');
+    await server.start();
+    // The restarted server kept nothing (no persistence): the orchestrator is offline now.
+    expect(await router.routeMessage(message('m2'), orch)).toEqual({ success: true, status: 'offline', attempts: 1 });
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    expect((await router.routeMessage(message('m3'), orch)).status).toBe('delivered');
+    expect(await daemonMessageIds(plainClient(server.url), router, daemon)).toEqual(['m2', 'm3']);
+  });
+
+  it('bounds each attempt by deliveryTimeoutMs and never pushes twice when a slow attempt lands late', async () => {
+    const router = newRouter({ redis: server.url, deliveryTimeoutMs: 150, retry: { maxAttempts: 4, initialDelayMs: 300, backoffMultiplier: 2, maxDelayMs: 2000 } });
+    const errors = record(router, 'message.routing_error');
+    const admin = plainClient(server.url);
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    const sleeping = admin.call('DEBUG', 'SLEEP', '0.8');
+    await new Promise((r) => setTimeout(r, 20));
+    const result = await router.routeMessage(message('slow'), orch);
+    await sleeping;
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors[0].error).toContain('timed out');
+    expect(result).toMatchObject({ success: true, status: 'delivered', sessionId: 's' });
+    expect(result.attempts).toBeGreaterThan(1);
+    expect(await daemonMessageIds(admin, router, daemon)).toEqual(['slow']);
+  });
+});

@@ -1,0 +1,107 @@
+import Redis from 'ioredis';
+import { createClient } from 'redis';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { createOrchestratorRouter, OrchestratorRouter } from '..';
+import { closeAll, message, plainClient, redisUrl, uid } from './support/helpers';
+
+const opened: OrchestratorRouter[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((r) => r.close()));
+  await closeAll();
+});
+
+function router(config: Parameters<typeof createOrchestratorRouter>[0]): OrchestratorRouter {
+  const r = createOrchestratorRouter(config);
+  opened.push(r);
+  return r;
+}
+
+const port = () => Number(new URL(redisUrl()).port);
+
+describe('connecting to Redis', () => {
+  it('connects with a URL, selecting the database it names', async () => {
+    const orch = uid('orch');
+    await router({ redis: `${redisUrl()}/3`, keyPrefix: 'url:' }).routeMessage(message('m'), orch);
+    expect(await plainClient(`${redisUrl()}/3`).exists(`url:routing:queue:${orch}`)).toBe(1);
+  });
+
+  it('connects with an options object', async () => {
+    const orch = uid('orch');
+    await router({ redis: { host: '127.0.0.1', port: port(), db: 4 }, keyPrefix: 'opts:' }).routeMessage(message('m'), orch);
+    expect(await plainClient(`${redisUrl()}/4`).exists(`opts:routing:queue:${orch}`)).toBe(1);
+  });
+
+  it('reads an ioredis client, its database and keyPrefix, and opens its own connection', async () => {
+    const client = new Redis({ host: '127.0.0.1', port: port(), db: 5, keyPrefix: 'io:', lazyConnect: true });
+    const orch = uid('orch');
+    await router({ redis: client }).routeMessage(message('m'), orch);
+    expect(client.status).toBe('wait');
+    expect(await plainClient(`${redisUrl()}/5`).exists(`io:routing:queue:${orch}`)).toBe(1);
+  });
+
+  it('reads a node-redis client', async () => {
+    const client = createClient({ socket: { host: '127.0.0.1', port: port() }, database: 6 });
+    const orch = uid('orch');
+    await router({ redis: client as never, keyPrefix: 'nr:' }).routeMessage(message('m'), orch);
+    expect(client.isOpen).toBe(false);
+    expect(await plainClient(`${redisUrl()}/6`).exists(`nr:routing:queue:${orch}`)).toBe(1);
+  });
+
+  it('defaults to REDIS_URL', async () => {
+    const orch = uid('orch');
+    await router({ keyPrefix: 'env:' }).routeMessage(message('m'), orch);
+    expect(await plainClient().exists(`env:routing:queue:${orch}`)).toBe(1);
+  });
+});
+
+describe('process lifecycle', () => {
+  const run = (script: string, env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['-e', script], {
+      cwd: path.join(__dirname, '..'),
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+
+  it('lets the Node process exit by itself right after close()', () => {
+    const result = run(`
+      const { createOrchestratorRouter } = require('.');
+      (async () => {
+        const router = createOrchestratorRouter({ keyPrefix: 'exit:', drainIntervalMs: 10 });
+        router.on('message.queued', () => {});
+        router.setMessageService({ getMessage: async (id) => ({ id, content: 'x' }) });
+        await router.routeMessage({ id: 'm', channelId: 'c', content: 'x' }, 'o');
+        await router.registerSession('o', { id: 's', daemonId: 'd' });
+        await router.close();
+        console.log('closed');
+      })();
+    `);
+    expect(result.error).toBeUndefined();
+    expect(result.stdout.trim()).toBe('closed');
+    expect(result.status).toBe(0);
+  });
+
+  it('opens no connection on import or on reading the default instance', async () => {
+    const result = run(`
+      const net = require('node:net');
+      let connections = 0;
+      const server = net.createServer((socket) => { connections += 1; socket.destroy(); });
+      server.listen(0, '127.0.0.1', () => {
+        process.env.REDIS_URL = 'redis://127.0.0.1:' + server.address().port;
+        const mod = require('.');
+        const router = mod.orchestratorRouter;
+        if (!(router instanceof mod.OrchestratorRouter)) throw new Error('no default instance');
+        setTimeout(() => { console.log(connections); router.close(); server.close(); }, 300);
+      });
+    `);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('0');
+  });
+
+  it('rejects calls after close() with OrchestratorRoutingError', async () => {
+    const r = router({ keyPrefix: 'closed:' });
+    await r.close();
+    await expect(r.routeMessage(message('m'), 'o')).rejects.toMatchObject({ code: 'ORCHESTRATOR_ROUTING_ERROR', message: 'OrchestratorRouter is closed' });
+  });
+});

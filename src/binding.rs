@@ -37,7 +37,8 @@ fn js_error(error: RouterError) -> napi::Error {
 struct JsSink {
     mask: AtomicU32,
     pending: Mutex<String>,
-    wake: JsCallback<(), ()>,
+    /// Released by `close()`, so that no native handle outlives the router.
+    wake: Mutex<Option<JsCallback<(), ()>>>,
 }
 
 impl EventSink for JsSink {
@@ -55,7 +56,9 @@ impl EventSink for JsSink {
         pending.push_str(&json);
         drop(pending);
         if first {
-            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            if let Some(wake) = self.wake.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            }
         }
     }
 }
@@ -157,7 +160,7 @@ impl NativeRouter {
         let store = RedisStore::new(info, Keys::new(&config.key_prefix), limits, Duration::from_millis(config.delivery_timeout_ms))
             .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
         let wake = on_events.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
-        let sink = Arc::new(JsSink { mask: AtomicU32::new(0), pending: Mutex::new(String::new()), wake });
+        let sink = Arc::new(JsSink { mask: AtomicU32::new(0), pending: Mutex::new(String::new()), wake: Mutex::new(Some(wake)) });
         let router = Router::new(store, config, Arc::clone(&sink) as Arc<dyn EventSink>);
         Ok(NativeRouter { router, sink })
     }
@@ -294,10 +297,11 @@ impl NativeRouter {
         Ok(())
     }
 
-    /// Stops background work and releases the Redis connection.
+    /// Stops background work and releases the Redis connection and every JS function handle.
     #[napi]
     pub fn close(&self) {
         self.router.close();
         self.router.set_message_source(None);
+        self.sink.wake.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }

@@ -275,6 +275,7 @@ export declare class RouterBaseError extends Error {
 export declare class OrchestratorRoutingError extends RouterBaseError {
   /** Creates the error with its message and optional metadata. */
   constructor(message: string, metadata?: Record<string, unknown>);
+  /** Always `'ORCHESTRATOR_ROUTING_ERROR'`. */
   readonly code: 'ORCHESTRATOR_ROUTING_ERROR';
 }
 
@@ -282,7 +283,9 @@ export declare class OrchestratorRoutingError extends RouterBaseError {
 export declare class OrchestratorOfflineError extends RouterBaseError {
   /** Creates the error for an orchestrator. */
   constructor(orchestratorId: string);
+  /** Always `'ORCHESTRATOR_OFFLINE'`. */
   readonly code: 'ORCHESTRATOR_OFFLINE';
+  /** The orchestrator concerned. */
   readonly metadata: { orchestratorId: string };
 }
 
@@ -290,7 +293,9 @@ export declare class OrchestratorOfflineError extends RouterBaseError {
 export declare class NoActiveSessionError extends RouterBaseError {
   /** Creates the error for an orchestrator. */
   constructor(orchestratorId: string);
+  /** Always `'NO_ACTIVE_SESSION'`. */
   readonly code: 'NO_ACTIVE_SESSION';
+  /** The orchestrator concerned. */
   readonly metadata: { orchestratorId: string };
 }
 
@@ -298,6 +303,8 @@ export declare class NoActiveSessionError extends RouterBaseError {
 export declare class InvalidArgumentError extends RouterBaseError {
   /** Creates the error for a field and what is wrong with it. */
   constructor(field: string, problem: string);
+  /** Always `'INVALID_ARGUMENT'`. */
   readonly code: 'INVALID_ARGUMENT';
+  /** The refused field, e.g. `'message.channelId'` or `'retry.maxAttempts'`. */
   readonly metadata: { field: string };
 }

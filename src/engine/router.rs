@@ -295,25 +295,22 @@ impl<S: Store> Router<S> {
     /// Turns a store reply into the caller's result, reporting what happened.
     fn settle(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, reply: RouteReply, attempts: u32) -> RouteOutcome {
         let message_id = &prepared.message_id;
-        let ok = |status, session_id| RouteOutcome { success: true, status, session_id, error: None, attempts };
+        let queued = |status| RouteOutcome { success: true, status, session_id: None, error: None, attempts };
         match reply {
-            RouteReply::Delivered { session_id } | RouteReply::AlreadyDelivered { marker: session_id } => {
-                let session_id = serde_json::from_str::<DeliveredMarker>(&session_id).map_or(session_id, |m| m.session_id);
-                self.emit(EventKind::MessageRouted, || Event::MessageRouted {
-                    message_id: message_id.clone(),
-                    orchestrator_id: orchestrator_id.to_owned(),
-                    session_id: session_id.clone(),
-                    attempts,
-                });
-                ok(RouteStatus::Delivered, Some(session_id))
+            RouteReply::Delivered { session_id } => self.delivered(message_id, orchestrator_id, session_id, attempts),
+            RouteReply::AlreadyDelivered { marker } => {
+                // Delivered by an earlier attempt (or another router): report it as delivered,
+                // through the session its marker names.
+                let session_id = serde_json::from_str::<DeliveredMarker>(&marker).map(|m| m.session_id).unwrap_or_default();
+                self.delivered(message_id, orchestrator_id, session_id, attempts)
             }
             RouteReply::Queued { status, queue_size, dropped } => {
                 self.report_queued(message_id, orchestrator_id, queue_size, &dropped);
                 if status == QueueStatus::Pending {
                     self.spawn_drain(orchestrator_id);
-                    ok(RouteStatus::Pending, None)
+                    queued(RouteStatus::Pending)
                 } else {
-                    ok(RouteStatus::Offline, None)
+                    queued(RouteStatus::Offline)
                 }
             }
             RouteReply::Refused { status } => {
@@ -327,6 +324,16 @@ impl<S: Store> Router<S> {
             }
             RouteReply::Stale { .. } => unreachable!("route_once resolves stale sessions"),
         }
+    }
+
+    fn delivered(&self, message_id: &str, orchestrator_id: &str, session_id: String, attempts: u32) -> RouteOutcome {
+        self.emit(EventKind::MessageRouted, || Event::MessageRouted {
+            message_id: message_id.to_owned(),
+            orchestrator_id: orchestrator_id.to_owned(),
+            session_id: session_id.clone(),
+            attempts,
+        });
+        RouteOutcome { success: true, status: RouteStatus::Delivered, session_id: Some(session_id), error: None, attempts }
     }
 
     fn fail(&self, message_id: &str, orchestrator_id: &str, error: String, attempts: u32) -> RouteOutcome {

@@ -357,6 +357,9 @@ impl<S: Store> Router<S> {
 
     /// Reports items the queue cap pushed out: `expired` if they had outlived their TTL anyway.
     fn report_dropped<'a>(&self, orchestrator_id: &str, dropped: impl Iterator<Item = &'a [u8]>, now: i64) {
+        if !self.sink.wants(EventKind::MessageDropped) {
+            return;
+        }
         for raw in dropped {
             let reason = match self.classify(raw, now) {
                 Classified::Live(_) => DropReason::QueueFull,

@@ -60,6 +60,34 @@ export interface RedisClientLike {
   options: object;
 }
 
+/** Delivery receipts: delivered messages await `acknowledge` and are redelivered without it. */
+export interface DeliveryReceiptsConfig {
+  /** Turns receipts on. Default false (the deployed behaviour). */
+  enabled: boolean;
+}
+
+/** A message that was delivered `retry.maxAttempts` times and never acknowledged. */
+export interface DeadLetter {
+  /** Message id. */
+  messageId: string;
+  /** Channel id. */
+  channelId: string;
+  /** Author's user id. */
+  authorId?: string;
+  /** Text content. */
+  content: string;
+  /** When the message was created. */
+  createdAt?: Date;
+  /** When it was queued or first routed. */
+  queuedAt: Date;
+  /** Deliveries made. */
+  attempts: number;
+  /** Why it was dead-lettered. */
+  lastError: string;
+  /** When it was dead-lettered. */
+  deadLetteredAt: Date;
+}
+
 /** Router configuration; every field is optional and merged over the defaults. */
 export interface OrchestratorRouterConfig {
   /** A URL, connection options, or a client to copy them from. Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`. */
@@ -80,6 +108,8 @@ export interface OrchestratorRouterConfig {
   maxMessageBytes?: number;
   /** Prefix put before every Redis key (not pub/sub channels). Default: the ioredis client's `keyPrefix`, else none. */
   keyPrefix?: string;
+  /** Delivery receipts. Default off. */
+  deliveryReceipts?: Partial<DeliveryReceiptsConfig>;
 }
 
 /** The result of `routeMessage`. */
@@ -196,6 +226,12 @@ export interface OrchestratorRouterEvents {
   'message.queued': RouterEventBase<'message.queued'> & { messageId: string; orchestratorId: string; queueSize: number };
   /** A message left the queue without being delivered. */
   'message.dropped': RouterEventBase<'message.dropped'> & { messageId: string; orchestratorId: string; reason: DropReason };
+  /** A delivered message was acknowledged (delivery receipts). */
+  'message.acknowledged': RouterEventBase<'message.acknowledged'> & { messageId: string; orchestratorId: string };
+  /** A message not acknowledged in time was delivered again, with the same event id. */
+  'message.redelivered': RouterEventBase<'message.redelivered'> & { messageId: string; orchestratorId: string; sessionId: string; attempts: number };
+  /** A message delivered `retry.maxAttempts` times without a receipt moved to the dead-letter list. */
+  'message.dead_lettered': RouterEventBase<'message.dead_lettered'> & { messageId: string; orchestratorId: string; attempts: number; error: string };
   /** A daemon session was registered. */
   'session.registered': RouterEventBase<'session.registered'> & { orchestratorId: string; sessionId: string };
   /** A daemon session was unregistered. */
@@ -235,6 +271,12 @@ export declare class OrchestratorRouter extends EventEmitter {
   setMessageService(messageService: MessageServiceLike | null): void;
   /** Returns the router itself: it is the event emitter. */
   getEventEmitter(): this;
+  /** Acknowledges delivered messages (delivery receipts); resolves how many were awaiting a receipt. */
+  acknowledge(orchestratorId: string, messageIds: string[]): Promise<number>;
+  /** The orchestrator's dead letters, oldest first. */
+  getDeadLetters(orchestratorId: string): Promise<DeadLetter[]>;
+  /** Puts the dead letters back at the head of the queue, in order; resolves how many. */
+  requeueDeadLetters(orchestratorId: string): Promise<number>;
   /** Stops background work and closes the Redis connection; the process can exit right after. */
   close(): Promise<void>;
 

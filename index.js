@@ -16,6 +16,9 @@ const EVENT_NAMES = Object.freeze([
   'session.unregistered',
   'queue.processing_started',
   'queue.processing_completed',
+  'message.acknowledged',
+  'message.redelivered',
+  'message.dead_lettered',
 ]);
 const WATCHED = new Set(EVENT_NAMES);
 
@@ -363,6 +366,39 @@ class OrchestratorRouter extends EventEmitter {
   async processQueuedMessages(orchestratorId) {
     requireId('orchestratorId', orchestratorId);
     return this._call(orchestratorId, this._native.processQueue(orchestratorId));
+  }
+
+  /** Acknowledges delivered messages (delivery receipts); resolves how many were awaiting a receipt. */
+  async acknowledge(orchestratorId, messageIds) {
+    requireId('orchestratorId', orchestratorId);
+    if (!Array.isArray(messageIds)) {
+      throw new InvalidArgumentError('messageIds', `must be an array of message ids, got ${describe(messageIds)}`);
+    }
+    messageIds.forEach((id, i) => requireId(`messageIds[${i}]`, id));
+    return this._call(orchestratorId, this._native.acknowledge(orchestratorId, messageIds));
+  }
+
+  /** The orchestrator's dead letters (never acknowledged), oldest first, with attempts and last error. */
+  async getDeadLetters(orchestratorId) {
+    requireId('orchestratorId', orchestratorId);
+    const letters = await this._call(orchestratorId, this._native.deadLetters(orchestratorId));
+    return letters.map((l) => {
+      const letter = { messageId: l.messageId, channelId: l.channelId };
+      if (l.authorId !== undefined && l.authorId !== null) letter.authorId = l.authorId;
+      letter.content = l.content;
+      if (l.createdAt !== undefined && l.createdAt !== null) letter.createdAt = new Date(l.createdAt);
+      letter.queuedAt = new Date(l.queuedAt);
+      letter.attempts = l.attempts;
+      letter.lastError = l.lastError;
+      letter.deadLetteredAt = new Date(l.deadLetteredAt);
+      return letter;
+    });
+  }
+
+  /** Puts the orchestrator's dead letters back at the head of its queue, in order; resolves how many. */
+  async requeueDeadLetters(orchestratorId) {
+    requireId('orchestratorId', orchestratorId);
+    return this._call(orchestratorId, this._native.requeueDeadLetters(orchestratorId));
   }
 
   /** Stops background work and closes the Redis connection; the process can exit right after. */

@@ -127,6 +127,20 @@ pub struct DrainResult {
     pub remaining: f64,
 }
 
+/// A dead letter; dates as ISO-8601 strings (`deadLetteredAt` in ms, NaN when unreadable).
+#[napi(object)]
+pub struct DeadLetterResult {
+    pub message_id: String,
+    pub channel_id: String,
+    pub author_id: Option<String>,
+    pub content: String,
+    pub created_at: Option<String>,
+    pub queued_at: String,
+    pub attempts: u32,
+    pub last_error: String,
+    pub dead_lettered_at: f64,
+}
+
 /// The native router behind the JS `OrchestratorRouter`.
 #[napi]
 pub struct NativeRouter {
@@ -156,6 +170,7 @@ impl NativeRouter {
             session_ttl_seconds: crate::engine::SESSION_TTL_SECONDS,
             marker_ttl_seconds: crate::engine::MARKER_TTL_SECONDS,
             daemon_events_ttl_seconds: crate::engine::DAEMON_EVENTS_TTL_SECONDS,
+            receipts: config.delivery_receipts,
         };
         let store = RedisStore::new(info, Keys::new(&config.key_prefix), limits, Duration::from_millis(config.delivery_timeout_ms))
             .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
@@ -257,6 +272,38 @@ impl NativeRouter {
             failed: summary.failed as f64,
             remaining: summary.remaining as f64,
         })
+    }
+
+    /// Ends the wait for these messages' receipts; resolves how many were waiting.
+    #[napi]
+    pub async fn acknowledge(&self, orchestrator_id: String, message_ids: Vec<String>) -> napi::Result<f64> {
+        self.router.acknowledge(&orchestrator_id, message_ids).await.map(|n| n as f64).map_err(js_error)
+    }
+
+    /// The orchestrator's dead letters, oldest first.
+    #[napi]
+    pub async fn dead_letters(&self, orchestrator_id: String) -> napi::Result<Vec<DeadLetterResult>> {
+        let letters = self.router.dead_letters(&orchestrator_id).await.map_err(js_error)?;
+        Ok(letters
+            .into_iter()
+            .map(|letter| DeadLetterResult {
+                message_id: letter.item.message_id,
+                channel_id: letter.item.channel_id,
+                author_id: letter.item.author_id,
+                content: letter.item.content,
+                created_at: letter.item.created_at,
+                queued_at: letter.item.queued_at,
+                attempts: letter.attempts,
+                last_error: letter.last_error,
+                dead_lettered_at: letter.dead_lettered_at_ms.map_or(f64::NAN, |t| t as f64),
+            })
+            .collect())
+    }
+
+    /// Puts the dead letters back at the head of the queue; resolves how many.
+    #[napi]
+    pub async fn requeue_dead_letters(&self, orchestrator_id: String) -> napi::Result<f64> {
+        self.router.requeue_dead_letters(&orchestrator_id).await.map(|n| n as f64).map_err(js_error)
     }
 
     /// Turns delivery of one event kind to JS on or off.

@@ -52,6 +52,8 @@ pub struct RouterConfig {
     pub max_message_bytes: u64,
     /// Prefix put before every Redis key (not before pub/sub channels, as ioredis does).
     pub key_prefix: String,
+    /// Delivered messages await `acknowledge` and are redelivered (then dead-lettered) without it.
+    pub delivery_receipts: bool,
 }
 
 impl Default for RouterConfig {
@@ -73,6 +75,7 @@ impl Default for RouterConfig {
             drain_interval_ms: 250,
             max_message_bytes: 1024 * 1024,
             key_prefix: String::new(),
+            delivery_receipts: false,
         }
     }
 }
@@ -98,15 +101,14 @@ impl RouterConfig {
                 .map_or(q.max_queue_size, |n| n as u64);
             q.queue_ttl_seconds = opt_number(queue, "offlineQueue.queueTtlSeconds", 1.0, true)?
                 .map_or(q.queue_ttl_seconds, |n| n as u64);
-            q.enabled = match queue.get("enabled") {
-                None | Some(Value::Null) => q.enabled,
-                Some(Value::Bool(b)) => *b,
-                Some(other) => return Err(RouterError::invalid("offlineQueue.enabled", format!("must be a boolean, got {}", kind(other)))),
-            };
+            q.enabled = opt_bool(queue, "offlineQueue.enabled")?.unwrap_or(q.enabled);
         }
         if let Some(daemon) = section(root, "daemonQueue")? {
             config.daemon_max_events = opt_number(daemon, "daemonQueue.maxEvents", 1.0, true)?
                 .map_or(config.daemon_max_events, |n| n as u64);
+        }
+        if let Some(receipts) = section(root, "deliveryReceipts")? {
+            config.delivery_receipts = opt_bool(receipts, "deliveryReceipts.enabled")?.unwrap_or(false);
         }
         let top = |name: &str, min: f64, default: u64| -> Result<u64, RouterError> {
             Ok(opt_number(root, name, min, true)?.map_or(default, |n| n as u64))
@@ -133,6 +135,16 @@ fn section<'a>(root: &'a Map<String, Value>, field: &str) -> Result<Option<&'a M
     match root.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => object(value, field).map(Some),
+    }
+}
+
+/// Reads an optional boolean.
+fn opt_bool(obj: &Map<String, Value>, field: &str) -> Result<Option<bool>, RouterError> {
+    let key = field.rsplit('.').next().unwrap_or(field);
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(RouterError::invalid(field, format!("must be a boolean, got {}", kind(other)))),
     }
 }
 
@@ -199,6 +211,8 @@ mod tests {
         assert_eq!(config.offline_queue.max_queue_size, 200);
         assert_eq!(config.offline_queue.queue_ttl_seconds, 86_400);
         assert_eq!(config.key_prefix, "app:");
+        assert!(!config.delivery_receipts);
+        assert!(RouterConfig::from_json(&json!({ "deliveryReceipts": { "enabled": true } })).unwrap().delivery_receipts);
     }
 
     #[test]
@@ -213,6 +227,7 @@ mod tests {
             (json!({ "deliveryTimeoutMs": null }), "deliveryTimeoutMs"),
             (json!({ "daemonQueue": { "maxEvents": 0 } }), "daemonQueue.maxEvents"),
             (json!({ "retry": 3 }), "retry"),
+            (json!({ "deliveryReceipts": { "enabled": 1 } }), "deliveryReceipts.enabled"),
         ];
         for (input, field) in cases {
             match RouterConfig::from_json(&input) {

@@ -3,7 +3,7 @@
 
 use super::error::RouterError;
 use super::events::{DropReason, Event, EventKind};
-use super::model::{to_json, DaemonEvent, DeliveredMarker};
+use super::model::{to_json, DaemonEvent, DeliveredMarker, InflightRecord};
 use super::router::{Classified, KnownSession, MessageUpdate, Router};
 use super::time::{format_iso, now_ms};
 use crate::store::{DrainAction, DrainReply, DrainStep, ItemOutcome, Store};
@@ -40,9 +40,7 @@ impl<S: Store> Router<S> {
     /// runs at a time in this process.
     pub async fn process_queue(self: &Arc<Self>, orchestrator_id: &str) -> Result<DrainSummary, RouterError> {
         super::model::non_empty("orchestratorId", orchestrator_id)?;
-        if self.is_closed() {
-            return Err(RouterError::Closed);
-        }
+        self.check_open()?;
         self.drain(orchestrator_id).await
     }
 
@@ -78,6 +76,9 @@ impl<S: Store> Router<S> {
     pub(super) async fn drain(self: &Arc<Self>, orchestrator_id: &str) -> Result<DrainSummary, RouterError> {
         let lock = self.drain_lock(orchestrator_id);
         let _one_at_a_time = lock.lock().await;
+        if self.config.delivery_receipts {
+            self.settle_overdue(orchestrator_id).await?;
+        }
         let mut summary = DrainSummary::default();
         let mut started = false;
         let mut conflicts = 0;
@@ -110,6 +111,7 @@ impl<S: Store> Router<S> {
                 items: plan.iter().map(|p| (p.raw, p.action.clone())).collect(),
                 retry_at_ms: now + self.config.drain_interval_ms as i64,
                 revisit_at_ms,
+                receipt_deadline_ms: self.receipt_deadline(now, 1),
             };
             let reply = match self.bounded(self.store.drain_step(&step)).await {
                 Ok(reply) => reply,
@@ -188,6 +190,7 @@ impl<S: Store> Router<S> {
         };
         let now_iso = format_iso(now);
         for (n, (index, mut item)) in live.into_iter().enumerate() {
+            let raw = std::str::from_utf8(plan[index].raw).unwrap_or_default();
             match updates.as_ref().map(|u| u[n].clone()) {
                 Some(None) => {
                     plan[index].drop = Some((item.message_id, DropReason::Deleted));
@@ -197,9 +200,22 @@ impl<S: Store> Router<S> {
                 None => {}
             }
             let event_id = super::model::new_event_id(now);
-            let event = DaemonEvent::for_item(&event_id, &item, &session.daemon_id, orchestrator_id, &now_iso);
+            let event = to_json(&DaemonEvent::for_item(&event_id, &item, &session.daemon_id, orchestrator_id, &now_iso));
             let marker = DeliveredMarker { session_id: session.session_id.clone(), delivered_at: now_iso.clone() };
-            plan[index].action = DrainAction::Deliver { event: to_json(&event), marker: to_json(&marker), message_id: item.message_id };
+            let receipt = if self.config.delivery_receipts {
+                to_json(&InflightRecord {
+                    item: raw.to_owned(),
+                    event_id,
+                    attempts: 1,
+                    order: now * 1000 + index as i64,
+                    session_id: session.session_id.clone(),
+                    last_error: None,
+                })
+            } else {
+                String::new()
+            };
+            plan[index].action =
+                DrainAction::Deliver { event, marker: to_json(&marker), receipt, message_id: item.message_id };
         }
         Ok(plan)
     }

@@ -30,6 +30,12 @@ pub enum Event {
     MessageQueued { message_id: String, orchestrator_id: String, queue_size: u64 },
     #[serde(rename = "message.dropped", rename_all = "camelCase")]
     MessageDropped { message_id: String, orchestrator_id: String, reason: DropReason },
+    #[serde(rename = "message.acknowledged", rename_all = "camelCase")]
+    MessageAcknowledged { message_id: String, orchestrator_id: String },
+    #[serde(rename = "message.redelivered", rename_all = "camelCase")]
+    MessageRedelivered { message_id: String, orchestrator_id: String, session_id: String, attempts: u32 },
+    #[serde(rename = "message.dead_lettered", rename_all = "camelCase")]
+    MessageDeadLettered { message_id: String, orchestrator_id: String, attempts: u32, error: String },
     #[serde(rename = "session.registered", rename_all = "camelCase")]
     SessionRegistered { orchestrator_id: String, session_id: String },
     #[serde(rename = "session.unregistered", rename_all = "camelCase")]
@@ -52,11 +58,14 @@ pub enum EventKind {
     SessionUnregistered,
     QueueProcessingStarted,
     QueueProcessingCompleted,
+    MessageAcknowledged,
+    MessageRedelivered,
+    MessageDeadLettered,
 }
 
 impl EventKind {
     /// Every kind, in bit order.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::MessageRouted,
         EventKind::MessageRoutingFailed,
         EventKind::MessageRoutingError,
@@ -66,6 +75,9 @@ impl EventKind {
         EventKind::SessionUnregistered,
         EventKind::QueueProcessingStarted,
         EventKind::QueueProcessingCompleted,
+        EventKind::MessageAcknowledged,
+        EventKind::MessageRedelivered,
+        EventKind::MessageDeadLettered,
     ];
 
     /// The event name listeners use.
@@ -80,6 +92,9 @@ impl EventKind {
             EventKind::SessionUnregistered => "session.unregistered",
             EventKind::QueueProcessingStarted => "queue.processing_started",
             EventKind::QueueProcessingCompleted => "queue.processing_completed",
+            EventKind::MessageAcknowledged => "message.acknowledged",
+            EventKind::MessageRedelivered => "message.redelivered",
+            EventKind::MessageDeadLettered => "message.dead_lettered",
         }
     }
 
@@ -107,6 +122,9 @@ impl Event {
             Event::SessionUnregistered { .. } => EventKind::SessionUnregistered,
             Event::QueueProcessingStarted { .. } => EventKind::QueueProcessingStarted,
             Event::QueueProcessingCompleted { .. } => EventKind::QueueProcessingCompleted,
+            Event::MessageAcknowledged { .. } => EventKind::MessageAcknowledged,
+            Event::MessageRedelivered { .. } => EventKind::MessageRedelivered,
+            Event::MessageDeadLettered { .. } => EventKind::MessageDeadLettered,
         }
     }
 }

@@ -6,9 +6,11 @@ mod drain;
 pub mod error;
 pub mod events;
 pub mod model;
+mod receipts;
 mod router;
 pub use router::{DAEMON_EVENTS_TTL_SECONDS, MARKER_TTL_SECONDS, SESSION_TTL_SECONDS};
 pub mod time;
 
 pub use drain::DrainSummary;
+pub use receipts::DeadLetterInfo;
 pub use router::{ActiveSession, FetchFuture, MessageSource, MessageUpdate, RouteOutcome, RouteStatus, Router, SessionInput};

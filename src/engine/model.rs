@@ -109,6 +109,34 @@ pub struct DeliveredMarker {
     pub delivered_at: String,
 }
 
+/// A delivered message awaiting its receipt (`routing:inflight:<orchestratorId>`, by message id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InflightRecord {
+    /// The raw queue item, kept to redeliver, requeue or dead-letter the message as it was.
+    pub item: String,
+    /// The daemon event id every delivery of this message carries.
+    pub event_id: String,
+    /// Deliveries made so far.
+    pub attempts: u32,
+    /// Position in delivery order (ms of the first delivery × 1000 + place in its batch).
+    pub order: i64,
+    pub session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// An entry of `routing:dead:<orchestratorId>`: a message that was never acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// The raw queue item.
+    pub item: String,
+    pub attempts: u32,
+    pub last_error: String,
+    pub dead_lettered_at: String,
+}
+
 /// What a daemon reads from `daemon:events:<daemonId>` and `daemon:<daemonId>:events`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -4,7 +4,7 @@
 use super::config::RouterConfig;
 use super::error::RouterError;
 use super::events::{DropReason, Event, EventKind, EventSink, Stamped};
-use super::model::{self, non_empty, to_json, valid_date, DaemonEvent, DeliveredMarker, Message, QueueItem, SessionRecord};
+use super::model::{self, non_empty, to_json, valid_date, DaemonEvent, DeliveredMarker, InflightRecord, Message, QueueItem, SessionRecord};
 use super::time::{format_iso, now_ms, parse_iso};
 use crate::store::{QueueStatus, RouteReply, RouteRequest, Store, StoreError, StoreResult};
 use std::collections::HashMap;
@@ -160,7 +160,9 @@ impl<S: Store> Router<S> {
         }
     }
 
-    fn check_open(self: &Arc<Self>) -> Result<(), RouterError> {
+    /// Fails once the router is closed; otherwise makes sure its background work runs (it starts
+    /// at the router's first call, so that constructing a router opens no connection).
+    pub(super) fn check_open(self: &Arc<Self>) -> Result<(), RouterError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(RouterError::Closed);
         }
@@ -272,6 +274,16 @@ impl<S: Store> Router<S> {
             let now_iso = format_iso(now_ms());
             let event = to_json(&DaemonEvent::for_item(&prepared.event_id, &prepared.item, daemon_id, orchestrator_id, &now_iso));
             let marker = to_json(&DeliveredMarker { session_id: session_id.to_owned(), delivered_at: now_iso.clone() });
+            let record = self.config.delivery_receipts.then(|| {
+                to_json(&InflightRecord {
+                    item: prepared.item_json.clone(),
+                    event_id: prepared.event_id.clone(),
+                    attempts: 1,
+                    order: prepared.now_ms * 1000,
+                    session_id: session_id.to_owned(),
+                    last_error: None,
+                })
+            });
             let request = RouteRequest {
                 orchestrator_id,
                 message_id: &prepared.message_id,
@@ -283,6 +295,7 @@ impl<S: Store> Router<S> {
                 expires_at_ms: prepared.expires_at_ms,
                 now_ms: prepared.now_ms,
                 dedupe,
+                receipt: record.as_deref().map(|record| (record, self.receipt_deadline(prepared.now_ms, 1))),
             };
             match self.store.route(&request).await? {
                 RouteReply::Stale { session } => known = self.learn_session(orchestrator_id, &session),
@@ -290,6 +303,12 @@ impl<S: Store> Router<S> {
             }
         }
         Err(StoreError(format!("the session of orchestrator {orchestrator_id} kept changing")))
+    }
+
+    /// When a delivery (the `attempts`-th of its message) is due for redelivery without a receipt:
+    /// `deliveryTimeoutMs` plus the retry backoff after it.
+    pub(super) fn receipt_deadline(&self, delivered_at_ms: i64, attempts: u32) -> i64 {
+        delivered_at_ms + self.config.delivery_timeout_ms as i64 + self.config.retry.delay_ms(attempts) as i64
     }
 
     /// Turns a store reply into the caller's result, reporting what happened.

@@ -27,6 +27,21 @@ impl Keys {
         format!("{}routing:delivered:{message_id}", self.prefix)
     }
 
+    /// `routing:inflight:<orchestratorId>`: delivered messages awaiting a receipt (hash by message id).
+    pub fn inflight(&self, orchestrator_id: &str) -> String {
+        format!("{}routing:inflight:{orchestrator_id}", self.prefix)
+    }
+
+    /// `routing:receipts:<orchestratorId>`: receipt deadlines of those messages (sorted set, ms).
+    pub fn receipts(&self, orchestrator_id: &str) -> String {
+        format!("{}routing:receipts:{orchestrator_id}", self.prefix)
+    }
+
+    /// `routing:dead:<orchestratorId>`: messages that were never acknowledged (list, oldest first).
+    pub fn dead(&self, orchestrator_id: &str) -> String {
+        format!("{}routing:dead:{orchestrator_id}", self.prefix)
+    }
+
     /// `routing:pending`: orchestrators with a queue, scored by when a router should next look.
     pub fn pending(&self) -> String {
         format!("{}routing:pending", self.prefix)
@@ -55,6 +70,9 @@ mod tests {
         assert_eq!(keys.delivered("msg_1"), "app:routing:delivered:msg_1");
         assert_eq!(keys.daemon_events("d1"), "app:daemon:events:d1");
         assert_eq!(keys.daemon_channel("d1"), "daemon:d1:events");
+        assert_eq!(keys.inflight("o"), "app:routing:inflight:o");
+        assert_eq!(keys.receipts("o"), "app:routing:receipts:o");
+        assert_eq!(keys.dead("o"), "app:routing:dead:o");
         assert_eq!(Keys::new("").session("o"), "routing:session:o");
     }
 }

@@ -31,6 +31,8 @@ pub struct StoreLimits {
     pub session_ttl_seconds: u64,
     pub marker_ttl_seconds: u64,
     pub daemon_events_ttl_seconds: u64,
+    /// Delivered messages await an acknowledgement (and are redelivered without one).
+    pub receipts: bool,
 }
 
 /// Why a message waits in the queue.
@@ -58,6 +60,8 @@ pub struct RouteRequest<'a> {
     pub now_ms: i64,
     /// Set on retries: do not queue the item a second time if an earlier attempt did.
     pub dedupe: bool,
+    /// With receipts on: the in-flight record to keep until acknowledged, and its deadline.
+    pub receipt: Option<(&'a str, i64)>,
 }
 
 /// What became of a [`RouteRequest`].
@@ -94,8 +98,9 @@ pub struct QueueSnapshot {
 /// What a drain does with one queue item.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DrainAction {
-    /// Push this daemon event and write this delivered marker.
-    Deliver { message_id: String, event: String, marker: String },
+    /// Push this daemon event and write this delivered marker (and, with receipts on, this
+    /// in-flight record).
+    Deliver { message_id: String, event: String, marker: String, receipt: String },
     /// Remove the item without delivering it.
     Drop,
 }
@@ -112,6 +117,8 @@ pub struct DrainStep<'a> {
     pub retry_at_ms: i64,
     /// Next look at this queue otherwise (e.g. when its head expires).
     pub revisit_at_ms: i64,
+    /// With receipts on: when the delivered items' receipts are due.
+    pub receipt_deadline_ms: i64,
 }
 
 /// What happened to one item of a [`DrainStep`].
@@ -141,6 +148,61 @@ pub struct Touched {
     pub queue_length: u64,
 }
 
+/// Delivered messages whose receipt deadline has passed, with the session they would go to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverdueReceipts {
+    pub session: Option<String>,
+    /// `(messageId, raw in-flight record)`, earliest deadline first.
+    pub overdue: Vec<(String, String)>,
+}
+
+/// What to do with one overdue message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReceiptAction {
+    /// Push this daemon event again and keep this record until `deadline_ms`.
+    Redeliver { event: String, record: String, deadline_ms: i64 },
+    /// Append this entry to the dead-letter list.
+    DeadLetter { entry: String },
+    /// Put this queue item back at the head of the queue (in the order given), removing its
+    /// delivered marker so that the drain delivers it again.
+    Requeue { item: String },
+}
+
+/// One step over overdue messages, each acted on only if its record is still `record`.
+#[derive(Debug, Clone)]
+pub struct ReceiptStep<'a> {
+    pub orchestrator_id: &'a str,
+    pub session: Option<(&'a str, &'a str)>,
+    /// `(messageId, expected raw record, action)`; requeues in delivery order.
+    pub items: Vec<(&'a str, &'a str, ReceiptAction)>,
+    /// New deadline of a redelivery the full daemon list held back.
+    pub full_retry_at_ms: i64,
+    /// Index score for the queue if it is not empty afterwards.
+    pub queue_revisit_at_ms: i64,
+    /// Keep the queue key at least until then if items are put back.
+    pub queue_expires_at_ms: i64,
+}
+
+/// What happened to one item of a [`ReceiptStep`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    Redelivered,
+    DeadLettered,
+    Requeued,
+    /// The daemon's list was full; the deadline moved.
+    DaemonFull,
+    /// Acknowledged or handled by another router meanwhile.
+    Skipped,
+}
+
+/// The result of a [`ReceiptStep`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReceiptReply {
+    /// The session changed; nothing was done.
+    Stale,
+    Done(Vec<ReceiptOutcome>),
+}
+
 /// The storage the routing engine runs on; every method is one atomic step.
 pub trait Store: Send + Sync + 'static {
     /// Delivers a message through the expected session, or queues it, in one step.
@@ -168,6 +230,26 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `limit` orchestrators whose queue is due a look, hiding them from other
     /// claimers until `lease_until_ms`.
     fn claim_due(&self, now_ms: i64, lease_until_ms: i64, limit: usize) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Ends the wait for these messages' receipts; returns the ids that were waiting.
+    fn acknowledge(&self, orchestrator_id: &str, message_ids: &[String]) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Reads up to `limit` messages whose receipt deadline is at or before `now_ms`.
+    fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, limit: usize) -> impl Future<Output = StoreResult<OverdueReceipts>> + Send;
+    /// Applies a step over overdue messages.
+    fn receipt_step(&self, step: &ReceiptStep<'_>) -> impl Future<Output = StoreResult<ReceiptReply>> + Send;
+    /// Reads the orchestrator's dead-letter list (raw entries, oldest first).
+    fn dead_letters(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Moves the first `expected.len()` dead letters (if still `expected`) to the head of the
+    /// queue as `items`, removing their delivered markers (`message_ids`, same order) so that
+    /// they are delivered again; returns false when the list changed.
+    fn requeue_dead_letters(
+        &self,
+        orchestrator_id: &str,
+        expected: &[String],
+        items: &[String],
+        message_ids: &[String],
+        revisit_at_ms: i64,
+        queue_expires_at_ms: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Releases connections; later calls fail.
     fn close(&self);
 }

@@ -3,8 +3,9 @@
 
 use super::keys::Keys;
 use super::{
-    DrainAction, DrainReply, DrainStep, EnqueueReply, ItemOutcome, QueueSnapshot, QueueStatus, RouteReply,
-    RouteRequest, Store, StoreError, StoreLimits, StoreResult, Touched,
+    DrainAction, DrainReply, DrainStep, EnqueueReply, ItemOutcome, OverdueReceipts, QueueSnapshot, QueueStatus,
+    ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, RouteReply, RouteRequest, Store, StoreError, StoreLimits,
+    StoreResult, Touched,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo, Script, Value};
@@ -19,7 +20,7 @@ const QUEUE_KEY_GRACE_MS: i64 = 3_600_000;
 /// Builds a script from the shared Lua helpers followed by the operation's own file.
 macro_rules! lua {
     ($file:literal) => {
-        Script::new(concat!(include_str!("lua/lib/enqueue.lua"), "\n", include_str!(concat!("lua/", $file))))
+        Script::new(concat!(include_str!("lua/lib/common.lua"), "\n", include_str!(concat!("lua/", $file))))
     };
 }
 
@@ -30,6 +31,10 @@ struct Scripts {
     touch_session: Script,
     drain_step: Script,
     claim_due: Script,
+    acknowledge: Script,
+    read_receipts: Script,
+    redeliver_step: Script,
+    requeue_dead: Script,
 }
 
 impl Scripts {
@@ -41,6 +46,10 @@ impl Scripts {
             touch_session: lua!("touch_session.lua"),
             drain_step: lua!("drain_step.lua"),
             claim_due: lua!("claim_due.lua"),
+            acknowledge: lua!("acknowledge.lua"),
+            read_receipts: lua!("read_receipts.lua"),
+            redeliver_step: lua!("redeliver_step.lua"),
+            requeue_dead: lua!("requeue_dead.lua"),
         }
     }
 }
@@ -182,6 +191,8 @@ impl Store for RedisStore {
                     .key(k.delivered(r.message_id))
                     .key(k.daemon_events(r.daemon_id))
                     .key(k.pending())
+                    .key(k.inflight(r.orchestrator_id))
+                    .key(k.receipts(r.orchestrator_id))
                     .arg(r.orchestrator_id)
                     .arg(r.session_id)
                     .arg(r.daemon_id)
@@ -197,7 +208,11 @@ impl Store for RedisStore {
                     .arg(r.expires_at_ms)
                     .arg(r.now_ms)
                     .arg(if r.dedupe { "1" } else { "0" })
-                    .arg(r.expires_at_ms + QUEUE_KEY_GRACE_MS),
+                    .arg(r.expires_at_ms + QUEUE_KEY_GRACE_MS)
+                    .arg(if r.receipt.is_some() { "1" } else { "0" })
+                    .arg(r.receipt.map_or("", |(record, _)| record))
+                    .arg(r.receipt.map_or(0, |(_, deadline)| deadline))
+                    .arg(r.message_id),
             )
             .await?;
         let parts = match &reply {
@@ -322,7 +337,9 @@ impl Store for RedisStore {
             .key(k.session(step.orchestrator_id))
             .key(k.queue(step.orchestrator_id))
             .key(k.daemon_events(daemon_id))
-            .key(k.pending());
+            .key(k.pending())
+            .key(k.inflight(step.orchestrator_id))
+            .key(k.receipts(step.orchestrator_id));
         invocation
             .arg(step.orchestrator_id)
             .arg(session_id)
@@ -333,15 +350,17 @@ impl Store for RedisStore {
             .arg(self.limits.daemon_events_ttl_seconds)
             .arg(step.retry_at_ms)
             .arg(step.revisit_at_ms)
+            .arg(if self.limits.receipts { "1" } else { "0" })
+            .arg(step.receipt_deadline_ms)
             .arg(step.items.len());
         for (raw, action) in &step.items {
             match action {
-                DrainAction::Deliver { message_id, event, marker } => {
-                    invocation.key(k.delivered(message_id)).arg(*raw).arg("d").arg(event).arg(marker);
+                DrainAction::Deliver { message_id, event, marker, receipt } => {
+                    invocation.key(k.delivered(message_id)).arg(*raw).arg("d").arg(event).arg(marker).arg(receipt).arg(message_id);
                 }
                 DrainAction::Drop => {
                     // Never read for a drop; passed so KEYS stays aligned with the items.
-                    invocation.key(k.pending()).arg(*raw).arg("x").arg("").arg("");
+                    invocation.key(k.pending()).arg(*raw).arg("x").arg("").arg("").arg("").arg("");
                 }
             }
         }
@@ -370,6 +389,138 @@ impl Store for RedisStore {
             }
             _ => return Err(unexpected("drain_step", &reply)),
         })
+    }
+
+    async fn acknowledge(&self, orchestrator_id: &str, message_ids: &[String]) -> StoreResult<Vec<String>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.scripts.acknowledge.prepare_invoke();
+        invocation.key(self.keys.inflight(orchestrator_id)).key(self.keys.receipts(orchestrator_id));
+        for id in message_ids {
+            invocation.arg(id);
+        }
+        match self.run(&invocation).await? {
+            Value::Array(ids) => Ok(texts(&ids)),
+            other => Err(unexpected("acknowledge", &other)),
+        }
+    }
+
+    async fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, limit: usize) -> StoreResult<OverdueReceipts> {
+        let k = &self.keys;
+        let reply = self
+            .run(
+                self.scripts
+                    .read_receipts
+                    .key(k.session(orchestrator_id))
+                    .key(k.inflight(orchestrator_id))
+                    .key(k.receipts(orchestrator_id))
+                    .arg(now_ms)
+                    .arg(limit),
+            )
+            .await?;
+        let parts = match &reply {
+            Value::Array(parts) if !parts.is_empty() => parts,
+            other => return Err(unexpected("read_receipts", other)),
+        };
+        let overdue = parts[1..].chunks(2).filter_map(|pair| Some((text(&pair[0])?, text(pair.get(1)?)?))).collect();
+        Ok(OverdueReceipts { session: text(&parts[0]), overdue })
+    }
+
+    async fn receipt_step(&self, step: &ReceiptStep<'_>) -> StoreResult<ReceiptReply> {
+        let k = &self.keys;
+        let (session_id, daemon_id) = step.session.unwrap_or(("", ""));
+        let mut invocation = self.scripts.redeliver_step.prepare_invoke();
+        invocation
+            .key(k.session(step.orchestrator_id))
+            .key(k.queue(step.orchestrator_id))
+            .key(k.daemon_events(daemon_id))
+            .key(k.pending())
+            .key(k.inflight(step.orchestrator_id))
+            .key(k.receipts(step.orchestrator_id))
+            .key(k.dead(step.orchestrator_id));
+        invocation
+            .arg(step.orchestrator_id)
+            .arg(session_id)
+            .arg(daemon_id)
+            .arg(k.daemon_channel(daemon_id))
+            .arg(self.limits.daemon_max_events)
+            .arg(self.limits.daemon_events_ttl_seconds)
+            .arg(step.full_retry_at_ms)
+            .arg(step.queue_revisit_at_ms)
+            .arg(step.queue_expires_at_ms + QUEUE_KEY_GRACE_MS)
+            .arg(step.items.len());
+        for (message_id, record, action) in &step.items {
+            invocation.key(k.delivered(message_id)).arg(*message_id).arg(*record);
+            match action {
+                ReceiptAction::Redeliver { event, record, deadline_ms } => invocation.arg("r").arg(event).arg(record).arg(*deadline_ms),
+                ReceiptAction::DeadLetter { entry } => invocation.arg("d").arg(entry).arg("").arg(0),
+                ReceiptAction::Requeue { item } => invocation.arg("q").arg(item).arg("").arg(0),
+            };
+        }
+        let reply = self.run(&invocation).await?;
+        let parts = match &reply {
+            Value::Array(parts) if !parts.is_empty() => parts,
+            other => return Err(unexpected("redeliver_step", other)),
+        };
+        match text(&parts[0]).as_deref() {
+            Some("stale") => Ok(ReceiptReply::Stale),
+            Some("done") => Ok(ReceiptReply::Done(
+                parts
+                    .get(1)
+                    .and_then(text)
+                    .unwrap_or_default()
+                    .chars()
+                    .map(|c| match c {
+                        'R' => ReceiptOutcome::Redelivered,
+                        'D' => ReceiptOutcome::DeadLettered,
+                        'Q' => ReceiptOutcome::Requeued,
+                        'F' => ReceiptOutcome::DaemonFull,
+                        _ => ReceiptOutcome::Skipped,
+                    })
+                    .collect(),
+            )),
+            _ => Err(unexpected("redeliver_step", &reply)),
+        }
+    }
+
+    async fn dead_letters(&self, orchestrator_id: &str) -> StoreResult<Vec<String>> {
+        let mut connection = self.connection()?;
+        let entries = redis::cmd("LRANGE").arg(self.keys.dead(orchestrator_id)).arg(0).arg(-1).query_async(&mut connection).await;
+        self.checked(entries)
+    }
+
+    async fn requeue_dead_letters(
+        &self,
+        orchestrator_id: &str,
+        expected: &[String],
+        items: &[String],
+        message_ids: &[String],
+        revisit_at_ms: i64,
+        queue_expires_at_ms: i64,
+    ) -> StoreResult<bool> {
+        let k = &self.keys;
+        let mut invocation = self.scripts.requeue_dead.prepare_invoke();
+        invocation
+            .key(k.dead(orchestrator_id))
+            .key(k.queue(orchestrator_id))
+            .key(k.pending())
+            .key(k.receipts(orchestrator_id));
+        for id in message_ids {
+            invocation.key(k.delivered(id));
+        }
+        invocation
+            .arg(orchestrator_id)
+            .arg(revisit_at_ms)
+            .arg(queue_expires_at_ms + QUEUE_KEY_GRACE_MS)
+            .arg(expected.len());
+        for entry in expected.iter().chain(items) {
+            invocation.arg(entry);
+        }
+        match self.run(&invocation).await? {
+            Value::Int(n) => Ok(n >= 0),
+            other => Err(unexpected("requeue_dead", &other)),
+        }
     }
 
     async fn claim_due(&self, now_ms: i64, lease_until_ms: i64, limit: usize) -> StoreResult<Vec<String>> {

@@ -1,15 +1,19 @@
 -- drain_step: takes planned items off the head of an orchestrator's queue and, for each, either
--- delivers it into the daemon's event list (with its marker) or drops it — in one atomic step,
--- and only if the queue head and the session are still what the plan was made on.
+-- delivers it into the daemon's event list (with its marker, and its receipt when receipts are
+-- on) or drops it — in one atomic step, and only if the queue head and the session are still
+-- what the plan was made on.
 -- KEYS: 1 routing:session:<orch>  2 routing:queue:<orch>  3 daemon:events:<daemon>
---       4 routing:pending  5.. routing:delivered:<msg> (one per item, same order)
+--       4 routing:pending  5 routing:inflight:<orch>  6 routing:receipts:<orch>
+--       7.. routing:delivered:<msg> (one per item, same order)
 -- ARGV: 1 orchestratorId  2 expected sessionId ('' = drops only)  3 expected daemonId
 --       4 daemon channel  5 daemon maxEvents  6 marker TTL s  7 daemon list TTL s
---       8 index score if the daemon list is full  9 index score otherwise  10 item count n
---       then per item i: raw item JSON, action ('d' deliver / 'x' drop), daemon event JSON, marker JSON
+--       8 index score if the daemon list is full  9 index score otherwise
+--       10 receipts ('1'/'0')  11 receipt deadline (ms)  12 item count n
+--       then per item i (from 7 + 6i): raw item JSON, action ('d' deliver / 'x' drop),
+--       daemon event JSON, marker JSON, in-flight record JSON, messageId
 -- Returns: {'conflict'} | {'stale', sessionJSON or false}
 --        | {'done', outcomes ('D' delivered, 'X' dropped, 'A' already delivered), remaining}
-local n = tonumber(ARGV[10])
+local n = tonumber(ARGV[12])
 if ARGV[2] ~= '' then
   local raw = redis.call('GET', KEYS[1])
   local session = session_active(raw)
@@ -22,7 +26,7 @@ if n > 0 then
   local head = redis.call('LRANGE', KEYS[2], 0, n - 1)
   if #head < n then return {'conflict'} end
   for i = 1, n do
-    if head[i] ~= ARGV[7 + 4 * i] then return {'conflict'} end
+    if head[i] ~= ARGV[7 + 6 * i] then return {'conflict'} end
   end
 end
 
@@ -31,34 +35,30 @@ local outcomes = {}
 local full = false
 local delivered = 0
 for i = 1, n do
-  local base = 7 + 4 * i
+  local base = 7 + 6 * i
   if ARGV[base + 1] == 'x' then
     redis.call('LPOP', KEYS[2])
     outcomes[i] = 'X'
-  elseif redis.call('EXISTS', KEYS[4 + i]) == 1 then
+  elseif redis.call('EXISTS', KEYS[6 + i]) == 1 then
     redis.call('LPOP', KEYS[2])
     outcomes[i] = 'A'
   elseif room > 0 then
     redis.call('LPOP', KEYS[2])
     redis.call('LPUSH', KEYS[3], ARGV[base + 2])
     redis.call('PUBLISH', ARGV[4], ARGV[base + 2])
-    redis.call('SET', KEYS[4 + i], ARGV[base + 3], 'EX', ARGV[6])
+    redis.call('SET', KEYS[6 + i], ARGV[base + 3], 'EX', ARGV[6])
+    if ARGV[10] == '1' then
+      track_receipt(KEYS[5], KEYS[6], KEYS[4], ARGV[1], ARGV[base + 5], ARGV[base + 4], ARGV[11])
+    end
     room = room - 1
     delivered = delivered + 1
+    outcomes[i] = 'D'
   else
     full = true
     break
   end
-  outcomes[i] = outcomes[i] or 'D'
 end
 if delivered > 0 then redis.call('EXPIRE', KEYS[3], ARGV[7]) end
 
-local remaining = redis.call('LLEN', KEYS[2])
-if remaining == 0 then
-  redis.call('ZREM', KEYS[4], ARGV[1])
-elseif full then
-  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
-else
-  redis.call('ZADD', KEYS[4], ARGV[9], ARGV[1])
-end
-return {'done', table.concat(outcomes), remaining}
+file_orchestrator(KEYS[4], ARGV[1], KEYS[2], KEYS[6], full and ARGV[8] or ARGV[9])
+return {'done', table.concat(outcomes), redis.call('LLEN', KEYS[2])}

@@ -1,11 +1,12 @@
 -- route: delivers one message to the orchestrator's daemon through the expected session, or
 -- queues it, in one atomic step.
 -- KEYS: 1 routing:session:<orch>  2 routing:queue:<orch>  3 routing:delivered:<msg>
---       4 daemon:events:<daemon>  5 routing:pending
+--       4 daemon:events:<daemon>  5 routing:pending  6 routing:inflight:<orch>  7 routing:receipts:<orch>
 -- ARGV: 1 orchestratorId  2 expected sessionId  3 expected daemonId  4 daemon event JSON
 --       5 delivered marker JSON  6 daemon channel  7 queue item JSON  8 daemon maxEvents
 --       9 maxQueueSize  10 queue enabled ('1'/'0')  11 marker TTL s  12 daemon list TTL s
 --       13 queue item expiry (ms)  14 now (ms)  15 dedupe ('1'/'0')  16 queue key expiry (ms)
+--       17 receipts ('1'/'0')  18 in-flight record JSON  19 receipt deadline (ms)  20 messageId
 -- Returns: {'delivered', sessionId} | {'already', markerJSON} | {'stale', sessionJSON}
 --        | {'queued', 'offline'|'pending', queueSize, dropped...} | {'refused', 'offline'|'pending'}
 local function queue(status, score)
@@ -32,4 +33,5 @@ redis.call('LPUSH', KEYS[4], ARGV[4])
 redis.call('EXPIRE', KEYS[4], ARGV[12])
 redis.call('PUBLISH', ARGV[6], ARGV[4])
 redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[11])
+if ARGV[17] == '1' then track_receipt(KEYS[6], KEYS[7], KEYS[5], ARGV[1], ARGV[20], ARGV[18], ARGV[19]) end
 return {'delivered', ARGV[2]}

@@ -1,0 +1,140 @@
+import { OrchestratorRouterConfig } from '..';
+import { closeAll, keyOf, message, newRouter, plainClient, record, uid, waitFor } from './support/helpers';
+
+afterEach(closeAll);
+
+const receipts: OrchestratorRouterConfig = {
+  deliveryReceipts: { enabled: true },
+  deliveryTimeoutMs: 150,
+  retry: { maxAttempts: 3, initialDelayMs: 10, backoffMultiplier: 2, maxDelayMs: 40 },
+  drainIntervalMs: 20,
+};
+
+/** Every daemon event in the list, oldest first, as `[messageId, eventId]`. */
+async function deliveries(router: ReturnType<typeof newRouter>, daemon: string): Promise<Array<[string, string]>> {
+  const raw = await plainClient().lrange(keyOf(router, `daemon:events:${daemon}`), 0, -1);
+  return raw.reverse().map((e) => {
+    const event = JSON.parse(e);
+    return [event.payload.messageId, event.id];
+  });
+}
+
+async function online(router: ReturnType<typeof newRouter>, orch: string, daemon: string): Promise<void> {
+  await router.registerSession(orch, { id: `sess_${daemon}`, daemonId: daemon, status: 'active', createdAt: new Date() });
+}
+
+describe('delivery receipts', () => {
+  it('are off by default: nothing awaits a receipt', async () => {
+    const router = newRouter({ deliveryTimeoutMs: 150, drainIntervalMs: 20 });
+    const orch = uid('orch');
+    await online(router, orch, uid('daemon'));
+    await router.routeMessage(message('m1'), orch);
+    expect(await plainClient().exists(keyOf(router, `routing:inflight:${orch}`))).toBe(0);
+    expect(await router.acknowledge(orch, ['m1'])).toBe(0);
+  });
+
+  it('acknowledge resolves how many were waiting, ignores unknown and repeated ids, and reports each', async () => {
+    const router = newRouter({ ...receipts, deliveryTimeoutMs: 60_000 });
+    const acknowledged = record(router, 'message.acknowledged');
+    const orch = uid('orch');
+    await online(router, orch, uid('daemon'));
+    await router.routeMessage(message('m1'), orch);
+    await router.routeMessage(message('m2'), orch);
+    expect(await router.acknowledge(orch, ['m1', 'unknown', 'm1'])).toBe(1);
+    expect(await router.acknowledge(orch, ['m1'])).toBe(0);
+    expect(await router.acknowledge(orch, ['m2'])).toBe(1);
+    expect(acknowledged.map((e) => e.messageId)).toEqual(['m1', 'm2']);
+    expect(await plainClient().exists(keyOf(router, `routing:inflight:${orch}`))).toBe(0);
+  });
+
+  it('redelivers an unacknowledged message with the same event id, then dead-letters it after maxAttempts deliveries', async () => {
+    const router = newRouter(receipts);
+    const redelivered = record(router, 'message.redelivered');
+    const dead = record(router, 'message.dead_lettered');
+    const failed = record(router, 'message.routing_failed');
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await online(router, orch, daemon);
+    await router.routeMessage(message('acked'), orch);
+    await router.routeMessage(message('silent'), orch);
+    await router.acknowledge(orch, ['acked']);
+    await waitFor(() => dead.length === 1, 'the silent message to be dead-lettered');
+    const list = await deliveries(router, daemon);
+    expect(list.map(([id]) => id)).toEqual(['acked', 'silent', 'silent', 'silent']);
+    expect(new Set(list.slice(1).map(([, eventId]) => eventId)).size).toBe(1);
+    expect(redelivered.map((e) => [e.messageId, e.attempts, e.sessionId])).toEqual([['silent', 2, `sess_${daemon}`], ['silent', 3, `sess_${daemon}`]]);
+    expect(dead[0]).toMatchObject({ messageId: 'silent', orchestratorId: orch, attempts: 3, error: 'not acknowledged within 150 ms' });
+    expect(failed).toEqual([expect.objectContaining({ messageId: 'silent', attempts: 3 })]);
+    const letters = await router.getDeadLetters(orch);
+    expect(letters).toEqual([{
+      messageId: 'silent', channelId: 'chan_1', authorId: 'user_1', content: 'content of silent', createdAt: new Date('2026-11-27T10:00:00.000Z'),
+      queuedAt: expect.any(Date), attempts: 3, lastError: 'not acknowledged within 150 ms', deadLetteredAt: expect.any(Date),
+    }]);
+  });
+
+  it('puts overdue messages back at the head of the queue, in order, when the orchestrator went offline', async () => {
+    const router = newRouter(receipts);
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await online(router, orch, daemon);
+    for (const id of ['m1', 'm2', 'm3']) await router.routeMessage(message(id), orch);
+    await router.unregisterSession(orch);
+    await router.routeMessage(message('m4'), orch);
+    const queueKey = keyOf(router, `routing:queue:${orch}`);
+    await waitFor(async () => (await redis.llen(queueKey)) === 4, 'the overdue messages to return to the queue');
+    expect((await redis.lrange(queueKey, 0, -1)).map((i) => JSON.parse(i).messageId)).toEqual(['m1', 'm2', 'm3', 'm4']);
+    await online(router, orch, 'daemon_new');
+    expect((await deliveries(router, 'daemon_new')).map(([id]) => id)).toEqual(['m1', 'm2', 'm3', 'm4']);
+  });
+
+  it('requeueDeadLetters puts them back at the head of the queue in their order, and they are delivered in order', async () => {
+    const router = newRouter(receipts);
+    const dead = record(router, 'message.dead_lettered');
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await online(router, orch, daemon);
+    for (const id of ['d1', 'd2', 'd3']) await router.routeMessage(message(id), orch);
+    await waitFor(() => dead.length === 3, 'three dead letters');
+    expect((await router.getDeadLetters(orch)).map((l) => l.messageId)).toEqual(['d1', 'd2', 'd3']);
+    await router.unregisterSession(orch);
+    await router.routeMessage(message('later'), orch);
+    expect(await router.requeueDeadLetters(orch)).toBe(3);
+    expect(await router.getDeadLetters(orch)).toEqual([]);
+    const queued = (await redis.lrange(keyOf(router, `routing:queue:${orch}`), 0, -1)).map((i) => JSON.parse(i));
+    expect(queued.map((i) => i.messageId)).toEqual(['d1', 'd2', 'd3', 'later']);
+    expect(Date.parse(queued[0].queuedAt)).toBeGreaterThan(Date.now() - 5000);
+    await online(router, orch, 'daemon_back');
+    await router.acknowledge(orch, ['d1', 'd2', 'd3', 'later']);
+    expect((await deliveries(router, 'daemon_back')).map(([id]) => id)).toEqual(['d1', 'd2', 'd3', 'later']);
+  });
+
+  it('never redelivers one message twice for one timeout when two routers watch it', async () => {
+    const a = newRouter({ ...receipts, drainIntervalMs: 5 });
+    const b = newRouter({ ...receipts, drainIntervalMs: 5, keyPrefix: keyOf(a, '') });
+    const dead = [record(a, 'message.dead_lettered'), record(b, 'message.dead_lettered')];
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await online(a, orch, daemon);
+    for (let i = 0; i < 20; i++) await a.routeMessage(message(`m${i}`), orch);
+    await waitFor(() => dead[0].length + dead[1].length === 20, 'all 20 to be dead-lettered');
+    const list = (await deliveries(a, daemon)).map(([id]) => id);
+    for (let i = 0; i < 20; i++) expect(list.filter((id) => id === `m${i}`)).toHaveLength(3);
+    expect((await a.getDeadLetters(orch)).map((l) => l.messageId).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`).sort());
+  });
+
+  it('keeps the pending state in Redis: a router started later redelivers what a closed one delivered', async () => {
+    const first = newRouter({ ...receipts, retry: { ...receipts.retry, maxAttempts: 2 } });
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await online(first, orch, daemon);
+    await first.routeMessage(message('m1'), orch);
+    await first.close();
+    const second = newRouter({ ...receipts, retry: { ...receipts.retry, maxAttempts: 2 }, keyPrefix: keyOf(first, '') });
+    const redelivered = record(second, 'message.redelivered');
+    await second.processQueuedMessages(uid('anything')); // starts the second router's background work
+    await waitFor(() => redelivered.length === 1, 'the second router to redeliver');
+    expect((await deliveries(second, daemon)).map(([id]) => id)).toEqual(['m1', 'm1']);
+  });
+});

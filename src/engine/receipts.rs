@@ -1,0 +1,223 @@
+//! Delivery receipts: acknowledging delivered messages, redelivering those not acknowledged in
+//! time, and the dead-letter list for those never acknowledged.
+
+use super::error::RouterError;
+use super::events::{Event, EventKind};
+use super::model::{non_empty, to_json, DaemonEvent, DeadLetter, InflightRecord, QueueItem};
+use super::router::Router;
+use super::time::{format_iso, now_ms, parse_iso};
+use crate::store::{ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, Store};
+use std::sync::Arc;
+
+/// Overdue messages read and acted on in one step. Requeued messages keep their order only
+/// within one step, so this is large.
+const OVERDUE_BATCH: usize = 1000;
+/// Steps in a row over one orchestrator's overdue messages before the rest waits for the next look.
+const MAX_STEPS: u32 = 8;
+
+/// A dead letter as `getDeadLetters` returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetterInfo {
+    pub item: QueueItem,
+    pub attempts: u32,
+    pub last_error: String,
+    /// When it was dead-lettered, in ms since the epoch (`None` if unreadable).
+    pub dead_lettered_at_ms: Option<i64>,
+}
+
+impl<S: Store> Router<S> {
+    /// Ends the wait for these messages' receipts; returns how many were waiting.
+    pub async fn acknowledge(self: &Arc<Self>, orchestrator_id: &str, message_ids: Vec<String>) -> Result<u64, RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        for id in &message_ids {
+            non_empty("messageIds[]", id)?;
+        }
+        self.check_open()?;
+        let acknowledged = self
+            .bounded(self.store.acknowledge(orchestrator_id, &message_ids))
+            .await
+            .map_err(|e| RouterError::Store(e.0))?;
+        for message_id in &acknowledged {
+            self.emit(EventKind::MessageAcknowledged, || Event::MessageAcknowledged {
+                message_id: message_id.clone(),
+                orchestrator_id: orchestrator_id.to_owned(),
+            });
+        }
+        Ok(acknowledged.len() as u64)
+    }
+
+    /// Redelivers, requeues or dead-letters the orchestrator's messages whose receipt is overdue.
+    pub(super) async fn settle_overdue(self: &Arc<Self>, orchestrator_id: &str) -> Result<(), RouterError> {
+        for _ in 0..MAX_STEPS {
+            let now = now_ms();
+            let overdue = self
+                .bounded(self.store.overdue_receipts(orchestrator_id, now, OVERDUE_BATCH))
+                .await
+                .map_err(|e| RouterError::Store(e.0))?;
+            if overdue.overdue.is_empty() {
+                return Ok(());
+            }
+            let session = overdue.session.as_deref().and_then(|raw| self.learn_session(orchestrator_id, raw));
+            let mut records: Vec<(&str, &str, Option<InflightRecord>)> = overdue
+                .overdue
+                .iter()
+                .map(|(id, raw)| (id.as_str(), raw.as_str(), serde_json::from_str(raw).ok()))
+                .collect();
+            records.sort_by_key(|(_, _, record)| record.as_ref().map_or(i64::MIN, |r| r.order));
+            let now_iso = format_iso(now);
+            let timeout_error = format!("not acknowledged within {} ms", self.config.delivery_timeout_ms);
+            let items = records
+                .iter()
+                .map(|(id, raw, record)| {
+                    let action = match (record, &session) {
+                        (Some(record), _) if record.attempts >= self.config.retry.max_attempts => ReceiptAction::DeadLetter {
+                            entry: to_json(&DeadLetter {
+                                item: record.item.clone(),
+                                attempts: record.attempts,
+                                last_error: timeout_error.clone(),
+                                dead_lettered_at: now_iso.clone(),
+                            }),
+                        },
+                        (Some(record), None) => ReceiptAction::Requeue { item: record.item.clone() },
+                        (Some(record), Some(session)) => match serde_json::from_str::<QueueItem>(&record.item) {
+                            Ok(item) => {
+                                let event =
+                                    DaemonEvent::for_item(&record.event_id, &item, &session.daemon_id, orchestrator_id, &now_iso);
+                                let next = InflightRecord {
+                                    attempts: record.attempts + 1,
+                                    session_id: session.session_id.clone(),
+                                    last_error: Some(timeout_error.clone()),
+                                    ..record.clone()
+                                };
+                                ReceiptAction::Redeliver {
+                                    event: to_json(&event),
+                                    record: to_json(&next),
+                                    deadline_ms: self.receipt_deadline(now, next.attempts),
+                                }
+                            }
+                            Err(_) => unreadable(raw, &timeout_error, &now_iso),
+                        },
+                        (None, _) => unreadable(raw, &timeout_error, &now_iso),
+                    };
+                    (*id, *raw, action)
+                })
+                .collect();
+            let step = ReceiptStep {
+                orchestrator_id,
+                session: session.as_ref().map(|s| (s.session_id.as_str(), s.daemon_id.as_str())),
+                items,
+                full_retry_at_ms: now + self.config.drain_interval_ms as i64,
+                queue_revisit_at_ms: now,
+                queue_expires_at_ms: now + self.config.offline_queue.queue_ttl_seconds as i64 * 1000,
+            };
+            let reply = self.bounded(self.store.receipt_step(&step)).await.map_err(|e| RouterError::Store(e.0))?;
+            let ReceiptReply::Done(outcomes) = reply else { continue };
+            self.report_receipt_step(orchestrator_id, session.as_ref().map(|s| s.session_id.as_str()), &step, &records, &outcomes);
+            if outcomes.iter().all(|o| matches!(o, ReceiptOutcome::DaemonFull | ReceiptOutcome::Skipped)) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn report_receipt_step(
+        &self,
+        orchestrator_id: &str,
+        session_id: Option<&str>,
+        step: &ReceiptStep<'_>,
+        records: &[(&str, &str, Option<InflightRecord>)],
+        outcomes: &[ReceiptOutcome],
+    ) {
+        for (((message_id, _, record), (_, _, action)), outcome) in records.iter().zip(&step.items).zip(outcomes) {
+            let attempts = record.as_ref().map_or(0, |r| r.attempts);
+            match (outcome, action) {
+                (ReceiptOutcome::Redelivered, _) => self.emit(EventKind::MessageRedelivered, || Event::MessageRedelivered {
+                    message_id: (*message_id).to_owned(),
+                    orchestrator_id: orchestrator_id.to_owned(),
+                    session_id: session_id.unwrap_or_default().to_owned(),
+                    attempts: attempts + 1,
+                }),
+                (ReceiptOutcome::DeadLettered, ReceiptAction::DeadLetter { entry }) => {
+                    let error = serde_json::from_str::<DeadLetter>(entry).map(|d| d.last_error).unwrap_or_default();
+                    self.emit(EventKind::MessageDeadLettered, || Event::MessageDeadLettered {
+                        message_id: (*message_id).to_owned(),
+                        orchestrator_id: orchestrator_id.to_owned(),
+                        attempts,
+                        error: error.clone(),
+                    });
+                    self.emit(EventKind::MessageRoutingFailed, || Event::MessageRoutingFailed {
+                        message_id: (*message_id).to_owned(),
+                        orchestrator_id: orchestrator_id.to_owned(),
+                        attempts,
+                        error,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The orchestrator's dead letters, oldest first.
+    pub async fn dead_letters(self: &Arc<Self>, orchestrator_id: &str) -> Result<Vec<DeadLetterInfo>, RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        self.check_open()?;
+        let entries = self.bounded(self.store.dead_letters(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+        Ok(entries
+            .iter()
+            .filter_map(|raw| {
+                let letter: DeadLetter = serde_json::from_str(raw).ok()?;
+                Some(DeadLetterInfo {
+                    item: serde_json::from_str(&letter.item).ok()?,
+                    attempts: letter.attempts,
+                    last_error: letter.last_error,
+                    dead_lettered_at_ms: parse_iso(&letter.dead_lettered_at),
+                })
+            })
+            .collect())
+    }
+
+    /// Puts the orchestrator's dead letters back at the head of its queue, in their order (each
+    /// queued anew, so its expiry counts from now), and drains if it is online; returns how many.
+    pub async fn requeue_dead_letters(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        self.check_open()?;
+        for _ in 0..MAX_STEPS {
+            let entries = self.bounded(self.store.dead_letters(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+            if entries.is_empty() {
+                return Ok(0);
+            }
+            let now = now_ms();
+            let items: Vec<String> = entries.iter().map(|raw| requeued_item(raw, now)).collect();
+            let message_ids: Vec<String> = items.iter().map(|item| super::router::message_id_of(item.as_bytes())).collect();
+            let ttl_ms = self.config.offline_queue.queue_ttl_seconds as i64 * 1000;
+            let moved = self
+                .bounded(self.store.requeue_dead_letters(orchestrator_id, &entries, &items, &message_ids, now, now + ttl_ms))
+                .await
+                .map_err(|e| RouterError::Store(e.0))?;
+            if moved {
+                let _ = self.drain(orchestrator_id).await;
+                return Ok(entries.len() as u64);
+            }
+        }
+        Err(RouterError::Store(format!("the dead-letter list of orchestrator {orchestrator_id} kept changing")))
+    }
+}
+
+/// A record that cannot be read is dead-lettered as it is, so that it is kept and reported.
+fn unreadable(raw: &str, error: &str, now_iso: &str) -> ReceiptAction {
+    ReceiptAction::DeadLetter {
+        entry: to_json(&DeadLetter { item: raw.to_owned(), attempts: 0, last_error: error.to_owned(), dead_lettered_at: now_iso.to_owned() }),
+    }
+}
+
+/// The queue item of a dead letter, queued anew at `now_ms` (as it was if it cannot be read).
+fn requeued_item(raw: &str, now_ms: i64) -> String {
+    let Ok(letter) = serde_json::from_str::<DeadLetter>(raw) else { return raw.to_owned() };
+    match serde_json::from_str::<QueueItem>(&letter.item) {
+        Ok(mut item) => {
+            item.queued_at = format_iso(now_ms);
+            to_json(&item)
+        }
+        Err(_) => letter.item,
+    }
+}

@@ -57,7 +57,9 @@ impl<S: Store> Router<S> {
     /// Claims the backlogs due a look and drains each (the ticker's work).
     pub(super) async fn drain_due(self: &Arc<Self>) {
         let now = now_ms();
-        let lease = (self.config.drain_interval_ms * 4).max(5000) as i64;
+        // Hides a claimed backlog from other routers while this one drains it; if this router
+        // dies, another picks the backlog up when the lease ends.
+        let lease = (self.config.drain_interval_ms * 4).max(1000) as i64;
         if let Ok(due) = self.bounded(self.store.claim_due(now, now + lease, CLAIM_LIMIT)).await {
             for orchestrator_id in due {
                 self.spawn_drain(&orchestrator_id);

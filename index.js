@@ -84,11 +84,19 @@ function describe(value) {
   return typeof value;
 }
 
+/** Refuses a string that is not well-formed UTF-16 (an unpaired surrogate cannot be stored as UTF-8). */
+function wellFormed(field, value) {
+  if (!value.isWellFormed()) {
+    throw new InvalidArgumentError(field, 'must not contain unpaired surrogates (it cannot be stored as UTF-8)');
+  }
+  return value;
+}
+
 function requireId(field, value) {
   if (typeof value !== 'string' || value.length === 0) {
     throw new InvalidArgumentError(field, `must be a non-empty string, got ${describe(value)}`);
   }
-  return value;
+  return wellFormed(field, value);
 }
 
 /** A date given as a Date, an ISO-8601 string or ms since the epoch; `undefined` means now. */
@@ -114,9 +122,13 @@ function messageArgs(message) {
   if (typeof message.content !== 'string') {
     throw new InvalidArgumentError('message.content', `must be a string, got ${describe(message.content)}`);
   }
+  wellFormed('message.content', message.content);
   const authorId = message.authorId;
-  if (authorId !== undefined && authorId !== null && typeof authorId !== 'string') {
-    throw new InvalidArgumentError('message.authorId', `must be a string when given, got ${describe(authorId)}`);
+  if (authorId !== undefined && authorId !== null) {
+    if (typeof authorId !== 'string') {
+      throw new InvalidArgumentError('message.authorId', `must be a string when given, got ${describe(authorId)}`);
+    }
+    wellFormed('message.authorId', authorId);
   }
   return [id, channelId, authorId ?? undefined, message.content, toMillis('message.createdAt', message.createdAt)];
 }

@@ -110,6 +110,8 @@ export interface OrchestratorRouterConfig {
   keyPrefix?: string;
   /** Delivery receipts. Default off. */
   deliveryReceipts?: Partial<DeliveryReceiptsConfig>;
+  /** How long a delivered marker keeps a message id from being pushed to a daemon again, in seconds. Default 3600. */
+  deliveredMarkerTtlSeconds?: number;
 }
 
 /** The result of `routeMessage`. */

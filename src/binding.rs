@@ -8,7 +8,6 @@ use crate::engine::model::Message;
 use crate::engine::{MessageSource, MessageUpdate, Router, SessionInput};
 use crate::store::keys::Keys;
 use crate::store::redis::{connection_info, RedisStore};
-use crate::store::StoreLimits;
 use napi::bindgen_prelude::{Function, Promise};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
@@ -163,15 +162,7 @@ impl NativeRouter {
         let config = RouterConfig::from_json(&json).map_err(js_error)?;
         let redis = json.get("redis").cloned().unwrap_or_default();
         let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
-        let limits = StoreLimits {
-            max_queue_size: config.offline_queue.max_queue_size,
-            queue_enabled: config.offline_queue.enabled,
-            daemon_max_events: config.daemon_max_events,
-            session_ttl_seconds: crate::engine::SESSION_TTL_SECONDS,
-            marker_ttl_seconds: crate::engine::MARKER_TTL_SECONDS,
-            daemon_events_ttl_seconds: crate::engine::DAEMON_EVENTS_TTL_SECONDS,
-            receipts: config.delivery_receipts,
-        };
+        let limits = config.store_limits();
         let store = RedisStore::new(info, Keys::new(&config.key_prefix), limits, Duration::from_millis(config.delivery_timeout_ms))
             .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
         let wake = on_events.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;

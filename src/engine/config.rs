@@ -2,7 +2,13 @@
 //! caller passes, and validated so that a bad value is refused at construction by name.
 
 use super::error::RouterError;
+use crate::store::StoreLimits;
 use serde_json::{Map, Value};
+
+/// How long a session lives without a heartbeat (the deployed service's 1 h).
+pub const SESSION_TTL_SECONDS: u64 = 3600;
+/// How long a daemon's event list lives after its last push (the deployed service's 24 h).
+pub const DAEMON_EVENTS_TTL_SECONDS: u64 = 86_400;
 
 /// Retry policy for a delivery that fails against Redis (the seed's exponential backoff).
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +60,8 @@ pub struct RouterConfig {
     pub key_prefix: String,
     /// Delivered messages await `acknowledge` and are redelivered (then dead-lettered) without it.
     pub delivery_receipts: bool,
+    /// How long a delivered marker keeps a message id from being pushed to a daemon again.
+    pub delivered_marker_ttl_seconds: u64,
 }
 
 impl Default for RouterConfig {
@@ -76,6 +84,7 @@ impl Default for RouterConfig {
             max_message_bytes: 1024 * 1024,
             key_prefix: String::new(),
             delivery_receipts: false,
+            delivered_marker_ttl_seconds: 3600,
         }
     }
 }
@@ -116,12 +125,28 @@ impl RouterConfig {
         config.delivery_timeout_ms = top("deliveryTimeoutMs", 1.0, config.delivery_timeout_ms)?;
         config.drain_interval_ms = top("drainIntervalMs", 1.0, config.drain_interval_ms)?;
         config.max_message_bytes = top("maxMessageBytes", 0.0, config.max_message_bytes)?;
+        config.delivered_marker_ttl_seconds = top("deliveredMarkerTtlSeconds", 1.0, config.delivered_marker_ttl_seconds)?;
         config.key_prefix = match root.get("keyPrefix") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
             Some(other) => return Err(RouterError::invalid("keyPrefix", format!("must be a string, got {}", kind(other)))),
         };
         Ok(config)
+    }
+}
+
+impl RouterConfig {
+    /// The limits and lifetimes the store applies inside its atomic steps.
+    pub fn store_limits(&self) -> StoreLimits {
+        StoreLimits {
+            max_queue_size: self.offline_queue.max_queue_size,
+            queue_enabled: self.offline_queue.enabled,
+            daemon_max_events: self.daemon_max_events,
+            session_ttl_seconds: SESSION_TTL_SECONDS,
+            marker_ttl_seconds: self.delivered_marker_ttl_seconds,
+            daemon_events_ttl_seconds: DAEMON_EVENTS_TTL_SECONDS,
+            receipts: self.delivery_receipts,
+        }
     }
 }
 

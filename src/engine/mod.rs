@@ -8,7 +8,6 @@ pub mod events;
 pub mod model;
 mod receipts;
 mod router;
-pub use router::{DAEMON_EVENTS_TTL_SECONDS, MARKER_TTL_SECONDS, SESSION_TTL_SECONDS};
 pub mod time;
 
 pub use drain::DrainSummary;

@@ -15,11 +15,6 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// How long a session lives without a heartbeat, and how long a delivered marker is kept.
-pub const SESSION_TTL_SECONDS: u64 = 3600;
-pub const MARKER_TTL_SECONDS: u64 = 3600;
-/// How long a daemon's event list lives after its last push.
-pub const DAEMON_EVENTS_TTL_SECONDS: u64 = 86_400;
 /// Sessions remembered for routing before the memo is cleared (it refills from Redis).
 const SESSION_MEMO_LIMIT: usize = 100_000;
 

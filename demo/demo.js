@@ -3,50 +3,13 @@
 // coming back, told as it happens. Uses REDIS_URL when set; otherwise starts a private
 // redis-server on a free port and stops it at the end.
 
-const { spawn } = require('node:child_process');
-const net = require('node:net');
 const Redis = require('ioredis');
 const { createOrchestratorRouter, EVENT_NAMES } = require('..');
+const { startPrivateRedis } = require('../scripts/redis-server');
 
 const ORCHESTRATOR = 'orch_ada';
 const DAEMON = 'daemon_ada_laptop';
 const PREFIX = `demo:${process.pid}:`;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function answersPing(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-async function startPrivateRedis() {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  child.once('error', (error) => {
-    console.error(`Could not start redis-server (${error.message}). Install Redis or set REDIS_URL.`);
-    process.exit(1);
-  });
-  for (let waited = 0; !(await answersPing(port)); waited += 25) {
-    if (waited > 10_000) throw new Error(`redis-server did not start on port ${port}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
-}
 
 const clock = () => new Date().toISOString().slice(11, 23);
 const say = (text) => console.log(`\n${text}`);
@@ -125,7 +88,7 @@ async function main() {
   if (keys.length) await daemon.del(...keys);
   daemon.disconnect();
   subscriber.disconnect();
-  if (server) server.stop();
+  if (server) await server.stop();
   console.log(`\n${events.length} messages delivered, in order; nothing lost.`);
 }
 

@@ -4,10 +4,9 @@
 // every few seconds, and at the end the slope of both after warm-up. Exits non-zero on an
 // unhandled rejection. Uses REDIS_URL, or starts a private redis-server.
 
-const { spawn } = require('node:child_process');
-const net = require('node:net');
 const Redis = require('ioredis');
 const { createOrchestratorRouter } = require('..');
+const { startPrivateRedis } = require('./redis-server');
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -26,38 +25,6 @@ process.on('unhandledRejection', (reason) => {
   console.error('unhandled rejection:', reason);
 });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function answersPing(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-async function privateRedis() {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let waited = 0; !(await answersPing(port)); waited += 25) {
-    if (waited > 10_000) throw new Error(`redis-server did not start on port ${port}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { url: `redis://127.0.0.1:${port}`, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
-}
-
 /** Least-squares slope of y over x. */
 function slope(points) {
   const n = points.length;
@@ -70,7 +37,7 @@ function slope(points) {
 }
 
 async function main() {
-  const server = process.env.REDIS_URL ? null : await privateRedis();
+  const server = process.env.REDIS_URL ? null : await startPrivateRedis();
   const url = process.env.REDIS_URL || server.url;
   const keyPrefix = `soak:${process.pid}:`;
   // Markers live 10 s instead of an hour so that Redis memory reaches its steady state within a soak.

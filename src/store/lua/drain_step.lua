@@ -16,10 +16,7 @@
 local n = tonumber(ARGV[12])
 if ARGV[2] ~= '' then
   local raw = redis.call('GET', KEYS[1])
-  local session = session_active(raw)
-  if not session or session.sessionId ~= ARGV[2] or session.daemonId ~= ARGV[3] then
-    return {'stale', raw}
-  end
+  if not session_is(raw, ARGV[2], ARGV[3]) then return {'stale', raw} end
 end
 
 if n > 0 then

@@ -20,10 +20,7 @@ for i = 1, n do
 end
 if redeliveries then
   local raw = redis.call('GET', KEYS[1])
-  local session = session_active(raw)
-  if not session or session.sessionId ~= ARGV[2] or session.daemonId ~= ARGV[3] then
-    return {'stale', raw}
-  end
+  if not session_is(raw, ARGV[2], ARGV[3]) then return {'stale', raw} end
 end
 
 local room = tonumber(ARGV[5]) - redis.call('LLEN', KEYS[3])

@@ -53,3 +53,9 @@ local function file_orchestrator(index_key, member, queue_key, deadlines_key, qu
     redis.call('ZREM', index_key, member)
   end
 end
+
+-- session_is: whether the raw session JSON is an active session with these ids.
+local function session_is(raw, session_id, daemon_id)
+  local session = session_active(raw)
+  return session ~= nil and session.sessionId == session_id and session.daemonId == daemon_id
+end

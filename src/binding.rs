@@ -343,3 +343,17 @@ impl NativeRouter {
         self.sink.wake.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
+
+/// Runs the router's async work on one tokio worker thread: a call's future and the Redis
+/// connection's driver then wake each other on one thread instead of across two (measured on a
+/// 2-core machine: one call in flight p50 about 190 µs instead of 213 µs, 256 in flight about
+/// 38,000 calls/s instead of 31,000; see README, Performance).
+#[napi_derive::module_init]
+fn init() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+}

@@ -253,6 +253,8 @@ export declare class OrchestratorRouter extends EventEmitter {
   constructor(config?: OrchestratorRouterConfig);
   /** Routes a message to the orchestrator's active daemon, or queues it; rejects only for invalid arguments. */
   routeMessage(message: RoutableMessage, orchestratorId: string): Promise<RouteMessageResult>;
+  /** Routes many messages in one call, each with `routeMessage`'s guarantees; results in input order. */
+  routeMessages(items: Array<{ message: RoutableMessage; orchestratorId: string }>): Promise<RouteMessageResult[]>;
   /** The orchestrator's active daemon session, or null. */
   getOrchestratorSession(orchestratorId: string): Promise<OrchestratorSessionInfo | null>;
   /** Whether the orchestrator is online: presence when set, else whether it has an active session. */

@@ -319,6 +319,43 @@ class OrchestratorRouter extends EventEmitter {
     return this._call(orchestratorId, this._native.route(orchestratorId, ...args, online === false));
   }
 
+  /**
+   * Routes many messages in one call (one crossing into Rust, one pipelined round of Redis work),
+   * with the same guarantees as `routeMessage` for each; results in input order. Rejects the whole
+   * batch, writing nothing, if any item is invalid.
+   */
+  async routeMessages(items) {
+    if (!Array.isArray(items)) throw new InvalidArgumentError('items', `must be an array, got ${describe(items)}`);
+    const n = items.length;
+    const orchestratorIds = new Array(n);
+    const ids = new Array(n);
+    const channelIds = new Array(n);
+    const authorIds = new Array(n);
+    const contents = new Array(n);
+    const createdAts = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const item = items[i];
+      if (item === null || typeof item !== 'object') throw new InvalidArgumentError(`items[${i}]`, `must be { message, orchestratorId }, got ${describe(item)}`);
+      let args;
+      try {
+        args = messageArgs(item.message);
+        orchestratorIds[i] = requireId('orchestratorId', item.orchestratorId);
+      } catch (error) {
+        throw new InvalidArgumentError(`items[${i}].${error.metadata.field}`, error.message.replace(/^Invalid [^:]*: /, ''));
+      }
+      [ids[i], channelIds[i], authorIds[i], contents[i], createdAts[i]] = args;
+      authorIds[i] = authorIds[i] ?? null;
+    }
+    let offline = new Array(n).fill(false);
+    if (this._presence) {
+      const distinct = [...new Set(orchestratorIds)];
+      const answers = await Promise.all(distinct.map((id) => this._presenceSaysOnline(id)));
+      const offlineIds = new Set(distinct.filter((_, i) => answers[i] === false));
+      offline = orchestratorIds.map((id) => offlineIds.has(id));
+    }
+    return this._call(undefined, this._native.routeMany(orchestratorIds, ids, channelIds, authorIds, contents, createdAts, offline));
+  }
+
   /** Queues a message for later delivery to the orchestrator. */
   async queueMessageForOffline(message, orchestratorId) {
     const args = messageArgs(message);

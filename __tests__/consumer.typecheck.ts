@@ -27,6 +27,8 @@ export async function useTheWholeApi(): Promise<void> {
     deliveryTimeoutMs: 2000,
     daemonQueue: { maxEvents: 500 },
     drainIntervalMs: 100,
+    deliveryReceipts: { enabled: true },
+    deliveredMarkerTtlSeconds: 600,
     maxMessageBytes: 65_536,
     keyPrefix: 'neolith:',
   };
@@ -46,6 +48,15 @@ export async function useTheWholeApi(): Promise<void> {
   const status: MessageRoutingStatus = result.status;
   const sessionId: string | undefined = result.sessionId;
   const attempts: number = result.attempts;
+  const batch: RouteMessageResult[] = await router.routeMessages([{ message: { id: 'm2', channelId: 'c', content: 'x' }, orchestratorId: 'orch_1' }]);
+  const acked: number = await router.acknowledge('orch_1', ['msg_1']);
+  const letters = await router.getDeadLetters('orch_1');
+  const firstDead: Date | undefined = letters[0]?.deadLetteredAt;
+  const requeued: number = await router.requeueDeadLetters('orch_1');
+  router.on('message.redelivered', (e) => e.attempts);
+  router.on('message.dead_lettered', (e) => e.error);
+  router.on('message.acknowledged', (e) => e.messageId);
+  void [batch, acked, firstDead, requeued];
   await router.queueMessageForOffline({ id: 'm', channelId: 'c', content: 'x', createdAt: '2026-11-27T10:00:00.000Z' }, 'orch_1');
   await router.registerSession('orch_1', { id: 'sess_1', daemonId: 'daemon_1', status: 'active', createdAt: new Date() });
   const session: OrchestratorSessionInfo | null = await router.getOrchestratorSession('orch_1');

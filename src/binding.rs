@@ -5,7 +5,7 @@ use crate::engine::config::RouterConfig;
 use crate::engine::error::RouterError;
 use crate::engine::events::{EventKind, EventSink, Stamped};
 use crate::engine::model::Message;
-use crate::engine::{MessageSource, MessageUpdate, Router, SessionInput};
+use crate::engine::{BatchItem, MessageSource, MessageUpdate, RouteOutcome, Router, SessionInput};
 use crate::store::keys::Keys;
 use crate::store::redis::{connection_info, RedisStore};
 use napi::bindgen_prelude::{Function, Promise};
@@ -147,6 +147,16 @@ pub struct NativeRouter {
     sink: Arc<JsSink>,
 }
 
+fn route_result(outcome: RouteOutcome) -> RouteResult {
+    RouteResult {
+        success: outcome.success,
+        status: outcome.status.as_str().to_owned(),
+        session_id: outcome.session_id,
+        error: outcome.error,
+        attempts: outcome.attempts,
+    }
+}
+
 fn message(id: String, channel_id: String, author_id: Option<String>, content: String, created_at: f64) -> Message {
     Message { id, channel_id, author_id, content, created_at_ms: created_at as i64 }
 }
@@ -185,19 +195,39 @@ impl NativeRouter {
         presence_offline: bool,
     ) -> napi::Result<RouteResult> {
         let message = message(id, channel_id, author_id, content, created_at);
-        let outcome = if presence_offline {
-            self.router.route_offline(message, &orchestrator_id).await
-        } else {
-            self.router.route(message, &orchestrator_id).await
-        }
-        .map_err(js_error)?;
-        Ok(RouteResult {
-            success: outcome.success,
-            status: outcome.status.as_str().to_owned(),
-            session_id: outcome.session_id,
-            error: outcome.error,
-            attempts: outcome.attempts,
-        })
+        let outcome = self.router.route(message, &orchestrator_id, presence_offline).await.map_err(js_error)?;
+        Ok(route_result(outcome))
+    }
+
+    /// Routes a batch given as parallel arrays (one crossing, one pipelined round); results in order.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn route_many(
+        &self,
+        orchestrator_ids: Vec<String>,
+        ids: Vec<String>,
+        channel_ids: Vec<String>,
+        author_ids: Vec<Option<String>>,
+        contents: Vec<String>,
+        created_ats: Vec<f64>,
+        presence_offline: Vec<bool>,
+    ) -> napi::Result<Vec<RouteResult>> {
+        let items = orchestrator_ids
+            .into_iter()
+            .zip(ids)
+            .zip(channel_ids)
+            .zip(author_ids)
+            .zip(contents)
+            .zip(created_ats)
+            .zip(presence_offline)
+            .map(|((((((orchestrator_id, id), channel_id), author_id), content), created_at), queue_only)| BatchItem {
+                message: message(id, channel_id, author_id, content, created_at),
+                orchestrator_id,
+                queue_only,
+            })
+            .collect();
+        let outcomes = self.router.route_batch(items).await.map_err(js_error)?;
+        Ok(outcomes.into_iter().map(route_result).collect())
     }
 
     /// Queues a message for an offline orchestrator; resolves the queue's length.

@@ -24,6 +24,14 @@ impl RouterError {
         RouterError::InvalidArgument { field: field.into(), message: message.into() }
     }
 
+    /// The same error, its field named within `scope` (e.g. `items[3].message.id`).
+    pub fn within(self, scope: &str) -> Self {
+        match self {
+            RouterError::InvalidArgument { field, message } => RouterError::InvalidArgument { field: format!("{scope}.{field}"), message },
+            other => other,
+        }
+    }
+
     /// The stable error code the JS layer maps to an error class.
     pub fn code(&self) -> &'static str {
         match self {

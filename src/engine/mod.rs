@@ -1,6 +1,7 @@
 //! The routing engine, in pure Rust: route, queue, drain, sessions and retries, over any
 //! [`Store`](crate::store::Store), reporting through one [`EventSink`](events::EventSink).
 
+mod batch;
 pub mod config;
 mod drain;
 pub mod error;
@@ -10,6 +11,7 @@ mod receipts;
 mod router;
 pub mod time;
 
+pub use batch::BatchItem;
 pub use drain::DrainSummary;
 pub use receipts::DeadLetterInfo;
 pub use router::{ActiveSession, FetchFuture, MessageSource, MessageUpdate, RouteOutcome, RouteStatus, Router, SessionInput};

@@ -109,9 +109,18 @@ pub struct Router<S: Store> {
     closed: AtomicBool,
 }
 
+/// What a route writes for the session the router believes is current.
+pub(super) struct Built {
+    session_id: String,
+    daemon_id: String,
+    event: String,
+    marker: String,
+    receipt: Option<String>,
+}
+
 /// A message prepared once and reused by every attempt, so retries are byte-identical.
-struct Prepared {
-    message_id: String,
+pub(super) struct Prepared {
+    pub(super) message_id: String,
     event_id: String,
     item: QueueItem,
     item_json: String,
@@ -165,34 +174,29 @@ impl<S: Store> Router<S> {
         Ok(())
     }
 
-    /// Routes one message: delivers it through the orchestrator's active session, or queues it.
-    /// Fails (resolves `failed`) only after the retries; errs only for invalid arguments.
-    pub async fn route(self: &Arc<Self>, message: Message, orchestrator_id: &str) -> Result<RouteOutcome, RouterError> {
+    /// Routes one message: delivers it through the orchestrator's active session, or queues it
+    /// (straight away with `queue_only`, when the presence service says the orchestrator is
+    /// offline). Fails (resolves `failed`) only after the retries; errs only for invalid arguments.
+    pub async fn route(self: &Arc<Self>, message: Message, orchestrator_id: &str, queue_only: bool) -> Result<RouteOutcome, RouterError> {
         let prepared = self.prepare(&message, orchestrator_id)?;
         self.check_open()?;
-        let result = self
-            .with_retries(&prepared.message_id, orchestrator_id, |attempt| self.route_once(&prepared, orchestrator_id, attempt > 1))
-            .await;
-        match result {
-            Ok((reply, attempts)) => Ok(self.settle(&prepared, orchestrator_id, reply, attempts)),
-            Err((error, attempts)) => Ok(self.fail(&prepared.message_id, orchestrator_id, error, attempts)),
-        }
+        Ok(self.route_prepared(&prepared, orchestrator_id, queue_only, false).await)
     }
 
-    /// Queues one message for an offline orchestrator (the presence service said so).
-    pub async fn route_offline(self: &Arc<Self>, message: Message, orchestrator_id: &str) -> Result<RouteOutcome, RouterError> {
-        let prepared = self.prepare(&message, orchestrator_id)?;
-        self.check_open()?;
-        if !self.config.offline_queue.enabled {
-            let error = format!("Orchestrator is offline: {orchestrator_id}");
-            return Ok(self.fail(&prepared.message_id, orchestrator_id, error, 1));
+    /// Routes a prepared message with retries; `dedupe` from the first attempt when an earlier
+    /// call may already have written it.
+    pub(super) async fn route_prepared(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, queue_only: bool, dedupe: bool) -> RouteOutcome {
+        if queue_only && !self.config.offline_queue.enabled {
+            return self.fail(&prepared.message_id, orchestrator_id, format!("Orchestrator is offline: {orchestrator_id}"), 1);
         }
-        match self.enqueue_with_retries(&prepared, orchestrator_id).await {
-            Ok((queue_size, dropped, attempts)) => {
-                let reply = RouteReply::Queued { status: QueueStatus::Offline, queue_size, dropped };
-                Ok(self.settle(&prepared, orchestrator_id, reply, attempts))
-            }
-            Err((error, attempts)) => Ok(self.fail(&prepared.message_id, orchestrator_id, error, attempts)),
+        let result = self
+            .with_retries(&prepared.message_id, orchestrator_id, |attempt| {
+                self.route_once(prepared, orchestrator_id, queue_only, dedupe || attempt > 1)
+            })
+            .await;
+        match result {
+            Ok((reply, attempts)) => self.settle(prepared, orchestrator_id, reply, attempts),
+            Err((error, attempts)) => self.fail(&prepared.message_id, orchestrator_id, error, attempts),
         }
     }
 
@@ -209,7 +213,7 @@ impl<S: Store> Router<S> {
         Ok(queue_size)
     }
 
-    fn prepare(&self, message: &Message, orchestrator_id: &str) -> Result<Prepared, RouterError> {
+    pub(super) fn prepare(&self, message: &Message, orchestrator_id: &str) -> Result<Prepared, RouterError> {
         non_empty("orchestratorId", orchestrator_id)?;
         message.validate(self.config.max_message_bytes)?;
         let now = now_ms();
@@ -234,7 +238,7 @@ impl<S: Store> Router<S> {
 
     /// Runs `operation` until it succeeds or `retry.maxAttempts` attempts have failed, waiting
     /// the backoff between attempts; each failed attempt is reported as `message.routing_error`.
-    async fn with_retries<T, F, Fut>(&self, message_id: &str, orchestrator_id: &str, mut operation: F) -> Result<(T, u32), (String, u32)>
+    pub(super) async fn with_retries<T, F, Fut>(&self, message_id: &str, orchestrator_id: &str, mut operation: F) -> Result<(T, u32), (String, u32)>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = StoreResult<T>>,
@@ -262,42 +266,60 @@ impl<S: Store> Router<S> {
 
     /// One attempt: route through the session this router knows, learning the current one if
     /// the store says it changed.
-    async fn route_once(&self, prepared: &Prepared, orchestrator_id: &str, dedupe: bool) -> StoreResult<RouteReply> {
+    async fn route_once(&self, prepared: &Prepared, orchestrator_id: &str, queue_only: bool, dedupe: bool) -> StoreResult<RouteReply> {
         let mut known = self.known_session(orchestrator_id);
         for _ in 0..3 {
-            let (session_id, daemon_id) = known.as_ref().map_or(("", ""), |k| (k.session_id.as_str(), k.daemon_id.as_str()));
-            let now_iso = format_iso(now_ms());
-            let event = to_json(&DaemonEvent::for_item(&prepared.event_id, &prepared.item, daemon_id, orchestrator_id, &now_iso));
-            let marker = to_json(&DeliveredMarker { session_id: session_id.to_owned(), delivered_at: now_iso.clone() });
-            let record = self.config.delivery_receipts.then(|| {
-                to_json(&InflightRecord {
-                    item: prepared.item_json.clone(),
-                    event_id: prepared.event_id.clone(),
-                    attempts: 1,
-                    order: prepared.now_ms * 1000,
-                    session_id: session_id.to_owned(),
-                    last_error: None,
-                })
-            });
-            let request = RouteRequest {
-                orchestrator_id,
-                message_id: &prepared.message_id,
-                session_id,
-                daemon_id,
-                daemon_event: &event,
-                marker: &marker,
-                queue_item: &prepared.item_json,
-                expires_at_ms: prepared.expires_at_ms,
-                now_ms: prepared.now_ms,
-                dedupe,
-                receipt: record.as_deref().map(|record| (record, self.receipt_deadline(prepared.now_ms, 1))),
-            };
-            match self.store.route(&request).await? {
+            let built = self.build(prepared, orchestrator_id, known.as_ref());
+            match self.store.route(&self.request(prepared, orchestrator_id, &built, queue_only, dedupe)).await? {
                 RouteReply::Stale { session } => known = self.learn_session(orchestrator_id, &session),
                 reply => return Ok(reply),
             }
         }
         Err(StoreError(format!("the session of orchestrator {orchestrator_id} kept changing")))
+    }
+
+    /// The JSON a route writes, for the session the router believes is current.
+    pub(super) fn build(&self, prepared: &Prepared, orchestrator_id: &str, known: Option<&KnownSession>) -> Built {
+        let (session_id, daemon_id) = known.map_or((String::new(), String::new()), |k| (k.session_id.clone(), k.daemon_id.clone()));
+        let now_iso = format_iso(now_ms());
+        let event = to_json(&DaemonEvent::for_item(&prepared.event_id, &prepared.item, &daemon_id, orchestrator_id, &now_iso));
+        let marker = to_json(&DeliveredMarker { session_id: session_id.clone(), delivered_at: now_iso });
+        let receipt = self.config.delivery_receipts.then(|| {
+            to_json(&InflightRecord {
+                item: prepared.item_json.clone(),
+                event_id: prepared.event_id.clone(),
+                attempts: 1,
+                order: prepared.now_ms * 1000,
+                session_id: session_id.clone(),
+                last_error: None,
+            })
+        });
+        Built { session_id, daemon_id, event, marker, receipt }
+    }
+
+    /// The store request for a built message.
+    pub(super) fn request<'a>(
+        &self,
+        prepared: &'a Prepared,
+        orchestrator_id: &'a str,
+        built: &'a Built,
+        queue_only: bool,
+        dedupe: bool,
+    ) -> RouteRequest<'a> {
+        RouteRequest {
+            orchestrator_id,
+            message_id: &prepared.message_id,
+            session_id: &built.session_id,
+            daemon_id: &built.daemon_id,
+            daemon_event: &built.event,
+            marker: &built.marker,
+            queue_item: &prepared.item_json,
+            expires_at_ms: prepared.expires_at_ms,
+            now_ms: prepared.now_ms,
+            dedupe,
+            queue_only,
+            receipt: built.receipt.as_deref().map(|record| (record, self.receipt_deadline(prepared.now_ms, 1))),
+        }
     }
 
     /// When a delivery (the `attempts`-th of its message) is due for redelivery without a receipt:
@@ -307,7 +329,7 @@ impl<S: Store> Router<S> {
     }
 
     /// Turns a store reply into the caller's result, reporting what happened.
-    fn settle(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, reply: RouteReply, attempts: u32) -> RouteOutcome {
+    pub(super) fn settle(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, reply: RouteReply, attempts: u32) -> RouteOutcome {
         let message_id = &prepared.message_id;
         let queued = |status| RouteOutcome { success: true, status, session_id: None, error: None, attempts };
         match reply {
@@ -350,7 +372,7 @@ impl<S: Store> Router<S> {
         RouteOutcome { success: true, status: RouteStatus::Delivered, session_id: Some(session_id), error: None, attempts }
     }
 
-    fn fail(&self, message_id: &str, orchestrator_id: &str, error: String, attempts: u32) -> RouteOutcome {
+    pub(super) fn fail(&self, message_id: &str, orchestrator_id: &str, error: String, attempts: u32) -> RouteOutcome {
         self.emit(EventKind::MessageRoutingFailed, || Event::MessageRoutingFailed {
             message_id: message_id.to_owned(),
             orchestrator_id: orchestrator_id.to_owned(),

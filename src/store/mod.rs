@@ -60,6 +60,8 @@ pub struct RouteRequest<'a> {
     pub now_ms: i64,
     /// Set on retries: do not queue the item a second time if an earlier attempt did.
     pub dedupe: bool,
+    /// Queue without looking for a session (the presence service says the orchestrator is offline).
+    pub queue_only: bool,
     /// With receipts on: the in-flight record to keep until acknowledged, and its deadline.
     pub receipt: Option<(&'a str, i64)>,
 }
@@ -207,6 +209,8 @@ pub enum ReceiptReply {
 pub trait Store: Send + Sync + 'static {
     /// Delivers a message through the expected session, or queues it, in one step.
     fn route(&self, request: &RouteRequest<'_>) -> impl Future<Output = StoreResult<RouteReply>> + Send;
+    /// Routes many messages in one pipelined round; one reply (or error) per request, in order.
+    fn route_many(&self, requests: &[RouteRequest<'_>]) -> impl Future<Output = StoreResult<Vec<StoreResult<RouteReply>>>> + Send;
     /// Appends an item to an orchestrator's queue under the cap.
     fn enqueue(
         &self,

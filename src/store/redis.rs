@@ -122,6 +122,31 @@ fn int(value: &Value) -> Option<u64> {
     }
 }
 
+/// What the route script answered.
+fn parse_route_reply(reply: &Value) -> StoreResult<RouteReply> {
+    let parts = match reply {
+        Value::Array(parts) if !parts.is_empty() => parts,
+        other => return Err(unexpected("route", other)),
+    };
+    let status = |v: Option<&Value>| match v.and_then(text).as_deref() {
+        Some("pending") => QueueStatus::Pending,
+        _ => QueueStatus::Offline,
+    };
+    let second = || parts.get(1).and_then(text).ok_or_else(|| unexpected("route", reply));
+    Ok(match text(&parts[0]).as_deref() {
+        Some("delivered") => RouteReply::Delivered { session_id: second()? },
+        Some("already") => RouteReply::AlreadyDelivered { marker: second()? },
+        Some("stale") => RouteReply::Stale { session: second()? },
+        Some("refused") => RouteReply::Refused { status: status(parts.get(1)) },
+        Some("queued") => RouteReply::Queued {
+            status: status(parts.get(1)),
+            queue_size: parts.get(2).and_then(int).ok_or_else(|| unexpected("route", reply))?,
+            dropped: texts(&parts[3..]),
+        },
+        _ => return Err(unexpected("route", reply)),
+    })
+}
+
 fn texts(values: &[Value]) -> Vec<String> {
     values.iter().filter_map(text).collect()
 }
@@ -160,6 +185,66 @@ impl RedisStore {
         Ok(connection)
     }
 
+    /// The route script's EVALSHA command for one request.
+    fn route_cmd(&self, r: &RouteRequest<'_>) -> redis::Cmd {
+        let k = &self.keys;
+        let l = &self.limits;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.scripts.route.get_hash())
+            .arg(7)
+            .arg(k.session(r.orchestrator_id))
+            .arg(k.queue(r.orchestrator_id))
+            .arg(k.delivered(r.message_id))
+            .arg(k.daemon_events(r.daemon_id))
+            .arg(k.pending())
+            .arg(k.inflight(r.orchestrator_id))
+            .arg(k.receipts(r.orchestrator_id))
+            .arg(r.orchestrator_id)
+            .arg(r.session_id)
+            .arg(r.daemon_id)
+            .arg(r.daemon_event)
+            .arg(r.marker)
+            .arg(k.daemon_channel(r.daemon_id))
+            .arg(r.queue_item)
+            .arg(l.daemon_max_events)
+            .arg(l.max_queue_size)
+            .arg(if l.queue_enabled { "1" } else { "0" })
+            .arg(l.marker_ttl_seconds)
+            .arg(l.daemon_events_ttl_seconds)
+            .arg(r.expires_at_ms)
+            .arg(r.now_ms)
+            .arg(if r.dedupe { "1" } else { "0" })
+            .arg(r.expires_at_ms + QUEUE_KEY_GRACE_MS)
+            .arg(if r.receipt.is_some() { "1" } else { "0" })
+            .arg(r.receipt.map_or("", |(record, _)| record))
+            .arg(r.receipt.map_or(0, |(_, deadline)| deadline))
+            .arg(r.message_id)
+            .arg(if r.queue_only { "1" } else { "0" });
+        cmd
+    }
+
+    /// Runs EVALSHA commands of `script` as one pipeline, loading the script first if the
+    /// server lost it (after a restart nothing ran, so running them again is safe).
+    async fn eval_pipeline(&self, script: &Script, commands: Vec<redis::Cmd>) -> StoreResult<Vec<redis::RedisResult<Value>>> {
+        let mut pipeline = redis::pipe();
+        for cmd in commands {
+            pipeline.add_command(cmd);
+        }
+        let mut connection = self.connection()?;
+        let no_script = |e: &redis::RedisError| e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript);
+        let replies: redis::RedisResult<Vec<redis::RedisResult<Value>>> = pipeline.query_async(&mut connection).await;
+        let lost = match &replies {
+            Ok(list) => list.iter().any(|r| matches!(r, Err(e) if no_script(e))),
+            Err(e) => no_script(e),
+        };
+        if !lost {
+            return self.checked(replies);
+        }
+        self.checked(script.prepare_invoke().load_async(&mut connection).await)?;
+        let again = pipeline.query_async(&mut connection).await;
+        self.checked(again)
+    }
+
     async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
         let mut connection = self.connection()?;
         let result = invocation.invoke_async(&mut connection).await;
@@ -180,62 +265,15 @@ impl RedisStore {
 
 impl Store for RedisStore {
     async fn route(&self, r: &RouteRequest<'_>) -> StoreResult<RouteReply> {
-        let k = &self.keys;
-        let l = &self.limits;
-        let reply = self
-            .run(
-                self.scripts
-                    .route
-                    .key(k.session(r.orchestrator_id))
-                    .key(k.queue(r.orchestrator_id))
-                    .key(k.delivered(r.message_id))
-                    .key(k.daemon_events(r.daemon_id))
-                    .key(k.pending())
-                    .key(k.inflight(r.orchestrator_id))
-                    .key(k.receipts(r.orchestrator_id))
-                    .arg(r.orchestrator_id)
-                    .arg(r.session_id)
-                    .arg(r.daemon_id)
-                    .arg(r.daemon_event)
-                    .arg(r.marker)
-                    .arg(k.daemon_channel(r.daemon_id))
-                    .arg(r.queue_item)
-                    .arg(l.daemon_max_events)
-                    .arg(l.max_queue_size)
-                    .arg(if l.queue_enabled { "1" } else { "0" })
-                    .arg(l.marker_ttl_seconds)
-                    .arg(l.daemon_events_ttl_seconds)
-                    .arg(r.expires_at_ms)
-                    .arg(r.now_ms)
-                    .arg(if r.dedupe { "1" } else { "0" })
-                    .arg(r.expires_at_ms + QUEUE_KEY_GRACE_MS)
-                    .arg(if r.receipt.is_some() { "1" } else { "0" })
-                    .arg(r.receipt.map_or("", |(record, _)| record))
-                    .arg(r.receipt.map_or(0, |(_, deadline)| deadline))
-                    .arg(r.message_id),
-            )
-            .await?;
-        let parts = match &reply {
-            Value::Array(parts) if !parts.is_empty() => parts,
-            other => return Err(unexpected("route", other)),
-        };
-        let status = |v: Option<&Value>| match v.and_then(text).as_deref() {
-            Some("pending") => QueueStatus::Pending,
-            _ => QueueStatus::Offline,
-        };
-        let second = || parts.get(1).and_then(text).ok_or_else(|| unexpected("route", &reply));
-        Ok(match text(&parts[0]).as_deref() {
-            Some("delivered") => RouteReply::Delivered { session_id: second()? },
-            Some("already") => RouteReply::AlreadyDelivered { marker: second()? },
-            Some("stale") => RouteReply::Stale { session: second()? },
-            Some("refused") => RouteReply::Refused { status: status(parts.get(1)) },
-            Some("queued") => RouteReply::Queued {
-                status: status(parts.get(1)),
-                queue_size: parts.get(2).and_then(int).ok_or_else(|| unexpected("route", &reply))?,
-                dropped: texts(&parts[3..]),
-            },
-            _ => return Err(unexpected("route", &reply)),
-        })
+        let mut replies = self.eval_pipeline(&self.scripts.route, vec![self.route_cmd(r)]).await?;
+        let reply = replies.pop().ok_or_else(|| StoreError("no reply to route".into()))?;
+        parse_route_reply(&reply.map_err(store_error)?)
+    }
+
+    async fn route_many(&self, requests: &[RouteRequest<'_>]) -> StoreResult<Vec<StoreResult<RouteReply>>> {
+        let commands = requests.iter().map(|r| self.route_cmd(r)).collect();
+        let replies = self.eval_pipeline(&self.scripts.route, commands).await?;
+        Ok(replies.into_iter().map(|reply| reply.map_err(store_error).and_then(|reply| parse_route_reply(&reply))).collect())
     }
 
     async fn enqueue(&self, orchestrator_id: &str, queue_item: &str, expires_at_ms: i64, dedupe: bool) -> StoreResult<EnqueueReply> {

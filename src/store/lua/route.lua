@@ -7,6 +7,7 @@
 --       9 maxQueueSize  10 queue enabled ('1'/'0')  11 marker TTL s  12 daemon list TTL s
 --       13 queue item expiry (ms)  14 now (ms)  15 dedupe ('1'/'0')  16 queue key expiry (ms)
 --       17 receipts ('1'/'0')  18 in-flight record JSON  19 receipt deadline (ms)  20 messageId
+--       21 queue only ('1': the presence service says offline; queue without looking for a session)
 -- Returns: {'delivered', sessionId} | {'already', markerJSON} | {'stale', sessionJSON}
 --        | {'queued', 'offline'|'pending', queueSize, dropped...} | {'refused', 'offline'|'pending'}
 local function queue(status, score)
@@ -16,6 +17,8 @@ local function queue(status, score)
   for i = 1, #dropped do reply[#reply + 1] = dropped[i] end
   return reply
 end
+
+if ARGV[21] == '1' then return queue('offline', ARGV[13]) end
 
 local raw = redis.call('GET', KEYS[1])
 local session = session_active(raw)

@@ -29,7 +29,7 @@ function drawChart(results) {
       const colour = name.startsWith('native') ? '#2b6cb0' : name.startsWith('baseline') ? '#c05621' : '#718096';
       parts.push(`<text x="10" y="${y + BAR - 5}" font-size="12">${escape(name)}</text>`);
       parts.push(`<rect x="${LABEL}" y="${y}" width="${width.toFixed(1)}" height="${BAR}" fill="${colour}"/>`);
-      parts.push(`<text x="${LABEL + width + 6}" y="${y + BAR - 5}" font-size="12">${escape(format(value))} ${escape(key === 'rate' ? '/s' : key === 'p50' ? 'µs p50' : 'B')}</text>`);
+      parts.push(`<text x="${(LABEL + width + 6).toFixed(1)}" y="${y + BAR - 5}" font-size="12">${escape(format(value))} ${escape(key === 'rate' ? '/s' : key === 'p50' ? 'µs p50' : 'B')}</text>`);
       y += BAR + GAP;
     }
     y += 24;

@@ -181,7 +181,7 @@ async function main() {
       const queuedAt = new Date().toISOString();
       const pipeline = admin.pipeline();
       for (let i = 0; i < 10_000; i++) {
-        pipeline.rpush(`${prefix}routing:queue:${orch}`, JSON.stringify({ messageId: `d${i}`, channelId: 'chan', authorId: 'user', content: CONTENT, createdAt: queuedAt, queuedAt }));
+        pipeline.rpush(`${prefix}routing:queue:${orch}`, JSON.stringify({ messageId: `d${round}_${i}`, channelId: 'chan', authorId: 'user', content: CONTENT, createdAt: queuedAt, queuedAt }));
       }
       await pipeline.exec();
       const consumer = new Redis(url);
@@ -207,7 +207,7 @@ async function main() {
       consumer.disconnect();
       drain[name].push((got.length * 1e6) / (finished - started));
       received[name].push(got.length);
-      if (name === 'native' && got.some((id, i) => id !== `d${i}`)) throw new Error('the native drain delivered out of order');
+      if (name === 'native' && got.some((id, i) => id !== `d${round}_${i}`)) throw new Error('the native drain delivered out of order');
       if (router.close) await router.close();
       else router.redis.disconnect();
     }

@@ -4,7 +4,8 @@
 use super::error::RouterError;
 use super::events::{DropReason, Event, EventKind};
 use super::model::{to_json, DaemonEvent, DeliveredMarker, InflightRecord};
-use super::router::{Classified, KnownSession, MessageUpdate, Router};
+use super::router::{Classified, MessageUpdate, Router};
+use super::sessions::KnownSession;
 use super::time::{format_iso, now_ms};
 use crate::store::{DrainAction, DrainReply, DrainStep, ItemOutcome, Store};
 use std::sync::Arc;

@@ -9,9 +9,11 @@ pub mod events;
 pub mod model;
 mod receipts;
 mod router;
+mod sessions;
 pub mod time;
 
 pub use batch::BatchItem;
 pub use drain::DrainSummary;
 pub use receipts::DeadLetterInfo;
-pub use router::{ActiveSession, FetchFuture, MessageSource, MessageUpdate, RouteOutcome, RouteStatus, Router, SessionInput};
+pub use router::{FetchFuture, MessageSource, MessageUpdate, RouteOutcome, RouteStatus, Router};
+pub use sessions::{ActiveSession, SessionInput};

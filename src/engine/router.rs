@@ -4,7 +4,8 @@
 use super::config::RouterConfig;
 use super::error::RouterError;
 use super::events::{DropReason, Event, EventKind, EventSink, Stamped};
-use super::model::{self, non_empty, to_json, valid_date, DaemonEvent, DeliveredMarker, InflightRecord, Message, QueueItem, SessionRecord};
+use super::model::{self, non_empty, to_json, DaemonEvent, DeliveredMarker, InflightRecord, Message, QueueItem};
+use super::sessions::KnownSession;
 use super::time::{format_iso, now_ms, parse_iso};
 use crate::store::{QueueStatus, RouteReply, RouteRequest, Store, StoreError, StoreResult};
 use std::collections::HashMap;
@@ -14,9 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::task::JoinHandle;
-
-/// Sessions remembered for routing before the memo is cleared (it refills from Redis).
-const SESSION_MEMO_LIMIT: usize = 100_000;
 
 /// The result of routing one message, as `routeMessage` resolves it.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,25 +51,6 @@ impl RouteStatus {
     }
 }
 
-/// A session as `registerSession` receives it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionInput {
-    pub id: String,
-    pub daemon_id: String,
-    pub status: String,
-    pub created_at_ms: i64,
-}
-
-/// An active session as `getOrchestratorSession` returns it (dates in ms; `None` if unreadable).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ActiveSession {
-    pub session_id: String,
-    pub daemon_id: String,
-    pub status: String,
-    pub last_active_at_ms: Option<i64>,
-    pub created_at_ms: Option<i64>,
-}
-
 /// A message as the message service returns it now, for a drain to deliver.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MessageUpdate {
@@ -90,19 +69,12 @@ pub trait MessageSource: Send + Sync + 'static {
     fn fetch(&self, message_ids: Vec<String>) -> FetchFuture;
 }
 
-/// The session a router believes is current for an orchestrator.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct KnownSession {
-    pub session_id: String,
-    pub daemon_id: String,
-}
-
 /// Routes messages to orchestrator daemons over a [`Store`].
 pub struct Router<S: Store> {
     pub(super) store: S,
     pub(super) config: RouterConfig,
     sink: Arc<dyn EventSink>,
-    sessions: Mutex<HashMap<String, KnownSession>>,
+    pub(super) sessions: Mutex<HashMap<String, KnownSession>>,
     pub(super) drains: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub(super) message_source: RwLock<Option<Arc<dyn MessageSource>>>,
     ticker: Mutex<Option<JoinHandle<()>>>,
@@ -429,87 +401,6 @@ impl<S: Store> Router<S> {
         }
     }
 
-    /// Stores a daemon session (replacing any), reports it, then drains the orchestrator's queue
-    /// before returning.
-    pub async fn register_session(self: &Arc<Self>, orchestrator_id: &str, session: SessionInput) -> Result<(), RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
-        non_empty("session.id", &session.id)?;
-        non_empty("session.daemonId", &session.daemon_id)?;
-        valid_date("session.createdAt", session.created_at_ms)?;
-        if !model::SESSION_STATUSES.contains(&session.status.as_str()) {
-            return Err(RouterError::invalid("session.status", format!("must be one of {}", model::SESSION_STATUSES.join(", "))));
-        }
-        self.check_open()?;
-        let now = now_ms();
-        let record = SessionRecord {
-            session_id: session.id,
-            daemon_id: session.daemon_id,
-            status: session.status,
-            last_active_at: format_iso(now),
-            created_at: format_iso(session.created_at_ms),
-        };
-        let queued = self
-            .bounded(self.store.register_session(orchestrator_id, &to_json(&record), now))
-            .await
-            .map_err(|e| RouterError::Store(e.0))?;
-        self.remember(orchestrator_id, &record);
-        self.emit(EventKind::SessionRegistered, || Event::SessionRegistered {
-            orchestrator_id: orchestrator_id.to_owned(),
-            session_id: record.session_id.clone(),
-        });
-        if queued > 0 && record.is_active() {
-            // A drain that fails here leaves the backlog queued and due; the ticker retries it.
-            let _ = self.drain(orchestrator_id).await;
-        }
-        Ok(())
-    }
-
-    /// Deletes the orchestrator's session.
-    pub async fn unregister_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<(), RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
-        self.check_open()?;
-        self.bounded(self.store.unregister_session(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
-        self.forget(orchestrator_id);
-        self.emit(EventKind::SessionUnregistered, || Event::SessionUnregistered { orchestrator_id: orchestrator_id.to_owned() });
-        Ok(())
-    }
-
-    /// The heartbeat: refreshes an existing session (never recreating one) and drains a waiting
-    /// backlog before returning.
-    pub async fn touch_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<(), RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
-        self.check_open()?;
-        let now = now_ms();
-        let touched = self
-            .bounded(self.store.touch_session(orchestrator_id, &format_iso(now), now))
-            .await
-            .map_err(|e| RouterError::Store(e.0))?;
-        let Some(touched) = touched else {
-            self.forget(orchestrator_id);
-            return Ok(());
-        };
-        let active = self.learn_session(orchestrator_id, &touched.session).is_some();
-        if touched.queue_length > 0 && active {
-            let _ = self.drain(orchestrator_id).await;
-        }
-        Ok(())
-    }
-
-    /// The orchestrator's session if it is active.
-    pub async fn active_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<Option<ActiveSession>, RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
-        self.check_open()?;
-        let raw = self.bounded(self.store.get_session(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
-        let record = raw.and_then(|raw| serde_json::from_str::<SessionRecord>(&raw).ok()).filter(SessionRecord::is_active);
-        Ok(record.map(|r| ActiveSession {
-            last_active_at_ms: parse_iso(&r.last_active_at),
-            created_at_ms: parse_iso(&r.created_at),
-            session_id: r.session_id,
-            daemon_id: r.daemon_id,
-            status: r.status,
-        }))
-    }
-
     /// Sets (or clears) the message service that drains re-read queued messages through.
     pub fn set_message_source(&self, source: Option<Arc<dyn MessageSource>>) {
         *self.message_source.write().unwrap_or_else(|e| e.into_inner()) = source;
@@ -527,41 +418,6 @@ impl<S: Store> Router<S> {
     /// Whether [`Router::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
-    }
-
-    pub(super) fn known_session(&self, orchestrator_id: &str) -> Option<KnownSession> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(orchestrator_id).cloned()
-    }
-
-    fn remember(&self, orchestrator_id: &str, record: &SessionRecord) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if !record.is_active() {
-            sessions.remove(orchestrator_id);
-            return;
-        }
-        if sessions.len() >= SESSION_MEMO_LIMIT {
-            sessions.clear();
-        }
-        let known = KnownSession { session_id: record.session_id.clone(), daemon_id: record.daemon_id.clone() };
-        sessions.insert(orchestrator_id.to_owned(), known);
-    }
-
-    pub(super) fn forget(&self, orchestrator_id: &str) {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(orchestrator_id);
-    }
-
-    /// Remembers the session in raw JSON if it is active; returns it.
-    pub(super) fn learn_session(&self, orchestrator_id: &str, raw: &str) -> Option<KnownSession> {
-        match serde_json::from_str::<SessionRecord>(raw) {
-            Ok(record) if record.is_active() => {
-                self.remember(orchestrator_id, &record);
-                self.known_session(orchestrator_id)
-            }
-            _ => {
-                self.forget(orchestrator_id);
-                None
-            }
-        }
     }
 
     /// Starts the background look for due backlogs, once, from inside the runtime.

@@ -1,0 +1,157 @@
+//! Daemon sessions: registering, unregistering and refreshing them (the heartbeat), reading the
+//! active one, and the memo of each orchestrator's session that lets a route take one round trip.
+
+use super::error::RouterError;
+use super::events::{Event, EventKind};
+use super::model::{self, non_empty, to_json, valid_date, SessionRecord};
+use super::router::Router;
+use super::time::{format_iso, now_ms, parse_iso};
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Sessions remembered for routing before the memo is cleared (it refills from Redis).
+const SESSION_MEMO_LIMIT: usize = 100_000;
+
+/// A session as `registerSession` receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInput {
+    pub id: String,
+    pub daemon_id: String,
+    pub status: String,
+    pub created_at_ms: i64,
+}
+
+/// An active session as `getOrchestratorSession` returns it (dates in ms; `None` if unreadable).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveSession {
+    pub session_id: String,
+    pub daemon_id: String,
+    pub status: String,
+    pub last_active_at_ms: Option<i64>,
+    pub created_at_ms: Option<i64>,
+}
+
+/// The session a router believes is current for an orchestrator.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct KnownSession {
+    pub session_id: String,
+    pub daemon_id: String,
+}
+
+impl<S: Store> Router<S> {
+    /// Stores a daemon session (replacing any), reports it, then drains the orchestrator's queue
+    /// before returning.
+    pub async fn register_session(self: &Arc<Self>, orchestrator_id: &str, session: SessionInput) -> Result<(), RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        non_empty("session.id", &session.id)?;
+        non_empty("session.daemonId", &session.daemon_id)?;
+        valid_date("session.createdAt", session.created_at_ms)?;
+        if !model::SESSION_STATUSES.contains(&session.status.as_str()) {
+            return Err(RouterError::invalid("session.status", format!("must be one of {}", model::SESSION_STATUSES.join(", "))));
+        }
+        self.check_open()?;
+        let now = now_ms();
+        let record = SessionRecord {
+            session_id: session.id,
+            daemon_id: session.daemon_id,
+            status: session.status,
+            last_active_at: format_iso(now),
+            created_at: format_iso(session.created_at_ms),
+        };
+        let queued = self
+            .bounded(self.store.register_session(orchestrator_id, &to_json(&record), now))
+            .await
+            .map_err(|e| RouterError::Store(e.0))?;
+        self.remember(orchestrator_id, &record);
+        self.emit(EventKind::SessionRegistered, || Event::SessionRegistered {
+            orchestrator_id: orchestrator_id.to_owned(),
+            session_id: record.session_id.clone(),
+        });
+        if queued > 0 && record.is_active() {
+            // A drain that fails here leaves the backlog queued and due; the ticker retries it.
+            let _ = self.drain(orchestrator_id).await;
+        }
+        Ok(())
+    }
+
+    /// Deletes the orchestrator's session.
+    pub async fn unregister_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<(), RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        self.check_open()?;
+        self.bounded(self.store.unregister_session(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+        self.forget(orchestrator_id);
+        self.emit(EventKind::SessionUnregistered, || Event::SessionUnregistered { orchestrator_id: orchestrator_id.to_owned() });
+        Ok(())
+    }
+
+    /// The heartbeat: refreshes an existing session (never recreating one) and drains a waiting
+    /// backlog before returning.
+    pub async fn touch_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<(), RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        self.check_open()?;
+        let now = now_ms();
+        let touched = self
+            .bounded(self.store.touch_session(orchestrator_id, &format_iso(now), now))
+            .await
+            .map_err(|e| RouterError::Store(e.0))?;
+        let Some(touched) = touched else {
+            self.forget(orchestrator_id);
+            return Ok(());
+        };
+        let active = self.learn_session(orchestrator_id, &touched.session).is_some();
+        if touched.queue_length > 0 && active {
+            let _ = self.drain(orchestrator_id).await;
+        }
+        Ok(())
+    }
+
+    /// The orchestrator's session if it is active.
+    pub async fn active_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<Option<ActiveSession>, RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        self.check_open()?;
+        let raw = self.bounded(self.store.get_session(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+        let record = raw.and_then(|raw| serde_json::from_str::<SessionRecord>(&raw).ok()).filter(SessionRecord::is_active);
+        Ok(record.map(|r| ActiveSession {
+            last_active_at_ms: parse_iso(&r.last_active_at),
+            created_at_ms: parse_iso(&r.created_at),
+            session_id: r.session_id,
+            daemon_id: r.daemon_id,
+            status: r.status,
+        }))
+    }
+
+    pub(super) fn known_session(&self, orchestrator_id: &str) -> Option<KnownSession> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(orchestrator_id).cloned()
+    }
+
+    fn remember(&self, orchestrator_id: &str, record: &SessionRecord) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if !record.is_active() {
+            sessions.remove(orchestrator_id);
+            return;
+        }
+        if sessions.len() >= SESSION_MEMO_LIMIT {
+            sessions.clear();
+        }
+        let known = KnownSession { session_id: record.session_id.clone(), daemon_id: record.daemon_id.clone() };
+        sessions.insert(orchestrator_id.to_owned(), known);
+    }
+
+    pub(super) fn forget(&self, orchestrator_id: &str) {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(orchestrator_id);
+    }
+
+    /// Remembers the session in raw JSON if it is active; returns it.
+    pub(super) fn learn_session(&self, orchestrator_id: &str, raw: &str) -> Option<KnownSession> {
+        match serde_json::from_str::<SessionRecord>(raw) {
+            Ok(record) if record.is_active() => {
+                self.remember(orchestrator_id, &record);
+                self.known_session(orchestrator_id)
+            }
+            _ => {
+                self.forget(orchestrator_id);
+                None
+            }
+        }
+    }
+}

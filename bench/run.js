@@ -135,8 +135,9 @@ async function main() {
 
   // 3. Batches of 1,000.
   progress('batch routing, 1,000 messages per call');
-  const routeScript = fs.readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', 'lib', 'common.lua'), 'utf8') + '\n'
-    + fs.readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', 'route.lua'), 'utf8');
+  // The route script exactly as the addon builds it (src/store/redis.rs, macro lua!).
+  const lua = (file) => fs.readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', file), 'utf8');
+  const routeScript = [lua('lib/common.lua'), lua('lib/route.lua'), lua('route.lua')].join('\n');
   const routeSha = await admin.script('LOAD', routeScript);
   const batchRates = [];
   const floorBatch = [];

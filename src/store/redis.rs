@@ -17,15 +17,24 @@ use std::time::Duration;
 /// expired items and reports them (`message.dropped`, reason `expired`) before Redis deletes the key.
 const QUEUE_KEY_GRACE_MS: i64 = 3_600_000;
 
+/// Messages routed by one call of the batch route script.
+const ROUTE_BATCH: usize = 100;
+
 /// Builds a script from the shared Lua helpers followed by the operation's own file.
 macro_rules! lua {
-    ($file:literal) => {
-        Script::new(concat!(include_str!("lua/lib/common.lua"), "\n", include_str!(concat!("lua/", $file))))
+    ($file:literal $(, $lib:literal)*) => {
+        Script::new(concat!(
+            include_str!("lua/lib/common.lua"),
+            "\n",
+            $(include_str!(concat!("lua/lib/", $lib)), "\n",)*
+            include_str!(concat!("lua/", $file))
+        ))
     };
 }
 
 struct Scripts {
     route: Script,
+    route_batch: Script,
     enqueue: Script,
     register_session: Script,
     touch_session: Script,
@@ -40,7 +49,8 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Scripts {
-            route: lua!("route.lua"),
+            route: lua!("route.lua", "route.lua"),
+            route_batch: lua!("route_batch.lua", "route.lua"),
             enqueue: lua!("enqueue.lua"),
             register_session: lua!("register_session.lua"),
             touch_session: lua!("touch_session.lua"),
@@ -122,6 +132,11 @@ fn int(value: &Value) -> Option<u64> {
     }
 }
 
+/// Appends one argument in its Redis form.
+fn push<T: redis::ToRedisArgs>(args: &mut Vec<Vec<u8>>, value: T) {
+    value.write_redis_args(args);
+}
+
 /// What the route script answered.
 fn parse_route_reply(reply: &Value) -> StoreResult<RouteReply> {
     let parts = match reply {
@@ -185,41 +200,64 @@ impl RedisStore {
         Ok(connection)
     }
 
-    /// The route script's EVALSHA command for one request.
-    fn route_cmd(&self, r: &RouteRequest<'_>) -> redis::Cmd {
+    /// The route script's keys and arguments for one request (see route.lua).
+    fn route_parts(&self, r: &RouteRequest<'_>) -> (Vec<String>, Vec<Vec<u8>>) {
         let k = &self.keys;
         let l = &self.limits;
+        let keys = vec![
+            k.session(r.orchestrator_id),
+            k.queue(r.orchestrator_id),
+            k.delivered(r.message_id),
+            k.daemon_events(r.daemon_id),
+            k.pending(),
+            k.inflight(r.orchestrator_id),
+            k.receipts(r.orchestrator_id),
+        ];
+        let flag = |on: bool| if on { "1" } else { "0" };
+        let mut args = Vec::with_capacity(21);
+        push(&mut args, r.orchestrator_id);
+        push(&mut args, r.session_id);
+        push(&mut args, r.daemon_id);
+        push(&mut args, r.daemon_event);
+        push(&mut args, r.marker);
+        push(&mut args, k.daemon_channel(r.daemon_id));
+        push(&mut args, r.queue_item);
+        push(&mut args, l.daemon_max_events);
+        push(&mut args, l.max_queue_size);
+        push(&mut args, flag(l.queue_enabled));
+        push(&mut args, l.marker_ttl_seconds);
+        push(&mut args, l.daemon_events_ttl_seconds);
+        push(&mut args, r.expires_at_ms);
+        push(&mut args, r.now_ms);
+        push(&mut args, flag(r.dedupe));
+        push(&mut args, r.expires_at_ms + QUEUE_KEY_GRACE_MS);
+        push(&mut args, flag(r.receipt.is_some()));
+        push(&mut args, r.receipt.map_or("", |(record, _)| record));
+        push(&mut args, r.receipt.map_or(0, |(_, deadline)| deadline));
+        push(&mut args, r.message_id);
+        push(&mut args, flag(r.queue_only));
+        (keys, args)
+    }
+
+    /// One route script call for one request.
+    fn route_cmd(&self, r: &RouteRequest<'_>) -> redis::Cmd {
+        let (keys, args) = self.route_parts(r);
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(self.scripts.route.get_hash())
-            .arg(7)
-            .arg(k.session(r.orchestrator_id))
-            .arg(k.queue(r.orchestrator_id))
-            .arg(k.delivered(r.message_id))
-            .arg(k.daemon_events(r.daemon_id))
-            .arg(k.pending())
-            .arg(k.inflight(r.orchestrator_id))
-            .arg(k.receipts(r.orchestrator_id))
-            .arg(r.orchestrator_id)
-            .arg(r.session_id)
-            .arg(r.daemon_id)
-            .arg(r.daemon_event)
-            .arg(r.marker)
-            .arg(k.daemon_channel(r.daemon_id))
-            .arg(r.queue_item)
-            .arg(l.daemon_max_events)
-            .arg(l.max_queue_size)
-            .arg(if l.queue_enabled { "1" } else { "0" })
-            .arg(l.marker_ttl_seconds)
-            .arg(l.daemon_events_ttl_seconds)
-            .arg(r.expires_at_ms)
-            .arg(r.now_ms)
-            .arg(if r.dedupe { "1" } else { "0" })
-            .arg(r.expires_at_ms + QUEUE_KEY_GRACE_MS)
-            .arg(if r.receipt.is_some() { "1" } else { "0" })
-            .arg(r.receipt.map_or("", |(record, _)| record))
-            .arg(r.receipt.map_or(0, |(_, deadline)| deadline))
-            .arg(r.message_id)
-            .arg(if r.queue_only { "1" } else { "0" });
+        cmd.arg(self.scripts.route.get_hash()).arg(keys.len()).arg(keys).arg(args);
+        cmd
+    }
+
+    /// One batch route script call for many requests.
+    fn route_batch_cmd(&self, requests: &[RouteRequest<'_>]) -> redis::Cmd {
+        let mut keys = Vec::with_capacity(requests.len() * 7);
+        let mut args = Vec::with_capacity(requests.len() * 21);
+        for r in requests {
+            let (k, a) = self.route_parts(r);
+            keys.extend(k);
+            args.extend(a);
+        }
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.scripts.route_batch.get_hash()).arg(keys.len()).arg(keys).arg(requests.len()).arg(args);
         cmd
     }
 
@@ -271,9 +309,28 @@ impl Store for RedisStore {
     }
 
     async fn route_many(&self, requests: &[RouteRequest<'_>]) -> StoreResult<Vec<StoreResult<RouteReply>>> {
-        let commands = requests.iter().map(|r| self.route_cmd(r)).collect();
-        let replies = self.eval_pipeline(&self.scripts.route, commands).await?;
-        Ok(replies.into_iter().map(|reply| reply.map_err(store_error).and_then(|reply| parse_route_reply(&reply))).collect())
+        let commands = requests.chunks(ROUTE_BATCH).map(|chunk| self.route_batch_cmd(chunk)).collect();
+        let replies = self.eval_pipeline(&self.scripts.route_batch, commands).await?;
+        let mut results = Vec::with_capacity(requests.len());
+        for (chunk, reply) in requests.chunks(ROUTE_BATCH).zip(replies) {
+            match reply {
+                Ok(Value::Array(flat)) => {
+                    let mut rest = flat.as_slice();
+                    for _ in chunk {
+                        let len = rest.first().and_then(int).unwrap_or(0) as usize;
+                        let parsed = match rest.get(1..1 + len) {
+                            Some(parts) => parse_route_reply(&Value::Array(parts.to_vec())),
+                            None => Err(StoreError("short reply to route_batch".into())),
+                        };
+                        rest = rest.get(1 + len..).unwrap_or_default();
+                        results.push(parsed);
+                    }
+                }
+                Ok(other) => chunk.iter().for_each(|_| results.push(Err(unexpected("route_batch", &other)))),
+                Err(error) => chunk.iter().for_each(|_| results.push(Err(store_error(error.clone())))),
+            }
+        }
+        Ok(results)
     }
 
     async fn enqueue(&self, orchestrator_id: &str, queue_item: &str, expires_at_ms: i64, dedupe: bool) -> StoreResult<EnqueueReply> {

@@ -21,12 +21,17 @@ local function enqueue_item(queue_key, index_key, member, item, max_size, expire
   return len + 1, dropped
 end
 
--- session_active: the decoded session when the raw session JSON is an active session, else nil.
+-- session_active: the decoded session when the raw session JSON is an active session, else nil
+-- (decoded once per script call, however many messages of a batch ask).
+local decoded_sessions = {}
 local function session_active(raw)
   if not raw then return nil end
+  local cached = decoded_sessions[raw]
+  if cached ~= nil then return cached or nil end
   local ok, session = pcall(cjson.decode, raw)
-  if not ok or type(session) ~= 'table' or session.status ~= 'active' then return nil end
-  return session
+  if not ok or type(session) ~= 'table' or session.status ~= 'active' then session = false end
+  decoded_sessions[raw] = session
+  return session or nil
 end
 
 -- track_receipt: with delivery receipts on, records a delivered message as awaiting its

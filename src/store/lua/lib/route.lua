@@ -1,0 +1,55 @@
+-- route_message: delivers one message to the orchestrator's daemon through the expected session,
+-- or queues it. `k` and `a` are the message's keys and arguments, as route.lua documents them.
+-- Within one script call, sessions and list lengths are read once and then tracked (nothing
+-- else can change them during the call), and each daemon list's TTL is refreshed once, by
+-- finish_routes(), which every script that routes calls last.
+local routed = { sessions = {}, lengths = {}, pushed = {} }
+
+local function list_length(key)
+  local length = routed.lengths[key]
+  if length == nil then
+    length = redis.call('LLEN', key)
+    routed.lengths[key] = length
+  end
+  return length
+end
+
+local function route_message(k, a)
+  local function queue(status, score)
+    if a[10] ~= '1' then return {'refused', status} end
+    local size, dropped = enqueue_item(k[2], k[5], a[1], a[7], tonumber(a[9]), a[16], score, a[15])
+    routed.lengths[k[2]] = size
+    local reply = {'queued', status, size}
+    for i = 1, #dropped do reply[#reply + 1] = dropped[i] end
+    return reply
+  end
+
+  if a[21] == '1' then return queue('offline', a[13]) end
+
+  local raw = routed.sessions[k[1]]
+  if raw == nil then
+    raw = redis.call('GET', k[1])
+    routed.sessions[k[1]] = raw
+  end
+  local session = session_active(raw)
+  if not session then return queue('offline', a[13]) end
+  if session.sessionId ~= a[2] or session.daemonId ~= a[3] then return {'stale', raw} end
+
+  if list_length(k[2]) > 0 or list_length(k[4]) >= tonumber(a[8]) then
+    return queue('pending', a[14])
+  end
+  -- The delivered marker is written only if absent: a message id reaches a daemon once.
+  if not redis.call('SET', k[3], a[5], 'NX', 'EX', a[11]) then
+    return {'already', redis.call('GET', k[3])}
+  end
+  redis.call('LPUSH', k[4], a[4])
+  routed.lengths[k[4]] = routed.lengths[k[4]] + 1
+  routed.pushed[k[4]] = a[12]
+  redis.call('PUBLISH', a[6], a[4])
+  if a[17] == '1' then track_receipt(k[6], k[7], k[5], a[1], a[20], a[18], a[19]) end
+  return {'delivered', a[2]}
+end
+
+local function finish_routes()
+  for key, ttl in pairs(routed.pushed) do redis.call('EXPIRE', key, ttl) end
+end

@@ -27,35 +27,38 @@ if n > 0 then
   end
 end
 
+-- The items taken are always a prefix of the queue: one LTRIM removes them, and one LPUSH
+-- delivers their events in order.
 local room = tonumber(ARGV[5]) - redis.call('LLEN', KEYS[3])
 local outcomes = {}
+local events = {}
 local full = false
-local delivered = 0
+local taken = 0
 for i = 1, n do
   local base = 7 + 6 * i
   if ARGV[base + 1] == 'x' then
-    redis.call('LPOP', KEYS[2])
     outcomes[i] = 'X'
-  elseif redis.call('EXISTS', KEYS[6 + i]) == 1 then
-    redis.call('LPOP', KEYS[2])
+  elseif room <= 0 then
+    full = true
+    break
+  elseif not redis.call('SET', KEYS[6 + i], ARGV[base + 3], 'NX', 'EX', ARGV[6]) then
     outcomes[i] = 'A'
-  elseif room > 0 then
-    redis.call('LPOP', KEYS[2])
-    redis.call('LPUSH', KEYS[3], ARGV[base + 2])
+  else
+    events[#events + 1] = ARGV[base + 2]
     redis.call('PUBLISH', ARGV[4], ARGV[base + 2])
-    redis.call('SET', KEYS[6 + i], ARGV[base + 3], 'EX', ARGV[6])
     if ARGV[10] == '1' then
       track_receipt(KEYS[5], KEYS[6], KEYS[4], ARGV[1], ARGV[base + 5], ARGV[base + 4], ARGV[11])
     end
     room = room - 1
-    delivered = delivered + 1
     outcomes[i] = 'D'
-  else
-    full = true
-    break
   end
+  taken = i
 end
-if delivered > 0 then redis.call('EXPIRE', KEYS[3], ARGV[7]) end
+if taken > 0 then redis.call('LTRIM', KEYS[2], taken, -1) end
+if #events > 0 then
+  redis.call('LPUSH', KEYS[3], unpack(events))
+  redis.call('EXPIRE', KEYS[3], ARGV[7])
+end
 
 file_orchestrator(KEYS[4], ARGV[1], KEYS[2], KEYS[6], full and ARGV[8] or ARGV[9])
 return {'done', table.concat(outcomes), redis.call('LLEN', KEYS[2])}

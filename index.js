@@ -61,7 +61,17 @@ class InvalidArgumentError extends RouterBaseError {
   }
 }
 
-/** Turns an error thrown by the binding (message = JSON `{ code, field, message }`) into a class. */
+/** Turns a binding error (`{ code, field?, message }`) into one of the error classes. */
+function errorFrom(parsed, orchestratorId) {
+  if (parsed.code === 'INVALID_ARGUMENT') {
+    const err = new InvalidArgumentError(parsed.field, '');
+    err.message = parsed.message;
+    return err;
+  }
+  return new OrchestratorRoutingError(parsed.message, orchestratorId ? { orchestratorId } : undefined);
+}
+
+/** Turns an error thrown by the binding (its message is the JSON of `errorFrom`'s argument). */
 function fromNative(error, orchestratorId) {
   let parsed;
   try {
@@ -69,12 +79,7 @@ function fromNative(error, orchestratorId) {
   } catch {
     return new OrchestratorRoutingError(error.message, orchestratorId ? { orchestratorId } : undefined);
   }
-  if (parsed.code === 'INVALID_ARGUMENT') {
-    const err = new InvalidArgumentError(parsed.field, '');
-    err.message = parsed.message;
-    return err;
-  }
-  return new OrchestratorRoutingError(parsed.message, orchestratorId ? { orchestratorId } : undefined);
+  return errorFrom(parsed, orchestratorId);
 }
 
 function describe(value) {
@@ -228,6 +233,10 @@ class OrchestratorRouter extends EventEmitter {
       throw fromNative(error);
     }
     this._presence = null;
+    // Routing calls in flight: their promises are settled from the binding's completion batches.
+    this._calls = new Map();
+    this._callSeq = 0;
+    this._closed = false;
     this._watchListeners();
   }
 
@@ -241,22 +250,45 @@ class OrchestratorRouter extends EventEmitter {
     });
   }
 
-  /** Emits every event the binding has waiting. */
+  /** Emits every event the binding has waiting, then settles every routing call that finished. */
   _deliverEvents() {
     const batch = this._native.takeEvents();
-    if (batch === null) return;
-    for (const event of JSON.parse(batch)) {
-      event.timestamp = new Date(event.timestamp);
-      try {
-        this.emit(event.type, event);
-      } catch (error) {
-        // A throwing listener must not break event delivery; it surfaces as Node reports any
-        // exception thrown from an event listener.
-        process.nextTick(() => {
-          throw error;
-        });
+    if (batch !== null) {
+      for (const event of JSON.parse(batch)) {
+        event.timestamp = new Date(event.timestamp);
+        try {
+          this.emit(event.type, event);
+        } catch (error) {
+          // A throwing listener must not break event delivery; it surfaces as Node reports any
+          // exception thrown from an event listener.
+          process.nextTick(() => {
+            throw error;
+          });
+        }
       }
     }
+    const done = this._native.takeCompletions();
+    if (done === null) return;
+    for (const [id, value, error] of JSON.parse(done)) {
+      const call = this._calls.get(id);
+      this._calls.delete(id);
+      if (error) call.reject(errorFrom(error, call.orchestratorId));
+      else call.resolve(value);
+    }
+    if (this._calls.size === 0) this._native.hold(false);
+  }
+
+  /** Starts a routing call in the binding; its promise settles when its completion arrives. */
+  _submit(orchestratorId, start) {
+    if (this._closed) {
+      return Promise.reject(new OrchestratorRoutingError('OrchestratorRouter is closed', orchestratorId ? { orchestratorId } : undefined));
+    }
+    const id = (this._callSeq = (this._callSeq + 1) >>> 0);
+    return new Promise((resolve, reject) => {
+      if (this._calls.size === 0) this._native.hold(true);
+      this._calls.set(id, { resolve, reject, orchestratorId });
+      start(id);
+    });
   }
 
   /** Runs a binding call, emits the events it produced before its result, and maps errors. */
@@ -315,8 +347,8 @@ class OrchestratorRouter extends EventEmitter {
   async routeMessage(message, orchestratorId) {
     const args = messageArgs(message);
     requireId('orchestratorId', orchestratorId);
-    const online = await this._presenceSaysOnline(orchestratorId);
-    return this._call(orchestratorId, this._native.route(orchestratorId, ...args, online === false));
+    const offline = this._presence ? (await this._presenceSaysOnline(orchestratorId)) === false : false;
+    return this._submit(orchestratorId, (id) => this._native.route(id, orchestratorId, ...args, offline));
   }
 
   /**
@@ -353,7 +385,7 @@ class OrchestratorRouter extends EventEmitter {
       const offlineIds = new Set(distinct.filter((_, i) => answers[i] === false));
       offline = orchestratorIds.map((id) => offlineIds.has(id));
     }
-    return this._call(undefined, this._native.routeMany(orchestratorIds, ids, channelIds, authorIds, contents, createdAts, offline));
+    return this._submit(undefined, (id) => this._native.routeMany(id, orchestratorIds, ids, channelIds, authorIds, contents, createdAts, offline));
   }
 
   /** Queues a message for later delivery to the orchestrator. */
@@ -452,8 +484,16 @@ class OrchestratorRouter extends EventEmitter {
 
   /** Stops background work and closes the Redis connection; the process can exit right after. */
   async close() {
+    this._closed = true;
     this._native.close();
+    const inFlight = [...this._calls.values()].map((call) => new Promise((settled) => {
+      const { resolve, reject } = call;
+      call.resolve = (value) => { resolve(value); settled(); };
+      call.reject = (error) => { reject(error); settled(); };
+    }));
+    await Promise.all(inFlight);
     this._deliverEvents();
+    this._native.release();
   }
 }
 

@@ -8,7 +8,8 @@ use crate::engine::model::Message;
 use crate::engine::{BatchItem, MessageSource, MessageUpdate, RouteOutcome, Router, SessionInput};
 use crate::store::keys::Keys;
 use crate::store::redis::{connection_info, RedisStore};
-use napi::bindgen_prelude::{Function, Promise};
+use napi::bindgen_prelude::{spawn, Function, Promise};
+use napi::Env;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
@@ -24,20 +25,64 @@ type JsCallback<Args, Return> = ThreadsafeFunction<Args, Return, Args, Status, f
 /// Converts a router error into a JS error whose message is `{ code, field?, message }` as JSON,
 /// which the JS layer turns into its error classes.
 fn js_error(error: RouterError) -> napi::Error {
-    let field = match &error {
+    napi::Error::new(Status::GenericFailure, error_json(&error).to_string())
+}
+
+/// A router error as `{ code, field?, message }`.
+fn error_json(error: &RouterError) -> serde_json::Value {
+    let field = match error {
         RouterError::InvalidArgument { field, .. } => Some(field.as_str()),
         _ => None,
     };
-    let reason = serde_json::json!({ "code": error.code(), "field": field, "message": error.to_string() });
-    napi::Error::new(Status::GenericFailure, reason.to_string())
+    serde_json::json!({ "code": error.code(), "field": field, "message": error.to_string() })
 }
 
-/// Events waiting for JS: serialised only when someone listens, handed over in batches.
+/// What waits for JS — events (serialised only when someone listens) and the results of routing
+/// calls — handed over in batches: one wake-up of the JS thread takes everything waiting.
 struct JsSink {
     mask: AtomicU32,
-    pending: Mutex<String>,
+    events: Mutex<String>,
+    completions: Mutex<String>,
     /// Released by `close()`, so that no native handle outlives the router.
     wake: Mutex<Option<JsCallback<(), ()>>>,
+}
+
+impl JsSink {
+    /// Appends a JSON value to a batch, waking JS when the batch was empty.
+    fn post(&self, batch: &Mutex<String>, json: &str) {
+        let mut waiting = batch.lock().unwrap_or_else(|e| e.into_inner());
+        let first = waiting.is_empty();
+        if !first {
+            waiting.push(',');
+        }
+        waiting.push_str(json);
+        drop(waiting);
+        if first {
+            if let Some(wake) = self.wake.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }
+    }
+
+    /// Takes a whole batch as one JSON array, or `None` when it is empty.
+    fn take(batch: &Mutex<String>) -> Option<String> {
+        let mut waiting = batch.lock().unwrap_or_else(|e| e.into_inner());
+        if waiting.is_empty() {
+            return None;
+        }
+        let taken = format!("[{waiting}]");
+        waiting.clear();
+        Some(taken)
+    }
+
+    /// Hands JS the result of call `call_id`: `[id, value]`, or `[id, null, error]`.
+    fn complete<T: serde::Serialize>(&self, call_id: u32, result: Result<T, RouterError>) {
+        let json = match result {
+            Ok(value) => serde_json::json!([call_id, value]),
+            Err(error) => serde_json::json!([call_id, null, error_json(&error)]),
+        };
+        self.post(&self.completions, &json.to_string());
+    }
 }
 
 impl EventSink for JsSink {
@@ -46,19 +91,7 @@ impl EventSink for JsSink {
     }
 
     fn emit(&self, event: Stamped) {
-        let json = serde_json::to_string(&event).expect("events serialise");
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let first = pending.is_empty();
-        if !first {
-            pending.push(',');
-        }
-        pending.push_str(&json);
-        drop(pending);
-        if first {
-            if let Some(wake) = self.wake.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
-            }
-        }
+        self.post(&self.events, &serde_json::to_string(&event).expect("events serialise"));
     }
 }
 
@@ -98,15 +131,6 @@ impl MessageSource for JsMessageSource {
     }
 }
 
-/// `routeMessage`'s result.
-#[napi(object)]
-pub struct RouteResult {
-    pub success: bool,
-    pub status: String,
-    pub session_id: Option<String>,
-    pub error: Option<String>,
-    pub attempts: u32,
-}
 
 /// An active session; dates in ms since the epoch (NaN when unreadable).
 #[napi(object)]
@@ -147,14 +171,17 @@ pub struct NativeRouter {
     sink: Arc<JsSink>,
 }
 
-fn route_result(outcome: RouteOutcome) -> RouteResult {
-    RouteResult {
-        success: outcome.success,
-        status: outcome.status.as_str().to_owned(),
-        session_id: outcome.session_id,
-        error: outcome.error,
-        attempts: outcome.attempts,
+/// `routeMessage`'s result object, as JSON.
+fn route_json(outcome: RouteOutcome) -> serde_json::Value {
+    let mut result = serde_json::json!({ "success": outcome.success, "status": outcome.status.as_str() });
+    if let Some(session_id) = outcome.session_id {
+        result["sessionId"] = session_id.into();
     }
+    if let Some(error) = outcome.error {
+        result["error"] = error.into();
+    }
+    result["attempts"] = outcome.attempts.into();
+    result
 }
 
 fn message(id: String, channel_id: String, author_id: Option<String>, content: String, created_at: f64) -> Message {
@@ -176,16 +203,23 @@ impl NativeRouter {
         let store = RedisStore::new(info, Keys::new(&config.key_prefix), limits, Duration::from_millis(config.delivery_timeout_ms))
             .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
         let wake = on_events.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
-        let sink = Arc::new(JsSink { mask: AtomicU32::new(0), pending: Mutex::new(String::new()), wake: Mutex::new(Some(wake)) });
+        let sink = Arc::new(JsSink {
+            mask: AtomicU32::new(0),
+            events: Mutex::new(String::new()),
+            completions: Mutex::new(String::new()),
+            wake: Mutex::new(Some(wake)),
+        });
         let router = Router::new(store, config, Arc::clone(&sink) as Arc<dyn EventSink>);
         Ok(NativeRouter { router, sink })
     }
 
-    /// Routes a message; `presenceOffline` queues it without looking for a session.
+    /// Starts routing a message (`presenceOffline` queues it without looking for a session); its
+    /// result arrives in `takeCompletions` as call `callId`.
     #[napi]
     #[allow(clippy::too_many_arguments)]
-    pub async fn route(
+    pub fn route(
         &self,
+        call_id: u32,
         orchestrator_id: String,
         id: String,
         channel_id: String,
@@ -193,17 +227,22 @@ impl NativeRouter {
         content: String,
         created_at: f64,
         presence_offline: bool,
-    ) -> napi::Result<RouteResult> {
+    ) {
+        let (router, sink) = (Arc::clone(&self.router), Arc::clone(&self.sink));
         let message = message(id, channel_id, author_id, content, created_at);
-        let outcome = self.router.route(message, &orchestrator_id, presence_offline).await.map_err(js_error)?;
-        Ok(route_result(outcome))
+        spawn(async move {
+            let outcome = router.route(message, &orchestrator_id, presence_offline).await;
+            sink.complete(call_id, outcome.map(route_json));
+        });
     }
 
-    /// Routes a batch given as parallel arrays (one crossing, one pipelined round); results in order.
+    /// Starts routing a batch given as parallel arrays (one crossing, one pipelined round); its
+    /// results, in order, arrive in `takeCompletions` as call `callId`.
     #[napi]
     #[allow(clippy::too_many_arguments)]
-    pub async fn route_many(
+    pub fn route_many(
         &self,
+        call_id: u32,
         orchestrator_ids: Vec<String>,
         ids: Vec<String>,
         channel_ids: Vec<String>,
@@ -211,8 +250,8 @@ impl NativeRouter {
         contents: Vec<String>,
         created_ats: Vec<f64>,
         presence_offline: Vec<bool>,
-    ) -> napi::Result<Vec<RouteResult>> {
-        let items = orchestrator_ids
+    ) {
+        let items: Vec<BatchItem> = orchestrator_ids
             .into_iter()
             .zip(ids)
             .zip(channel_ids)
@@ -226,8 +265,34 @@ impl NativeRouter {
                 queue_only,
             })
             .collect();
-        let outcomes = self.router.route_batch(items).await.map_err(js_error)?;
-        Ok(outcomes.into_iter().map(route_result).collect())
+        let (router, sink) = (Arc::clone(&self.router), Arc::clone(&self.sink));
+        spawn(async move {
+            let outcomes = router.route_batch(items).await;
+            sink.complete(call_id, outcomes.map(|list| list.into_iter().map(route_json).collect::<Vec<_>>()));
+        });
+    }
+
+    /// Takes the results of every finished routing call, as one JSON array of
+    /// `[callId, result]` / `[callId, null, error]` (or null when none wait).
+    #[napi]
+    pub fn take_completions(&self) -> Option<String> {
+        JsSink::take(&self.sink.completions)
+    }
+
+    /// Keeps the Node process alive while routing calls are in flight (`true`), or lets it exit.
+    // napi-rs deprecates refer/unref in favour of counting clones, but what is wanted here is the
+    // event-loop reference of one long-lived function, which only these set.
+    #[napi]
+    #[allow(deprecated)]
+    pub fn hold(&self, env: Env, hold: bool) -> napi::Result<()> {
+        if let Some(wake) = self.sink.wake.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            if hold {
+                wake.refer(&env)?;
+            } else {
+                wake.unref(&env)?;
+            }
+        }
+        Ok(())
     }
 
     /// Queues a message for an offline orchestrator; resolves the queue's length.
@@ -342,13 +407,7 @@ impl NativeRouter {
     /// Takes every waiting event, as one JSON array (or null when none wait).
     #[napi]
     pub fn take_events(&self) -> Option<String> {
-        let mut pending = self.sink.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.is_empty() {
-            return None;
-        }
-        let batch = format!("[{pending}]");
-        pending.clear();
-        Some(batch)
+        JsSink::take(&self.sink.events)
     }
 
     /// Sets (or, with null, clears) the message-service function drains re-read messages through.
@@ -365,11 +424,16 @@ impl NativeRouter {
         Ok(())
     }
 
-    /// Stops background work and releases the Redis connection and every JS function handle.
+    /// Stops background work and releases the Redis connection and the message service.
     #[napi]
     pub fn close(&self) {
         self.router.close();
         self.router.set_message_source(None);
+    }
+
+    /// Releases the wake-up function, the last native handle (after the calls in flight settled).
+    #[napi]
+    pub fn release(&self) {
         self.sink.wake.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }

@@ -43,6 +43,8 @@ export function keyOf(router: OrchestratorRouter, key: string): string {
 /** A plain ioredis client on the test server, closed after the test. */
 export function plainClient(url = redisUrl()): Redis {
   const client = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  // Tests kill servers on purpose; a client of a killed server must not print unhandled errors.
+  client.on('error', () => undefined);
   clients.push(client);
   return client;
 }

@@ -1,10 +1,22 @@
 'use strict';
-// The public JS surface of @neolith/orchestrator-router: the EventEmitter class, the error
-// classes, argument checks that need JavaScript types, and the presence and message services.
-// Routing itself happens in the native binding (src/), which this file calls with flat values.
+// The public JS surface of @neolith/orchestrator-router: the EventEmitter class and the exports.
+// Error classes live in lib/errors.js, argument checks in lib/arguments.js, the message-service
+// adapter in lib/message-service.js. Routing itself happens in the native binding (src/), which
+// this file calls with flat values.
 
 const { EventEmitter } = require('node:events');
 const { NativeRouter } = require('./binding.js');
+const {
+  RouterBaseError,
+  OrchestratorRoutingError,
+  OrchestratorOfflineError,
+  NoActiveSessionError,
+  InvalidArgumentError,
+  errorFrom,
+  fromNative,
+} = require('./lib/errors');
+const { describe, requireId, toMillis, messageArgs, redisTarget } = require('./lib/arguments');
+const { messageFetcher } = require('./lib/message-service');
 
 const EVENT_NAMES = Object.freeze([
   'message.routed',
@@ -21,199 +33,6 @@ const EVENT_NAMES = Object.freeze([
   'message.dead_lettered',
 ]);
 const WATCHED = new Set(EVENT_NAMES);
-
-/** Neolith's base error shape: `message`, `code`, `statusCode`, optional `metadata`, `name`. */
-class RouterBaseError extends Error {
-  constructor(message, code, statusCode, metadata) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-    this.statusCode = statusCode;
-    if (metadata !== undefined) this.metadata = metadata;
-  }
-}
-
-/** A routing failure. */
-class OrchestratorRoutingError extends RouterBaseError {
-  constructor(message, metadata) {
-    super(message, 'ORCHESTRATOR_ROUTING_ERROR', 500, metadata);
-  }
-}
-
-/** The orchestrator is not online. */
-class OrchestratorOfflineError extends RouterBaseError {
-  constructor(orchestratorId) {
-    super(`Orchestrator is offline: ${orchestratorId}`, 'ORCHESTRATOR_OFFLINE', 503, { orchestratorId });
-  }
-}
-
-/** The orchestrator has no active daemon session. */
-class NoActiveSessionError extends RouterBaseError {
-  constructor(orchestratorId) {
-    super(`No active session found for orchestrator: ${orchestratorId}`, 'NO_ACTIVE_SESSION', 404, { orchestratorId });
-  }
-}
-
-/** An argument or configuration value was refused before anything was written. */
-class InvalidArgumentError extends RouterBaseError {
-  constructor(field, problem) {
-    super(`Invalid ${field}: ${problem}`, 'INVALID_ARGUMENT', 400, { field });
-  }
-}
-
-/** Turns a binding error (`{ code, field?, message }`) into one of the error classes. */
-function errorFrom(parsed, orchestratorId) {
-  if (parsed.code === 'INVALID_ARGUMENT') {
-    const err = new InvalidArgumentError(parsed.field, '');
-    err.message = parsed.message;
-    return err;
-  }
-  return new OrchestratorRoutingError(parsed.message, orchestratorId ? { orchestratorId } : undefined);
-}
-
-/** Turns an error thrown by the binding (its message is the JSON of `errorFrom`'s argument). */
-function fromNative(error, orchestratorId) {
-  let parsed;
-  try {
-    parsed = JSON.parse(error.message);
-  } catch {
-    return new OrchestratorRoutingError(error.message, orchestratorId ? { orchestratorId } : undefined);
-  }
-  return errorFrom(parsed, orchestratorId);
-}
-
-function describe(value) {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  return typeof value;
-}
-
-/** Refuses a string that is not well-formed UTF-16 (an unpaired surrogate cannot be stored as UTF-8). */
-function wellFormed(field, value) {
-  if (!value.isWellFormed()) {
-    throw new InvalidArgumentError(field, 'must not contain unpaired surrogates (it cannot be stored as UTF-8)');
-  }
-  return value;
-}
-
-function requireId(field, value) {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new InvalidArgumentError(field, `must be a non-empty string, got ${describe(value)}`);
-  }
-  return wellFormed(field, value);
-}
-
-/** A date given as a Date, an ISO-8601 string or ms since the epoch; `undefined` means now. */
-function toMillis(field, value) {
-  if (value === undefined || value === null) return Date.now();
-  let ms = NaN;
-  if (value instanceof Date) ms = value.getTime();
-  else if (typeof value === 'string') ms = Date.parse(value);
-  else if (typeof value === 'number') ms = value;
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
-    throw new InvalidArgumentError(field, `must be a valid Date, ISO-8601 string or epoch milliseconds, got ${describe(value)}`);
-  }
-  return Math.trunc(ms);
-}
-
-/** Checks a message's JS types and returns the flat values the binding takes. */
-function messageArgs(message) {
-  if (message === null || typeof message !== 'object') {
-    throw new InvalidArgumentError('message', `must be an object, got ${describe(message)}`);
-  }
-  const id = requireId('message.id', message.id);
-  const channelId = requireId('message.channelId', message.channelId);
-  if (typeof message.content !== 'string') {
-    throw new InvalidArgumentError('message.content', `must be a string, got ${describe(message.content)}`);
-  }
-  wellFormed('message.content', message.content);
-  const authorId = message.authorId;
-  if (authorId !== undefined && authorId !== null) {
-    if (typeof authorId !== 'string') {
-      throw new InvalidArgumentError('message.authorId', `must be a string when given, got ${describe(authorId)}`);
-    }
-    wellFormed('message.authorId', authorId);
-  }
-  return [id, channelId, authorId ?? undefined, message.content, toMillis('message.createdAt', message.createdAt)];
-}
-
-function isIoredis(client) {
-  return typeof client.duplicate === 'function' && client.options && typeof client.options === 'object' && !client.options.socket;
-}
-
-function isNodeRedis(client) {
-  return typeof client.sendCommand === 'function' && client.options && typeof client.options === 'object';
-}
-
-/** Reads the `redis` option: a URL, an options object, or an ioredis / node-redis client. */
-function redisTarget(redis) {
-  if (redis === undefined || redis === null) return { target: { url: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } };
-  if (typeof redis === 'string') return { target: { url: redis } };
-  if (typeof redis !== 'object') {
-    throw new InvalidArgumentError('redis', `must be a URL, an options object or a Redis client, got ${describe(redis)}`);
-  }
-  if (isIoredis(redis)) {
-    const o = redis.options;
-    return {
-      target: { host: o.host, port: o.port, username: o.username, password: o.password, db: o.db, tls: Boolean(o.tls) },
-      keyPrefix: o.keyPrefix || undefined,
-    };
-  }
-  if (isNodeRedis(redis)) {
-    const o = redis.options;
-    if (o.url) return { target: { url: o.url } };
-    const socket = o.socket || {};
-    return {
-      target: { host: socket.host, port: socket.port, username: o.username, password: o.password, db: o.database, tls: Boolean(socket.tls) },
-    };
-  }
-  const { host, port, username, password, db, tls } = redis;
-  for (const [field, value, type] of [['host', host, 'string'], ['username', username, 'string'], ['password', password, 'string']]) {
-    if (value !== undefined && typeof value !== type) {
-      throw new InvalidArgumentError(`redis.${field}`, `must be a ${type}, got ${describe(value)}`);
-    }
-  }
-  for (const [field, value] of [['port', port], ['db', db]]) {
-    if (value !== undefined && !Number.isInteger(value)) {
-      throw new InvalidArgumentError(`redis.${field}`, `must be an integer, got ${describe(value)}`);
-    }
-  }
-  return { target: { host, port, username, password, db, tls: Boolean(tls) } };
-}
-
-/** Normalises a message service's answer into `{ content, channelId?, authorId?, createdAt? } | null`. */
-function currentForm(message) {
-  if (message === null || message === undefined || typeof message !== 'object' || message.deletedAt) return null;
-  if (typeof message.content !== 'string') return null;
-  let createdAt;
-  if (message.createdAt !== undefined && message.createdAt !== null) {
-    const ms = message.createdAt instanceof Date ? message.createdAt.getTime() : new Date(message.createdAt).getTime();
-    if (Number.isFinite(ms)) createdAt = ms;
-  }
-  return {
-    content: message.content,
-    channelId: typeof message.channelId === 'string' ? message.channelId : undefined,
-    authorId: typeof message.authorId === 'string' ? message.authorId : undefined,
-    createdAt,
-  };
-}
-
-/** Builds the function the binding calls to re-read queued messages through a message service. */
-function messageFetcher(service) {
-  return async (idsJson) => {
-    const ids = JSON.parse(idsJson);
-    let found;
-    if (typeof service.getMessages === 'function') {
-      const list = (await service.getMessages(ids)) || [];
-      const byId = new Map(list.filter(Boolean).map((m) => [m.id, m]));
-      found = ids.map((id) => byId.get(id));
-    } else {
-      found = await Promise.all(ids.map((id) => service.getMessage(id)));
-    }
-    return JSON.stringify(found.map(currentForm));
-  };
-}
 
 /**
  * Routes chat messages to orchestrators' daemons through Redis, queues them while an

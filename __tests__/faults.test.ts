@@ -1,4 +1,4 @@
-import { closeAll, daemonMessageIds, message, newRouter, plainClient, record, uid } from './support/helpers';
+import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, record, uid } from './support/helpers';
 import { RedisProcess, startRedis } from './support/redis-server';
 
 let server: RedisProcess;
@@ -60,5 +60,30 @@ describe('retries and an unreachable Redis', () => {
     expect(result).toMatchObject({ success: true, status: 'delivered', sessionId: 's' });
     expect(result.attempts).toBeGreaterThan(1);
     expect(await daemonMessageIds(admin, router, daemon)).toEqual(['slow']);
+  });
+});
+
+describe('a key of the wrong type (written by something else)', () => {
+  it('fails the route without leaving a delivered marker, and keeps a drain from losing the queue', async () => {
+    const router = newRouter({ redis: server.url, retry: { maxAttempts: 2, initialDelayMs: 5 } });
+    const redis = plainClient(server.url);
+    const orch = uid('orch');
+    await router.registerSession(orch, { id: 's', daemonId: 'broken', status: 'active' });
+    await redis.set(keyOf(router, 'daemon:events:broken'), 'not a list');
+    const result = await router.routeMessage(message('m1'), orch);
+    expect(result).toMatchObject({ success: false, status: 'failed', attempts: 2 });
+    expect(result.error).toContain('WRONGTYPE');
+    expect(await redis.exists(keyOf(router, 'routing:delivered:m1'))).toBe(0);
+
+    await router.unregisterSession(orch);
+    await router.routeMessage(message('q1'), orch);
+    await router.routeMessage(message('q2'), orch);
+    await redis.set(
+      keyOf(router, `routing:session:${orch}`),
+      JSON.stringify({ sessionId: 's', daemonId: 'broken', status: 'active', lastActiveAt: new Date().toISOString(), createdAt: new Date().toISOString() }),
+    );
+    await expect(router.processQueuedMessages(orch)).rejects.toMatchObject({ message: expect.stringContaining('WRONGTYPE') });
+    expect((await redis.lrange(keyOf(router, `routing:queue:${orch}`), 0, -1)).map((i) => JSON.parse(i).messageId)).toEqual(['q1', 'q2']);
+    expect(await redis.exists(keyOf(router, 'routing:delivered:q1'))).toBe(0);
   });
 });

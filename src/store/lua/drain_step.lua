@@ -27,6 +27,13 @@ if n > 0 then
   end
 end
 
+-- Nothing is written before the daemon's key is known to be a list (Redis does not roll a
+-- script back, so a failing push after the trim would lose the taken items).
+local daemon_type = redis.call('TYPE', KEYS[3]).ok
+if daemon_type ~= 'list' and daemon_type ~= 'none' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[3] .. ' holds a ' .. daemon_type .. ', not a list')
+end
+
 -- The items taken are always a prefix of the queue: one LTRIM removes them, and one LPUSH
 -- delivers their events in order.
 local room = tonumber(ARGV[5]) - redis.call('LLEN', KEYS[3])

@@ -42,7 +42,13 @@ local function route_message(k, a)
   if not redis.call('SET', k[3], a[5], 'NX', 'EX', a[11]) then
     return {'already', redis.call('GET', k[3])}
   end
-  redis.call('LPUSH', k[4], a[4])
+  -- A failing push (the key holds another type) must not leave the marker behind: Redis does not
+  -- roll a script back, and a marker without its event would report a message as delivered.
+  local pushed = redis.pcall('LPUSH', k[4], a[4])
+  if type(pushed) == 'table' and pushed.err then
+    redis.call('DEL', k[3])
+    return redis.error_reply(pushed.err)
+  end
   routed.lengths[k[4]] = routed.lengths[k[4]] + 1
   routed.pushed[k[4]] = a[12]
   redis.call('PUBLISH', a[6], a[4])

@@ -90,6 +90,7 @@ class OrchestratorRouter extends EventEmitter {
     if (done === null) return;
     for (const [id, value, error] of JSON.parse(done)) {
       const call = this._calls.get(id);
+      if (!call) continue;
       this._calls.delete(id);
       if (error) call.reject(errorFrom(error, call.orchestratorId));
       else call.resolve(value);

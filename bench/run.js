@@ -11,7 +11,7 @@ const path = require('node:path');
 const Redis = require('ioredis');
 const { createOrchestratorRouter } = require('..');
 const { BaselineOrchestratorRouter } = require('./baseline/orchestrator-router');
-const { startPrivateRedis } = require('../scripts/redis-server');
+const { startPrivateRedis, deleteKeys } = require('../scripts/redis-server');
 const { drawChart } = require('./chart');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
@@ -294,14 +294,7 @@ async function main() {
 
   await Promise.all([native.close(), nativeListening.close()]);
   baselineClient.disconnect();
-  const keys = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await admin.scan(cursor, 'MATCH', 'bench:*', 'COUNT', 10_000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  for (let i = 0; i < keys.length; i += 1000) await admin.del(...keys.slice(i, i + 1000));
+  await deleteKeys(admin, 'bench:*');
   admin.disconnect();
   if (server) await server.stop();
 }

@@ -52,4 +52,14 @@ async function startPrivateRedis() {
   };
 }
 
-module.exports = { startPrivateRedis };
+/** Deletes every key matching `pattern` (SCAN, then DEL in batches). */
+async function deleteKeys(client, pattern) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await client.del(...keys);
+  } while (cursor !== '0');
+}
+
+module.exports = { startPrivateRedis, deleteKeys };

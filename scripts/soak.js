@@ -6,7 +6,7 @@
 
 const Redis = require('ioredis');
 const { createOrchestratorRouter } = require('..');
-const { startPrivateRedis } = require('./redis-server');
+const { startPrivateRedis, deleteKeys } = require('./redis-server');
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -126,14 +126,7 @@ async function main() {
   console.log(`after ${Math.round(WARM_UP * 100)} % warm-up (${steady.length} samples): RSS slope ${rssSlope.toFixed(2)} MB/min, Redis memory slope ${redisSlope.toFixed(2)} MB/min`);
   console.log(`unhandled rejections: ${unhandled}`);
 
-  const keys = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await admin.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  for (let i = 0; i < keys.length; i += 500) await admin.del(...keys.slice(i, i + 500));
+  await deleteKeys(admin, `${keyPrefix}*`);
   admin.disconnect();
   if (server) await server.stop();
   process.exitCode = unhandled > 0 || counts.failed > 0 ? 1 : 0;

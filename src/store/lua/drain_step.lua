@@ -29,10 +29,8 @@ end
 
 -- Nothing is written before the daemon's key is known to be a list (Redis does not roll a
 -- script back, so a failing push after the trim would lose the taken items).
-local daemon_type = redis.call('TYPE', KEYS[3]).ok
-if daemon_type ~= 'list' and daemon_type ~= 'none' then
-  return redis.error_reply('WRONGTYPE ' .. KEYS[3] .. ' holds a ' .. daemon_type .. ', not a list')
-end
+local wrong_type = list_or_error(KEYS[3])
+if wrong_type then return wrong_type end
 
 -- The items taken are always a prefix of the queue: one LTRIM removes them, and one LPUSH
 -- delivers their events in order.

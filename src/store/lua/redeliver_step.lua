@@ -23,10 +23,8 @@ if redeliveries then
   if not session_is(raw, ARGV[2], ARGV[3]) then return {'stale', raw} end
 end
 
-local daemon_type = redis.call('TYPE', KEYS[3]).ok
-if daemon_type ~= 'list' and daemon_type ~= 'none' then
-  return redis.error_reply('WRONGTYPE ' .. KEYS[3] .. ' holds a ' .. daemon_type .. ', not a list')
-end
+local wrong_type = list_or_error(KEYS[3])
+if wrong_type then return wrong_type end
 local room = tonumber(ARGV[5]) - redis.call('LLEN', KEYS[3])
 local outcomes = {}
 local requeue = {}

@@ -64,3 +64,13 @@ local function session_is(raw, session_id, daemon_id)
   local session = session_active(raw)
   return session ~= nil and session.sessionId == session_id and session.daemonId == daemon_id
 end
+
+-- list_or_error: nil when `key` holds a list or nothing, else a WRONGTYPE error reply (checked
+-- before a script writes anything: Redis does not roll a script back).
+local function list_or_error(key)
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'list' and kind ~= 'none' then
+    return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. kind .. ', not a list')
+  end
+  return nil
+end

@@ -8,6 +8,7 @@ use super::router::{Classified, MessageUpdate, Router};
 use super::sessions::KnownSession;
 use super::time::{format_iso, now_ms};
 use crate::store::{DrainAction, DrainReply, DrainStep, ItemOutcome, Store};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Queue items planned and committed in one step.
@@ -29,6 +30,14 @@ pub struct DrainSummary {
     pub remaining: u64,
 }
 
+/// One orchestrator's drain in this process: the lock that keeps drains one at a time, and
+/// whether another drain was asked for while one ran.
+#[derive(Default)]
+pub(super) struct DrainSlot {
+    lock: tokio::sync::Mutex<()>,
+    again: AtomicBool,
+}
+
 /// One planned item: its raw entry, its action, and what to report if it is dropped.
 struct Planned<'a> {
     raw: &'a [u8],
@@ -45,8 +54,15 @@ impl<S: Store> Router<S> {
         self.drain(orchestrator_id).await
     }
 
-    /// Drains in the background (after a route found a backlog ahead of it).
+    /// Drains in the background (after a route found a backlog ahead of it, or the ticker found
+    /// one due). If a drain of that orchestrator is already running here, it is asked to look once
+    /// more instead, so a burst of pending routes does not pile up one waiting drain each.
     pub(super) fn spawn_drain(self: &Arc<Self>, orchestrator_id: &str) {
+        let slot = self.drain_slot(orchestrator_id);
+        if slot.lock.try_lock().is_err() {
+            slot.again.store(true, Ordering::Release);
+            return;
+        }
         let router = Arc::clone(self);
         let orchestrator_id = orchestrator_id.to_owned();
         tokio::spawn(async move {
@@ -68,17 +84,27 @@ impl<S: Store> Router<S> {
         }
     }
 
-    /// The lock that keeps drains of one orchestrator in this process one at a time.
-    fn drain_lock(&self, orchestrator_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    /// The slot that keeps drains of one orchestrator in this process one at a time.
+    fn drain_slot(&self, orchestrator_id: &str) -> Arc<DrainSlot> {
         let mut drains = self.drains.lock().unwrap_or_else(|e| e.into_inner());
         drains.retain(|_, lock| Arc::strong_count(lock) > 1);
         Arc::clone(drains.entry(orchestrator_id.to_owned()).or_default())
     }
 
-    /// Drains until the queue is empty, the orchestrator is offline, or its daemon is full.
+    /// Drains until the queue is empty, the orchestrator is offline, or its daemon is full — and
+    /// once more if another drain was asked for meanwhile.
     pub(super) async fn drain(self: &Arc<Self>, orchestrator_id: &str) -> Result<DrainSummary, RouterError> {
-        let lock = self.drain_lock(orchestrator_id);
-        let _one_at_a_time = lock.lock().await;
+        let slot = self.drain_slot(orchestrator_id);
+        let _one_at_a_time = slot.lock.lock().await;
+        loop {
+            let summary = self.drain_once(orchestrator_id).await?;
+            if !slot.again.swap(false, Ordering::AcqRel) {
+                return Ok(summary);
+            }
+        }
+    }
+
+    async fn drain_once(self: &Arc<Self>, orchestrator_id: &str) -> Result<DrainSummary, RouterError> {
         if self.config.delivery_receipts {
             self.settle_overdue(orchestrator_id).await?;
         }

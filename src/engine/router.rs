@@ -75,7 +75,7 @@ pub struct Router<S: Store> {
     pub(super) config: RouterConfig,
     sink: Arc<dyn EventSink>,
     pub(super) sessions: Mutex<HashMap<String, KnownSession>>,
-    pub(super) drains: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(super) drains: Mutex<HashMap<String, Arc<super::drain::DrainSlot>>>,
     pub(super) message_source: RwLock<Option<Arc<dyn MessageSource>>>,
     ticker: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
@@ -113,11 +113,6 @@ impl<S: Store> Router<S> {
             ticker: Mutex::new(None),
             closed: AtomicBool::new(false),
         })
-    }
-
-    /// The configuration in force.
-    pub fn config(&self) -> &RouterConfig {
-        &self.config
     }
 
     /// Sends an event if anyone listens to its kind; `build` runs only then.

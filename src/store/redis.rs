@@ -200,6 +200,28 @@ impl RedisStore {
         Ok(connection)
     }
 
+    /// The keys and arguments drain_step.lua and redeliver_step.lua start with: KEYS session,
+    /// queue, daemon events, pending, in-flight, receipts; ARGV orchestratorId, expected sessionId
+    /// and daemonId ('' when none), daemon channel, daemon maxEvents.
+    fn step_invocation<'s>(&self, script: &'s Script, orchestrator_id: &str, session: Option<(&str, &str)>) -> redis::ScriptInvocation<'s> {
+        let k = &self.keys;
+        let (session_id, daemon_id) = session.unwrap_or(("", ""));
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(k.session(orchestrator_id))
+            .key(k.queue(orchestrator_id))
+            .key(k.daemon_events(daemon_id))
+            .key(k.pending())
+            .key(k.inflight(orchestrator_id))
+            .key(k.receipts(orchestrator_id))
+            .arg(orchestrator_id)
+            .arg(session_id)
+            .arg(daemon_id)
+            .arg(k.daemon_channel(daemon_id))
+            .arg(self.limits.daemon_max_events);
+        invocation
+    }
+
     /// The route script's keys and arguments for one request (see route.lua).
     fn route_parts(&self, r: &RouteRequest<'_>) -> (Vec<String>, Vec<Vec<u8>>) {
         let k = &self.keys;
@@ -426,21 +448,8 @@ impl Store for RedisStore {
 
     async fn drain_step(&self, step: &DrainStep<'_>) -> StoreResult<DrainReply> {
         let k = &self.keys;
-        let (session_id, daemon_id) = step.session.unwrap_or(("", ""));
-        let mut invocation = self.scripts.drain_step.prepare_invoke();
+        let mut invocation = self.step_invocation(&self.scripts.drain_step, step.orchestrator_id, step.session);
         invocation
-            .key(k.session(step.orchestrator_id))
-            .key(k.queue(step.orchestrator_id))
-            .key(k.daemon_events(daemon_id))
-            .key(k.pending())
-            .key(k.inflight(step.orchestrator_id))
-            .key(k.receipts(step.orchestrator_id));
-        invocation
-            .arg(step.orchestrator_id)
-            .arg(session_id)
-            .arg(daemon_id)
-            .arg(k.daemon_channel(daemon_id))
-            .arg(self.limits.daemon_max_events)
             .arg(self.limits.marker_ttl_seconds)
             .arg(self.limits.daemon_events_ttl_seconds)
             .arg(step.retry_at_ms)
@@ -524,22 +533,9 @@ impl Store for RedisStore {
 
     async fn receipt_step(&self, step: &ReceiptStep<'_>) -> StoreResult<ReceiptReply> {
         let k = &self.keys;
-        let (session_id, daemon_id) = step.session.unwrap_or(("", ""));
-        let mut invocation = self.scripts.redeliver_step.prepare_invoke();
+        let mut invocation = self.step_invocation(&self.scripts.redeliver_step, step.orchestrator_id, step.session);
         invocation
-            .key(k.session(step.orchestrator_id))
-            .key(k.queue(step.orchestrator_id))
-            .key(k.daemon_events(daemon_id))
-            .key(k.pending())
-            .key(k.inflight(step.orchestrator_id))
-            .key(k.receipts(step.orchestrator_id))
-            .key(k.dead(step.orchestrator_id));
-        invocation
-            .arg(step.orchestrator_id)
-            .arg(session_id)
-            .arg(daemon_id)
-            .arg(k.daemon_channel(daemon_id))
-            .arg(self.limits.daemon_max_events)
+            .key(k.dead(step.orchestrator_id))
             .arg(self.limits.daemon_events_ttl_seconds)
             .arg(step.full_retry_at_ms)
             .arg(step.queue_revisit_at_ms)

@@ -174,10 +174,17 @@ impl<S: Store> Router<S> {
         if !self.config.offline_queue.enabled {
             return Err(RouterError::QueueDisabled { orchestrator_id: orchestrator_id.to_owned() });
         }
-        let (queue_size, dropped, _) =
-            self.enqueue_with_retries(&prepared, orchestrator_id).await.map_err(|(error, _)| RouterError::Store(error))?;
-        self.report_queued(&prepared.message_id, orchestrator_id, queue_size, &dropped);
-        Ok(queue_size)
+        let reply = self
+            .with_retries(&prepared.message_id, orchestrator_id, |attempt| self.route_once(&prepared, orchestrator_id, true, attempt > 1))
+            .await
+            .map_err(|(error, _)| RouterError::Store(error))?;
+        match reply.0 {
+            RouteReply::Queued { queue_size, dropped, .. } => {
+                self.report_queued(&prepared.message_id, orchestrator_id, queue_size, &dropped);
+                Ok(queue_size)
+            }
+            other => Err(RouterError::Store(format!("unexpected reply to a queue-only route: {other:?}"))),
+        }
     }
 
     pub(super) fn prepare(&self, message: &Message, orchestrator_id: &str) -> Result<Prepared, RouterError> {
@@ -193,14 +200,6 @@ impl<S: Store> Router<S> {
             expires_at_ms: now + self.config.offline_queue.queue_ttl_seconds as i64 * 1000,
             now_ms: now,
         })
-    }
-
-    async fn enqueue_with_retries(&self, prepared: &Prepared, orchestrator_id: &str) -> Result<(u64, Vec<String>, u32), (String, u32)> {
-        self.with_retries(&prepared.message_id, orchestrator_id, |attempt| {
-            self.store.enqueue(orchestrator_id, &prepared.item_json, prepared.expires_at_ms, attempt > 1)
-        })
-        .await
-        .map(|(reply, attempts)| (reply.queue_size, reply.dropped, attempts))
     }
 
     /// Runs `operation` until it succeeds or `retry.maxAttempts` attempts have failed, waiting

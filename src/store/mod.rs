@@ -81,13 +81,6 @@ pub enum RouteReply {
     Refused { status: QueueStatus },
 }
 
-/// What became of an explicit enqueue.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EnqueueReply {
-    pub queue_size: u64,
-    pub dropped: Vec<String>,
-}
-
 /// A read of an orchestrator's session and the head of its queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueSnapshot {
@@ -211,14 +204,6 @@ pub trait Store: Send + Sync + 'static {
     fn route(&self, request: &RouteRequest<'_>) -> impl Future<Output = StoreResult<RouteReply>> + Send;
     /// Routes many messages in one pipelined round; one reply (or error) per request, in order.
     fn route_many(&self, requests: &[RouteRequest<'_>]) -> impl Future<Output = StoreResult<Vec<StoreResult<RouteReply>>>> + Send;
-    /// Appends an item to an orchestrator's queue under the cap.
-    fn enqueue(
-        &self,
-        orchestrator_id: &str,
-        queue_item: &str,
-        expires_at_ms: i64,
-        dedupe: bool,
-    ) -> impl Future<Output = StoreResult<EnqueueReply>> + Send;
     /// Stores a session; returns the length of the orchestrator's queue.
     fn register_session(&self, orchestrator_id: &str, session: &str, now_ms: i64) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Deletes a session; returns whether one existed.

@@ -3,7 +3,7 @@
 
 use super::keys::Keys;
 use super::{
-    DrainAction, DrainReply, DrainStep, EnqueueReply, ItemOutcome, OverdueReceipts, QueueSnapshot, QueueStatus,
+    DrainAction, DrainReply, DrainStep, ItemOutcome, OverdueReceipts, QueueSnapshot, QueueStatus,
     ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, RouteReply, RouteRequest, Store, StoreError, StoreLimits,
     StoreResult, Touched,
 };
@@ -35,7 +35,6 @@ macro_rules! lua {
 struct Scripts {
     route: Script,
     route_batch: Script,
-    enqueue: Script,
     register_session: Script,
     touch_session: Script,
     drain_step: Script,
@@ -51,7 +50,6 @@ impl Scripts {
         Scripts {
             route: lua!("route.lua", "route.lua"),
             route_batch: lua!("route_batch.lua", "route.lua"),
-            enqueue: lua!("enqueue.lua"),
             register_session: lua!("register_session.lua"),
             touch_session: lua!("touch_session.lua"),
             drain_step: lua!("drain_step.lua"),
@@ -353,30 +351,6 @@ impl Store for RedisStore {
             }
         }
         Ok(results)
-    }
-
-    async fn enqueue(&self, orchestrator_id: &str, queue_item: &str, expires_at_ms: i64, dedupe: bool) -> StoreResult<EnqueueReply> {
-        let reply = self
-            .run(
-                self.scripts
-                    .enqueue
-                    .key(self.keys.queue(orchestrator_id))
-                    .key(self.keys.pending())
-                    .arg(orchestrator_id)
-                    .arg(queue_item)
-                    .arg(self.limits.max_queue_size)
-                    .arg(expires_at_ms)
-                    .arg(if dedupe { "1" } else { "0" })
-                    .arg(expires_at_ms + QUEUE_KEY_GRACE_MS),
-            )
-            .await?;
-        match &reply {
-            Value::Array(parts) if !parts.is_empty() => Ok(EnqueueReply {
-                queue_size: int(&parts[0]).ok_or_else(|| unexpected("enqueue", &reply))?,
-                dropped: texts(&parts[1..]),
-            }),
-            other => Err(unexpected("enqueue", other)),
-        }
     }
 
     async fn register_session(&self, orchestrator_id: &str, session: &str, now_ms: i64) -> StoreResult<u64> {

@@ -5,6 +5,7 @@
 // this file calls with flat values.
 
 const { EventEmitter } = require('node:events');
+const net = require('node:net');
 const { NativeRouter } = require('./binding.js');
 const {
   RouterBaseError,
@@ -34,6 +35,11 @@ const EVENT_NAMES = Object.freeze([
 ]);
 const WATCHED = new Set(EVENT_NAMES);
 
+// What a native call leaves for JS to do (bits of its return value; see src/binding.rs).
+const WAITING = 1; // events or results to hand out
+const OUTPUT = 2; // routes to start or bytes to write: flush before this tick ends
+const RESET = 4; // the Redis socket is unusable: drop it
+
 /**
  * Routes chat messages to orchestrators' daemons through Redis, queues them while an
  * orchestrator is offline, and drains the queue when it returns.
@@ -47,7 +53,7 @@ class OrchestratorRouter extends EventEmitter {
     const { target, keyPrefix } = redisTarget(config.redis);
     const nativeConfig = { ...config, prisma: undefined, redis: target, keyPrefix: config.keyPrefix ?? keyPrefix };
     try {
-      this._native = new NativeRouter(JSON.stringify(nativeConfig), () => this._deliverEvents());
+      this._native = new NativeRouter(JSON.stringify(nativeConfig), () => this._after(this._native.pump()));
     } catch (error) {
       throw fromNative(error);
     }
@@ -56,7 +62,67 @@ class OrchestratorRouter extends EventEmitter {
     this._calls = new Map();
     this._callSeq = 0;
     this._closed = false;
+    // The socket routing calls' Redis commands travel on (null when none is open). The binding
+    // packs the commands and reads the replies; this file only moves the bytes, so that a route's
+    // round trip needs no thread but this one.
+    const pipeTarget = this._native.pipeTarget();
+    this._target = pipeTarget === null ? null : JSON.parse(pipeTarget);
+    this._socket = null;
+    this._flushQueued = false;
     this._watchListeners();
+  }
+
+  /** Acts on what a native call left to do: hand out events and results, write to Redis. */
+  _after(flags) {
+    if (flags & RESET) this._dropSocket();
+    if (flags & WAITING) this._deliverEvents();
+    if (flags & OUTPUT && !this._flushQueued) {
+      // Once per tick: every route started in this tick goes out in one write.
+      this._flushQueued = true;
+      process.nextTick(() => this._flush());
+    }
+  }
+
+  _flush() {
+    this._flushQueued = false;
+    // The routeMessage calls of this tick start here, together.
+    const flags = this._native.dispatch();
+    if (flags & WAITING) this._deliverEvents();
+    const bytes = this._native.takeOutput();
+    if (bytes === null || this._target === null) return;
+    if (this._socket === null) this._connect(bytes);
+    else this._socket.write(bytes);
+  }
+
+  /** Opens the routes' socket; the binding puts the opening commands (AUTH, SELECT) first. */
+  _connect(pending) {
+    const target = this._target;
+    const socket = target.path ? net.connect(target.path) : net.connect(target.port, target.host);
+    socket.setNoDelay(true);
+    if (this._calls.size === 0) socket.unref();
+    this._socket = socket;
+    this._after(this._native.pipeOpened());
+    const opening = this._native.takeOutput();
+    socket.write(opening === null ? pending : Buffer.concat([opening, pending]));
+    let failure = null;
+    socket.on('data', (chunk) => {
+      if (this._socket === socket) this._after(this._native.feed(chunk));
+    });
+    socket.on('error', (error) => {
+      failure = error;
+    });
+    socket.on('close', () => {
+      if (this._socket !== socket) return;
+      this._socket = null;
+      const reason = failure ? `Redis connection failed: ${failure.message}` : 'the Redis connection closed';
+      this._after(this._native.pipeClosed(reason));
+    });
+  }
+
+  _dropSocket() {
+    const socket = this._socket;
+    this._socket = null;
+    if (socket) socket.destroy();
   }
 
   /** Tells the binding which events have listeners, so that no other event is built. */
@@ -95,7 +161,10 @@ class OrchestratorRouter extends EventEmitter {
       if (error) call.reject(errorFrom(error, call.orchestratorId));
       else call.resolve(value);
     }
-    if (this._calls.size === 0) this._native.hold(false);
+    if (this._calls.size === 0) {
+      this._native.hold(false);
+      if (this._socket) this._socket.unref();
+    }
   }
 
   /** Starts a routing call in the binding; its promise settles when its completion arrives. */
@@ -105,9 +174,12 @@ class OrchestratorRouter extends EventEmitter {
     }
     const id = (this._callSeq = (this._callSeq + 1) >>> 0);
     return new Promise((resolve, reject) => {
-      if (this._calls.size === 0) this._native.hold(true);
+      if (this._calls.size === 0) {
+        this._native.hold(true);
+        if (this._socket) this._socket.ref();
+      }
       this._calls.set(id, { resolve, reject, orchestratorId });
-      start(id);
+      this._after(start(id));
     });
   }
 
@@ -212,7 +284,7 @@ class OrchestratorRouter extends EventEmitter {
   async queueMessageForOffline(message, orchestratorId) {
     const args = messageArgs(message);
     requireId('orchestratorId', orchestratorId);
-    await this._call(orchestratorId, this._native.queue(orchestratorId, ...args));
+    await this._submit(orchestratorId, (id) => this._native.queue(id, orchestratorId, ...args));
   }
 
   /** The orchestrator's active daemon session, or `null`. */
@@ -305,7 +377,8 @@ class OrchestratorRouter extends EventEmitter {
   /** Stops background work and closes the Redis connection; the process can exit right after. */
   async close() {
     this._closed = true;
-    this._native.close();
+    this._after(this._native.close());
+    this._dropSocket();
     const inFlight = [...this._calls.values()].map((call) => new Promise((settled) => {
       const { resolve, reject } = call;
       call.resolve = (value) => { resolve(value); settled(); };

@@ -67,3 +67,34 @@ describe('routing a batch with routeMessages', () => {
     expect(await daemonMessageIds(plainClient(), router, daemon)).toEqual(['m1', 'm2']);
   });
 });
+
+describe('routeMessage calls started in the same tick (routed together, as batches of up to 16)', () => {
+  it('resolves each call with its own result and delivers them in call order', async () => {
+    const router = newRouter({ maxMessageBytes: 1000 });
+    const redis = plainClient();
+    const on = uid('on');
+    const off = uid('off');
+    const daemon = uid('daemon');
+    await router.registerSession(on, { id: 's', daemonId: daemon, status: 'active' });
+    // 50 calls in one tick: more than three batches, mixed orchestrators, one invalid call.
+    const calls = Array.from({ length: 50 }, (_, i) => {
+      const content = i === 7 ? 'x'.repeat(1001) : `c${i}`;
+      return router.routeMessage(message(`t${i}`, { content }), i % 5 === 4 ? off : on);
+    });
+    const settled = await Promise.allSettled(calls);
+    settled.forEach((outcome, i) => {
+      if (i === 7) {
+        expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'INVALID_ARGUMENT', metadata: { field: 'message.content' } } });
+      } else if (i % 5 === 4) {
+        expect(outcome).toEqual({ status: 'fulfilled', value: { success: true, status: 'offline', attempts: 1 } });
+      } else {
+        expect(outcome).toEqual({ status: 'fulfilled', value: { success: true, status: 'delivered', sessionId: 's', attempts: 1 } });
+      }
+    });
+    const expected = (keep: (i: number) => boolean) => Array.from({ length: 50 }, (_, i) => i).filter(keep).map((i) => `t${i}`);
+    expect(await daemonMessageIds(redis, router, daemon)).toEqual(expected((i) => i % 5 !== 4 && i !== 7));
+    const queuedIds = (await redis.lrange(keyOf(router, `routing:queue:${off}`), 0, -1)).map((q) => JSON.parse(q).messageId);
+    expect(queuedIds).toEqual(expected((i) => i % 5 === 4));
+  });
+});
+

@@ -1,9 +1,11 @@
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { createOrchestratorRouter, OrchestratorRouter } from '..';
 import { closeAll, message, plainClient, redisUrl, uid } from './support/helpers';
+import { startRedis } from './support/redis-server';
 
 const opened: OrchestratorRouter[] = [];
 afterEach(async () => {
@@ -103,5 +105,42 @@ describe('process lifecycle', () => {
     const r = router({ keyPrefix: 'closed:' });
     await r.close();
     await expect(r.routeMessage(message('m'), 'o')).rejects.toMatchObject({ code: 'ORCHESTRATOR_ROUTING_ERROR', message: 'OrchestratorRouter is closed' });
+  });
+});
+
+describe('the routes\' own connection (a Node socket the binding writes its commands to)', () => {
+  it('authenticates with the URL\'s password and selects its database, and reports a wrong password', async () => {
+    const server = await startRedis(['--requirepass', 's3cret']);
+    try {
+      const orch = uid('orch');
+      const routed = router({ redis: `redis://:s3cret@127.0.0.1:${server.port}/2`, keyPrefix: 'auth:' });
+      await routed.registerSession(orch, { id: 's', daemonId: 'd_auth', status: 'active' });
+      expect(await routed.routeMessage(message('m1'), orch)).toMatchObject({ success: true, status: 'delivered' });
+      const admin = plainClient(`redis://:s3cret@127.0.0.1:${server.port}/2`);
+      expect(await admin.llen('auth:daemon:events:d_auth')).toBe(1);
+
+      const refused = router({ redis: `redis://:wrong@127.0.0.1:${server.port}/2`, retry: { maxAttempts: 1 } });
+      const result = await refused.routeMessage(message('m2'), orch);
+      expect(result).toMatchObject({ success: false, status: 'failed' });
+      expect(result.error).toContain('WRONGPASS');
+    } finally {
+      await closeAll();
+      await server.kill();
+    }
+  });
+
+  it('connects through a unix socket', async () => {
+    const socketPath = path.join(os.tmpdir(), `router-test-${process.pid}-${Date.now()}.sock`);
+    const server = await startRedis(['--unixsocket', socketPath]);
+    try {
+      const orch = uid('orch');
+      const routed = router({ redis: `unix://${socketPath}`, keyPrefix: 'unix:' });
+      await routed.registerSession(orch, { id: 's', daemonId: 'd_unix', status: 'active' });
+      expect(await routed.routeMessage(message('m1'), orch)).toMatchObject({ success: true, status: 'delivered' });
+      expect(await plainClient(server.url).lrange('unix:daemon:events:d_unix', 0, -1)).toHaveLength(1);
+    } finally {
+      await closeAll();
+      await server.kill();
+    }
   });
 });

@@ -35,7 +35,8 @@ export async function waitForPing(port: number, timeoutMs = 10_000): Promise<voi
       socket.once('connect', () => socket.write('PING\r\n'));
       socket.once('data', (data) => {
         socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
+        // A server that wants a password answers NOAUTH: it is up all the same.
+        resolve(/^(\+PONG|-NOAUTH)/.test(data.toString()));
       });
       socket.once('error', () => resolve(false));
       socket.once('timeout', () => {

@@ -4,7 +4,7 @@
 use super::error::RouterError;
 use super::events::{Event, EventKind};
 use super::model::Message;
-use super::router::{RouteOutcome, Router};
+use super::router::{Prepared, RouteOutcome, Router};
 use crate::store::{RouteReply, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,27 +27,60 @@ impl<S: Store> Router<S> {
             prepared.push(self.prepare(&item.message, &item.orchestrator_id).map_err(|e| e.within(&format!("items[{i}]")))?);
         }
         self.check_open()?;
+        Ok(self.route_prepared_batch(&items, &prepared).await)
+    }
+
+    /// Routes independent messages together (the `routeMessage` calls of one tick): each invalid
+    /// one gets its own error, the rest route as one batch (alone, like `route`, when it is one).
+    pub async fn route_each(self: &Arc<Self>, items: Vec<BatchItem>) -> Vec<Result<RouteOutcome, RouterError>> {
+        let mut results: Vec<Option<Result<RouteOutcome, RouterError>>> = Vec::with_capacity(items.len());
+        let mut valid = Vec::with_capacity(items.len());
+        let mut prepared = Vec::with_capacity(items.len());
+        for item in items {
+            match self.prepare(&item.message, &item.orchestrator_id) {
+                Ok(p) => {
+                    results.push(None);
+                    valid.push(item);
+                    prepared.push(p);
+                }
+                Err(error) => results.push(Some(Err(error))),
+            }
+        }
+        let mut outcomes = match self.check_open() {
+            Err(error) => valid.iter().map(|_| Err(error.clone())).collect::<Vec<_>>(),
+            Ok(()) if valid.len() == 1 => {
+                let item = &valid[0];
+                vec![Ok(self.route_prepared(&prepared[0], &item.orchestrator_id, item.queue_only, false).await)]
+            }
+            Ok(()) => self.route_prepared_batch(&valid, &prepared).await.into_iter().map(Ok).collect(),
+        }
+        .into_iter();
+        results.into_iter().map(|r| r.unwrap_or_else(|| outcomes.next().expect("one outcome per valid item"))).collect()
+    }
+
+    /// Routes prepared items in one pipelined round, with retries; outcomes in input order.
+    async fn route_prepared_batch(self: &Arc<Self>, items: &[BatchItem], prepared: &[Prepared]) -> Vec<RouteOutcome> {
         if items.is_empty() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let retry = &self.config.retry;
         let mut attempt = 1;
         let replies = loop {
             let built: Vec<_> = items
                 .iter()
-                .zip(&prepared)
+                .zip(prepared)
                 .map(|(item, p)| self.build(p, &item.orchestrator_id, self.known_session(&item.orchestrator_id).as_ref()))
                 .collect();
             let requests: Vec<_> = items
                 .iter()
-                .zip(&prepared)
+                .zip(prepared)
                 .zip(&built)
                 .map(|((item, p), b)| self.request(p, &item.orchestrator_id, b, item.queue_only, attempt > 1))
                 .collect();
             match self.bounded(self.store.route_many(&requests)).await {
                 Ok(replies) => break replies,
                 Err(StoreError(error)) => {
-                    for (item, p) in items.iter().zip(&prepared) {
+                    for (item, p) in items.iter().zip(prepared) {
                         self.emit(EventKind::MessageRoutingError, || Event::MessageRoutingError {
                             message_id: p.message_id.clone(),
                             orchestrator_id: item.orchestrator_id.clone(),
@@ -55,11 +88,11 @@ impl<S: Store> Router<S> {
                         });
                     }
                     if attempt >= retry.max_attempts || self.is_closed() {
-                        return Ok(items
+                        return items
                             .iter()
-                            .zip(&prepared)
+                            .zip(prepared)
                             .map(|(item, p)| self.fail(&p.message_id, &item.orchestrator_id, error.clone(), attempt))
-                            .collect());
+                            .collect();
                     }
                     tokio::time::sleep(Duration::from_millis(retry.delay_ms(attempt))).await;
                     attempt += 1;
@@ -67,7 +100,7 @@ impl<S: Store> Router<S> {
             }
         };
         let mut outcomes = Vec::with_capacity(items.len());
-        for ((item, p), reply) in items.iter().zip(&prepared).zip(replies) {
+        for ((item, p), reply) in items.iter().zip(prepared).zip(replies) {
             let orchestrator_id = item.orchestrator_id.as_str();
             let outcome = match reply {
                 // The session changed under the batch: nothing was written for this item, and
@@ -81,6 +114,6 @@ impl<S: Store> Router<S> {
             };
             outcomes.push(outcome);
         }
-        Ok(outcomes)
+        outcomes
     }
 }

@@ -5,6 +5,7 @@
 //! check byte for byte that the queue head it planned on is still the head it commits.
 
 pub mod keys;
+pub mod pipe;
 pub mod redis;
 
 use std::future::Future;

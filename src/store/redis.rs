@@ -1,7 +1,9 @@
 //! The Redis implementation of [`Store`]: one Lua script per atomic operation (loaded once,
-//! called by SHA, every key passed in `KEYS`) over one auto-reconnecting multiplexed connection.
+//! called by SHA, every key passed in `KEYS`) over one auto-reconnecting multiplexed connection;
+//! routes go through a [`Pipe`] instead when the owner carries one (see [`super::pipe`]).
 
 use super::keys::Keys;
+use super::pipe::{Pipe, PipeError};
 use super::{
     DrainAction, DrainReply, DrainStep, ItemOutcome, OverdueReceipts, QueueSnapshot, QueueStatus,
     ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, RouteReply, RouteRequest, Store, StoreError, StoreLimits,
@@ -10,7 +12,7 @@ use super::{
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo, Script, Value};
 use serde_json::Value as Json;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a queue key outlives its newest item's expiry, so that a running router still finds
@@ -20,17 +22,29 @@ const QUEUE_KEY_GRACE_MS: i64 = 3_600_000;
 /// Messages routed by one call of the batch route script.
 const ROUTE_BATCH: usize = 100;
 
-/// Builds a script from the shared Lua helpers followed by the operation's own file.
-macro_rules! lua {
+/// A script's source: the shared Lua helpers followed by the operation's own file.
+macro_rules! lua_source {
     ($file:literal $(, $lib:literal)*) => {
-        Script::new(concat!(
+        concat!(
             include_str!("lua/lib/common.lua"),
             "\n",
             $(include_str!(concat!("lua/lib/", $lib)), "\n",)*
             include_str!(concat!("lua/", $file))
-        ))
+        )
     };
 }
+
+/// Builds a script from [`lua_source!`].
+macro_rules! lua {
+    ($file:literal $(, $lib:literal)*) => {
+        Script::new(lua_source!($file $(, $lib)*))
+    };
+}
+
+/// The sources of the scripts routes send through the pipe, which loads them itself when Redis
+/// lost them.
+const ROUTE_SOURCE: &str = lua_source!("route.lua", "route.lua");
+const ROUTE_BATCH_SOURCE: &str = lua_source!("route_batch.lua", "route.lua");
 
 struct Scripts {
     route: Script,
@@ -48,8 +62,8 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Scripts {
-            route: lua!("route.lua", "route.lua"),
-            route_batch: lua!("route_batch.lua", "route.lua"),
+            route: Script::new(ROUTE_SOURCE),
+            route_batch: Script::new(ROUTE_BATCH_SOURCE),
             register_session: lua!("register_session.lua"),
             touch_session: lua!("touch_session.lua"),
             drain_step: lua!("drain_step.lua"),
@@ -100,11 +114,15 @@ pub fn connection_info(redis: &Json) -> Result<ConnectionInfo, String> {
 pub struct RedisStore {
     client: redis::Client,
     timeout: Duration,
-    connection: Mutex<Option<ConnectionManager>>,
+    /// The connection, and how many closures the pipe had seen when it was made.
+    connection: Mutex<Option<(ConnectionManager, u64)>>,
     closed: std::sync::atomic::AtomicBool,
     keys: Keys,
     limits: StoreLimits,
     scripts: Scripts,
+    /// Carries routes when set (the binding's JS-thread connection); everything else, and routes
+    /// without it, go through `connection`.
+    pipe: Option<Arc<Pipe>>,
 }
 
 fn store_error(error: redis::RedisError) -> StoreError {
@@ -165,8 +183,9 @@ fn texts(values: &[Value]) -> Vec<String> {
 }
 
 impl RedisStore {
-    /// A store that connects to `info` on first use; each request is bounded by `timeout`.
-    pub fn new(info: ConnectionInfo, keys: Keys, limits: StoreLimits, timeout: Duration) -> Result<Self, String> {
+    /// A store that connects to `info` on first use; each request is bounded by `timeout`. Routes
+    /// go through `pipe` when given.
+    pub fn new(info: ConnectionInfo, keys: Keys, limits: StoreLimits, timeout: Duration, pipe: Option<Arc<Pipe>>) -> Result<Self, String> {
         let client = redis::Client::open(info).map_err(|e| e.to_string())?;
         Ok(RedisStore {
             client,
@@ -176,6 +195,7 @@ impl RedisStore {
             keys,
             limits,
             scripts: Scripts::new(),
+            pipe,
         })
     }
 
@@ -185,8 +205,13 @@ impl RedisStore {
             return Err(StoreError("the router is closed".into()));
         }
         let mut slot = self.connection.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(connection) = slot.as_ref() {
-            return Ok(connection.clone());
+        // When the pipe's connection closed since this one was made (Redis restarted, say), this
+        // one is likely cut too: connect afresh instead of failing the next request on it.
+        let closures = self.pipe.as_ref().map_or(0, |pipe| pipe.closures());
+        if let Some((connection, seen)) = slot.as_ref() {
+            if *seen == closures {
+                return Ok(connection.clone());
+            }
         }
         // Reconnection is tried once per failing request: the engine's own retries own backoff.
         let config = ConnectionManagerConfig::new()
@@ -194,7 +219,7 @@ impl RedisStore {
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout));
         let connection = ConnectionManager::new_lazy_with_config(self.client.clone(), config).map_err(store_error)?;
-        *slot = Some(connection.clone());
+        *slot = Some((connection.clone(), closures));
         Ok(connection)
     }
 
@@ -303,6 +328,44 @@ impl RedisStore {
         self.checked(again)
     }
 
+    /// Runs EVALSHA commands of `script` in one round, through the pipe when there is one: the
+    /// outer error is a connection failure (nothing is known of any command), the inner ones
+    /// are each command's own.
+    async fn eval(&self, script: &Script, source: &str, commands: Vec<redis::Cmd>) -> StoreResult<Vec<StoreResult<Value>>> {
+        let Some(pipe) = &self.pipe else {
+            let replies = self.eval_pipeline(script, commands).await?;
+            return Ok(replies.into_iter().map(|r| r.map_err(store_error)).collect());
+        };
+        let packed: Vec<Vec<u8>> = commands.iter().map(redis::Cmd::get_packed_command).collect();
+        let mut replies = Self::piped(pipe, packed.clone()).await?;
+        let lost = replies.iter().any(|r| matches!(r, Err(PipeError::Server(e)) if e.starts_with("NOSCRIPT")));
+        if lost {
+            // Redis restarted and nothing ran: load the script and send the same commands again.
+            let load = redis::cmd("SCRIPT").arg("LOAD").arg(source).get_packed_command();
+            if let Some(Err(PipeError::Server(error))) = Self::piped(pipe, vec![load]).await?.pop() {
+                return Err(StoreError(error));
+            }
+            replies = Self::piped(pipe, packed).await?;
+        }
+        Ok(replies
+            .into_iter()
+            .map(|reply| reply.map_err(|e| match e {
+                PipeError::Server(message) | PipeError::Connection(message) => StoreError(message),
+            }))
+            .collect())
+    }
+
+    async fn piped(pipe: &Pipe, packed: Vec<Vec<u8>>) -> StoreResult<Vec<Result<Value, PipeError>>> {
+        let mut replies = Vec::with_capacity(packed.len());
+        for reply in pipe.send(packed) {
+            match reply.await {
+                Err(PipeError::Connection(message)) => return Err(StoreError(message)),
+                other => replies.push(other),
+            }
+        }
+        Ok(replies)
+    }
+
     async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
         let mut connection = self.connection()?;
         let result = invocation.invoke_async(&mut connection).await;
@@ -323,14 +386,14 @@ impl RedisStore {
 
 impl Store for RedisStore {
     async fn route(&self, r: &RouteRequest<'_>) -> StoreResult<RouteReply> {
-        let mut replies = self.eval_pipeline(&self.scripts.route, vec![self.route_cmd(r)]).await?;
+        let mut replies = self.eval(&self.scripts.route, ROUTE_SOURCE, vec![self.route_cmd(r)]).await?;
         let reply = replies.pop().ok_or_else(|| StoreError("no reply to route".into()))?;
-        parse_route_reply(&reply.map_err(store_error)?)
+        parse_route_reply(&reply?)
     }
 
     async fn route_many(&self, requests: &[RouteRequest<'_>]) -> StoreResult<Vec<StoreResult<RouteReply>>> {
         let commands = requests.chunks(ROUTE_BATCH).map(|chunk| self.route_batch_cmd(chunk)).collect();
-        let replies = self.eval_pipeline(&self.scripts.route_batch, commands).await?;
+        let replies = self.eval(&self.scripts.route_batch, ROUTE_BATCH_SOURCE, commands).await?;
         let mut results = Vec::with_capacity(requests.len());
         for (chunk, reply) in requests.chunks(ROUTE_BATCH).zip(replies) {
             match reply {
@@ -347,7 +410,7 @@ impl Store for RedisStore {
                     }
                 }
                 Ok(other) => chunk.iter().for_each(|_| results.push(Err(unexpected("route_batch", &other)))),
-                Err(error) => chunk.iter().for_each(|_| results.push(Err(store_error(error.clone())))),
+                Err(error) => chunk.iter().for_each(|_| results.push(Err(error.clone()))),
             }
         }
         Ok(results)
@@ -601,5 +664,8 @@ impl Store for RedisStore {
     fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.connection.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(pipe) = &self.pipe {
+            pipe.shut();
+        }
     }
 }

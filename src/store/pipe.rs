@@ -1,0 +1,342 @@
+//! A Redis connection whose bytes someone else carries.
+//!
+//! Requests are packed into an output buffer that the owner writes to its socket, and the owner
+//! feeds back what the socket reads, which settles the requests in the order they were sent
+//! (Redis answers a connection's commands in order). The binding lets Node's own socket carry the
+//! bytes, so that a route's round trip runs on the JavaScript thread without a thread switch: the
+//! only waits are the two Redis waits a plain client has too.
+
+use redis::{ConnectionAddr, ConnectionInfo, Value};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use tokio::sync::oneshot;
+
+/// Why a request got no reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PipeError {
+    /// Redis answered with an error (`-ERR ...`, `-NOSCRIPT ...`).
+    Server(String),
+    /// The connection failed or closed before the reply came: the request may or may not have run.
+    Connection(String),
+}
+
+/// Where the owner should connect to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipeTarget {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+type Reply = Result<Value, PipeError>;
+
+enum Waiter {
+    Request(oneshot::Sender<Reply>),
+    /// A reply to the connection's opening commands (AUTH, SELECT): an error ends the connection.
+    Handshake,
+}
+
+#[derive(Default)]
+struct State {
+    output: Vec<u8>,
+    input: Vec<u8>,
+    waiting: VecDeque<Waiter>,
+    closed: bool,
+}
+
+/// Requests and replies of one Redis connection, carried by the owner (see the module docs).
+pub struct Pipe {
+    state: Mutex<State>,
+    handshake: Vec<Vec<u8>>,
+    target: PipeTarget,
+    /// How many times a connection closed: another connection to the same server was likely cut too.
+    closures: AtomicU64,
+    /// Called when output appears in an empty buffer: the owner should write it soon.
+    on_output: Box<dyn Fn() + Send + Sync>,
+}
+
+impl Pipe {
+    /// A pipe for `info`, or `None` for connections the owner cannot carry (TLS).
+    pub fn new(info: &ConnectionInfo, on_output: Box<dyn Fn() + Send + Sync>) -> Option<Self> {
+        let target = match info.addr() {
+            ConnectionAddr::Tcp(host, port) => PipeTarget { host: Some(host.clone()), port: Some(*port), path: None },
+            ConnectionAddr::Unix(path) => PipeTarget { host: None, port: None, path: Some(path.to_string_lossy().into_owned()) },
+            _ => return None,
+        };
+        let settings = info.redis_settings();
+        let mut handshake = Vec::new();
+        if let Some(password) = settings.password() {
+            let mut auth = redis::cmd("AUTH");
+            if let Some(username) = settings.username() {
+                auth.arg(username);
+            }
+            handshake.push(auth.arg(password).get_packed_command());
+        }
+        if settings.db() != 0 {
+            handshake.push(redis::cmd("SELECT").arg(settings.db()).get_packed_command());
+        }
+        Some(Pipe { state: Mutex::new(State::default()), handshake, target, closures: AtomicU64::new(0), on_output })
+    }
+
+    pub fn target(&self) -> &PipeTarget {
+        &self.target
+    }
+
+    /// How many times a connection of this pipe closed.
+    pub fn closures(&self) -> u64 {
+        self.closures.load(Ordering::Acquire)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends packed commands; each future resolves with its command's reply.
+    pub fn send(&self, commands: Vec<Vec<u8>>) -> Vec<impl Future<Output = Reply> + use<>> {
+        let mut state = self.state();
+        let was_empty = state.output.is_empty();
+        let receivers: Vec<_> = commands
+            .into_iter()
+            .map(|command| {
+                let (sender, receiver) = oneshot::channel();
+                if state.closed {
+                    let _ = sender.send(Err(PipeError::Connection("the router is closed".into())));
+                } else {
+                    state.output.extend_from_slice(&command);
+                    state.waiting.push_back(Waiter::Request(sender));
+                }
+                receiver
+            })
+            .collect();
+        let wake = was_empty && !state.output.is_empty();
+        drop(state);
+        if wake {
+            (self.on_output)();
+        }
+        receivers
+            .into_iter()
+            .map(|receiver| async move {
+                receiver.await.unwrap_or_else(|_| Err(PipeError::Connection("the connection was dropped".into())))
+            })
+            .collect()
+    }
+
+    /// Takes what is waiting to be written.
+    pub fn take_output(&self) -> Vec<u8> {
+        std::mem::take(&mut self.state().output)
+    }
+
+    pub fn has_output(&self) -> bool {
+        !self.state().output.is_empty()
+    }
+
+    /// A new connection opens: its opening commands go out first, ahead of anything waiting.
+    pub fn opened(&self) {
+        let mut state = self.state();
+        let mut output: Vec<u8> = self.handshake.concat();
+        output.append(&mut state.output);
+        state.output = output;
+        for _ in &self.handshake {
+            state.waiting.push_front(Waiter::Handshake);
+        }
+    }
+
+    /// Takes bytes read from the connection and settles the requests they answer. An `Err` means
+    /// the connection is unusable (unreadable bytes, or an opening command refused): the owner
+    /// should close it and report that through [`Pipe::closed`].
+    pub fn feed(&self, bytes: &[u8]) -> Result<(), String> {
+        let mut settled = Vec::new();
+        let mut fault = None;
+        {
+            let mut state = self.state();
+            state.input.extend_from_slice(bytes);
+            let mut at = 0;
+            while at < state.input.len() {
+                match parse(&state.input[at..]) {
+                    Ok(Some((reply, used))) => {
+                        at += used;
+                        match state.waiting.pop_front() {
+                            Some(Waiter::Request(sender)) => settled.push((sender, reply)),
+                            Some(Waiter::Handshake) => {
+                                if let Err(PipeError::Server(error)) = reply {
+                                    fault = Some(format!("Redis refused the connection: {error}"));
+                                    break;
+                                }
+                            }
+                            None => {
+                                fault = Some("Redis sent a reply nobody asked for".to_owned());
+                                break;
+                            }
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        fault = Some(format!("unreadable reply from Redis: {error}"));
+                        break;
+                    }
+                }
+            }
+            state.input.drain(..at);
+        }
+        for (sender, reply) in settled {
+            let _ = sender.send(reply);
+        }
+        fault.map_or(Ok(()), Err)
+    }
+
+    /// The connection closed (or failed to open): every request without a reply fails with
+    /// `reason`, and what was not written yet is dropped with them (the callers retry).
+    pub fn closed(&self, reason: &str) {
+        self.closures.fetch_add(1, Ordering::AcqRel);
+        let waiting = {
+            let mut state = self.state();
+            state.output.clear();
+            state.input.clear();
+            std::mem::take(&mut state.waiting)
+        };
+        for waiter in waiting {
+            if let Waiter::Request(sender) = waiter {
+                let _ = sender.send(Err(PipeError::Connection(reason.to_owned())));
+            }
+        }
+    }
+
+    /// The router closes: requests in flight fail and later ones are refused.
+    pub fn shut(&self) {
+        self.state().closed = true;
+        self.closed("the router is closed");
+    }
+}
+
+/// Parses one RESP2 reply at the start of `buf`: the reply and the bytes it used, or `None` when
+/// `buf` holds only part of it.
+fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, String> {
+    let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+        return Ok(None);
+    };
+    let Some((&kind, line)) = buf[..end].split_first() else {
+        return Err("an empty line".into());
+    };
+    let text = || String::from_utf8_lossy(line).into_owned();
+    let number = || -> Result<i64, String> {
+        std::str::from_utf8(line).ok().and_then(|s| s.parse().ok()).ok_or_else(|| format!("{:?} is not a number", text()))
+    };
+    let after = end + 2;
+    Ok(match kind {
+        b'+' => Some((Ok(Value::SimpleString(text())), after)),
+        b'-' => Some((Err(PipeError::Server(text())), after)),
+        b':' => Some((Ok(Value::Int(number()?)), after)),
+        b'$' => {
+            let len = number()?;
+            if len < 0 {
+                return Ok(Some((Ok(Value::Nil), after)));
+            }
+            let len = len as usize;
+            if buf.len() < after + len + 2 {
+                return Ok(None);
+            }
+            Some((Ok(Value::BulkString(buf[after..after + len].to_vec())), after + len + 2))
+        }
+        b'*' => {
+            let len = number()?;
+            if len < 0 {
+                return Ok(Some((Ok(Value::Nil), after)));
+            }
+            let mut items = Vec::with_capacity(len.min(1024) as usize);
+            let mut at = after;
+            let mut error = None;
+            for _ in 0..len {
+                match parse(&buf[at..])? {
+                    None => return Ok(None),
+                    Some((item, used)) => {
+                        at += used;
+                        match item {
+                            Ok(value) => items.push(value),
+                            // Our scripts never return errors inside arrays; keep the first.
+                            Err(e) => error = error.or(Some(e)),
+                        }
+                    }
+                }
+            }
+            Some((error.map_or(Ok(Value::Array(items)), Err), at))
+        }
+        other => return Err(format!("unknown reply type {:?}", other as char)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipe() -> Pipe {
+        let info = redis::IntoConnectionInfo::into_connection_info("redis://:secret@127.0.0.1:6390/3").unwrap();
+        Pipe::new(&info, Box::new(|| {})).unwrap()
+    }
+
+    #[test]
+    fn parses_every_reply_kind_and_waits_for_partial_ones() {
+        let all = b"+OK\r\n-ERR no\r\n:42\r\n$3\r\nabc\r\n$-1\r\n*2\r\n$1\r\nx\r\n:7\r\n*0\r\n";
+        let mut at = 0;
+        let mut replies = Vec::new();
+        while at < all.len() {
+            let (reply, used) = parse(&all[at..]).unwrap().unwrap();
+            replies.push(reply);
+            at += used;
+        }
+        assert_eq!(
+            replies,
+            vec![
+                Ok(Value::SimpleString("OK".into())),
+                Err(PipeError::Server("ERR no".into())),
+                Ok(Value::Int(42)),
+                Ok(Value::BulkString(b"abc".to_vec())),
+                Ok(Value::Nil),
+                Ok(Value::Array(vec![Value::BulkString(b"x".to_vec()), Value::Int(7)])),
+                Ok(Value::Array(vec![])),
+            ]
+        );
+        for cut in 0..all.len() {
+            if let Some((_, used)) = parse(&all[..cut]).unwrap() {
+                assert!(used <= cut);
+            }
+        }
+        assert_eq!(parse(b"*2\r\n$1\r\nx\r\n").unwrap(), None);
+        assert!(parse(b"?\r\n").is_err());
+    }
+
+    #[tokio::test]
+    async fn settles_requests_in_order_with_the_handshake_first() {
+        let pipe = pipe();
+        let mut futures = pipe.send(vec![b"A".to_vec(), b"B".to_vec()]);
+        pipe.opened();
+        let out = String::from_utf8(pipe.take_output()).unwrap();
+        assert!(out.starts_with("*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\nAB"), "{out}");
+        // Replies split anywhere still settle in order.
+        pipe.feed(b"+OK\r\n+OK\r\n:1\r").unwrap();
+        pipe.feed(b"\n$2\r\nhi\r\n").unwrap();
+        let b = futures.pop().unwrap().await;
+        let a = futures.pop().unwrap().await;
+        assert_eq!(a, Ok(Value::Int(1)));
+        assert_eq!(b, Ok(Value::BulkString(b"hi".to_vec())));
+    }
+
+    #[tokio::test]
+    async fn a_refused_handshake_or_a_closed_connection_fails_what_waits() {
+        let pipe = pipe();
+        let waiting = pipe.send(vec![b"A".to_vec()]).pop().unwrap();
+        pipe.opened();
+        assert_eq!(pipe.feed(b"-WRONGPASS invalid password\r\n"), Err("Redis refused the connection: WRONGPASS invalid password".into()));
+        pipe.closed("connection reset");
+        assert_eq!(waiting.await, Err(PipeError::Connection("connection reset".into())));
+        pipe.shut();
+        let refused = pipe.send(vec![b"B".to_vec()]).pop().unwrap();
+        assert_eq!(refused.await, Err(PipeError::Connection("the router is closed".into())));
+        assert!(!pipe.has_output());
+    }
+}

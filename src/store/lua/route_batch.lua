@@ -4,15 +4,15 @@
 -- ARGV: 1 message count n, then 21 per message, as route.lua's ARGV
 -- Returns: for each message, the length of its reply followed by the reply (as route.lua's)
 local n = tonumber(ARGV[1])
-local replies = {}
+local replies, count = {}, 0
 for i = 0, n - 1 do
-  local k = {}
-  for j = 1, 7 do k[j] = KEYS[7 * i + j] end
-  local a = {}
-  for j = 1, 21 do a[j] = ARGV[1 + 21 * i + j] end
+  -- One constructor per table sizes it once; filling an empty table grows it step by step.
+  local k = {unpack(KEYS, 7 * i + 1, 7 * i + 7)}
+  local a = {unpack(ARGV, 21 * i + 2, 21 * i + 22)}
   local reply = route_message(k, a)
-  replies[#replies + 1] = #reply
-  for j = 1, #reply do replies[#replies + 1] = reply[j] end
+  replies[count + 1] = #reply
+  for j = 1, #reply do replies[count + 1 + j] = reply[j] end
+  count = count + 1 + #reply
 end
 finish_routes()
 return replies

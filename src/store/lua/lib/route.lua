@@ -3,40 +3,43 @@
 -- Within one script call, sessions and list lengths are read once and then tracked (nothing
 -- else can change them during the call), and each daemon list's TTL is refreshed once, by
 -- finish_routes(), which every script that routes calls last.
-local routed = { sessions = {}, lengths = {}, pushed = {} }
+local routed_sessions, routed_lengths, routed_pushed = {}, {}, {}
 
 local function list_length(key)
-  local length = routed.lengths[key]
+  local length = routed_lengths[key]
   if length == nil then
     length = redis.call('LLEN', key)
-    routed.lengths[key] = length
+    routed_lengths[key] = length
   end
   return length
 end
 
+-- queue: queues the message with `status` (its item expiring at `score`), or refuses it when
+-- queueing is off. (Defined once per script call, not once per message.)
+local function queue(k, a, status, score)
+  if a[10] ~= '1' then return {'refused', status} end
+  local size, dropped = enqueue_item(k[2], k[5], a[1], a[7], tonumber(a[9]), a[16], score, a[15])
+  routed_lengths[k[2]] = size
+  local reply = {'queued', status, size}
+  for i = 1, #dropped do reply[#reply + 1] = dropped[i] end
+  return reply
+end
+
 local function route_message(k, a)
-  local function queue(status, score)
-    if a[10] ~= '1' then return {'refused', status} end
-    local size, dropped = enqueue_item(k[2], k[5], a[1], a[7], tonumber(a[9]), a[16], score, a[15])
-    routed.lengths[k[2]] = size
-    local reply = {'queued', status, size}
-    for i = 1, #dropped do reply[#reply + 1] = dropped[i] end
-    return reply
-  end
 
-  if a[21] == '1' then return queue('offline', a[13]) end
+  if a[21] == '1' then return queue(k, a, 'offline', a[13]) end
 
-  local raw = routed.sessions[k[1]]
+  local raw = routed_sessions[k[1]]
   if raw == nil then
     raw = redis.call('GET', k[1])
-    routed.sessions[k[1]] = raw
+    routed_sessions[k[1]] = raw
   end
   local session = session_active(raw)
-  if not session then return queue('offline', a[13]) end
+  if not session then return queue(k, a, 'offline', a[13]) end
   if session.sessionId ~= a[2] or session.daemonId ~= a[3] then return {'stale', raw} end
 
   if list_length(k[2]) > 0 or list_length(k[4]) >= tonumber(a[8]) then
-    return queue('pending', a[14])
+    return queue(k, a, 'pending', a[14])
   end
   -- The delivered marker is written only if absent: a message id reaches a daemon once.
   if not redis.call('SET', k[3], a[5], 'NX', 'EX', a[11]) then
@@ -49,13 +52,13 @@ local function route_message(k, a)
     redis.call('DEL', k[3])
     return redis.error_reply(pushed.err)
   end
-  routed.lengths[k[4]] = routed.lengths[k[4]] + 1
-  routed.pushed[k[4]] = a[12]
+  routed_lengths[k[4]] = routed_lengths[k[4]] + 1
+  routed_pushed[k[4]] = a[12]
   redis.call('PUBLISH', a[6], a[4])
   if a[17] == '1' then track_receipt(k[6], k[7], k[5], a[1], a[20], a[18], a[19]) end
   return {'delivered', a[2]}
 end
 
 local function finish_routes()
-  for key, ttl in pairs(routed.pushed) do redis.call('EXPIRE', key, ttl) end
+  for key, ttl in pairs(routed_pushed) do redis.call('EXPIRE', key, ttl) end
 end

@@ -36,9 +36,10 @@ const EVENT_NAMES = Object.freeze([
 const WATCHED = new Set(EVENT_NAMES);
 
 // What a native call leaves for JS to do (bits of its return value; see src/binding.rs).
-const WAITING = 1; // events or results to hand out
+const EVENTS = 1; // events to emit
 const OUTPUT = 2; // routes to start or bytes to write: flush before this tick ends
 const RESET = 4; // the Redis socket is unusable: drop it
+const RESULTS = 8; // routing calls to settle
 
 /**
  * Routes chat messages to orchestrators' daemons through Redis, queues them while an
@@ -69,13 +70,15 @@ class OrchestratorRouter extends EventEmitter {
     this._target = pipeTarget === null ? null : JSON.parse(pipeTarget);
     this._socket = null;
     this._flushQueued = false;
+    this._held = false;
+    this._releasing = false;
     this._watchListeners();
   }
 
   /** Acts on what a native call left to do: hand out events and results, write to Redis. */
   _after(flags) {
     if (flags & RESET) this._dropSocket();
-    if (flags & WAITING) this._deliverEvents();
+    if (flags & (EVENTS | RESULTS)) this._deliverEvents(flags);
     if (flags & OUTPUT && !this._flushQueued) {
       // Once per tick: every route started in this tick goes out in one write.
       this._flushQueued = true;
@@ -87,7 +90,7 @@ class OrchestratorRouter extends EventEmitter {
     this._flushQueued = false;
     // The routeMessage calls of this tick start here, together.
     const flags = this._native.dispatch();
-    if (flags & WAITING) this._deliverEvents();
+    if (flags & (EVENTS | RESULTS)) this._deliverEvents(flags);
     const bytes = this._native.takeOutput();
     if (bytes === null || this._target === null) return;
     if (this._socket === null) this._connect(bytes);
@@ -99,7 +102,7 @@ class OrchestratorRouter extends EventEmitter {
     const target = this._target;
     const socket = target.path ? net.connect(target.path) : net.connect(target.port, target.host);
     socket.setNoDelay(true);
-    if (this._calls.size === 0) socket.unref();
+    if (!this._held) socket.unref();
     this._socket = socket;
     this._after(this._native.pipeOpened());
     const opening = this._native.takeOutput();
@@ -135,9 +138,12 @@ class OrchestratorRouter extends EventEmitter {
     });
   }
 
-  /** Emits every event the binding has waiting, then settles every routing call that finished. */
-  _deliverEvents() {
-    const batch = this._native.takeEvents();
+  /**
+   * Emits every event the binding has waiting, then settles every routing call that finished
+   * (only what `flags` names, when given: each take is a crossing into the binding).
+   */
+  _deliverEvents(flags = EVENTS | RESULTS) {
+    const batch = flags & EVENTS ? this._native.takeEvents() : null;
     if (batch !== null) {
       for (const event of JSON.parse(batch)) {
         event.timestamp = new Date(event.timestamp);
@@ -152,7 +158,7 @@ class OrchestratorRouter extends EventEmitter {
         }
       }
     }
-    const done = this._native.takeCompletions();
+    const done = flags & RESULTS ? this._native.takeCompletions() : null;
     if (done === null) return;
     for (const [id, value, error] of JSON.parse(done)) {
       const call = this._calls.get(id);
@@ -161,10 +167,28 @@ class OrchestratorRouter extends EventEmitter {
       if (error) call.reject(errorFrom(error, call.orchestratorId));
       else call.resolve(value);
     }
-    if (this._calls.size === 0) {
-      this._native.hold(false);
-      if (this._socket) this._socket.unref();
+    if (this._calls.size === 0 && this._held && !this._releasing) {
+      // Let the process exit once no call is in flight, but not between two calls in a row:
+      // a caller awaiting one route after another would otherwise toggle this every time.
+      this._releasing = true;
+      setImmediate(() => this._release());
     }
+  }
+
+  /** Keeps the Node process alive while routing calls are in flight. */
+  _hold() {
+    if (this._held) return;
+    this._held = true;
+    this._native.hold(true);
+    if (this._socket) this._socket.ref();
+  }
+
+  _release() {
+    this._releasing = false;
+    if (this._calls.size > 0 || !this._held) return;
+    this._held = false;
+    this._native.hold(false);
+    if (this._socket) this._socket.unref();
   }
 
   /** Starts a routing call in the binding; its promise settles when its completion arrives. */
@@ -174,10 +198,7 @@ class OrchestratorRouter extends EventEmitter {
     }
     const id = (this._callSeq = (this._callSeq + 1) >>> 0);
     return new Promise((resolve, reject) => {
-      if (this._calls.size === 0) {
-        this._native.hold(true);
-        if (this._socket) this._socket.ref();
-      }
+      this._hold();
       this._calls.set(id, { resolve, reject, orchestratorId });
       this._after(start(id));
     });

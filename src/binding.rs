@@ -38,9 +38,10 @@ static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
 const TICK_CHUNK: usize = 16;
 
 /// What a JS-thread call leaves for JS to do, as bits of its return value.
-const WAITING: u32 = 1; // events or results wait in `takeEvents` / `takeCompletions`
+const EVENTS: u32 = 1; // events wait in `takeEvents`
 const OUTPUT: u32 = 2; // routes wait for `dispatch`, or bytes in `takeOutput` for the Redis socket
 const RESET: u32 = 4; // the Redis socket is unusable: close it (its requests already failed)
+const RESULTS: u32 = 8; // results of routing calls wait in `takeCompletions`
 
 /// A JS function called from any thread, never keeping the process alive, whose throw is the
 /// caller's to handle.
@@ -75,7 +76,7 @@ struct JsSink {
 
 impl JsSink {
     /// Appends a JSON value to a batch, waking JS when the batch was empty (from another thread:
-    /// on the JS thread, the call running returns `WAITING`).
+    /// on the JS thread, the call running returns `EVENTS` or `RESULTS`).
     fn post(&self, batch: &Mutex<String>, json: &str) {
         let mut waiting = batch.lock().unwrap_or_else(|e| e.into_inner());
         let first = waiting.is_empty();
@@ -99,9 +100,10 @@ impl JsSink {
         }
     }
 
-    fn has_waiting(&self) -> bool {
+    /// `EVENTS | RESULTS`, as far as they wait.
+    fn waiting(&self) -> u32 {
         let waiting = |batch: &Mutex<String>| !batch.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
-        waiting(&self.events) || waiting(&self.completions)
+        (if waiting(&self.events) { EVENTS } else { 0 }) | (if waiting(&self.completions) { RESULTS } else { 0 })
     }
 
     /// Takes a whole batch as one JSON array, or `None` when it is empty.
@@ -301,13 +303,10 @@ impl NativeRouter {
         Ok(NativeRouter { router, sink, local, pipe, tick: Mutex::new((Vec::new(), Vec::new())) })
     }
 
-    /// Runs what can make progress and tells JS what is left for it (`WAITING | OUTPUT`).
+    /// Runs what can make progress and tells JS what is left for it (`EVENTS | RESULTS | OUTPUT`).
     fn settle(&self) -> u32 {
         self.local.run();
-        let mut flags = 0;
-        if self.sink.has_waiting() {
-            flags |= WAITING;
-        }
+        let mut flags = self.sink.waiting();
         let routes_waiting = !self.tick.lock().unwrap_or_else(|e| e.into_inner()).0.is_empty();
         if routes_waiting || self.pipe.as_ref().is_some_and(|pipe| pipe.has_output()) {
             flags |= OUTPUT;

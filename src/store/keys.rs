@@ -6,55 +6,97 @@ pub struct Keys {
     prefix: String,
 }
 
+/// The deployed key names (each behind the prefix, most followed by an id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// `routing:session:<orchestratorId>`: the orchestrator's daemon session.
+    Session,
+    /// `routing:queue:<orchestratorId>`: messages waiting for the orchestrator, oldest first.
+    Queue,
+    /// `routing:delivered:<messageId>`: the marker that a message reached a daemon.
+    Delivered,
+    /// `routing:inflight:<orchestratorId>`: delivered messages awaiting a receipt (hash by message id).
+    Inflight,
+    /// `routing:receipts:<orchestratorId>`: receipt deadlines of those messages (sorted set, ms).
+    Receipts,
+    /// `routing:dead:<orchestratorId>`: messages that were never acknowledged (list, oldest first).
+    Dead,
+    /// `routing:pending`: orchestrators with a queue, scored by when a router should next look.
+    Pending,
+    /// `daemon:events:<daemonId>`: the daemon's event list, newest first.
+    DaemonEvents,
+}
+
+impl Key {
+    fn name(self) -> &'static str {
+        match self {
+            Key::Session => "routing:session:",
+            Key::Queue => "routing:queue:",
+            Key::Delivered => "routing:delivered:",
+            Key::Inflight => "routing:inflight:",
+            Key::Receipts => "routing:receipts:",
+            Key::Dead => "routing:dead:",
+            Key::Pending => "routing:pending",
+            Key::DaemonEvents => "daemon:events:",
+        }
+    }
+}
+
 impl Keys {
     /// A layout whose keys all start with `prefix` (channels are not prefixed, as in ioredis).
     pub fn new(prefix: &str) -> Self {
         Keys { prefix: prefix.to_owned() }
     }
 
-    /// `routing:session:<orchestratorId>`: the orchestrator's daemon session.
+    /// A key as the three pieces it joins (prefix, name, id), for writing it without building it.
+    pub fn parts<'a>(&'a self, key: Key, id: &'a str) -> [&'a [u8]; 3] {
+        [self.prefix.as_bytes(), key.name().as_bytes(), id.as_bytes()]
+    }
+
+    fn key(&self, key: Key, id: &str) -> String {
+        [self.prefix.as_str(), key.name(), id].concat()
+    }
+
     pub fn session(&self, orchestrator_id: &str) -> String {
-        format!("{}routing:session:{orchestrator_id}", self.prefix)
+        self.key(Key::Session, orchestrator_id)
     }
 
-    /// `routing:queue:<orchestratorId>`: messages waiting for the orchestrator, oldest first.
     pub fn queue(&self, orchestrator_id: &str) -> String {
-        format!("{}routing:queue:{orchestrator_id}", self.prefix)
+        self.key(Key::Queue, orchestrator_id)
     }
 
-    /// `routing:delivered:<messageId>`: the marker that a message reached a daemon.
     pub fn delivered(&self, message_id: &str) -> String {
-        format!("{}routing:delivered:{message_id}", self.prefix)
+        self.key(Key::Delivered, message_id)
     }
 
-    /// `routing:inflight:<orchestratorId>`: delivered messages awaiting a receipt (hash by message id).
     pub fn inflight(&self, orchestrator_id: &str) -> String {
-        format!("{}routing:inflight:{orchestrator_id}", self.prefix)
+        self.key(Key::Inflight, orchestrator_id)
     }
 
-    /// `routing:receipts:<orchestratorId>`: receipt deadlines of those messages (sorted set, ms).
     pub fn receipts(&self, orchestrator_id: &str) -> String {
-        format!("{}routing:receipts:{orchestrator_id}", self.prefix)
+        self.key(Key::Receipts, orchestrator_id)
     }
 
-    /// `routing:dead:<orchestratorId>`: messages that were never acknowledged (list, oldest first).
     pub fn dead(&self, orchestrator_id: &str) -> String {
-        format!("{}routing:dead:{orchestrator_id}", self.prefix)
+        self.key(Key::Dead, orchestrator_id)
     }
 
-    /// `routing:pending`: orchestrators with a queue, scored by when a router should next look.
     pub fn pending(&self) -> String {
-        format!("{}routing:pending", self.prefix)
+        self.key(Key::Pending, "")
     }
 
-    /// `daemon:events:<daemonId>`: the daemon's event list, newest first.
     pub fn daemon_events(&self, daemon_id: &str) -> String {
-        format!("{}daemon:events:{daemon_id}", self.prefix)
+        self.key(Key::DaemonEvents, daemon_id)
+    }
+
+    /// The pieces of `daemon:<daemonId>:events`, the daemon's pub/sub channel (not prefixed).
+    pub fn daemon_channel_parts(daemon_id: &str) -> [&[u8]; 3] {
+        [b"daemon:", daemon_id.as_bytes(), b":events"]
     }
 
     /// `daemon:<daemonId>:events`: the daemon's pub/sub channel.
     pub fn daemon_channel(&self, daemon_id: &str) -> String {
-        format!("daemon:{daemon_id}:events")
+        ["daemon:", daemon_id, ":events"].concat()
     }
 }
 

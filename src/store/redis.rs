@@ -2,7 +2,7 @@
 //! called by SHA, every key passed in `KEYS`) over one auto-reconnecting multiplexed connection;
 //! routes go through a [`Pipe`] instead when the owner carries one (see [`super::pipe`]).
 
-use super::keys::Keys;
+use super::keys::{Key, Keys};
 use super::pipe::{Pipe, PipeError};
 use super::{
     DrainAction, DrainReply, DrainStep, ItemOutcome, OverdueReceipts, QueueSnapshot, QueueStatus,
@@ -148,9 +148,67 @@ fn int(value: &Value) -> Option<u64> {
     }
 }
 
-/// Appends one argument in its Redis form.
-fn push<T: redis::ToRedisArgs>(args: &mut Vec<Vec<u8>>, value: T) {
-    value.write_redis_args(args);
+/// Keys and arguments of one route request (route.lua's KEYS and ARGV).
+const ROUTE_KEYS: usize = 7;
+const ROUTE_ARGS: usize = 21;
+
+/// Where a command's arguments go: packed straight into RESP for the pipe, or into a
+/// `redis::Cmd` for the store's own connection.
+trait Args {
+    /// One argument: the concatenation of `parts`.
+    fn arg(&mut self, parts: &[&[u8]]);
+
+    fn int(&mut self, n: i64) {
+        self.arg(&[itoa::Buffer::new().format(n).as_bytes()]);
+    }
+}
+
+impl Args for redis::Cmd {
+    fn arg(&mut self, parts: &[&[u8]]) {
+        redis::Cmd::arg(self, parts.concat());
+    }
+}
+
+/// A command packed as RESP: `*<count>` then each argument as a bulk string.
+struct Resp(Vec<u8>);
+
+impl Resp {
+    fn new(count: usize, capacity: usize) -> Self {
+        let mut out = Vec::with_capacity(capacity);
+        out.push(b'*');
+        out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        Resp(out)
+    }
+}
+
+impl Args for Resp {
+    fn arg(&mut self, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        self.0.push(b'$');
+        self.0.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+        self.0.extend_from_slice(b"\r\n");
+        for part in parts {
+            self.0.extend_from_slice(part);
+        }
+        self.0.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Passes on the arguments whose position (counted from `at`) is in `range`.
+struct Select<'o, A: Args> {
+    out: &'o mut A,
+    range: std::ops::Range<usize>,
+    at: usize,
+}
+
+impl<A: Args> Args for Select<'_, A> {
+    fn arg(&mut self, parts: &[&[u8]]) {
+        if self.range.contains(&self.at) {
+            self.out.arg(parts);
+        }
+        self.at += 1;
+    }
 }
 
 /// What the route script answered.
@@ -245,64 +303,78 @@ impl RedisStore {
         invocation
     }
 
-    /// The route script's keys and arguments for one request (see route.lua).
-    fn route_parts(&self, r: &RouteRequest<'_>) -> (Vec<String>, Vec<Vec<u8>>) {
+    /// Writes the route script's keys and arguments for one request (see route.lua).
+    fn route_args(&self, out: &mut impl Args, r: &RouteRequest<'_>) {
         let k = &self.keys;
         let l = &self.limits;
-        let keys = vec![
-            k.session(r.orchestrator_id),
-            k.queue(r.orchestrator_id),
-            k.delivered(r.message_id),
-            k.daemon_events(r.daemon_id),
-            k.pending(),
-            k.inflight(r.orchestrator_id),
-            k.receipts(r.orchestrator_id),
-        ];
-        let flag = |on: bool| if on { "1" } else { "0" };
-        let mut args = Vec::with_capacity(21);
-        push(&mut args, r.orchestrator_id);
-        push(&mut args, r.session_id);
-        push(&mut args, r.daemon_id);
-        push(&mut args, r.daemon_event);
-        push(&mut args, r.marker);
-        push(&mut args, k.daemon_channel(r.daemon_id));
-        push(&mut args, r.queue_item);
-        push(&mut args, l.daemon_max_events);
-        push(&mut args, l.max_queue_size);
-        push(&mut args, flag(l.queue_enabled));
-        push(&mut args, l.marker_ttl_seconds);
-        push(&mut args, l.daemon_events_ttl_seconds);
-        push(&mut args, r.expires_at_ms);
-        push(&mut args, r.now_ms);
-        push(&mut args, flag(r.dedupe));
-        push(&mut args, r.expires_at_ms + QUEUE_KEY_GRACE_MS);
-        push(&mut args, flag(r.receipt.is_some()));
-        push(&mut args, r.receipt.map_or("", |(record, _)| record));
-        push(&mut args, r.receipt.map_or(0, |(_, deadline)| deadline));
-        push(&mut args, r.message_id);
-        push(&mut args, flag(r.queue_only));
-        (keys, args)
+        out.arg(&k.parts(Key::Session, r.orchestrator_id));
+        out.arg(&k.parts(Key::Queue, r.orchestrator_id));
+        out.arg(&k.parts(Key::Delivered, r.message_id));
+        out.arg(&k.parts(Key::DaemonEvents, r.daemon_id));
+        out.arg(&k.parts(Key::Pending, ""));
+        out.arg(&k.parts(Key::Inflight, r.orchestrator_id));
+        out.arg(&k.parts(Key::Receipts, r.orchestrator_id));
+        let flag = |on: bool| -> &[u8] { if on { b"1" } else { b"0" } };
+        out.arg(&[r.orchestrator_id.as_bytes()]);
+        out.arg(&[r.session_id.as_bytes()]);
+        out.arg(&[r.daemon_id.as_bytes()]);
+        out.arg(&[r.daemon_event.as_bytes()]);
+        out.arg(&[r.marker.as_bytes()]);
+        out.arg(&Keys::daemon_channel_parts(r.daemon_id));
+        out.arg(&[r.queue_item.as_bytes()]);
+        out.int(l.daemon_max_events as i64);
+        out.int(l.max_queue_size as i64);
+        out.arg(&[flag(l.queue_enabled)]);
+        out.int(l.marker_ttl_seconds as i64);
+        out.int(l.daemon_events_ttl_seconds as i64);
+        out.int(r.expires_at_ms);
+        out.int(r.now_ms);
+        out.arg(&[flag(r.dedupe)]);
+        out.int(r.expires_at_ms + QUEUE_KEY_GRACE_MS);
+        out.arg(&[flag(r.receipt.is_some())]);
+        out.arg(&[r.receipt.map_or("", |(record, _)| record).as_bytes()]);
+        out.int(r.receipt.map_or(0, |(_, deadline)| deadline));
+        out.arg(&[r.message_id.as_bytes()]);
+        out.arg(&[flag(r.queue_only)]);
     }
 
-    /// One route script call for one request.
-    fn route_cmd(&self, r: &RouteRequest<'_>) -> redis::Cmd {
-        let (keys, args) = self.route_parts(r);
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(self.scripts.route.get_hash()).arg(keys.len()).arg(keys).arg(args);
-        cmd
-    }
-
-    /// One batch route script call for many requests.
-    fn route_batch_cmd(&self, requests: &[RouteRequest<'_>]) -> redis::Cmd {
-        let mut keys = Vec::with_capacity(requests.len() * 7);
-        let mut args = Vec::with_capacity(requests.len() * 21);
+    /// The route script call for one request, and the batch script call for many (see
+    /// route_batch.lua), written into `out`.
+    fn route_call(&self, out: &mut impl Args, requests: &[RouteRequest<'_>], batch: bool) {
+        let script = if batch { &self.scripts.route_batch } else { &self.scripts.route };
+        out.arg(&[b"EVALSHA"]);
+        out.arg(&[script.get_hash().as_bytes()]);
+        out.int((ROUTE_KEYS * requests.len()) as i64);
+        // The batch script's keys come first, then its message count, then the arguments: write
+        // every request's keys, then every request's arguments.
+        let mut keys = Select { out: &mut *out, range: 0..ROUTE_KEYS, at: 0 };
         for r in requests {
-            let (k, a) = self.route_parts(r);
-            keys.extend(k);
-            args.extend(a);
+            keys.at = 0;
+            self.route_args(&mut keys, r);
         }
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(self.scripts.route_batch.get_hash()).arg(keys.len()).arg(keys).arg(requests.len()).arg(args);
+        if batch {
+            out.int(requests.len() as i64);
+        }
+        let mut args = Select { out, range: ROUTE_KEYS..ROUTE_KEYS + ROUTE_ARGS, at: 0 };
+        for r in requests {
+            args.at = 0;
+            self.route_args(&mut args, r);
+        }
+    }
+
+    /// The route call for `requests`, packed for the pipe.
+    fn route_packed(&self, requests: &[RouteRequest<'_>], batch: bool) -> Vec<u8> {
+        let count = 3 + (ROUTE_KEYS + ROUTE_ARGS) * requests.len() + usize::from(batch);
+        let size: usize = requests.iter().map(|r| r.daemon_event.len() + r.queue_item.len() + r.marker.len() + 640).sum();
+        let mut out = Resp::new(count, size);
+        self.route_call(&mut out, requests, batch);
+        out.0
+    }
+
+    /// The route call for `requests`, as a command for the store's own connection.
+    fn route_cmd(&self, requests: &[RouteRequest<'_>], batch: bool) -> redis::Cmd {
+        let mut cmd = redis::Cmd::new();
+        self.route_call(&mut cmd, requests, batch);
         cmd
     }
 
@@ -328,15 +400,22 @@ impl RedisStore {
         self.checked(again)
     }
 
-    /// Runs EVALSHA commands of `script` in one round, through the pipe when there is one: the
-    /// outer error is a connection failure (nothing is known of any command), the inner ones
-    /// are each command's own.
-    async fn eval(&self, script: &Script, source: &str, commands: Vec<redis::Cmd>) -> StoreResult<Vec<StoreResult<Value>>> {
+    /// Runs route calls in one round (`batch`: of the batch script, one per slice; otherwise of
+    /// the single route script, one per slice of one request), through the pipe when there is
+    /// one: the outer error is a connection failure (nothing is known of any call), the inner ones
+    /// are each call's own.
+    async fn eval_routes(&self, calls: &[&[RouteRequest<'_>]], batch: bool) -> StoreResult<Vec<StoreResult<Value>>> {
+        let (script, source) = if batch {
+            (&self.scripts.route_batch, ROUTE_BATCH_SOURCE)
+        } else {
+            (&self.scripts.route, ROUTE_SOURCE)
+        };
         let Some(pipe) = &self.pipe else {
+            let commands = calls.iter().map(|requests| self.route_cmd(requests, batch)).collect();
             let replies = self.eval_pipeline(script, commands).await?;
             return Ok(replies.into_iter().map(|r| r.map_err(store_error)).collect());
         };
-        let packed: Vec<Vec<u8>> = commands.iter().map(redis::Cmd::get_packed_command).collect();
+        let packed: Vec<Vec<u8>> = calls.iter().map(|requests| self.route_packed(requests, batch)).collect();
         let mut replies = Self::piped(pipe, packed.clone()).await?;
         let lost = replies.iter().any(|r| matches!(r, Err(PipeError::Server(e)) if e.starts_with("NOSCRIPT")));
         if lost {
@@ -386,14 +465,14 @@ impl RedisStore {
 
 impl Store for RedisStore {
     async fn route(&self, r: &RouteRequest<'_>) -> StoreResult<RouteReply> {
-        let mut replies = self.eval(&self.scripts.route, ROUTE_SOURCE, vec![self.route_cmd(r)]).await?;
+        let mut replies = self.eval_routes(&[std::slice::from_ref(r)], false).await?;
         let reply = replies.pop().ok_or_else(|| StoreError("no reply to route".into()))?;
         parse_route_reply(&reply?)
     }
 
     async fn route_many(&self, requests: &[RouteRequest<'_>]) -> StoreResult<Vec<StoreResult<RouteReply>>> {
-        let commands = requests.chunks(ROUTE_BATCH).map(|chunk| self.route_batch_cmd(chunk)).collect();
-        let replies = self.eval(&self.scripts.route_batch, ROUTE_BATCH_SOURCE, commands).await?;
+        let calls: Vec<&[RouteRequest<'_>]> = requests.chunks(ROUTE_BATCH).collect();
+        let replies = self.eval_routes(&calls, true).await?;
         let mut results = Vec::with_capacity(requests.len());
         for (chunk, reply) in requests.chunks(ROUTE_BATCH).zip(replies) {
             match reply {
@@ -667,5 +746,54 @@ impl Store for RedisStore {
         if let Some(pipe) = &self.pipe {
             pipe.shut();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> RedisStore {
+        let limits = StoreLimits {
+            max_queue_size: 100,
+            queue_enabled: true,
+            daemon_max_events: 1000,
+            session_ttl_seconds: 3600,
+            marker_ttl_seconds: 3600,
+            daemon_events_ttl_seconds: 86400,
+            receipts: false,
+        };
+        let info = "redis://127.0.0.1:1".into_connection_info().unwrap();
+        RedisStore::new(info, Keys::new("p:"), limits, Duration::from_secs(1), None).unwrap()
+    }
+
+    fn request<'a>(message_id: &'a str, receipt: Option<(&'a str, i64)>) -> RouteRequest<'a> {
+        RouteRequest {
+            orchestrator_id: "orch_é",
+            message_id,
+            session_id: "s",
+            daemon_id: "d",
+            daemon_event: "{\"id\":\"evt\"}",
+            marker: "{}",
+            queue_item: "{\"messageId\":\"m\"}",
+            expires_at_ms: 1_700_000_000_000,
+            now_ms: 1_699_000_000_000,
+            dedupe: true,
+            queue_only: false,
+            receipt,
+        }
+    }
+
+    #[test]
+    fn packed_route_calls_are_byte_for_byte_what_redis_rs_packs() {
+        let store = store();
+        let requests = [request("m1", None), request("m2", Some(("{\"r\":1}", 42)))];
+        for (requests, batch) in [(&requests[..1], false), (&requests[..], true), (&requests[..1], true)] {
+            assert_eq!(store.route_packed(requests, batch), store.route_cmd(requests, batch).get_packed_command());
+        }
+        let single = String::from_utf8(store.route_packed(&requests[..1], false)).unwrap();
+        assert!(single.starts_with("*31\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
+        assert!(single.contains("\r\n$25\r\np:routing:session:orch_é\r\n"), "{single}");
+        assert!(single.contains("\r\n$15\r\ndaemon:d:events\r\n"), "{single}");
     }
 }

@@ -75,6 +75,37 @@ describe('draining a backlog', () => {
   });
 });
 
+describe('a daemon whose event list is full', () => {
+  it('keeps draining while the daemon takes events, without waiting for the next look', async () => {
+    const size = 600;
+    // No background look for a minute: whatever is delivered is delivered by this one drain.
+    const router = newRouter({ offlineQueue: { maxQueueSize: size }, daemonQueue: { maxEvents: 50 }, drainIntervalMs: 60_000 });
+    const redis = plainClient();
+    const consumer = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    const queuedAt = new Date().toISOString();
+    const pipeline = redis.pipeline();
+    for (const id of ids('f', size)) {
+      pipeline.rpush(keyOf(router, `routing:queue:${orch}`), JSON.stringify({ messageId: id, channelId: 'c', authorId: 'u', content: id, createdAt: queuedAt, queuedAt }));
+    }
+    await pipeline.exec();
+    await redis.set(keyOf(router, `routing:session:${orch}`), JSON.stringify({ sessionId: 's', daemonId: daemon, status: 'active', lastActiveAt: queuedAt, createdAt: queuedAt }));
+    // The daemon: takes up to 20 events at a time, oldest first, until it has them all.
+    const received: string[] = [];
+    const consuming = (async () => {
+      while (received.length < size) {
+        const events = await consumer.rpop(keyOf(router, `daemon:events:${daemon}`), 20);
+        for (const event of events ?? []) received.push(JSON.parse(event).payload.messageId);
+      }
+    })();
+    const summary = await router.processQueuedMessages(orch);
+    await consuming;
+    expect(summary).toEqual({ processed: size, failed: 0, remaining: 0 });
+    expect(received).toEqual(ids('f', size));
+  });
+});
+
 describe('re-reading queued messages through the message service', () => {
   it('delivers an edited message as edited and drops a deleted one with reason deleted (getMessages)', async () => {
     const router = newRouter();

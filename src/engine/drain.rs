@@ -10,9 +10,14 @@ use super::time::{format_iso, now_ms};
 use crate::store::{DrainAction, DrainReply, DrainStep, ItemOutcome, Store};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Queue items planned and committed in one step.
 const DRAIN_BATCH: usize = 200;
+/// Queue items a drain reads at once: the items of two steps, the second sent right behind the first.
+const DRAIN_READ: usize = 2 * DRAIN_BATCH;
+/// How soon a drain looks again at a full daemon list that the daemon is taking events from.
+const FULL_DAEMON_WAIT: Duration = Duration::from_millis(2);
 /// Orchestrators claimed per look for due backlogs.
 const CLAIM_LIMIT: usize = 64;
 /// Steps in a row that may find the queue changed under them (another router draining it)
@@ -112,7 +117,7 @@ impl<S: Store> Router<S> {
         let mut started = false;
         let mut conflicts = 0;
         let result = loop {
-            let snapshot = match self.bounded(self.store.snapshot(orchestrator_id, DRAIN_BATCH)).await {
+            let snapshot = match self.bounded(self.store.snapshot(orchestrator_id, DRAIN_READ)).await {
                 Ok(snapshot) => snapshot,
                 Err(e) => break Err(RouterError::Store(e.0)),
             };
@@ -126,42 +131,72 @@ impl<S: Store> Router<S> {
                 });
             }
             let now = now_ms();
-            let plan = match self.plan(orchestrator_id, &snapshot.head, session.as_ref(), now).await {
+            let head = &snapshot.head;
+            let first = match self.plan(orchestrator_id, &head[..head.len().min(DRAIN_BATCH)], session.as_ref(), now).await {
                 Ok(plan) => plan,
                 Err(e) => break Err(e),
             };
-            let revisit_at_ms = match &session {
-                Some(_) => now + self.config.drain_interval_ms as i64,
-                None => self.next_expiry(&snapshot.head[plan.len()..], now),
+            let first_step = self.step(orchestrator_id, session.as_ref(), &first, &head[first.len()..], now);
+            // With more to take, the second step is planned while Redis runs the first, and sent
+            // right behind it on the same connection (biased: the first is polled, so sent, first).
+            // It expects the head the first leaves, so it commits only if the first took all.
+            let overlap = session.is_some() && first.len() == DRAIN_BATCH && head.len() > DRAIN_BATCH;
+            let (first_reply, second) = if overlap {
+                let second = async {
+                    let plan = self.plan(orchestrator_id, &head[DRAIN_BATCH..], session.as_ref(), now).await?;
+                    let reply = self.bounded(self.store.drain_step(&self.step(orchestrator_id, session.as_ref(), &plan, &head[DRAIN_BATCH + plan.len()..], now))).await;
+                    Ok::<_, RouterError>((plan, reply))
+                };
+                let (first_reply, second) = tokio::join!(biased; self.bounded(self.store.drain_step(&first_step)), second);
+                (first_reply, Some(second))
+            } else {
+                (self.bounded(self.store.drain_step(&first_step)).await, None)
             };
-            let step = DrainStep {
-                orchestrator_id,
-                session: session.as_ref().map(|s| (s.session_id.as_str(), s.daemon_id.as_str())),
-                items: plan.iter().map(|p| (p.raw, p.action.clone())).collect(),
-                retry_at_ms: now + self.config.drain_interval_ms as i64,
-                revisit_at_ms,
-                receipt_deadline_ms: self.receipt_deadline(now, 1),
-            };
-            let reply = match self.bounded(self.store.drain_step(&step)).await {
-                Ok(reply) => reply,
-                Err(e) => break Err(RouterError::Store(e.0)),
-            };
-            match reply {
-                DrainReply::Conflict | DrainReply::Stale { .. } => {
-                    conflicts += 1;
-                    if conflicts > MAX_CONFLICTS {
-                        break Ok(());
+            let mut replies = vec![(first, first_reply)];
+            match second {
+                Some(Ok((plan, reply))) => replies.push((plan, reply)),
+                Some(Err(e)) => break Err(e),
+                None => {}
+            }
+            // Every reply is looked at: a step can commit after an earlier one conflicted (another
+            // router took exactly the earlier one's items), and its deliveries must be reported.
+            let (mut done, mut conflicted, mut daemon_full, mut finished, mut failed) = (false, false, false, false, None);
+            for (chunk, reply) in &replies {
+                match reply {
+                    Err(e) => failed = failed.or_else(|| Some(RouterError::Store(e.0.clone()))),
+                    Ok(DrainReply::Conflict | DrainReply::Stale { .. }) => conflicted = true,
+                    Ok(DrainReply::Done { outcomes, remaining }) => {
+                        done = true;
+                        summary.remaining = *remaining;
+                        self.report_step(orchestrator_id, session.as_ref(), chunk, outcomes, &mut summary);
+                        daemon_full |= outcomes.len() < chunk.len();
+                        finished |= *remaining == 0 || session.is_none() || chunk.is_empty();
                     }
                 }
-                DrainReply::Done { outcomes, remaining } => {
-                    conflicts = 0;
-                    summary.remaining = remaining;
-                    self.report_step(orchestrator_id, session.as_ref(), &plan, &outcomes, &mut summary);
-                    let daemon_full = outcomes.len() < plan.len();
-                    if remaining == 0 || daemon_full || session.is_none() || plan.is_empty() {
-                        break Ok(());
-                    }
+            }
+            if let Some(error) = failed {
+                break Err(error);
+            }
+            if finished {
+                break Ok(());
+            }
+            if conflicted && !done {
+                conflicts += 1;
+                if conflicts > MAX_CONFLICTS {
+                    break Ok(());
                 }
+                continue;
+            }
+            conflicts = 0;
+            if daemon_full {
+                // A daemon that is taking events (this round delivered some) is kept pace with:
+                // look again shortly instead of at the next tick. One that took none is left to
+                // the tick.
+                let delivered = replies.iter().any(|(_, r)| matches!(r, Ok(DrainReply::Done { outcomes, .. }) if !outcomes.is_empty()));
+                if !delivered {
+                    break Ok(());
+                }
+                tokio::time::sleep(FULL_DAEMON_WAIT).await;
             }
         };
         if started {
@@ -247,6 +282,21 @@ impl<S: Store> Router<S> {
                 DrainAction::Deliver { event, marker: to_json(&marker), receipt, message_id: item.message_id };
         }
         Ok(plan)
+    }
+
+    /// The step that applies `plan`; `rest` is what stays queued behind it.
+    fn step<'a>(&self, orchestrator_id: &'a str, session: Option<&'a KnownSession>, plan: &[Planned<'a>], rest: &[Vec<u8>], now: i64) -> DrainStep<'a> {
+        DrainStep {
+            orchestrator_id,
+            session: session.map(|s| (s.session_id.as_str(), s.daemon_id.as_str())),
+            items: plan.iter().map(|p| (p.raw, p.action.clone())).collect(),
+            retry_at_ms: now + self.config.drain_interval_ms as i64,
+            revisit_at_ms: match session {
+                Some(_) => now + self.config.drain_interval_ms as i64,
+                None => self.next_expiry(rest, now),
+            },
+            receipt_deadline_ms: self.receipt_deadline(now, 1),
+        }
     }
 
     /// When the first of these (not yet taken) items expires: when an offline queue is next due.

@@ -53,7 +53,8 @@ export interface RedisConnectionOptions {
 
 /**
  * Anything with Redis connection options: an ioredis client (`options.host`, `options.keyPrefix`, …)
- * or a node-redis client (`options.url` or `options.socket`). The router opens its own connection.
+ * or a node-redis client (`options.url` or `options.socket`). The router opens its own connections
+ * (a Node socket for routing calls, and one for drains, sessions and receipts).
  */
 export interface RedisClientLike {
   /** The client's connection options. */
@@ -281,7 +282,7 @@ export declare class OrchestratorRouter extends EventEmitter {
   getDeadLetters(orchestratorId: string): Promise<DeadLetter[]>;
   /** Puts the dead letters back at the head of the queue, in order; resolves how many. */
   requeueDeadLetters(orchestratorId: string): Promise<number>;
-  /** Stops background work and closes the Redis connection; the process can exit right after. */
+  /** Stops background work and closes the Redis connections; the process can exit right after. */
   close(): Promise<void>;
 
   /** Adds a listener for a router event. */

@@ -119,11 +119,16 @@ impl JsSink {
 
     /// Hands JS the result of call `call_id`: `[id, value]`, or `[id, null, error]`.
     fn complete<T: serde::Serialize>(&self, call_id: u32, result: Result<T, RouterError>) {
-        let json = match result {
-            Ok(value) => serde_json::json!([call_id, value]),
-            Err(error) => serde_json::json!([call_id, null, error_json(&error)]),
-        };
-        self.post(&self.completions, &json.to_string());
+        let mut json = format!("[{call_id},");
+        match result {
+            Ok(value) => json.push_str(&serde_json::to_string(&value).expect("results serialise")),
+            Err(error) => {
+                json.push_str("null,");
+                json.push_str(&error_json(&error).to_string());
+            }
+        }
+        json.push(']');
+        self.post(&self.completions, &json);
     }
 }
 
@@ -256,17 +261,28 @@ pub struct NativeRouter {
     tick: Mutex<(Vec<u32>, Vec<BatchItem>)>,
 }
 
-/// `routeMessage`'s result object, as JSON.
-fn route_json(outcome: RouteOutcome) -> serde_json::Value {
-    let mut result = serde_json::json!({ "success": outcome.success, "status": outcome.status.as_str() });
-    if let Some(session_id) = outcome.session_id {
-        result["sessionId"] = session_id.into();
+/// `routeMessage`'s result object.
+fn route_json(outcome: RouteOutcome) -> RouteResult {
+    RouteResult {
+        success: outcome.success,
+        status: outcome.status.as_str(),
+        session_id: outcome.session_id,
+        error: outcome.error,
+        attempts: outcome.attempts,
     }
-    if let Some(error) = outcome.error {
-        result["error"] = error.into();
-    }
-    result["attempts"] = outcome.attempts.into();
-    result
+}
+
+/// `routeMessage`'s result object, as it crosses to JS (JSON).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RouteResult {
+    success: bool,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    attempts: u32,
 }
 
 fn message(id: String, channel_id: String, author_id: Option<String>, content: String, created_at: f64) -> Message {

@@ -16,7 +16,7 @@ use std::time::Duration;
 const DRAIN_BATCH: usize = 200;
 /// Queue items a drain reads at once: the items of two steps, the second sent right behind the first.
 const DRAIN_READ: usize = 2 * DRAIN_BATCH;
-/// How soon a drain looks again at a full daemon list that the daemon is taking events from.
+/// How soon a drain first looks again at a full daemon list (see `drain_once`).
 const FULL_DAEMON_WAIT: Duration = Duration::from_millis(2);
 /// Orchestrators claimed per look for due backlogs.
 const CLAIM_LIMIT: usize = 64;
@@ -116,6 +116,7 @@ impl<S: Store> Router<S> {
         let mut summary = DrainSummary::default();
         let mut started = false;
         let mut conflicts = 0;
+        let (mut full_wait, mut idle_waited) = (FULL_DAEMON_WAIT, Duration::ZERO);
         let result = loop {
             let snapshot = match self.bounded(self.store.snapshot(orchestrator_id, DRAIN_READ)).await {
                 Ok(snapshot) => snapshot,
@@ -189,14 +190,20 @@ impl<S: Store> Router<S> {
             }
             conflicts = 0;
             if daemon_full {
-                // A daemon that is taking events (this round delivered some) is kept pace with:
-                // look again shortly instead of at the next tick. One that took none is left to
-                // the tick.
+                // A full daemon list is looked at again shortly instead of at the next tick: after
+                // 2 ms, doubling while rounds deliver nothing and back to 2 ms when one does, until
+                // the waits since the last delivery add up to drainIntervalMs (the tick's job then).
                 let delivered = replies.iter().any(|(_, r)| matches!(r, Ok(DrainReply::Done { outcomes, .. }) if !outcomes.is_empty()));
-                if !delivered {
+                if delivered {
+                    full_wait = FULL_DAEMON_WAIT;
+                    idle_waited = Duration::ZERO;
+                }
+                if idle_waited >= Duration::from_millis(self.config.drain_interval_ms) {
                     break Ok(());
                 }
-                tokio::time::sleep(FULL_DAEMON_WAIT).await;
+                tokio::time::sleep(full_wait).await;
+                idle_waited += full_wait;
+                full_wait *= 2;
             }
         };
         if started {

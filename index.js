@@ -40,6 +40,7 @@ const EVENTS = 1; // events to emit
 const OUTPUT = 2; // routes to start or bytes to write: flush before this tick ends
 const RESET = 4; // the Redis socket is unusable: drop it
 const RESULTS = 8; // routing calls to settle
+const AWAITING = 16; // requests on the Redis socket wait for replies
 
 /**
  * Routes chat messages to orchestrators' daemons through Redis, queues them while an
@@ -72,12 +73,27 @@ class OrchestratorRouter extends EventEmitter {
     this._flushQueued = false;
     this._held = false;
     this._releasing = false;
+    this._silence = null;
     this._watchListeners();
   }
 
   /** Acts on what a native call left to do: hand out events and results, write to Redis. */
   _after(flags) {
     if (flags & RESET) this._dropSocket();
+    // While requests wait for replies, a socket that reads nothing for too long is taken for dead
+    // (a peer that vanished without a reset): closing it fails them, and the retries open a new one.
+    const awaiting = (flags & AWAITING) !== 0 && this._socket !== null;
+    if (awaiting && this._silence === null) {
+      const socket = this._socket;
+      this._silence = setTimeout(() => {
+        this._silence = null;
+        socket.destroy(new Error(`no reply from Redis within ${this._target.silenceMs} ms`));
+      }, this._target.silenceMs);
+      this._silence.unref();
+    } else if (!awaiting && this._silence !== null) {
+      clearTimeout(this._silence);
+      this._silence = null;
+    }
     if (flags & (EVENTS | RESULTS)) this._deliverEvents(flags);
     if (flags & OUTPUT && !this._flushQueued) {
       // Once per tick: every route started in this tick goes out in one write.
@@ -91,25 +107,29 @@ class OrchestratorRouter extends EventEmitter {
     // The routeMessage calls of this tick start here, together.
     const flags = this._native.dispatch();
     if (flags & (EVENTS | RESULTS)) this._deliverEvents(flags);
+    if (!(flags & OUTPUT) || this._target === null) return;
+    // A new socket first: its opening commands (AUTH, SELECT) go out ahead of the rest, which the
+    // binding holds back until they succeeded (then `feed` reports OUTPUT again).
+    if (this._socket === null) this._connect();
     const bytes = this._native.takeOutput();
-    if (bytes === null || this._target === null) return;
-    if (this._socket === null) this._connect(bytes);
-    else this._socket.write(bytes);
+    if (bytes !== null) this._socket.write(bytes);
   }
 
-  /** Opens the routes' socket; the binding puts the opening commands (AUTH, SELECT) first. */
-  _connect(pending) {
+  /** Opens the routes' socket. */
+  _connect() {
     const target = this._target;
     const socket = target.path ? net.connect(target.path) : net.connect(target.port, target.host);
     socket.setNoDelay(true);
     if (!this._held) socket.unref();
     this._socket = socket;
-    this._after(this._native.pipeOpened());
-    const opening = this._native.takeOutput();
-    socket.write(opening === null ? pending : Buffer.concat([opening, pending]));
+    this._native.pipeOpened();
+    // Requests wait from the start (the ones about to be written): a connect that hangs counts too.
+    this._after(AWAITING);
     let failure = null;
     socket.on('data', (chunk) => {
-      if (this._socket === socket) this._after(this._native.feed(chunk));
+      if (this._socket !== socket) return;
+      if (this._silence !== null) this._silence.refresh();
+      this._after(this._native.feed(chunk));
     });
     socket.on('error', (error) => {
       failure = error;
@@ -117,6 +137,7 @@ class OrchestratorRouter extends EventEmitter {
     socket.on('close', () => {
       if (this._socket !== socket) return;
       this._socket = null;
+      this._after(0);
       const reason = failure ? `Redis connection failed: ${failure.message}` : 'the Redis connection closed';
       this._after(this._native.pipeClosed(reason));
     });
@@ -125,6 +146,7 @@ class OrchestratorRouter extends EventEmitter {
   _dropSocket() {
     const socket = this._socket;
     this._socket = null;
+    this._after(0);
     if (socket) socket.destroy();
   }
 
@@ -167,9 +189,15 @@ class OrchestratorRouter extends EventEmitter {
       if (error) call.reject(errorFrom(error, call.orchestratorId));
       else call.resolve(value);
     }
+    this._releaseSoon();
+  }
+
+  /**
+   * Lets the process exit once no call is in flight, but not between two calls in a row: a caller
+   * awaiting one route after another would otherwise toggle this (two crossings) every time.
+   */
+  _releaseSoon() {
     if (this._calls.size === 0 && this._held && !this._releasing) {
-      // Let the process exit once no call is in flight, but not between two calls in a row:
-      // a caller awaiting one route after another would otherwise toggle this every time.
       this._releasing = true;
       setImmediate(() => this._release());
     }
@@ -200,7 +228,17 @@ class OrchestratorRouter extends EventEmitter {
     return new Promise((resolve, reject) => {
       this._hold();
       this._calls.set(id, { resolve, reject, orchestratorId });
-      this._after(start(id));
+      let flags;
+      try {
+        flags = start(id);
+      } catch (error) {
+        // The binding refused the call outright (an argument it could not convert).
+        this._calls.delete(id);
+        this._releaseSoon();
+        reject(fromNative(error, orchestratorId));
+        return;
+      }
+      this._after(flags);
     });
   }
 

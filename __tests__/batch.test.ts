@@ -96,5 +96,35 @@ describe('routeMessage calls started in the same tick (routed together, as batch
     const queuedIds = (await redis.lrange(keyOf(router, `routing:queue:${off}`), 0, -1)).map((q) => JSON.parse(q).messageId);
     expect(queuedIds).toEqual(expected((i) => i % 5 === 4));
   });
-});
 
+  it('keeps call order across methods: routeMessage, queueMessageForOffline and routeMessages of one tick', async () => {
+    const router = newRouter();
+    const redis = plainClient();
+    const orch = uid('off');
+    const calls = [
+      router.routeMessage(message('x1'), orch),
+      router.queueMessageForOffline(message('x2'), orch),
+      router.routeMessages([{ message: message('x3'), orchestratorId: orch }]),
+      router.routeMessage(message('x4'), orch),
+    ];
+    await Promise.all(calls);
+    const queued = (await redis.lrange(keyOf(router, `routing:queue:${orch}`), 0, -1)).map((q) => JSON.parse(q).messageId);
+    expect(queued).toEqual(['x1', 'x2', 'x3', 'x4']);
+  });
+
+  it('keeps call order when the session changed under the tick (every batch answered stale)', async () => {
+    const a = newRouter();
+    const b = newRouter({ keyPrefix: keyOf(a, '') });
+    const redis = plainClient();
+    const orch = uid('orch');
+    const first = uid('daemon');
+    const second = uid('daemon');
+    await a.registerSession(orch, { id: 's1', daemonId: first, status: 'active' });
+    expect((await a.routeMessage(message('before'), orch)).status).toBe('delivered');
+    // Another router replaces the session: a still routes for s1, so each of its batches is stale.
+    await b.registerSession(orch, { id: 's2', daemonId: second, status: 'active' });
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => a.routeMessage(message(`st${i}`), orch)));
+    expect(results.every((r) => r.status === 'delivered' && r.sessionId === 's2')).toBe(true);
+    expect(await daemonMessageIds(redis, a, second)).toEqual(Array.from({ length: 40 }, (_, i) => `st${i}`));
+  });
+});

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createOrchestratorRouter, OrchestratorRouter } from '..';
@@ -128,6 +129,51 @@ describe('the routes\' own connection (a Node socket the binding writes its comm
       await server.kill();
     }
   });
+
+  it('sends nothing but the opening commands until they succeed: a refused SELECT runs no route', async () => {
+    const orch = uid('orch');
+    const refused = router({ redis: `${redisUrl()}/99`, keyPrefix: 'baddb:', retry: { maxAttempts: 1 } });
+    const result = await refused.routeMessage(message('m1'), orch);
+    expect(result).toMatchObject({ success: false, status: 'failed' });
+    expect(result.error).toContain('DB index is out of range');
+    // Queued nowhere: not in database 0, where the route would have run had it gone out.
+    expect(await plainClient(redisUrl()).exists(`baddb:routing:queue:${orch}`)).toBe(0);
+  });
+
+  it('takes a socket that stays silent while replies are awaited for dead, and opens a new one', async () => {
+    const server = await startRedis();
+    // A proxy that can be told to stop forwarding, as a peer that vanished without a reset.
+    const links: Array<{ silent: boolean }> = [];
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(server.port, '127.0.0.1');
+      const link = { silent: false };
+      links.push(link);
+      client.on('data', (d) => { if (!link.silent) upstream.write(d); });
+      upstream.on('data', (d) => { if (!link.silent) client.write(d); });
+      client.on('error', () => {});
+      upstream.on('error', () => {});
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (proxy.address() as net.AddressInfo).port;
+      const orch = uid('orch');
+      // Silence longer than max(2 × 200 ms, 5 s) closes the socket; six attempts 1 s apart outlast it.
+      const routed = router({ redis: `redis://127.0.0.1:${port}`, deliveryTimeoutMs: 200, retry: { maxAttempts: 6, initialDelayMs: 1000, backoffMultiplier: 1 } });
+      await routed.registerSession(orch, { id: 's', daemonId: 'd_silent', status: 'active' });
+      expect((await routed.routeMessage(message('m1'), orch)).status).toBe('delivered');
+      for (const link of links) link.silent = true;
+      const result = await routed.routeMessage(message('m2'), orch);
+      expect(result).toMatchObject({ success: true, status: 'delivered' });
+      expect(result.attempts).toBeGreaterThan(1);
+      expect(await plainClient(server.url).lrange('daemon:events:d_silent', 0, -1)).toHaveLength(2);
+    } finally {
+      await closeAll();
+      proxy.close();
+      await server.kill();
+    }
+  }, 20_000);
 
   it('connects through a unix socket', async () => {
     const socketPath = path.join(os.tmpdir(), `router-test-${process.pid}-${Date.now()}.sock`);

@@ -42,6 +42,7 @@ const EVENTS: u32 = 1; // events wait in `takeEvents`
 const OUTPUT: u32 = 2; // routes wait for `dispatch`, or bytes in `takeOutput` for the Redis socket
 const RESET: u32 = 4; // the Redis socket is unusable: close it (its requests already failed)
 const RESULTS: u32 = 8; // results of routing calls wait in `takeCompletions`
+const AWAITING: u32 = 16; // requests on the Redis socket wait for replies
 
 /// A JS function called from any thread, never keeping the process alive, whose throw is the
 /// caller's to handle.
@@ -259,6 +260,8 @@ pub struct NativeRouter {
     pipe: Option<Arc<Pipe>>,
     /// `routeMessage` calls of this tick, routed together by `dispatch` (call ids and items).
     tick: Mutex<(Vec<u32>, Vec<BatchItem>)>,
+    /// See `pipe_target`.
+    silence_ms: u64,
 }
 
 /// `routeMessage`'s result object.
@@ -312,11 +315,14 @@ impl NativeRouter {
         let pipe = Pipe::new(&info, Box::new(move || waker.wake_from_elsewhere())).map(Arc::new);
         let limits = config.store_limits();
         let timeout = Duration::from_millis(config.delivery_timeout_ms);
+        // A live Redis answers within the delivery timeout; a socket silent for twice that (and at
+        // least 5 s, so that a slow moment is not taken for a dead peer) is closed and reopened.
+        let silence_ms = (config.delivery_timeout_ms * 2).max(5000);
         let store = RedisStore::new(info, Keys::new(&config.key_prefix), limits, timeout, pipe.clone())
             .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
         let router = Router::new(store, config, Arc::clone(&sink) as Arc<dyn EventSink>);
         let local = Arc::new(Local { sink: Arc::clone(&sink), ready: Mutex::new(VecDeque::new()) });
-        Ok(NativeRouter { router, sink, local, pipe, tick: Mutex::new((Vec::new(), Vec::new())) })
+        Ok(NativeRouter { router, sink, local, pipe, tick: Mutex::new((Vec::new(), Vec::new())), silence_ms })
     }
 
     /// Runs what can make progress and tells JS what is left for it (`EVENTS | RESULTS | OUTPUT`).
@@ -324,16 +330,27 @@ impl NativeRouter {
         self.local.run();
         let mut flags = self.sink.waiting();
         let routes_waiting = !self.tick.lock().unwrap_or_else(|e| e.into_inner()).0.is_empty();
-        if routes_waiting || self.pipe.as_ref().is_some_and(|pipe| pipe.has_output()) {
+        let (output, awaiting) = self.pipe.as_ref().map_or((false, false), |pipe| pipe.status());
+        if routes_waiting || output {
             flags |= OUTPUT;
+        }
+        if awaiting {
+            flags |= AWAITING;
         }
         flags
     }
 
-    /// Starts the `routeMessage` calls of this tick as one batch (JS calls this once per tick,
+    /// Starts the `routeMessage` calls of this tick, in batches (JS calls this once per tick,
     /// before `takeOutput`); reports as `pump`.
     #[napi]
     pub fn dispatch(&self) -> u32 {
+        self.start_tick();
+        self.settle()
+    }
+
+    /// Starts the `routeMessage` calls waiting for this tick's dispatch: before any other routing
+    /// call starts, so that calls reach Redis in the order they were made.
+    fn start_tick(&self) {
         let (mut call_ids, mut items) = std::mem::take(&mut *self.tick.lock().unwrap_or_else(|e| e.into_inner()));
         // In call order: the batches' commands go out, and run, in the order they are started.
         while !call_ids.is_empty() {
@@ -347,23 +364,26 @@ impl NativeRouter {
                 }
             });
         }
-        self.settle()
     }
 
-    /// Where the routes' Redis socket connects, as JSON `{ host, port }` or `{ path }`; null when
-    /// routes take the store's own connection (TLS).
+    /// Where the routes' Redis socket connects, as JSON `{ host, port }` or `{ path }`, with
+    /// `silenceMs`: how long the socket may stay silent while requests wait for replies before it
+    /// is taken for dead. Null when routes take the store's own connection (TLS).
     #[napi]
     pub fn pipe_target(&self) -> Option<String> {
-        self.pipe.as_ref().map(|pipe| serde_json::to_string(pipe.target()).expect("targets serialise"))
+        let pipe = self.pipe.as_ref()?;
+        let mut target = serde_json::to_value(pipe.target()).expect("targets serialise");
+        target["silenceMs"] = self.silence_ms.into();
+        Some(target.to_string())
     }
 
-    /// A new socket opens: the connection's opening commands (AUTH, SELECT) go out first.
+    /// A new socket opens: the connection's opening commands (AUTH, SELECT) go out first, and
+    /// the rest once they succeeded. Runs nothing: what is waiting is written as it was queued.
     #[napi]
-    pub fn pipe_opened(&self) -> u32 {
+    pub fn pipe_opened(&self) {
         if let Some(pipe) = &self.pipe {
             pipe.opened();
         }
-        self.settle()
     }
 
     /// Takes the bytes waiting to be written to the socket (null when none).
@@ -424,7 +444,9 @@ impl NativeRouter {
         let mut tick = self.tick.lock().unwrap_or_else(|e| e.into_inner());
         tick.0.push(call_id);
         tick.1.push(BatchItem { message, orchestrator_id, queue_only: presence_offline });
-        OUTPUT
+        drop(tick);
+        let awaiting = self.pipe.as_ref().is_some_and(|pipe| pipe.status().1);
+        OUTPUT | if awaiting { AWAITING } else { 0 }
     }
 
     /// Starts routing a batch given as parallel arrays (one crossing, one pipelined round); its
@@ -456,6 +478,7 @@ impl NativeRouter {
                 queue_only,
             })
             .collect();
+        self.start_tick();
         let (router, sink) = (Arc::clone(&self.router), Arc::clone(&self.sink));
         self.local.spawn(async move {
             let outcomes = router.route_batch(items).await;
@@ -501,6 +524,7 @@ impl NativeRouter {
         content: String,
         created_at: f64,
     ) -> u32 {
+        self.start_tick();
         let (router, sink) = (Arc::clone(&self.router), Arc::clone(&self.sink));
         let message = message(id, channel_id, author_id, content, created_at);
         self.local.spawn(async move {

@@ -9,6 +9,9 @@ use crate::store::{RouteReply, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Rounds a batch sends before routing what is left of it one message at a time.
+const BATCH_ROUNDS: usize = 3;
+
 /// One message of a batch and where it goes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchItem {
@@ -59,61 +62,86 @@ impl<S: Store> Router<S> {
     }
 
     /// Routes prepared items in one pipelined round, with retries; outcomes in input order.
+    /// Items the store could not route as sent (their session changed under them, so nothing was
+    /// written for them, or their own command failed) go again together, in order, so that the
+    /// items of one tick keep their call order; after [`BATCH_ROUNDS`] rounds, one by one.
     async fn route_prepared_batch(self: &Arc<Self>, items: &[BatchItem], prepared: &[Prepared]) -> Vec<RouteOutcome> {
-        if items.is_empty() {
-            return Vec::new();
+        let mut outcomes: Vec<Option<RouteOutcome>> = items.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..items.len()).collect();
+        let mut dedupe = false;
+        for _ in 0..BATCH_ROUNDS {
+            if pending.is_empty() {
+                break;
+            }
+            let (replies, attempts) = match self.send_batch(items, prepared, &pending, dedupe).await {
+                Ok(sent) => sent,
+                Err((error, attempts)) => {
+                    for &i in &pending {
+                        outcomes[i] = Some(self.fail(&prepared[i].message_id, &items[i].orchestrator_id, error.clone(), attempts));
+                    }
+                    pending.clear();
+                    break;
+                }
+            };
+            let mut again = Vec::new();
+            for (&i, reply) in pending.iter().zip(replies) {
+                let orchestrator_id = items[i].orchestrator_id.as_str();
+                match reply {
+                    Ok(RouteReply::Stale { session }) => {
+                        self.learn_session(orchestrator_id, &session);
+                        again.push(i);
+                    }
+                    Ok(reply) => outcomes[i] = Some(self.settle(&prepared[i], orchestrator_id, reply, attempts)),
+                    Err(_) => again.push(i),
+                }
+            }
+            pending = again;
+            dedupe = true;
         }
+        for i in pending {
+            outcomes[i] = Some(self.route_prepared(&prepared[i], &items[i].orchestrator_id, items[i].queue_only, true).await);
+        }
+        outcomes.into_iter().map(|o| o.expect("every item settled")).collect()
+    }
+
+    /// Sends the `which` items as one pipelined round, retrying the round with backoff: the
+    /// replies (in `which` order) and the attempt that got them, or the last error.
+    async fn send_batch(
+        self: &Arc<Self>,
+        items: &[BatchItem],
+        prepared: &[Prepared],
+        which: &[usize],
+        dedupe: bool,
+    ) -> Result<(Vec<crate::store::StoreResult<RouteReply>>, u32), (String, u32)> {
         let retry = &self.config.retry;
         let mut attempt = 1;
-        let replies = loop {
-            let built: Vec<_> = items
+        loop {
+            let built: Vec<_> = which
                 .iter()
-                .zip(prepared)
-                .map(|(item, p)| self.build(p, &item.orchestrator_id, self.known_session(&item.orchestrator_id).as_ref()))
+                .map(|&i| self.build(&prepared[i], &items[i].orchestrator_id, self.known_session(&items[i].orchestrator_id).as_ref()))
                 .collect();
-            let requests: Vec<_> = items
+            let requests: Vec<_> = which
                 .iter()
-                .zip(prepared)
                 .zip(&built)
-                .map(|((item, p), b)| self.request(p, &item.orchestrator_id, b, item.queue_only, attempt > 1))
+                .map(|(&i, b)| self.request(&prepared[i], &items[i].orchestrator_id, b, items[i].queue_only, dedupe || attempt > 1))
                 .collect();
             match self.bounded(self.store.route_many(&requests)).await {
-                Ok(replies) => break replies,
+                Ok(replies) => return Ok((replies, attempt)),
                 Err(StoreError(error)) => {
-                    for (item, p) in items.iter().zip(prepared) {
+                    for &i in which {
                         self.emit(EventKind::MessageRoutingError, || Event::MessageRoutingError {
-                            message_id: p.message_id.clone(),
-                            orchestrator_id: item.orchestrator_id.clone(),
+                            message_id: prepared[i].message_id.clone(),
+                            orchestrator_id: items[i].orchestrator_id.clone(),
                             error: error.clone(),
                         });
                     }
                     if attempt >= retry.max_attempts || self.is_closed() {
-                        return items
-                            .iter()
-                            .zip(prepared)
-                            .map(|(item, p)| self.fail(&p.message_id, &item.orchestrator_id, error.clone(), attempt))
-                            .collect();
+                        return Err((error, attempt));
                     }
                     tokio::time::sleep(Duration::from_millis(retry.delay_ms(attempt))).await;
                     attempt += 1;
                 }
             }
-        };
-        let mut outcomes = Vec::with_capacity(items.len());
-        for ((item, p), reply) in items.iter().zip(prepared).zip(replies) {
-            let orchestrator_id = item.orchestrator_id.as_str();
-            let outcome = match reply {
-                // The session changed under the batch: nothing was written for this item, and
-                // every later item of the same orchestrator is stale too, so order holds.
-                Ok(RouteReply::Stale { session }) => {
-                    self.learn_session(orchestrator_id, &session);
-                    self.route_prepared(p, orchestrator_id, item.queue_only, attempt > 1).await
-                }
-                Ok(reply) => self.settle(p, orchestrator_id, reply, attempt),
-                Err(_) => self.route_prepared(p, orchestrator_id, item.queue_only, true).await,
-            };
-            outcomes.push(outcome);
         }
-        outcomes
     }
 }

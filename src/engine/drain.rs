@@ -72,7 +72,16 @@ impl<S: Store> Router<S> {
         let orchestrator_id = orchestrator_id.to_owned();
         tokio::spawn(async move {
             // A failed drain leaves the backlog due in the pending index; the ticker retries it.
-            let _ = router.drain(&orchestrator_id).await;
+            let _ = router.drain_paced(&orchestrator_id, true).await;
+        });
+    }
+
+    /// Starts a background drain that keeps pace with a daemon taking events; it begins once the
+    /// drain running now (which holds the orchestrator's lock) has returned.
+    fn keep_pace_later(self: &Arc<Self>, orchestrator_id: &str) {
+        let (router, orchestrator_id) = (Arc::clone(self), orchestrator_id.to_owned());
+        tokio::spawn(async move {
+            let _ = router.drain_paced(&orchestrator_id, true).await;
         });
     }
 
@@ -97,19 +106,26 @@ impl<S: Store> Router<S> {
     }
 
     /// Drains until the queue is empty, the orchestrator is offline, or its daemon is full — and
-    /// once more if another drain was asked for meanwhile.
+    /// once more if another drain was asked for meanwhile. A caller's drain does not wait on a full
+    /// daemon list: one the daemon is taking events from is handed to a background drain.
     pub(super) async fn drain(self: &Arc<Self>, orchestrator_id: &str) -> Result<DrainSummary, RouterError> {
+        self.drain_paced(orchestrator_id, false).await
+    }
+
+    /// [`Router::drain`]; with `keep_pace`, a full daemon list that the daemon is taking events
+    /// from is looked at again shortly instead of at the next tick.
+    async fn drain_paced(self: &Arc<Self>, orchestrator_id: &str, keep_pace: bool) -> Result<DrainSummary, RouterError> {
         let slot = self.drain_slot(orchestrator_id);
         let _one_at_a_time = slot.lock.lock().await;
         loop {
-            let summary = self.drain_once(orchestrator_id).await?;
+            let summary = self.drain_once(orchestrator_id, keep_pace).await?;
             if !slot.again.swap(false, Ordering::AcqRel) {
                 return Ok(summary);
             }
         }
     }
 
-    async fn drain_once(self: &Arc<Self>, orchestrator_id: &str) -> Result<DrainSummary, RouterError> {
+    async fn drain_once(self: &Arc<Self>, orchestrator_id: &str, keep_pace: bool) -> Result<DrainSummary, RouterError> {
         if self.config.delivery_receipts {
             self.settle_overdue(orchestrator_id).await?;
         }
@@ -117,8 +133,11 @@ impl<S: Store> Router<S> {
         let mut started = false;
         let mut conflicts = 0;
         let (mut full_wait, mut idle_waited) = (FULL_DAEMON_WAIT, Duration::ZERO);
+        // After a round that found the daemon list full, read (and re-read through the message
+        // service) only about twice what that round delivered: the room there is likely to be.
+        let mut read = DRAIN_READ;
         let result = loop {
-            let snapshot = match self.bounded(self.store.snapshot(orchestrator_id, DRAIN_READ)).await {
+            let snapshot = match self.bounded(self.store.snapshot(orchestrator_id, read)).await {
                 Ok(snapshot) => snapshot,
                 Err(e) => break Err(RouterError::Store(e.0)),
             };
@@ -133,7 +152,7 @@ impl<S: Store> Router<S> {
             }
             let now = now_ms();
             let head = &snapshot.head;
-            let first = match self.plan(orchestrator_id, &head[..head.len().min(DRAIN_BATCH)], session.as_ref(), now).await {
+            let first = match self.plan(orchestrator_id, &head[..head.len().min(DRAIN_BATCH)], 0, session.as_ref(), now).await {
                 Ok(plan) => plan,
                 Err(e) => break Err(e),
             };
@@ -144,7 +163,7 @@ impl<S: Store> Router<S> {
             let overlap = session.is_some() && first.len() == DRAIN_BATCH && head.len() > DRAIN_BATCH;
             let (first_reply, second) = if overlap {
                 let second = async {
-                    let plan = self.plan(orchestrator_id, &head[DRAIN_BATCH..], session.as_ref(), now).await?;
+                    let plan = self.plan(orchestrator_id, &head[DRAIN_BATCH..], DRAIN_BATCH, session.as_ref(), now).await?;
                     let reply = self.bounded(self.store.drain_step(&self.step(orchestrator_id, session.as_ref(), &plan, &head[DRAIN_BATCH + plan.len()..], now))).await;
                     Ok::<_, RouterError>((plan, reply))
                 };
@@ -154,14 +173,16 @@ impl<S: Store> Router<S> {
                 (self.bounded(self.store.drain_step(&first_step)).await, None)
             };
             let mut replies = vec![(first, first_reply)];
+            // A second step that could not be planned was not sent; the first is still reported.
+            let mut failed = None;
             match second {
                 Some(Ok((plan, reply))) => replies.push((plan, reply)),
-                Some(Err(e)) => break Err(e),
+                Some(Err(e)) => failed = Some(e),
                 None => {}
             }
             // Every reply is looked at: a step can commit after an earlier one conflicted (another
             // router took exactly the earlier one's items), and its deliveries must be reported.
-            let (mut done, mut conflicted, mut daemon_full, mut finished, mut failed) = (false, false, false, false, None);
+            let (mut done, mut conflicted, mut daemon_full, mut finished) = (false, false, false, false);
             for (chunk, reply) in &replies {
                 match reply {
                     Err(e) => failed = failed.or_else(|| Some(RouterError::Store(e.0.clone()))),
@@ -189,11 +210,23 @@ impl<S: Store> Router<S> {
                 continue;
             }
             conflicts = 0;
+            read = DRAIN_READ;
             if daemon_full {
+                let taken: usize = replies.iter().map(|(_, r)| match r {
+                    Ok(DrainReply::Done { outcomes, .. }) => outcomes.len(),
+                    _ => 0,
+                }).sum();
+                read = (taken * 2).clamp(16, DRAIN_READ);
                 // A full daemon list is looked at again shortly instead of at the next tick: after
                 // 2 ms, doubling while rounds deliver nothing and back to 2 ms when one does, until
                 // the waits since the last delivery add up to drainIntervalMs (the tick's job then).
-                let delivered = replies.iter().any(|(_, r)| matches!(r, Ok(DrainReply::Done { outcomes, .. }) if !outcomes.is_empty()));
+                let delivered = taken > 0;
+                if !keep_pace {
+                    if delivered {
+                        self.keep_pace_later(orchestrator_id);
+                    }
+                    break Ok(());
+                }
                 if delivered {
                     full_wait = FULL_DAEMON_WAIT;
                     idle_waited = Duration::ZERO;
@@ -218,10 +251,12 @@ impl<S: Store> Router<S> {
 
     /// Decides what to do with each head item. Offline, only the leading undeliverable items are
     /// taken (the rest waits, in order); online, every item is delivered or dropped.
+    /// `first_index` is the position of `head[0]` in the queue as read (it orders in-flight records).
     async fn plan<'a>(
         &self,
         orchestrator_id: &str,
         head: &'a [Vec<u8>],
+        first_index: usize,
         session: Option<&KnownSession>,
         now: i64,
     ) -> Result<Vec<Planned<'a>>, RouterError> {
@@ -278,7 +313,7 @@ impl<S: Store> Router<S> {
                     item: raw.to_owned(),
                     event_id,
                     attempts: 1,
-                    order: now * 1000 + index as i64,
+                    order: now * 1000 + (first_index + index) as i64,
                     session_id: session.session_id.clone(),
                     last_error: None,
                 })

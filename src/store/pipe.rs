@@ -48,6 +48,11 @@ struct State {
     input: Vec<u8>,
     waiting: VecDeque<Waiter>,
     closed: bool,
+    /// A new connection's opening commands, not yet handed out.
+    greeting: Vec<u8>,
+    /// Opening commands not answered yet: until they all succeed, nothing else goes out (a
+    /// refused SELECT must not let commands run on the wrong database).
+    opening: usize,
 }
 
 /// Requests and replies of one Redis connection, carried by the owner (see the module docs).
@@ -127,21 +132,35 @@ impl Pipe {
             .collect()
     }
 
-    /// Takes what is waiting to be written.
+    /// Takes what is waiting to be written: a new connection's opening commands alone, then,
+    /// once they all succeeded, the rest.
     pub fn take_output(&self) -> Vec<u8> {
-        std::mem::take(&mut self.state().output)
+        let mut state = self.state();
+        if !state.greeting.is_empty() {
+            return std::mem::take(&mut state.greeting);
+        }
+        if state.opening > 0 {
+            return Vec::new();
+        }
+        std::mem::take(&mut state.output)
     }
 
     pub fn has_output(&self) -> bool {
-        !self.state().output.is_empty()
+        self.status().0
     }
 
-    /// A new connection opens: its opening commands go out first, ahead of anything waiting.
+    /// Whether output waits to be handed out, and whether requests wait for replies.
+    pub fn status(&self) -> (bool, bool) {
+        let state = self.state();
+        (!state.greeting.is_empty() || (state.opening == 0 && !state.output.is_empty()), !state.waiting.is_empty())
+    }
+
+    /// A new connection opens: its opening commands (AUTH, SELECT) go out first, and the rest
+    /// only after their replies.
     pub fn opened(&self) {
         let mut state = self.state();
-        let mut output: Vec<u8> = self.handshake.concat();
-        output.append(&mut state.output);
-        state.output = output;
+        state.greeting = self.handshake.concat();
+        state.opening = self.handshake.len();
         for _ in &self.handshake {
             state.waiting.push_front(Waiter::Handshake);
         }
@@ -168,6 +187,7 @@ impl Pipe {
                                     fault = Some(format!("Redis refused the connection: {error}"));
                                     break;
                                 }
+                                state.opening = state.opening.saturating_sub(1);
                             }
                             None => {
                                 fault = Some("Redis sent a reply nobody asked for".to_owned());
@@ -198,6 +218,8 @@ impl Pipe {
             let mut state = self.state();
             state.output.clear();
             state.input.clear();
+            state.greeting.clear();
+            state.opening = 0;
             std::mem::take(&mut state.waiting)
         };
         for waiter in waiting {
@@ -311,14 +333,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn settles_requests_in_order_with_the_handshake_first() {
+    async fn sends_nothing_but_the_opening_commands_until_they_succeed_then_settles_in_order() {
         let pipe = pipe();
-        let mut futures = pipe.send(vec![b"A".to_vec(), b"B".to_vec()]);
+        let mut futures = pipe.send(vec![b"A".to_vec()]);
         pipe.opened();
+        // Sent while the connection opens: held back behind the opening commands too.
+        futures.extend(pipe.send(vec![b"B".to_vec()]));
         let out = String::from_utf8(pipe.take_output()).unwrap();
-        assert!(out.starts_with("*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\nAB"), "{out}");
+        assert_eq!(out, "*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n");
+        assert!(!pipe.has_output());
+        pipe.feed(b"+OK\r\n").unwrap();
+        assert!(!pipe.has_output(), "SELECT is not answered yet");
+        pipe.feed(b"+OK\r\n").unwrap();
+        assert_eq!(pipe.take_output(), b"AB");
         // Replies split anywhere still settle in order.
-        pipe.feed(b"+OK\r\n+OK\r\n:1\r").unwrap();
+        pipe.feed(b":1\r").unwrap();
         pipe.feed(b"\n$2\r\nhi\r\n").unwrap();
         let b = futures.pop().unwrap().await;
         let a = futures.pop().unwrap().await;
@@ -331,7 +360,9 @@ mod tests {
         let pipe = pipe();
         let waiting = pipe.send(vec![b"A".to_vec()]).pop().unwrap();
         pipe.opened();
+        pipe.take_output();
         assert_eq!(pipe.feed(b"-WRONGPASS invalid password\r\n"), Err("Redis refused the connection: WRONGPASS invalid password".into()));
+        assert!(pipe.take_output().is_empty(), "nothing goes out on a refused connection");
         pipe.closed("connection reset");
         assert_eq!(waiting.await, Err(PipeError::Connection("connection reset".into())));
         pipe.shut();

@@ -381,23 +381,30 @@ impl RedisStore {
     /// Runs EVALSHA commands of `script` as one pipeline, loading the script first if the
     /// server lost it (after a restart nothing ran, so running them again is safe).
     async fn eval_pipeline(&self, script: &Script, commands: Vec<redis::Cmd>) -> StoreResult<Vec<redis::RedisResult<Value>>> {
-        let mut pipeline = redis::pipe();
-        for cmd in commands {
-            pipeline.add_command(cmd);
-        }
-        let mut connection = self.connection()?;
-        let no_script = |e: &redis::RedisError| e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript);
-        let replies: redis::RedisResult<Vec<redis::RedisResult<Value>>> = pipeline.query_async(&mut connection).await;
-        let lost = match &replies {
-            Ok(list) => list.iter().any(|r| matches!(r, Err(e) if no_script(e))),
-            Err(e) => no_script(e),
+        let pipeline = |commands: &[&redis::Cmd]| {
+            let mut pipeline = redis::pipe();
+            for cmd in commands {
+                pipeline.add_command((*cmd).clone());
+            }
+            pipeline
         };
-        if !lost {
-            return self.checked(replies);
+        let mut connection = self.connection()?;
+        let no_script = |r: &redis::RedisResult<Value>| matches!(r, Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript));
+        let all: Vec<&redis::Cmd> = commands.iter().collect();
+        let mut replies: Vec<redis::RedisResult<Value>> = self.checked(pipeline(&all).query_async(&mut connection).await)?;
+        // Only the commands the server answered NOSCRIPT did not run: load the script and send
+        // those again (the others ran; sending them twice could queue a message twice).
+        let lost: Vec<usize> = (0..replies.len()).filter(|&i| no_script(&replies[i])).collect();
+        if lost.is_empty() {
+            return Ok(replies);
         }
         self.checked(script.prepare_invoke().load_async(&mut connection).await)?;
-        let again = pipeline.query_async(&mut connection).await;
-        self.checked(again)
+        let again: Vec<&redis::Cmd> = lost.iter().map(|&i| &commands[i]).collect();
+        let again: Vec<redis::RedisResult<Value>> = self.checked(pipeline(&again).query_async(&mut connection).await)?;
+        for (i, reply) in lost.into_iter().zip(again) {
+            replies[i] = reply;
+        }
+        Ok(replies)
     }
 
     /// Runs route calls in one round (`batch`: of the batch script, one per slice; otherwise of
@@ -417,14 +424,19 @@ impl RedisStore {
         };
         let packed: Vec<Vec<u8>> = calls.iter().map(|requests| self.route_packed(requests, batch)).collect();
         let mut replies = Self::piped(pipe, packed.clone()).await?;
-        let lost = replies.iter().any(|r| matches!(r, Err(PipeError::Server(e)) if e.starts_with("NOSCRIPT")));
-        if lost {
-            // Redis restarted and nothing ran: load the script and send the same commands again.
+        // Only the calls answered NOSCRIPT did not run (Redis restarted, or its script cache was
+        // flushed): load the script and send those again, not the others.
+        let lost: Vec<usize> =
+            (0..replies.len()).filter(|&i| matches!(&replies[i], Err(PipeError::Server(e)) if e.starts_with("NOSCRIPT"))).collect();
+        if !lost.is_empty() {
             let load = redis::cmd("SCRIPT").arg("LOAD").arg(source).get_packed_command();
             if let Some(Err(PipeError::Server(error))) = Self::piped(pipe, vec![load]).await?.pop() {
-                return Err(StoreError(error));
+                return Err(StoreError(format!("could not load the route script: {error}")));
             }
-            replies = Self::piped(pipe, packed).await?;
+            let again = Self::piped(pipe, lost.iter().map(|&i| packed[i].clone()).collect()).await?;
+            for (i, reply) in lost.into_iter().zip(again) {
+                replies[i] = reply;
+            }
         }
         Ok(replies
             .into_iter()

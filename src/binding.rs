@@ -153,9 +153,19 @@ struct Local {
 }
 
 impl Local {
-    fn spawn(self: &Arc<Self>, future: impl Future<Output = ()> + Send + 'static) {
+    /// Runs the routing calls `call_ids` as `future`. A panic inside it fails those calls instead
+    /// of unwinding into Node (which would abort the process).
+    fn spawn(self: &Arc<Self>, call_ids: Vec<u32>, future: impl Future<Output = ()> + Send + 'static) {
         let local = Arc::clone(self);
-        let (runnable, task) = async_task::spawn(future, move |runnable| local.schedule(runnable));
+        let sink = Arc::clone(&self.sink);
+        let guarded = async move {
+            if let Err(panic) = Guarded(Box::pin(future)).await {
+                for call_id in call_ids {
+                    sink.complete::<()>(call_id, Err(RouterError::Store(format!("internal error (a bug; please report it): {panic}"))));
+                }
+            }
+        };
+        let (runnable, task) = async_task::spawn(guarded, move |runnable| local.schedule(runnable));
         task.detach();
         runnable.schedule();
     }
@@ -175,6 +185,27 @@ impl Local {
                     runnable.run();
                 }
                 None => return,
+            }
+        }
+    }
+}
+
+/// A future whose panic ends it with `Err(message)`.
+struct Guarded(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>);
+
+impl Future for Guarded {
+    type Output = Result<(), String>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_owned());
+                std::task::Poll::Ready(Err(message))
             }
         }
     }
@@ -357,7 +388,7 @@ impl NativeRouter {
             let n = TICK_CHUNK.min(call_ids.len());
             let (ids, batch): (Vec<u32>, Vec<BatchItem>) = (call_ids.drain(..n).collect(), items.drain(..n).collect());
             let (router, sink) = (Arc::clone(&self.router), Arc::clone(&self.sink));
-            self.local.spawn(async move {
+            self.local.spawn(ids.clone(), async move {
                 let outcomes = router.route_each(batch).await;
                 for (call_id, outcome) in ids.into_iter().zip(outcomes) {
                     sink.complete(call_id, outcome.map(route_json));
@@ -480,7 +511,7 @@ impl NativeRouter {
             .collect();
         self.start_tick();
         let (router, sink) = (Arc::clone(&self.router), Arc::clone(&self.sink));
-        self.local.spawn(async move {
+        self.local.spawn(vec![call_id], async move {
             let outcomes = router.route_batch(items).await;
             sink.complete(call_id, outcomes.map(|list| list.into_iter().map(route_json).collect::<Vec<_>>()));
         });
@@ -527,7 +558,7 @@ impl NativeRouter {
         self.start_tick();
         let (router, sink) = (Arc::clone(&self.router), Arc::clone(&self.sink));
         let message = message(id, channel_id, author_id, content, created_at);
-        self.local.spawn(async move {
+        self.local.spawn(vec![call_id], async move {
             let queued = router.queue(message, &orchestrator_id).await;
             sink.complete(call_id, queued);
         });

@@ -47,8 +47,11 @@ export interface RedisConnectionOptions {
   password?: string;
   /** Database number. Default 0. */
   db?: number;
-  /** Connect with TLS (`true` or an options object). */
-  tls?: boolean | object;
+  /**
+   * Connect with TLS: `true` trusts the system's root certificates; `{ ca }` trusts these instead
+   * (PEM text, as a string, a Buffer or an array of them, as in Node's `tls.connect`).
+   */
+  tls?: boolean | { ca?: string | Buffer | Array<string | Buffer> };
 }
 
 /**

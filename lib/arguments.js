@@ -69,6 +69,25 @@ function isNodeRedis(client) {
   return typeof client.sendCommand === 'function' && client.options && typeof client.options === 'object';
 }
 
+/**
+ * The `tls` option as the binding reads it: `false`, `true` (the system's trusted roots), or
+ * `{ ca }` with the trusted root certificates as one PEM string. `ca` may be a string, a Buffer or
+ * an array of them, as in Node's `tls.connect` (and so in ioredis and node-redis options).
+ */
+function tlsTarget(field, tls) {
+  if (tls === undefined || tls === null || tls === false) return false;
+  if (tls === true) return true;
+  if (typeof tls !== 'object') throw new InvalidArgumentError(field, `must be true, false or an options object, got ${describe(tls)}`);
+  if (tls.ca === undefined || tls.ca === null) return true;
+  const parts = Array.isArray(tls.ca) ? tls.ca : [tls.ca];
+  const pems = parts.map((part, i) => {
+    if (typeof part === 'string') return part;
+    if (Buffer.isBuffer(part)) return part.toString('utf8');
+    throw new InvalidArgumentError(`${field}.ca`, `must be PEM text (a string or a Buffer, or an array of them), got ${describe(part)}${Array.isArray(tls.ca) ? ` at [${i}]` : ''}`);
+  });
+  return { ca: pems.join('\n') };
+}
+
 /** Reads the `redis` option: a URL, an options object, or an ioredis / node-redis client. */
 function redisTarget(redis) {
   if (redis === undefined || redis === null) return { target: { url: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } };
@@ -79,7 +98,7 @@ function redisTarget(redis) {
   if (isIoredis(redis)) {
     const o = redis.options;
     return {
-      target: { host: o.host, port: o.port, username: o.username, password: o.password, db: o.db, tls: Boolean(o.tls) },
+      target: { host: o.host, port: o.port, username: o.username, password: o.password, db: o.db, tls: tlsTarget('redis.options.tls', o.tls) },
       keyPrefix: o.keyPrefix || undefined,
     };
   }
@@ -88,7 +107,14 @@ function redisTarget(redis) {
     if (o.url) return { target: { url: o.url } };
     const socket = o.socket || {};
     return {
-      target: { host: socket.host, port: socket.port, username: o.username, password: o.password, db: o.database, tls: Boolean(socket.tls) },
+      target: {
+        host: socket.host,
+        port: socket.port,
+        username: o.username,
+        password: o.password,
+        db: o.database,
+        tls: socket.tls ? tlsTarget('redis.options.socket', { ca: socket.ca }) : false,
+      },
     };
   }
   const { host, port, username, password, db, tls } = redis;
@@ -102,7 +128,7 @@ function redisTarget(redis) {
       throw new InvalidArgumentError(`redis.${field}`, `must be an integer, got ${describe(value)}`);
     }
   }
-  return { target: { host, port, username, password, db, tls: Boolean(tls) } };
+  return { target: { host, port, username, password, db, tls: tlsTarget('redis.tls', tls) } };
 }
 
 module.exports = { describe, requireId, toMillis, messageArgs, redisTarget };

@@ -349,7 +349,8 @@ impl NativeRouter {
         // A live Redis answers within the delivery timeout; a socket silent for twice that (and at
         // least 5 s, so that a slow moment is not taken for a dead peer) is closed and reopened.
         let silence_ms = (config.delivery_timeout_ms * 2).max(5000);
-        let store = RedisStore::new(info, Keys::new(&config.key_prefix), limits, timeout, pipe.clone())
+        let ca = redis.pointer("/tls/ca").and_then(serde_json::Value::as_str);
+        let store = RedisStore::new(info, ca, Keys::new(&config.key_prefix), limits, timeout, pipe.clone())
             .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
         let router = Router::new(store, config, Arc::clone(&sink) as Arc<dyn EventSink>);
         let local = Arc::new(Local { sink: Arc::clone(&sink), ready: Mutex::new(VecDeque::new()) });

@@ -242,9 +242,20 @@ fn texts(values: &[Value]) -> Vec<String> {
 
 impl RedisStore {
     /// A store that connects to `info` on first use; each request is bounded by `timeout`. Routes
-    /// go through `pipe` when given.
-    pub fn new(info: ConnectionInfo, keys: Keys, limits: StoreLimits, timeout: Duration, pipe: Option<Arc<Pipe>>) -> Result<Self, String> {
-        let client = redis::Client::open(info).map_err(|e| e.to_string())?;
+    /// go through `pipe` when given. Over TLS, `ca` (PEM) replaces the system's trusted roots.
+    pub fn new(
+        info: ConnectionInfo,
+        ca: Option<&str>,
+        keys: Keys,
+        limits: StoreLimits,
+        timeout: Duration,
+        pipe: Option<Arc<Pipe>>,
+    ) -> Result<Self, String> {
+        let client = match ca {
+            Some(ca) => redis::Client::build_with_tls(info, redis::TlsCertificates { client_tls: None, root_cert: Some(ca.as_bytes().to_vec()) }),
+            None => redis::Client::open(info),
+        }
+        .map_err(|e| e.to_string())?;
         Ok(RedisStore {
             client,
             timeout,
@@ -383,6 +394,8 @@ impl RedisStore {
     async fn eval_pipeline(&self, script: &Script, commands: Vec<redis::Cmd>) -> StoreResult<Vec<redis::RedisResult<Value>>> {
         let pipeline = |commands: &[&redis::Cmd]| {
             let mut pipeline = redis::pipe();
+            // Each command's own error comes back in its place (NOSCRIPT included).
+            pipeline.ignore_errors();
             for cmd in commands {
                 pipeline.add_command((*cmd).clone());
             }
@@ -776,7 +789,7 @@ mod tests {
             receipts: false,
         };
         let info = "redis://127.0.0.1:1".into_connection_info().unwrap();
-        RedisStore::new(info, Keys::new("p:"), limits, Duration::from_secs(1), None).unwrap()
+        RedisStore::new(info, None, Keys::new("p:"), limits, Duration::from_secs(1), None).unwrap()
     }
 
     fn request<'a>(message_id: &'a str, receipt: Option<(&'a str, i64)>) -> RouteRequest<'a> {

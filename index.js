@@ -42,6 +42,8 @@ const RESET = 4; // the Redis socket is unusable: drop it
 const RESULTS = 8; // routing calls to settle
 const AWAITING = 16; // requests on the Redis socket wait for replies
 
+const READ_BUFFER_BYTES = 256 * 1024;
+
 /**
  * Routes chat messages to orchestrators' daemons through Redis, queues them while an
  * orchestrator is offline, and drains the queue when it returns.
@@ -118,7 +120,19 @@ class OrchestratorRouter extends EventEmitter {
   /** Opens the routes' socket. */
   _connect() {
     const target = this._target;
-    const socket = target.path ? net.connect(target.path) : net.connect(target.port, target.host);
+    // Replies are read into one reused buffer and handed straight to the binding (`onread`),
+    // bypassing the stream machinery and a Buffer per read.
+    if (!this._readBuffer) this._readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    let socket;
+    const onread = {
+      buffer: this._readBuffer,
+      callback: (length, buffer) => {
+        if (this._socket !== socket) return;
+        if (this._silence !== null) this._silence.refresh();
+        this._after(this._native.feed(buffer.subarray(0, length)));
+      },
+    };
+    socket = target.path ? net.connect({ path: target.path, onread }) : net.connect({ port: target.port, host: target.host, onread });
     socket.setNoDelay(true);
     if (!this._held) socket.unref();
     this._socket = socket;
@@ -126,11 +140,6 @@ class OrchestratorRouter extends EventEmitter {
     // Requests wait from the start (the ones about to be written): a connect that hangs counts too.
     this._after(AWAITING);
     let failure = null;
-    socket.on('data', (chunk) => {
-      if (this._socket !== socket) return;
-      if (this._silence !== null) this._silence.refresh();
-      this._after(this._native.feed(chunk));
-    });
     socket.on('error', (error) => {
       failure = error;
     });

@@ -42,6 +42,7 @@ const RESET = 4; // the Redis socket is unusable: drop it
 const RESULTS = 8; // routing calls to settle
 const AWAITING = 16; // requests on the Redis socket wait for replies
 
+// The routes' socket reads into one buffer of this size, reused for every read.
 const READ_BUFFER_BYTES = 256 * 1024;
 
 /**
@@ -72,6 +73,7 @@ class OrchestratorRouter extends EventEmitter {
     const pipeTarget = this._native.pipeTarget();
     this._target = pipeTarget === null ? null : JSON.parse(pipeTarget);
     this._socket = null;
+    this._readBuffer = null;
     this._flushQueued = false;
     this._held = false;
     this._releasing = false;
@@ -122,7 +124,7 @@ class OrchestratorRouter extends EventEmitter {
     const target = this._target;
     // Replies are read into one reused buffer and handed straight to the binding (`onread`),
     // bypassing the stream machinery and a Buffer per read.
-    if (!this._readBuffer) this._readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    if (this._readBuffer === null) this._readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     let socket;
     const onread = {
       buffer: this._readBuffer,

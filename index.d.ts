@@ -70,6 +70,35 @@ export interface DeliveryReceiptsConfig {
   enabled: boolean;
 }
 
+/** What a router has done since it was created (this process only), as `getMetrics()` returns it. */
+export interface RouterMetrics {
+  /** Routing calls settled: each `routeMessage`, each `routeMessages` item, each `queueMessageForOffline`. */
+  routed: number;
+  /** Messages pushed to a daemon's event list, by a route or a drain. */
+  delivered: number;
+  /** Of those, pushed by a drain. */
+  drained: number;
+  /** Messages put in an orchestrator's queue. */
+  queued: number;
+  /** Routing calls that resolved `failed`. */
+  failed: number;
+  /** Attempts made again after a failed one (Redis unreachable or slow). */
+  retries: number;
+  /** Deliveries made again for want of a receipt (delivery receipts). */
+  redeliveries: number;
+  /** Messages their daemon acknowledged. */
+  acknowledged: number;
+  /** Messages dead-lettered after their last delivery went unacknowledged. */
+  deadLettered: number;
+  /** Messages that left a queue undelivered, by reason. */
+  dropped: { queue_full: number; expired: number; deleted: number; invalid: number };
+  /**
+   * Milliseconds from when the router took a message (the call, or its queuing) to its push to the
+   * daemon; percentiles estimated from a histogram, `null` until something was delivered.
+   */
+  deliveryLatencyMs: { count: number; mean: number | null; p50: number | null; p90: number | null; p99: number | null };
+}
+
 /** A message that was delivered `retry.maxAttempts` times and never acknowledged. */
 export interface DeadLetter {
   /** Message id. */
@@ -285,6 +314,12 @@ export declare class OrchestratorRouter extends EventEmitter {
   getDeadLetters(orchestratorId: string): Promise<DeadLetter[]>;
   /** Puts the dead letters back at the head of the queue, in order; resolves how many. */
   requeueDeadLetters(orchestratorId: string): Promise<number>;
+  /** Counters and delivery latency since this router was created (this process only). */
+  getMetrics(): RouterMetrics;
+  /** The same in the Prometheus text exposition format, names prefixed `orchestrator_router_`. */
+  metrics(): string;
+  /** How many messages wait in the orchestrator's queue. */
+  getQueueDepth(orchestratorId: string): Promise<number>;
   /** Stops background work and closes the Redis connections; the process can exit right after. */
   close(): Promise<void>;
 

@@ -411,6 +411,30 @@ class OrchestratorRouter extends EventEmitter {
     return this._call(orchestratorId, this._native.processQueue(orchestratorId));
   }
 
+  /**
+   * What this router has done since it was created: counters (routed, delivered, drained, queued,
+   * failed, retries, redeliveries, acknowledged, deadLettered, dropped by reason) and the delivery
+   * latency (ms, from when the router took a message to its push to the daemon) with p50/p90/p99
+   * estimated from a histogram. Counts are this process's, not the cluster's.
+   */
+  getMetrics() {
+    return JSON.parse(this._native.metricsJson());
+  }
+
+  /**
+   * The same figures in the Prometheus text exposition format (names prefixed
+   * `orchestrator_router_`), for a server to serve on its `/metrics`.
+   */
+  metrics() {
+    return this._native.metricsText();
+  }
+
+  /** How many messages wait in the orchestrator's queue. */
+  async getQueueDepth(orchestratorId) {
+    requireId('orchestratorId', orchestratorId);
+    return this._call(orchestratorId, this._native.queueDepth(orchestratorId));
+  }
+
   /** Acknowledges delivered messages (delivery receipts); resolves how many were awaiting a receipt. */
   async acknowledge(orchestratorId, messageIds) {
     requireId('orchestratorId', orchestratorId);

@@ -16,6 +16,7 @@ import {
   OrchestratorSessionInfo,
   ProcessQueueResult,
   RouteMessageResult,
+  RouterMetrics,
 } from '..';
 
 export async function useTheWholeApi(): Promise<void> {
@@ -53,10 +54,14 @@ export async function useTheWholeApi(): Promise<void> {
   const letters = await router.getDeadLetters('orch_1');
   const firstDead: Date | undefined = letters[0]?.deadLetteredAt;
   const requeued: number = await router.requeueDeadLetters('orch_1');
+  const figures: RouterMetrics = router.getMetrics();
+  const p99: number | null = figures.deliveryLatencyMs.p99;
+  const exposition: string = router.metrics();
+  const depth: number = await router.getQueueDepth('orch_1');
   router.on('message.redelivered', (e) => e.attempts);
   router.on('message.dead_lettered', (e) => e.error);
   router.on('message.acknowledged', (e) => e.messageId);
-  void [batch, acked, firstDead, requeued];
+  void [batch, acked, firstDead, requeued, p99, exposition, depth];
   await router.queueMessageForOffline({ id: 'm', channelId: 'c', content: 'x', createdAt: '2026-11-27T10:00:00.000Z' }, 'orch_1');
   await router.registerSession('orch_1', { id: 'sess_1', daemonId: 'daemon_1', status: 'active', createdAt: new Date() });
   const session: OrchestratorSessionInfo | null = await router.getOrchestratorSession('orch_1');

@@ -605,6 +605,24 @@ impl NativeRouter {
         }))
     }
 
+    /// How many messages wait in the orchestrator's queue.
+    #[napi]
+    pub async fn queue_depth(&self, orchestrator_id: String) -> napi::Result<f64> {
+        self.router.queue_depth(&orchestrator_id).await.map(|n| n as f64).map_err(js_error)
+    }
+
+    /// The router's counters and delivery-latency summary since it was created, as JSON.
+    #[napi]
+    pub fn metrics_json(&self) -> String {
+        serde_json::to_string(&self.router.metrics().snapshot()).expect("metrics serialise")
+    }
+
+    /// The same in the Prometheus text exposition format.
+    #[napi]
+    pub fn metrics_text(&self) -> String {
+        self.router.metrics().prometheus()
+    }
+
     /// Drains the orchestrator's queue now.
     #[napi]
     pub async fn process_queue(&self, orchestrator_id: String) -> napi::Result<DrainResult> {

@@ -30,7 +30,9 @@ impl<S: Store> Router<S> {
             prepared.push(self.prepare(&item.message, &item.orchestrator_id).map_err(|e| e.within(&format!("items[{i}]")))?);
         }
         self.check_open()?;
-        Ok(self.route_prepared_batch(&items, &prepared).await)
+        let outcomes = self.route_prepared_batch(&items, &prepared).await;
+        self.metrics.routed(outcomes.len() as u64);
+        Ok(outcomes)
     }
 
     /// Routes independent messages together (the `routeMessage` calls of one tick): each invalid
@@ -58,7 +60,9 @@ impl<S: Store> Router<S> {
             Ok(()) => self.route_prepared_batch(&valid, &prepared).await.into_iter().map(Ok).collect(),
         }
         .into_iter();
-        results.into_iter().map(|r| r.unwrap_or_else(|| outcomes.next().expect("one outcome per valid item"))).collect()
+        let results: Vec<_> = results.into_iter().map(|r| r.unwrap_or_else(|| outcomes.next().expect("one outcome per valid item"))).collect();
+        self.metrics.routed(results.iter().filter(|r| r.is_ok()).count() as u64);
+        results
     }
 
     /// Routes prepared items in one pipelined round, with retries; outcomes in input order.
@@ -139,6 +143,7 @@ impl<S: Store> Router<S> {
                         return Err((error, attempt));
                     }
                     tokio::time::sleep(Duration::from_millis(retry.delay_ms(attempt))).await;
+                    self.metrics.retried(which.len() as u64);
                     attempt += 1;
                 }
             }

@@ -48,6 +48,8 @@ struct Planned<'a> {
     raw: &'a [u8],
     action: DrainAction,
     drop: Option<(String, DropReason)>,
+    /// When a live item was queued (ms), for the delivery-latency histogram.
+    queued_at_ms: Option<i64>,
 }
 
 impl<S: Store> Router<S> {
@@ -263,10 +265,10 @@ impl<S: Store> Router<S> {
         let mut plan = Vec::with_capacity(head.len());
         let mut live = Vec::new();
         for raw in head {
-            let (drop, item) = match self.classify(raw, now) {
-                Classified::Live(item) => (None, Some(item.0)),
-                Classified::Expired(id) => (Some((id, DropReason::Expired)), None),
-                Classified::Invalid(id) => (Some((id, DropReason::Invalid)), None),
+            let (drop, item, queued_at_ms) = match self.classify(raw, now) {
+                Classified::Live(item) => (None, Some(item.0), Some(item.1)),
+                Classified::Expired(id) => (Some((id, DropReason::Expired)), None, None),
+                Classified::Invalid(id) => (Some((id, DropReason::Invalid)), None, None),
             };
             if session.is_none() && drop.is_none() {
                 break;
@@ -274,7 +276,7 @@ impl<S: Store> Router<S> {
             if let Some(item) = item {
                 live.push((plan.len(), item));
             }
-            plan.push(Planned { raw, action: DrainAction::Drop, drop });
+            plan.push(Planned { raw, action: DrainAction::Drop, drop, queued_at_ms });
         }
         let Some(session) = session else { return Ok(plan) };
 
@@ -362,6 +364,10 @@ impl<S: Store> Router<S> {
             match (outcome, &planned.action) {
                 (ItemOutcome::Delivered, DrainAction::Deliver { message_id, .. }) => {
                     summary.processed += 1;
+                    self.metrics.drained();
+                    if let Some(queued_at_ms) = planned.queued_at_ms {
+                        self.metrics.latency((now_ms() - queued_at_ms) as f64);
+                    }
                     if let Some(session) = session {
                         self.emit(EventKind::MessageRouted, || Event::MessageRouted {
                             message_id: message_id.clone(),

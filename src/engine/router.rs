@@ -79,6 +79,7 @@ pub struct Router<S: Store> {
     pub(super) message_source: RwLock<Option<Arc<dyn MessageSource>>>,
     ticker: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
+    pub(super) metrics: super::metrics::Metrics,
 }
 
 /// What a route writes for the session the router believes is current.
@@ -93,6 +94,8 @@ pub(super) struct Built {
 /// A message prepared once and reused by every attempt, so retries are byte-identical.
 pub(super) struct Prepared {
     pub(super) message_id: String,
+    /// When the router took the message (for the delivery-latency histogram).
+    started: std::time::Instant,
     event_id: String,
     item: QueueItem,
     item_json: String,
@@ -112,11 +115,13 @@ impl<S: Store> Router<S> {
             message_source: RwLock::new(None),
             ticker: Mutex::new(None),
             closed: AtomicBool::new(false),
+            metrics: super::metrics::Metrics::default(),
         })
     }
 
-    /// Sends an event if anyone listens to its kind; `build` runs only then.
+    /// Counts an event, and sends it if anyone listens to its kind; `build` runs only then.
     pub(super) fn emit(&self, kind: EventKind, build: impl FnOnce() -> Event) {
+        self.metrics.on_event(kind);
         if self.sink.wants(kind) {
             self.sink.emit(Stamped { event: build(), timestamp: now_ms() });
         }
@@ -147,7 +152,14 @@ impl<S: Store> Router<S> {
     pub async fn route(self: &Arc<Self>, message: Message, orchestrator_id: &str, queue_only: bool) -> Result<RouteOutcome, RouterError> {
         let prepared = self.prepare(&message, orchestrator_id)?;
         self.check_open()?;
-        Ok(self.route_prepared(&prepared, orchestrator_id, queue_only, false).await)
+        let outcome = self.route_prepared(&prepared, orchestrator_id, queue_only, false).await;
+        self.metrics.routed(1);
+        Ok(outcome)
+    }
+
+    /// What this router has done since it was created.
+    pub fn metrics(&self) -> &super::metrics::Metrics {
+        &self.metrics
     }
 
     /// Routes a prepared message with retries; `dedupe` from the first attempt when an earlier
@@ -181,6 +193,7 @@ impl<S: Store> Router<S> {
         match reply.0 {
             RouteReply::Queued { queue_size, dropped, .. } => {
                 self.report_queued(&prepared.message_id, orchestrator_id, queue_size, &dropped);
+                self.metrics.routed(1);
                 Ok(queue_size)
             }
             other => Err(RouterError::Store(format!("unexpected reply to a queue-only route: {other:?}"))),
@@ -194,6 +207,7 @@ impl<S: Store> Router<S> {
         let item = QueueItem::new(message, now);
         Ok(Prepared {
             message_id: message.id.clone(),
+            started: std::time::Instant::now(),
             event_id: model::new_event_id(now),
             item_json: to_json(&item),
             item,
@@ -224,6 +238,7 @@ impl<S: Store> Router<S> {
                         return Err((error, attempt));
                     }
                     tokio::time::sleep(Duration::from_millis(retry.delay_ms(attempt))).await;
+                    self.metrics.retried(1);
                     attempt += 1;
                 }
             }
@@ -298,6 +313,9 @@ impl<S: Store> Router<S> {
     pub(super) fn settle(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, reply: RouteReply, attempts: u32) -> RouteOutcome {
         let message_id = &prepared.message_id;
         let queued = |status| RouteOutcome { success: true, status, session_id: None, error: None, attempts };
+        if matches!(reply, RouteReply::Delivered { .. } | RouteReply::AlreadyDelivered { .. }) {
+            self.metrics.latency(prepared.started.elapsed().as_secs_f64() * 1000.0);
+        }
         match reply {
             RouteReply::Delivered { session_id } => self.delivered(message_id, orchestrator_id, session_id, attempts),
             RouteReply::AlreadyDelivered { marker } => {
@@ -359,20 +377,23 @@ impl<S: Store> Router<S> {
 
     /// Reports items the queue cap pushed out: `expired` if they had outlived their TTL anyway.
     fn report_dropped<'a>(&self, orchestrator_id: &str, dropped: impl Iterator<Item = &'a [u8]>, now: i64) {
-        if !self.sink.wants(EventKind::MessageDropped) {
-            return;
-        }
         for raw in dropped {
             let reason = match self.classify(raw, now) {
                 Classified::Live(_) => DropReason::QueueFull,
                 Classified::Expired(_) => DropReason::Expired,
                 Classified::Invalid(_) => DropReason::Invalid,
             };
-            self.report_drop(orchestrator_id, message_id_of(raw), reason);
+            self.metrics.dropped(reason);
+            self.emit(EventKind::MessageDropped, || Event::MessageDropped {
+                message_id: message_id_of(raw),
+                orchestrator_id: orchestrator_id.to_owned(),
+                reason,
+            });
         }
     }
 
     pub(super) fn report_drop(&self, orchestrator_id: &str, message_id: String, reason: DropReason) {
+        self.metrics.dropped(reason);
         self.emit(EventKind::MessageDropped, || Event::MessageDropped {
             message_id,
             orchestrator_id: orchestrator_id.to_owned(),

@@ -106,6 +106,13 @@ impl<S: Store> Router<S> {
     }
 
     /// The orchestrator's session if it is active.
+    /// How many messages wait in the orchestrator's queue (`getQueueDepth`).
+    pub async fn queue_depth(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
+        non_empty("orchestratorId", orchestrator_id)?;
+        self.check_open()?;
+        self.bounded(self.store.queue_length(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))
+    }
+
     pub async fn active_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<Option<ActiveSession>, RouterError> {
         non_empty("orchestratorId", orchestrator_id)?;
         self.check_open()?;

@@ -213,6 +213,8 @@ pub trait Store: Send + Sync + 'static {
     fn touch_session(&self, orchestrator_id: &str, now_iso: &str, now_ms: i64) -> impl Future<Output = StoreResult<Option<Touched>>> + Send;
     /// Reads a session's raw JSON.
     fn get_session(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// How many messages the orchestrator's queue holds.
+    fn queue_length(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Reads the session and the first `count` queue items.
     fn snapshot(&self, orchestrator_id: &str, count: usize) -> impl Future<Output = StoreResult<QueueSnapshot>> + Send;
     /// Applies a drain step if the queue head and the session are still as planned.

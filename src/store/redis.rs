@@ -574,6 +574,12 @@ impl Store for RedisStore {
         self.checked(session)
     }
 
+    async fn queue_length(&self, orchestrator_id: &str) -> StoreResult<u64> {
+        let mut connection = self.connection()?;
+        let length = redis::cmd("LLEN").arg(self.keys.queue(orchestrator_id)).query_async(&mut connection).await;
+        self.checked(length)
+    }
+
     async fn snapshot(&self, orchestrator_id: &str, count: usize) -> StoreResult<QueueSnapshot> {
         let mut connection = self.connection()?;
         let queue = self.keys.queue(orchestrator_id);

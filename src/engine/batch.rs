@@ -36,7 +36,10 @@ impl<S: Store> Router<S> {
     }
 
     /// Routes independent messages together (the `routeMessage` calls of one tick): each invalid
-    /// one gets its own error, the rest route as one batch (alone, like `route`, when it is one).
+    /// one gets its own error, the rest route as one batch, or through the single route script
+    /// when there is one. Each message is delivered through its orchestrator's active session or
+    /// queued (straight away with `queue_only`, when the presence service says the orchestrator is
+    /// offline), and resolves `failed` only after the retries.
     pub async fn route_each(self: &Arc<Self>, items: Vec<BatchItem>) -> Vec<Result<RouteOutcome, RouterError>> {
         let mut results: Vec<Option<Result<RouteOutcome, RouterError>>> = Vec::with_capacity(items.len());
         let mut valid = Vec::with_capacity(items.len());

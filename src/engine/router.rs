@@ -146,17 +146,6 @@ impl<S: Store> Router<S> {
         Ok(())
     }
 
-    /// Routes one message: delivers it through the orchestrator's active session, or queues it
-    /// (straight away with `queue_only`, when the presence service says the orchestrator is
-    /// offline). Fails (resolves `failed`) only after the retries; errs only for invalid arguments.
-    pub async fn route(self: &Arc<Self>, message: Message, orchestrator_id: &str, queue_only: bool) -> Result<RouteOutcome, RouterError> {
-        let prepared = self.prepare(&message, orchestrator_id)?;
-        self.check_open()?;
-        let outcome = self.route_prepared(&prepared, orchestrator_id, queue_only, false).await;
-        self.metrics.routed(1);
-        Ok(outcome)
-    }
-
     /// What this router has done since it was created.
     pub fn metrics(&self) -> &super::metrics::Metrics {
         &self.metrics

@@ -96,7 +96,7 @@ impl Keys {
 
     /// `daemon:<daemonId>:events`: the daemon's pub/sub channel.
     pub fn daemon_channel(&self, daemon_id: &str) -> String {
-        ["daemon:", daemon_id, ":events"].concat()
+        String::from_utf8(Self::daemon_channel_parts(daemon_id).concat()).expect("joined from &str")
     }
 }
 

@@ -102,18 +102,18 @@ impl Pipe {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends packed commands; each future resolves with its command's reply.
-    pub fn send(&self, commands: Vec<Vec<u8>>) -> Vec<impl Future<Output = Reply> + use<>> {
+    /// Sends packed commands (copied into the output); each future resolves with its command's reply.
+    pub fn send(&self, commands: &[&[u8]]) -> Vec<impl Future<Output = Reply> + use<>> {
         let mut state = self.state();
         let was_empty = state.output.is_empty();
         let receivers: Vec<_> = commands
-            .into_iter()
+            .iter()
             .map(|command| {
                 let (sender, receiver) = oneshot::channel();
                 if state.closed {
                     let _ = sender.send(Err(PipeError::Connection("the router is closed".into())));
                 } else {
-                    state.output.extend_from_slice(&command);
+                    state.output.extend_from_slice(command);
                     state.waiting.push_back(Waiter::Request(sender));
                 }
                 receiver
@@ -143,10 +143,6 @@ impl Pipe {
             return Vec::new();
         }
         std::mem::take(&mut state.output)
-    }
-
-    pub fn has_output(&self) -> bool {
-        self.status().0
     }
 
     /// Whether output waits to be handed out, and whether requests wait for replies.
@@ -335,15 +331,15 @@ mod tests {
     #[tokio::test]
     async fn sends_nothing_but_the_opening_commands_until_they_succeed_then_settles_in_order() {
         let pipe = pipe();
-        let mut futures = pipe.send(vec![b"A".to_vec()]);
+        let mut futures = pipe.send(&[b"A"]);
         pipe.opened();
         // Sent while the connection opens: held back behind the opening commands too.
-        futures.extend(pipe.send(vec![b"B".to_vec()]));
+        futures.extend(pipe.send(&[b"B"]));
         let out = String::from_utf8(pipe.take_output()).unwrap();
         assert_eq!(out, "*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n");
-        assert!(!pipe.has_output());
+        assert!(!pipe.status().0);
         pipe.feed(b"+OK\r\n").unwrap();
-        assert!(!pipe.has_output(), "SELECT is not answered yet");
+        assert!(!pipe.status().0, "SELECT is not answered yet");
         pipe.feed(b"+OK\r\n").unwrap();
         assert_eq!(pipe.take_output(), b"AB");
         // Replies split anywhere still settle in order.
@@ -358,7 +354,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_handshake_or_a_closed_connection_fails_what_waits() {
         let pipe = pipe();
-        let waiting = pipe.send(vec![b"A".to_vec()]).pop().unwrap();
+        let waiting = pipe.send(&[b"A"]).pop().unwrap();
         pipe.opened();
         pipe.take_output();
         assert_eq!(pipe.feed(b"-WRONGPASS invalid password\r\n"), Err("Redis refused the connection: WRONGPASS invalid password".into()));
@@ -366,8 +362,8 @@ mod tests {
         pipe.closed("connection reset");
         assert_eq!(waiting.await, Err(PipeError::Connection("connection reset".into())));
         pipe.shut();
-        let refused = pipe.send(vec![b"B".to_vec()]).pop().unwrap();
+        let refused = pipe.send(&[b"B"]).pop().unwrap();
         assert_eq!(refused.await, Err(PipeError::Connection("the router is closed".into())));
-        assert!(!pipe.has_output());
+        assert!(!pipe.status().0);
     }
 }

@@ -436,17 +436,19 @@ impl RedisStore {
             return Ok(replies.into_iter().map(|r| r.map_err(store_error)).collect());
         };
         let packed: Vec<Vec<u8>> = calls.iter().map(|requests| self.route_packed(requests, batch)).collect();
-        let mut replies = Self::piped(pipe, packed.clone()).await?;
+        let all: Vec<&[u8]> = packed.iter().map(Vec::as_slice).collect();
+        let mut replies = Self::piped(pipe, &all).await?;
         // Only the calls answered NOSCRIPT did not run (Redis restarted, or its script cache was
         // flushed): load the script and send those again, not the others.
         let lost: Vec<usize> =
             (0..replies.len()).filter(|&i| matches!(&replies[i], Err(PipeError::Server(e)) if e.starts_with("NOSCRIPT"))).collect();
         if !lost.is_empty() {
             let load = redis::cmd("SCRIPT").arg("LOAD").arg(source).get_packed_command();
-            if let Some(Err(PipeError::Server(error))) = Self::piped(pipe, vec![load]).await?.pop() {
+            if let Some(Err(PipeError::Server(error))) = Self::piped(pipe, &[&load]).await?.pop() {
                 return Err(StoreError(format!("could not load the route script: {error}")));
             }
-            let again = Self::piped(pipe, lost.iter().map(|&i| packed[i].clone()).collect()).await?;
+            let lost_commands: Vec<&[u8]> = lost.iter().map(|&i| packed[i].as_slice()).collect();
+            let again = Self::piped(pipe, &lost_commands).await?;
             for (i, reply) in lost.into_iter().zip(again) {
                 replies[i] = reply;
             }
@@ -459,7 +461,7 @@ impl RedisStore {
             .collect())
     }
 
-    async fn piped(pipe: &Pipe, packed: Vec<Vec<u8>>) -> StoreResult<Vec<Result<Value, PipeError>>> {
+    async fn piped(pipe: &Pipe, packed: &[&[u8]]) -> StoreResult<Vec<Result<Value, PipeError>>> {
         let mut replies = Vec::with_capacity(packed.len());
         for reply in pipe.send(packed) {
             match reply.await {

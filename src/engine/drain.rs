@@ -7,7 +7,7 @@ use super::model::{to_json, DaemonEvent, DeliveredMarker, InflightRecord};
 use super::router::{Classified, MessageUpdate, Router};
 use super::sessions::KnownSession;
 use super::time::{format_iso, now_ms};
-use crate::store::{DrainAction, DrainReply, DrainStep, ItemOutcome, Store};
+use crate::store::{DrainAction, DrainReply, DrainStep, ItemOutcome, Store, StoreResult};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,44 +153,17 @@ impl<S: Store> Router<S> {
                 });
             }
             let now = now_ms();
-            let head = &snapshot.head;
-            let first = match self.plan(orchestrator_id, &head[..head.len().min(DRAIN_BATCH)], 0, session.as_ref(), now).await {
-                Ok(plan) => plan,
-                Err(e) => break Err(e),
-            };
-            let first_step = self.step(orchestrator_id, session.as_ref(), &first, &head[first.len()..], now);
-            // With more to take, the second step is planned while Redis runs the first, and sent
-            // right behind it on the same connection (biased: the first is polled, so sent, first).
-            // It expects the head the first leaves, so it commits only if the first took all.
-            let overlap = session.is_some() && first.len() == DRAIN_BATCH && head.len() > DRAIN_BATCH;
-            let (first_reply, second) = if overlap {
-                let second = async {
-                    let plan = self.plan(orchestrator_id, &head[DRAIN_BATCH..], DRAIN_BATCH, session.as_ref(), now).await?;
-                    let reply = self.bounded(self.store.drain_step(&self.step(orchestrator_id, session.as_ref(), &plan, &head[DRAIN_BATCH + plan.len()..], now))).await;
-                    Ok::<_, RouterError>((plan, reply))
-                };
-                let (first_reply, second) = tokio::join!(biased; self.bounded(self.store.drain_step(&first_step)), second);
-                (first_reply, Some(second))
-            } else {
-                (self.bounded(self.store.drain_step(&first_step)).await, None)
-            };
-            let mut replies = vec![(first, first_reply)];
-            // A second step that could not be planned was not sent; the first is still reported.
-            let mut failed = None;
-            match second {
-                Some(Ok((plan, reply))) => replies.push((plan, reply)),
-                Some(Err(e)) => failed = Some(e),
-                None => {}
-            }
+            let (replies, mut failed) = self.drain_round(orchestrator_id, session.as_ref(), &snapshot.head, now).await;
             // Every reply is looked at: a step can commit after an earlier one conflicted (another
             // router took exactly the earlier one's items), and its deliveries must be reported.
-            let (mut done, mut conflicted, mut daemon_full, mut finished) = (false, false, false, false);
+            let (mut done, mut conflicted, mut daemon_full, mut finished, mut taken) = (false, false, false, false, 0);
             for (chunk, reply) in &replies {
                 match reply {
                     Err(e) => failed = failed.or_else(|| Some(RouterError::Store(e.0.clone()))),
                     Ok(DrainReply::Conflict | DrainReply::Stale { .. }) => conflicted = true,
                     Ok(DrainReply::Done { outcomes, remaining }) => {
                         done = true;
+                        taken += outcomes.len();
                         summary.remaining = *remaining;
                         self.report_step(orchestrator_id, session.as_ref(), chunk, outcomes, &mut summary);
                         daemon_full |= outcomes.len() < chunk.len();
@@ -214,10 +187,6 @@ impl<S: Store> Router<S> {
             conflicts = 0;
             read = DRAIN_READ;
             if daemon_full {
-                let taken: usize = replies.iter().map(|(_, r)| match r {
-                    Ok(DrainReply::Done { outcomes, .. }) => outcomes.len(),
-                    _ => 0,
-                }).sum();
                 read = (taken * 2).clamp(16, DRAIN_READ);
                 // A full daemon list is looked at again shortly instead of at the next tick: after
                 // 2 ms, doubling while rounds deliver nothing and back to 2 ms when one does, until
@@ -249,6 +218,45 @@ impl<S: Store> Router<S> {
             });
         }
         result.map(|()| summary)
+    }
+
+    /// One round of a drain over the queue head read: plans the first DRAIN_BATCH items and sends
+    /// their step; with more to take, plans the next DRAIN_BATCH while Redis runs the first and
+    /// sends that step right behind it on the same connection (biased: the first is polled, so
+    /// sent, first). The second expects the head the first leaves, so it commits only if the first
+    /// took all. Returns each sent step's plan and reply, and the error that kept a second step
+    /// from being planned (the first is still to be reported).
+    async fn drain_round<'a>(
+        self: &Arc<Self>,
+        orchestrator_id: &str,
+        session: Option<&KnownSession>,
+        head: &'a [Vec<u8>],
+        now: i64,
+    ) -> (Vec<(Vec<Planned<'a>>, StoreResult<DrainReply>)>, Option<RouterError>) {
+        let first = match self.plan(orchestrator_id, &head[..head.len().min(DRAIN_BATCH)], 0, session, now).await {
+            Ok(plan) => plan,
+            Err(e) => return (Vec::new(), Some(e)),
+        };
+        let first_step = self.step(orchestrator_id, session, &first, &head[first.len()..], now);
+        if !(session.is_some() && first.len() == DRAIN_BATCH && head.len() > DRAIN_BATCH) {
+            let reply = self.bounded(self.store.drain_step(&first_step)).await;
+            return (vec![(first, reply)], None);
+        }
+        let second = async {
+            let plan = self.plan(orchestrator_id, &head[DRAIN_BATCH..], DRAIN_BATCH, session, now).await?;
+            let step = self.step(orchestrator_id, session, &plan, &head[DRAIN_BATCH + plan.len()..], now);
+            let reply = self.bounded(self.store.drain_step(&step)).await;
+            Ok::<_, RouterError>((plan, reply))
+        };
+        let (first_reply, second) = tokio::join!(biased; self.bounded(self.store.drain_step(&first_step)), second);
+        let mut replies = vec![(first, first_reply)];
+        match second {
+            Ok(sent) => {
+                replies.push(sent);
+                (replies, None)
+            }
+            Err(e) => (replies, Some(e)),
+        }
     }
 
     /// Decides what to do with each head item. Offline, only the leading undeliverable items are

@@ -233,7 +233,8 @@ impl<S: Store> Router<S> {
         head: &'a [Vec<u8>],
         now: i64,
     ) -> (Vec<(Vec<Planned<'a>>, StoreResult<DrainReply>)>, Option<RouterError>) {
-        let first = match self.plan(orchestrator_id, &head[..head.len().min(DRAIN_BATCH)], 0, session, now).await {
+        let orders = self.reserve_orders(now, head.len());
+        let first = match self.plan(orchestrator_id, &head[..head.len().min(DRAIN_BATCH)], orders, session, now).await {
             Ok(plan) => plan,
             Err(e) => return (Vec::new(), Some(e)),
         };
@@ -243,7 +244,7 @@ impl<S: Store> Router<S> {
             return (vec![(first, reply)], None);
         }
         let second = async {
-            let plan = self.plan(orchestrator_id, &head[DRAIN_BATCH..], DRAIN_BATCH, session, now).await?;
+            let plan = self.plan(orchestrator_id, &head[DRAIN_BATCH..], orders + DRAIN_BATCH as i64, session, now).await?;
             let step = self.step(orchestrator_id, session, &plan, &head[DRAIN_BATCH + plan.len()..], now);
             let reply = self.bounded(self.store.drain_step(&step)).await;
             Ok::<_, RouterError>((plan, reply))
@@ -261,12 +262,12 @@ impl<S: Store> Router<S> {
 
     /// Decides what to do with each head item. Offline, only the leading undeliverable items are
     /// taken (the rest waits, in order); online, every item is delivered or dropped.
-    /// `first_index` is the position of `head[0]` in the queue as read (it orders in-flight records).
+    /// `first_order` is the delivery-order value of `head[0]` (the next items take the next ones).
     async fn plan<'a>(
         &self,
         orchestrator_id: &str,
         head: &'a [Vec<u8>],
-        first_index: usize,
+        first_order: i64,
         session: Option<&KnownSession>,
         now: i64,
     ) -> Result<Vec<Planned<'a>>, RouterError> {
@@ -323,7 +324,7 @@ impl<S: Store> Router<S> {
                     item: raw.to_owned(),
                     event_id,
                     attempts: 1,
-                    order: now * 1000 + (first_index + index) as i64,
+                    order: first_order + index as i64,
                     session_id: session.session_id.clone(),
                     last_error: None,
                 })

@@ -80,6 +80,8 @@ pub struct Router<S: Store> {
     ticker: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
     pub(super) metrics: super::metrics::Metrics,
+    /// The last delivery-order value handed out (see [`Router::reserve_orders`]).
+    last_order: std::sync::atomic::AtomicI64,
 }
 
 /// What a route writes for the session the router believes is current.
@@ -101,6 +103,8 @@ pub(super) struct Prepared {
     item_json: String,
     expires_at_ms: i64,
     now_ms: i64,
+    /// Its place in delivery order, fixed once so that every attempt records the same.
+    order: i64,
 }
 
 impl<S: Store> Router<S> {
@@ -116,6 +120,7 @@ impl<S: Store> Router<S> {
             ticker: Mutex::new(None),
             closed: AtomicBool::new(false),
             metrics: super::metrics::Metrics::default(),
+            last_order: std::sync::atomic::AtomicI64::new(0),
         })
     }
 
@@ -144,6 +149,21 @@ impl<S: Store> Router<S> {
         }
         self.ensure_ticker();
         Ok(())
+    }
+
+    /// Reserves `count` consecutive delivery-order values for in-flight records and returns the
+    /// first: ms × 1000, or just after the last one handed out, so that two deliveries in the same
+    /// millisecond keep their order when overdue messages are requeued.
+    pub(super) fn reserve_orders(&self, now_ms: i64, count: usize) -> i64 {
+        let wanted = now_ms * 1000;
+        let mut last = self.last_order.load(Ordering::Acquire);
+        loop {
+            let start = wanted.max(last + 1);
+            match self.last_order.compare_exchange_weak(last, start + count.max(1) as i64 - 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return start,
+                Err(seen) => last = seen,
+            }
+        }
     }
 
     /// What this router has done since it was created.
@@ -202,6 +222,7 @@ impl<S: Store> Router<S> {
             item,
             expires_at_ms: now + self.config.offline_queue.queue_ttl_seconds as i64 * 1000,
             now_ms: now,
+            order: self.reserve_orders(now, 1),
         })
     }
 
@@ -259,7 +280,7 @@ impl<S: Store> Router<S> {
                 item: prepared.item_json.clone(),
                 event_id: prepared.event_id.clone(),
                 attempts: 1,
-                order: prepared.now_ms * 1000,
+                order: prepared.order,
                 session_id: session_id.clone(),
                 last_error: None,
             })

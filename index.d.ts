@@ -199,7 +199,20 @@ export interface RoutableMessage {
   content: string;
   /** When the message was created. Default now. */
   createdAt?: Date | string | number;
+  /**
+   * How important the message is. Default `normal`. Queued messages are delivered high first,
+   * then normal, then low (each level oldest first); a full queue gives up the oldest message of
+   * its lowest level, and refuses a message that every queued message outranks. The daemon event
+   * carries it as a number in `priority` (see `PRIORITY_VALUES`).
+   */
+  priority?: MessagePriority;
 }
+
+/** A message's priority level. */
+export type MessagePriority = 'high' | 'normal' | 'low';
+
+/** The number a daemon event's `priority` holds for each level: higher is more important. */
+export declare const PRIORITY_VALUES: Readonly<{ high: 3; normal: 2; low: 1 }>;
 
 /** The result of `processQueuedMessages`. */
 export interface ProcessQueueResult {

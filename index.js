@@ -16,7 +16,7 @@ const {
   errorFrom,
   fromNative,
 } = require('./lib/errors');
-const { describe, requireId, toMillis, messageArgs, redisTarget } = require('./lib/arguments');
+const { PRIORITY_VALUES, describe, requireId, toMillis, messageArgs, redisTarget } = require('./lib/arguments');
 const { messageFetcher } = require('./lib/message-service');
 
 const EVENT_NAMES = Object.freeze([
@@ -327,6 +327,7 @@ class OrchestratorRouter extends EventEmitter {
     const authorIds = new Array(n);
     const contents = new Array(n);
     const createdAts = new Array(n);
+    const priorities = new Array(n);
     for (let i = 0; i < n; i++) {
       const item = items[i];
       if (item === null || typeof item !== 'object') throw new InvalidArgumentError(`items[${i}]`, `must be { message, orchestratorId }, got ${describe(item)}`);
@@ -337,7 +338,7 @@ class OrchestratorRouter extends EventEmitter {
       } catch (error) {
         throw new InvalidArgumentError(`items[${i}].${error.metadata.field}`, error.message.replace(/^Invalid [^:]*: /, ''));
       }
-      [ids[i], channelIds[i], authorIds[i], contents[i], createdAts[i]] = args;
+      [ids[i], channelIds[i], authorIds[i], contents[i], createdAts[i], priorities[i]] = args;
       authorIds[i] = authorIds[i] ?? null;
     }
     let offline = new Array(n).fill(false);
@@ -347,7 +348,7 @@ class OrchestratorRouter extends EventEmitter {
       const offlineIds = new Set(distinct.filter((_, i) => answers[i] === false));
       offline = orchestratorIds.map((id) => offlineIds.has(id));
     }
-    return this._submit(undefined, (id) => this._native.routeMany(id, orchestratorIds, ids, channelIds, authorIds, contents, createdAts, offline));
+    return this._submit(undefined, (id) => this._native.routeMany(id, orchestratorIds, ids, channelIds, authorIds, contents, createdAts, priorities, offline));
   }
 
   /** Queues a message for later delivery to the orchestrator. */
@@ -499,6 +500,7 @@ module.exports = {
   InvalidArgumentError,
   RouterBaseError,
   EVENT_NAMES,
+  PRIORITY_VALUES,
 };
 // The deployed module's default instance; built on first access, connecting on first use.
 Object.defineProperty(module.exports, 'orchestratorRouter', {

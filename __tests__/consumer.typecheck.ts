@@ -6,6 +6,7 @@ import {
   DaemonSessionStatus,
   EVENT_NAMES,
   InvalidArgumentError,
+  MessagePriority,
   MessageRoutingStatus,
   NoActiveSessionError,
   orchestratorRouter,
@@ -14,6 +15,7 @@ import {
   OrchestratorRouterConfig,
   OrchestratorRoutingError,
   OrchestratorSessionInfo,
+  PRIORITY_VALUES,
   ProcessQueueResult,
   RouteMessageResult,
   RouterMetrics,
@@ -50,6 +52,11 @@ export async function useTheWholeApi(): Promise<void> {
   const sessionId: string | undefined = result.sessionId;
   const attempts: number = result.attempts;
   const batch: RouteMessageResult[] = await router.routeMessages([{ message: { id: 'm2', channelId: 'c', content: 'x' }, orchestratorId: 'orch_1' }]);
+  const level: MessagePriority = 'high';
+  await router.routeMessage({ id: 'm3', channelId: 'c', content: 'x', priority: level }, 'orch_1');
+  // @ts-expect-error a priority is one of three levels
+  await router.routeMessage({ id: 'm4', channelId: 'c', content: 'x', priority: 'urgent' }, 'orch_1');
+  const highValue: 3 = PRIORITY_VALUES.high;
   const acked: number = await router.acknowledge('orch_1', ['msg_1']);
   const letters = await router.getDeadLetters('orch_1');
   const firstDead: Date | undefined = letters[0]?.deadLetteredAt;

@@ -93,6 +93,7 @@ describe('hostile identifiers and odd input', () => {
         payload: { messageId: m.id, channelId: m.channelId, content: m.content, authorId: m.authorId ?? undefined, timestamp: queued.createdAt },
         timestamp: event.timestamp,
         requiresAck: true,
+        priority: 2,
       }),
     );
     const session = await redis.get(keyOf(router, `routing:session:${orchestratorId}`));

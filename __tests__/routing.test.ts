@@ -21,13 +21,15 @@ describe('routing a message to an online orchestrator', () => {
     const events = await redis.lrange(keyOf(router, `daemon:events:${daemon}`), 0, -1);
     expect(events).toHaveLength(1);
     const event = JSON.parse(events[0]);
-    expect(Object.keys(event)).toEqual(['id', 'type', 'daemonId', 'orchestratorId', 'payload', 'timestamp', 'requiresAck']);
+    // The deployed event's fields in its order, then `priority` (normal: 2).
+    expect(Object.keys(event)).toEqual(['id', 'type', 'daemonId', 'orchestratorId', 'payload', 'timestamp', 'requiresAck', 'priority']);
     expect(event).toMatchObject({
       type: 'message.received',
       daemonId: daemon,
       orchestratorId: orch,
       payload: { messageId: 'msg_1', channelId: 'chan_1', content: 'Hello "orchestrator" \u00e9\n', authorId: 'user_1', timestamp: '2026-11-27T10:00:00.000Z' },
       requiresAck: true,
+      priority: 2,
     });
     expect(Object.keys(event.payload)).toEqual(['messageId', 'channelId', 'content', 'authorId', 'timestamp']);
     expect(event.id).toMatch(/^evt_\d+_[0-9a-f]{8}$/);

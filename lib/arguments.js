@@ -40,6 +40,21 @@ function toMillis(field, value) {
   return Math.trunc(ms);
 }
 
+/**
+ * The number a daemon event carries in `priority` for each level a message may have (higher is
+ * more important; never 0, so a daemon testing the field for truth never mistakes low for absent).
+ */
+const PRIORITY_VALUES = Object.freeze({ high: 3, normal: 2, low: 1 });
+
+/** A message's priority as the binding takes it (its value); `normal` when absent. */
+function priorityValue(priority) {
+  if (priority === undefined || priority === null) return PRIORITY_VALUES.normal;
+  if (typeof priority === 'string' && Object.prototype.hasOwnProperty.call(PRIORITY_VALUES, priority)) {
+    return PRIORITY_VALUES[priority];
+  }
+  throw new InvalidArgumentError('message.priority', `must be 'high', 'normal' or 'low' when given, got ${describe(priority)}`);
+}
+
 /** Checks a message's JS types and returns the flat values the binding takes. */
 function messageArgs(message) {
   if (message === null || typeof message !== 'object') {
@@ -58,7 +73,14 @@ function messageArgs(message) {
     }
     wellFormed('message.authorId', authorId);
   }
-  return [id, channelId, authorId ?? undefined, message.content, toMillis('message.createdAt', message.createdAt)];
+  return [
+    id,
+    channelId,
+    authorId ?? undefined,
+    message.content,
+    toMillis('message.createdAt', message.createdAt),
+    priorityValue(message.priority),
+  ];
 }
 
 function isIoredis(client) {
@@ -131,4 +153,4 @@ function redisTarget(redis) {
   return { target: { host, port, username, password, db, tls: tlsTarget('redis.tls', tls) } };
 }
 
-module.exports = { describe, requireId, toMillis, messageArgs, redisTarget };
+module.exports = { PRIORITY_VALUES, describe, requireId, toMillis, messageArgs, redisTarget };

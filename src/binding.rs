@@ -9,7 +9,7 @@
 use crate::engine::config::RouterConfig;
 use crate::engine::error::RouterError;
 use crate::engine::events::{EventKind, EventSink, Stamped};
-use crate::engine::model::Message;
+use crate::engine::model::{Message, Priority};
 use crate::engine::{BatchItem, MessageSource, MessageUpdate, RouteOutcome, Router, SessionInput};
 use crate::store::keys::Keys;
 use crate::store::pipe::Pipe;
@@ -319,8 +319,11 @@ struct RouteResult {
     attempts: u32,
 }
 
-fn message(id: String, channel_id: String, author_id: Option<String>, content: String, created_at: f64) -> Message {
-    Message { id, channel_id, author_id, content, created_at_ms: created_at as i64 }
+/// A message from the flat values `messageArgs` (lib/arguments.js) checked; `priority` is a
+/// [`Priority::value`] (JS refuses any other).
+fn message(id: String, channel_id: String, author_id: Option<String>, content: String, created_at: f64, priority: u32) -> Message {
+    let priority = Priority::from_value(priority).unwrap_or_default();
+    Message { id, channel_id, author_id, content, created_at_ms: created_at as i64, priority }
 }
 
 #[napi]
@@ -470,9 +473,10 @@ impl NativeRouter {
         author_id: Option<String>,
         content: String,
         created_at: f64,
+        priority: u32,
         presence_offline: bool,
     ) -> u32 {
-        let message = message(id, channel_id, author_id, content, created_at);
+        let message = message(id, channel_id, author_id, content, created_at, priority);
         let mut tick = self.tick.lock().unwrap_or_else(|e| e.into_inner());
         tick.0.push(call_id);
         tick.1.push(BatchItem { message, orchestrator_id, queue_only: presence_offline });
@@ -494,6 +498,7 @@ impl NativeRouter {
         author_ids: Vec<Option<String>>,
         contents: Vec<String>,
         created_ats: Vec<f64>,
+        priorities: Vec<u32>,
         presence_offline: Vec<bool>,
     ) -> u32 {
         let items: Vec<BatchItem> = orchestrator_ids
@@ -503,9 +508,10 @@ impl NativeRouter {
             .zip(author_ids)
             .zip(contents)
             .zip(created_ats)
+            .zip(priorities)
             .zip(presence_offline)
-            .map(|((((((orchestrator_id, id), channel_id), author_id), content), created_at), queue_only)| BatchItem {
-                message: message(id, channel_id, author_id, content, created_at),
+            .map(|(((((((orchestrator_id, id), channel_id), author_id), content), created_at), priority), queue_only)| BatchItem {
+                message: message(id, channel_id, author_id, content, created_at, priority),
                 orchestrator_id,
                 queue_only,
             })
@@ -555,10 +561,11 @@ impl NativeRouter {
         author_id: Option<String>,
         content: String,
         created_at: f64,
+        priority: u32,
     ) -> u32 {
         self.start_tick();
         let (router, sink) = (Arc::clone(&self.router), Arc::clone(&self.sink));
-        let message = message(id, channel_id, author_id, content, created_at);
+        let message = message(id, channel_id, author_id, content, created_at, priority);
         self.local.spawn(vec![call_id], async move {
             let queued = router.queue(message, &orchestrator_id).await;
             sink.complete(call_id, queued);

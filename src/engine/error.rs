@@ -12,6 +12,8 @@ pub enum RouterError {
     Store(String),
     /// The offline queue is disabled, so a message for an offline orchestrator cannot be kept.
     QueueDisabled { orchestrator_id: String },
+    /// The queue is full and every message in it outranks this one, so it was not queued.
+    QueueFull { orchestrator_id: String, max_queue_size: u64 },
     /// The message service failed while a drain re-read queued messages.
     MessageService(String),
     /// The router was closed.
@@ -38,6 +40,7 @@ impl RouterError {
             RouterError::InvalidArgument { .. } => "INVALID_ARGUMENT",
             RouterError::Store(_)
             | RouterError::QueueDisabled { .. }
+            | RouterError::QueueFull { .. }
             | RouterError::MessageService(_)
             | RouterError::Closed => "ORCHESTRATOR_ROUTING_ERROR",
         }
@@ -52,6 +55,10 @@ impl fmt::Display for RouterError {
             RouterError::QueueDisabled { orchestrator_id } => {
                 write!(f, "Offline queue is disabled; cannot queue message for orchestrator: {orchestrator_id}")
             }
+            RouterError::QueueFull { orchestrator_id, max_queue_size } => write!(
+                f,
+                "The queue of orchestrator {orchestrator_id} is full ({max_queue_size} messages) of messages of a higher priority; this one was dropped"
+            ),
             RouterError::MessageService(message) => write!(f, "Message service failed: {message}"),
             RouterError::Closed => write!(f, "OrchestratorRouter is closed"),
         }

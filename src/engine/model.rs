@@ -4,6 +4,8 @@
 use super::error::RouterError;
 use super::time::{format_iso, MAX_DATE_MS};
 use serde::{Deserialize, Serialize};
+
+pub use crate::store::Priority;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,6 +20,7 @@ pub struct Message {
     pub content: String,
     /// `createdAt`, in milliseconds since the epoch.
     pub created_at_ms: i64,
+    pub priority: Priority,
 }
 
 impl Message {
@@ -64,6 +67,10 @@ pub struct QueueItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     pub queued_at: String,
+    /// Absent for normal messages, so that those keep the deployed shape (and the deployed
+    /// service's items, which never carry it, read as normal).
+    #[serde(default, skip_serializing_if = "Priority::is_normal")]
+    pub priority: Priority,
 }
 
 impl QueueItem {
@@ -76,6 +83,7 @@ impl QueueItem {
             content: message.content.clone(),
             created_at: Some(format_iso(message.created_at_ms)),
             queued_at: format_iso(now_ms),
+            priority: message.priority,
         }
     }
 }
@@ -149,6 +157,8 @@ pub struct DaemonEvent<'a> {
     pub payload: EventPayload<'a>,
     pub timestamp: &'a str,
     pub requires_ack: bool,
+    /// [`Priority::value`]: higher is more important.
+    pub priority: u8,
 }
 
 /// The message a daemon event carries.
@@ -181,6 +191,7 @@ impl<'a> DaemonEvent<'a> {
             },
             timestamp: now_iso,
             requires_ack: true,
+            priority: item.priority.value(),
         }
     }
 }
@@ -211,6 +222,7 @@ mod tests {
             author_id: Some("user_1".into()),
             content: "Hello \"orchestrator\"\n".into(),
             created_at_ms: 1_795_271_171_123,
+            priority: Priority::Normal,
         }
     }
 
@@ -231,8 +243,23 @@ mod tests {
         let event = DaemonEvent::for_item("evt_1_0000abcd", &item, "daemon_1", "orch_1", "2026-11-21T14:26:12.000Z");
         assert_eq!(
             to_json(&event),
-            r#"{"id":"evt_1_0000abcd","type":"message.received","daemonId":"daemon_1","orchestratorId":"orch_1","payload":{"messageId":"msg_1","channelId":"chan_1","content":"Hello \"orchestrator\"\n","authorId":"user_1","timestamp":"2026-11-21T14:26:11.123Z"},"timestamp":"2026-11-21T14:26:12.000Z","requiresAck":true}"#
+            r#"{"id":"evt_1_0000abcd","type":"message.received","daemonId":"daemon_1","orchestratorId":"orch_1","payload":{"messageId":"msg_1","channelId":"chan_1","content":"Hello \"orchestrator\"\n","authorId":"user_1","timestamp":"2026-11-21T14:26:11.123Z"},"timestamp":"2026-11-21T14:26:12.000Z","requiresAck":true,"priority":2}"#
         );
+    }
+
+    #[test]
+    fn priorities_travel_in_items_and_events_and_deployed_items_read_as_normal() {
+        let mut m = message();
+        m.priority = Priority::High;
+        let item = QueueItem::new(&m, 1_795_271_172_000);
+        let json = to_json(&item);
+        assert!(json.ends_with(r#","queuedAt":"2026-11-21T14:26:12.000Z","priority":"high"}"#), "{json}");
+        assert_eq!(serde_json::from_str::<QueueItem>(&json).unwrap().priority, Priority::High);
+        let event = to_json(&DaemonEvent::for_item("e", &item, "d", "o", "t"));
+        assert!(event.ends_with(r#""requiresAck":true,"priority":3}"#), "{event}");
+        let deployed = r#"{"messageId":"m","channelId":"c","content":"x","queuedAt":"2026-11-21T14:26:12.000Z"}"#;
+        assert_eq!(serde_json::from_str::<QueueItem>(deployed).unwrap().priority, Priority::Normal);
+        assert_eq!(Priority::LEVELS.map(Priority::value), [3, 2, 1]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::error::RouterError;
 use super::events::{Event, EventKind};
-use super::model::{non_empty, to_json, DaemonEvent, DeadLetter, InflightRecord, QueueItem};
+use super::model::{non_empty, to_json, DaemonEvent, DeadLetter, InflightRecord, Priority, QueueItem};
 use super::router::Router;
 use super::time::{format_iso, now_ms, parse_iso};
 use crate::store::{ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, Store};
@@ -78,7 +78,7 @@ impl<S: Store> Router<S> {
                                 dead_lettered_at: now_iso.clone(),
                             }),
                         },
-                        (Some(record), None) => ReceiptAction::Requeue { item: record.item.clone() },
+                        (Some(record), None) => ReceiptAction::Requeue { item: record.item.clone(), priority: priority_of(&record.item) },
                         (Some(record), Some(session)) => match serde_json::from_str::<QueueItem>(&record.item) {
                             Ok(item) => {
                                 let event =
@@ -187,8 +187,9 @@ impl<S: Store> Router<S> {
                 return Ok(0);
             }
             let now = now_ms();
-            let items: Vec<String> = entries.iter().map(|raw| requeued_item(raw, now)).collect();
-            let message_ids: Vec<String> = items.iter().map(|item| super::router::message_id_of(item.as_bytes())).collect();
+            let items: Vec<(String, Priority)> =
+                entries.iter().map(|raw| requeued_item(raw, now)).map(|item| { let p = priority_of(&item); (item, p) }).collect();
+            let message_ids: Vec<String> = items.iter().map(|(item, _)| super::router::message_id_of(item.as_bytes())).collect();
             let ttl_ms = self.config.offline_queue.queue_ttl_seconds as i64 * 1000;
             let moved = self
                 .bounded(self.store.requeue_dead_letters(orchestrator_id, &entries, &items, &message_ids, now, now + ttl_ms))
@@ -208,6 +209,16 @@ fn unreadable(raw: &str, error: &str, now_iso: &str) -> ReceiptAction {
     ReceiptAction::DeadLetter {
         entry: to_json(&DeadLetter { item: raw.to_owned(), attempts: 0, last_error: error.to_owned(), dead_lettered_at: now_iso.to_owned() }),
     }
+}
+
+/// The priority level of a raw queue item (normal when it cannot be read).
+fn priority_of(raw: &str) -> Priority {
+    #[derive(serde::Deserialize)]
+    struct Level {
+        #[serde(default)]
+        priority: Priority,
+    }
+    serde_json::from_str::<Level>(raw).map_or(Priority::Normal, |level| level.priority)
 }
 
 /// The queue item of a dead letter, queued anew at `now_ms` (as it was if it cannot be read).

@@ -205,6 +205,10 @@ impl<S: Store> Router<S> {
                 self.metrics.routed(1);
                 Ok(queue_size)
             }
+            RouteReply::QueueFull { dropped, .. } => {
+                self.report_full(&prepared, orchestrator_id, &dropped);
+                Err(self.queue_full(orchestrator_id))
+            }
             other => Err(RouterError::Store(format!("unexpected reply to a queue-only route: {other:?}"))),
         }
     }
@@ -305,6 +309,7 @@ impl<S: Store> Router<S> {
             daemon_event: &built.event,
             marker: &built.marker,
             queue_item: &prepared.item_json,
+            priority: prepared.item.priority,
             expires_at_ms: prepared.expires_at_ms,
             now_ms: prepared.now_ms,
             dedupe,
@@ -342,6 +347,11 @@ impl<S: Store> Router<S> {
                 } else {
                     queued(RouteStatus::Offline)
                 }
+            }
+            RouteReply::QueueFull { dropped, .. } => {
+                self.report_full(prepared, orchestrator_id, &dropped);
+                let error = self.queue_full(orchestrator_id).to_string();
+                self.fail(message_id, orchestrator_id, error, attempts)
             }
             RouteReply::Refused { status } => {
                 let error = match status {
@@ -383,6 +393,16 @@ impl<S: Store> Router<S> {
             orchestrator_id: orchestrator_id.to_owned(),
             queue_size,
         });
+    }
+
+    /// Reports a message the full queue did not take (and what it pushed out before finding so).
+    fn report_full(&self, prepared: &Prepared, orchestrator_id: &str, dropped: &[String]) {
+        self.report_dropped(orchestrator_id, dropped.iter().map(|raw| raw.as_bytes()), now_ms());
+        self.report_drop(orchestrator_id, prepared.message_id.clone(), DropReason::QueueFull);
+    }
+
+    fn queue_full(&self, orchestrator_id: &str) -> RouterError {
+        RouterError::QueueFull { orchestrator_id: orchestrator_id.to_owned(), max_queue_size: self.config.offline_queue.max_queue_size }
     }
 
     /// Reports items the queue cap pushed out: `expired` if they had outlived their TTL anyway.

@@ -110,7 +110,8 @@ impl<S: Store> Router<S> {
     pub async fn queue_depth(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
         non_empty("orchestratorId", orchestrator_id)?;
         self.check_open()?;
-        self.bounded(self.store.queue_length(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))
+        let lengths = self.bounded(self.store.queue_lengths(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+        Ok(lengths.iter().sum())
     }
 
     pub async fn active_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<Option<ActiveSession>, RouterError> {

@@ -1,5 +1,7 @@
 //! The Redis key layout: the deployed service's names, each behind the configured prefix.
 
+use super::Priority;
+
 /// Builds every key and channel name the router uses.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -11,8 +13,13 @@ pub struct Keys {
 pub enum Key {
     /// `routing:session:<orchestratorId>`: the orchestrator's daemon session.
     Session,
-    /// `routing:queue:<orchestratorId>`: messages waiting for the orchestrator, oldest first.
+    /// `routing:queue:<orchestratorId>`: messages waiting for the orchestrator, oldest first
+    /// (normal priority: the deployed key, which held every queued message).
     Queue,
+    /// `routing:queue-high:<orchestratorId>`: high-priority messages waiting, oldest first.
+    QueueHigh,
+    /// `routing:queue-low:<orchestratorId>`: low-priority messages waiting, oldest first.
+    QueueLow,
     /// `routing:delivered:<messageId>`: the marker that a message reached a daemon.
     Delivered,
     /// `routing:inflight:<orchestratorId>`: delivered messages awaiting a receipt (hash by message id).
@@ -32,12 +39,26 @@ impl Key {
         match self {
             Key::Session => "routing:session:",
             Key::Queue => "routing:queue:",
+            Key::QueueHigh => "routing:queue-high:",
+            Key::QueueLow => "routing:queue-low:",
             Key::Delivered => "routing:delivered:",
             Key::Inflight => "routing:inflight:",
             Key::Receipts => "routing:receipts:",
             Key::Dead => "routing:dead:",
             Key::Pending => "routing:pending",
             Key::DaemonEvents => "daemon:events:",
+        }
+    }
+}
+
+impl Key {
+    /// The queue list of one priority level. (No level's name extends another's, so no
+    /// orchestrator id can make one orchestrator's key another's.)
+    pub fn queue_of(priority: Priority) -> Key {
+        match priority {
+            Priority::High => Key::QueueHigh,
+            Priority::Normal => Key::Queue,
+            Priority::Low => Key::QueueLow,
         }
     }
 }
@@ -53,7 +74,8 @@ impl Keys {
         [self.prefix.as_bytes(), key.name().as_bytes(), id.as_bytes()]
     }
 
-    fn key(&self, key: Key, id: &str) -> String {
+    /// The key `key` of `id`.
+    pub fn key(&self, key: Key, id: &str) -> String {
         [self.prefix.as_str(), key.name(), id].concat()
     }
 
@@ -63,6 +85,11 @@ impl Keys {
 
     pub fn queue(&self, orchestrator_id: &str) -> String {
         self.key(Key::Queue, orchestrator_id)
+    }
+
+    /// The orchestrator's queue lists, most important first (high, normal, low).
+    pub fn queues(&self, orchestrator_id: &str) -> [String; 3] {
+        Priority::LEVELS.map(|level| self.key(Key::queue_of(level), orchestrator_id))
     }
 
     pub fn delivered(&self, message_id: &str) -> String {
@@ -109,6 +136,10 @@ mod tests {
         let keys = Keys::new("app:");
         assert_eq!(keys.session("orch_1"), "app:routing:session:orch_1");
         assert_eq!(keys.queue("orch_1"), "app:routing:queue:orch_1");
+        assert_eq!(
+            keys.queues("o"),
+            ["app:routing:queue-high:o", "app:routing:queue:o", "app:routing:queue-low:o"].map(String::from)
+        );
         assert_eq!(keys.delivered("msg_1"), "app:routing:delivered:msg_1");
         assert_eq!(keys.daemon_events("d1"), "app:daemon:events:d1");
         assert_eq!(keys.daemon_channel("d1"), "daemon:d1:events");

@@ -45,6 +45,47 @@ pub enum QueueStatus {
     Pending,
 }
 
+/// How important a message is. The queue keeps one list per level; a drain empties the higher
+/// levels first, and a full queue gives up the oldest message of its lowest level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    High,
+    /// What a message without a priority has, including every item the deployed service queued.
+    #[default]
+    Normal,
+    Low,
+}
+
+impl Priority {
+    /// Every level, most important first (the order a drain reads them in).
+    pub const LEVELS: [Priority; 3] = [Priority::High, Priority::Normal, Priority::Low];
+
+    /// The number a daemon event carries in `priority`: higher is more important (3, 2, 1; never
+    /// 0, so a daemon testing the field for truth never mistakes a low one for a missing one).
+    pub fn value(self) -> u8 {
+        match self {
+            Priority::High => 3,
+            Priority::Normal => 2,
+            Priority::Low => 1,
+        }
+    }
+
+    /// The level whose [`Priority::value`] is `value`.
+    pub fn from_value(value: u32) -> Option<Self> {
+        Priority::LEVELS.into_iter().find(|level| u32::from(level.value()) == value)
+    }
+
+    /// The level's place in [`Priority::LEVELS`], from 0 (high).
+    pub fn rank(self) -> usize {
+        self as usize
+    }
+
+    pub fn is_normal(&self) -> bool {
+        *self == Priority::Normal
+    }
+}
+
 /// One message to deliver now or queue, prepared by the engine.
 #[derive(Debug, Clone)]
 pub struct RouteRequest<'a> {
@@ -56,6 +97,8 @@ pub struct RouteRequest<'a> {
     pub daemon_event: &'a str,
     pub marker: &'a str,
     pub queue_item: &'a str,
+    /// The queue level the item goes to, if it is queued.
+    pub priority: Priority,
     /// When the queue item expires, in ms since the epoch.
     pub expires_at_ms: i64,
     pub now_ms: i64,
@@ -78,6 +121,9 @@ pub enum RouteReply {
     Stale { session: String },
     /// Put in the orchestrator's queue; `dropped` are the raw items the cap pushed out.
     Queued { status: QueueStatus, queue_size: u64, dropped: Vec<String> },
+    /// Not queued: the queue is full and every message in it outranks this one (`dropped` are
+    /// raw items the cap pushed out before finding so, when the queue was over a lowered cap).
+    QueueFull { status: QueueStatus, queue_size: u64, dropped: Vec<String> },
     /// The message could not be delivered and the offline queue is disabled.
     Refused { status: QueueStatus },
 }
@@ -86,8 +132,10 @@ pub enum RouteReply {
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueSnapshot {
     pub session: Option<String>,
+    /// Messages queued, over every level.
     pub length: u64,
-    /// Raw bytes, so that an entry that is not UTF-8 is still matched exactly.
+    /// The first items in drain order (every high item, then normal, then low), as raw bytes so
+    /// that an entry that is not UTF-8 is still matched exactly.
     pub head: Vec<Vec<u8>>,
 }
 
@@ -107,7 +155,7 @@ pub struct DrainStep<'a> {
     pub orchestrator_id: &'a str,
     /// The session deliveries go through; `None` allows drops only.
     pub session: Option<(&'a str, &'a str)>,
-    /// The exact raw head items, each with its action, in queue order.
+    /// The exact raw head items (in drain order, over the levels), each with its action.
     pub items: Vec<(&'a [u8], DrainAction)>,
     /// Next look at this queue if the daemon's event list is full.
     pub retry_at_ms: i64,
@@ -159,9 +207,9 @@ pub enum ReceiptAction {
     Redeliver { event: String, record: String, deadline_ms: i64 },
     /// Append this entry to the dead-letter list.
     DeadLetter { entry: String },
-    /// Put this queue item back at the head of the queue (in the order given), removing its
-    /// delivered marker so that the drain delivers it again.
-    Requeue { item: String },
+    /// Put this queue item back at the head of its level of the queue (in the order given),
+    /// removing its delivered marker so that the drain delivers it again.
+    Requeue { item: String, priority: Priority },
 }
 
 /// One step over overdue messages, each acted on only if its record is still `record`.
@@ -213,9 +261,9 @@ pub trait Store: Send + Sync + 'static {
     fn touch_session(&self, orchestrator_id: &str, now_iso: &str, now_ms: i64) -> impl Future<Output = StoreResult<Option<Touched>>> + Send;
     /// Reads a session's raw JSON.
     fn get_session(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;
-    /// How many messages the orchestrator's queue holds.
-    fn queue_length(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<u64>> + Send;
-    /// Reads the session and the first `count` queue items.
+    /// How many messages each level of the orchestrator's queue holds (high, normal, low).
+    fn queue_lengths(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<[u64; 3]>> + Send;
+    /// Reads the session and the first `count` queue items in drain order.
     fn snapshot(&self, orchestrator_id: &str, count: usize) -> impl Future<Output = StoreResult<QueueSnapshot>> + Send;
     /// Applies a drain step if the queue head and the session are still as planned.
     fn drain_step(&self, step: &DrainStep<'_>) -> impl Future<Output = StoreResult<DrainReply>> + Send;
@@ -230,14 +278,14 @@ pub trait Store: Send + Sync + 'static {
     fn receipt_step(&self, step: &ReceiptStep<'_>) -> impl Future<Output = StoreResult<ReceiptReply>> + Send;
     /// Reads the orchestrator's dead-letter list (raw entries, oldest first).
     fn dead_letters(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
-    /// Moves the first `expected.len()` dead letters (if still `expected`) to the head of the
-    /// queue as `items`, removing their delivered markers (`message_ids`, same order) so that
+    /// Moves the first `expected.len()` dead letters (if still `expected`) to the head of their
+    /// levels of the queue as `items` (each with its level), removing their delivered markers (`message_ids`, same order) so that
     /// they are delivered again; returns false when the list changed.
     fn requeue_dead_letters(
         &self,
         orchestrator_id: &str,
         expected: &[String],
-        items: &[String],
+        items: &[(String, Priority)],
         message_ids: &[String],
         revisit_at_ms: i64,
         queue_expires_at_ms: i64,

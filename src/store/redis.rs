@@ -5,7 +5,7 @@
 use super::keys::{Key, Keys};
 use super::pipe::{Pipe, PipeError};
 use super::{
-    DrainAction, DrainReply, DrainStep, ItemOutcome, OverdueReceipts, QueueSnapshot, QueueStatus,
+    DrainAction, DrainReply, DrainStep, ItemOutcome, OverdueReceipts, Priority, QueueSnapshot, QueueStatus,
     ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, RouteReply, RouteRequest, Store, StoreError, StoreLimits,
     StoreResult, Touched,
 };
@@ -57,6 +57,7 @@ struct Scripts {
     read_receipts: Script,
     redeliver_step: Script,
     requeue_dead: Script,
+    snapshot: Script,
 }
 
 impl Scripts {
@@ -72,6 +73,7 @@ impl Scripts {
             read_receipts: lua!("read_receipts.lua"),
             redeliver_step: lua!("redeliver_step.lua"),
             requeue_dead: lua!("requeue_dead.lua"),
+            snapshot: lua!("snapshot.lua"),
         }
     }
 }
@@ -125,6 +127,11 @@ pub struct RedisStore {
     pipe: Option<Arc<Pipe>>,
 }
 
+/// A priority level as the scripts number them: 1 high, 2 normal, 3 low.
+fn level(priority: Priority) -> i64 {
+    priority.rank() as i64 + 1
+}
+
 fn store_error(error: redis::RedisError) -> StoreError {
     StoreError(error.to_string())
 }
@@ -149,8 +156,8 @@ fn int(value: &Value) -> Option<u64> {
 }
 
 /// Keys and arguments of one route request (route.lua's KEYS and ARGV).
-const ROUTE_KEYS: usize = 7;
-const ROUTE_ARGS: usize = 21;
+const ROUTE_KEYS: usize = 9;
+const ROUTE_ARGS: usize = 22;
 
 /// Where a command's arguments go: packed straight into RESP for the pipe, or into a
 /// `redis::Cmd` for the store's own connection.
@@ -232,6 +239,11 @@ fn parse_route_reply(reply: &Value) -> StoreResult<RouteReply> {
             queue_size: parts.get(2).and_then(int).ok_or_else(|| unexpected("route", reply))?,
             dropped: texts(&parts[3..]),
         },
+        Some("full") => RouteReply::QueueFull {
+            status: status(parts.get(1)),
+            queue_size: parts.get(2).and_then(int).ok_or_else(|| unexpected("route", reply))?,
+            dropped: texts(&parts[3..]),
+        },
         _ => return Err(unexpected("route", reply)),
     })
 }
@@ -306,6 +318,8 @@ impl RedisStore {
             .key(k.pending())
             .key(k.inflight(orchestrator_id))
             .key(k.receipts(orchestrator_id))
+            .key(k.key(Key::QueueHigh, orchestrator_id))
+            .key(k.key(Key::QueueLow, orchestrator_id))
             .arg(orchestrator_id)
             .arg(session_id)
             .arg(daemon_id)
@@ -325,6 +339,8 @@ impl RedisStore {
         out.arg(&k.parts(Key::Pending, ""));
         out.arg(&k.parts(Key::Inflight, r.orchestrator_id));
         out.arg(&k.parts(Key::Receipts, r.orchestrator_id));
+        out.arg(&k.parts(Key::QueueHigh, r.orchestrator_id));
+        out.arg(&k.parts(Key::QueueLow, r.orchestrator_id));
         let flag = |on: bool| -> &[u8] { if on { b"1" } else { b"0" } };
         out.arg(&[r.orchestrator_id.as_bytes()]);
         out.arg(&[r.session_id.as_bytes()]);
@@ -347,6 +363,7 @@ impl RedisStore {
         out.int(r.receipt.map_or(0, |(_, deadline)| deadline));
         out.arg(&[r.message_id.as_bytes()]);
         out.arg(&[flag(r.queue_only)]);
+        out.int(level(r.priority));
     }
 
     /// The route script call for one request, and the batch script call for many (see
@@ -530,6 +547,8 @@ impl Store for RedisStore {
                     .key(self.keys.session(orchestrator_id))
                     .key(self.keys.queue(orchestrator_id))
                     .key(self.keys.pending())
+                    .key(self.keys.key(Key::QueueHigh, orchestrator_id))
+                    .key(self.keys.key(Key::QueueLow, orchestrator_id))
                     .arg(session)
                     .arg(self.limits.session_ttl_seconds)
                     .arg(orchestrator_id)
@@ -554,6 +573,8 @@ impl Store for RedisStore {
                     .key(self.keys.session(orchestrator_id))
                     .key(self.keys.queue(orchestrator_id))
                     .key(self.keys.pending())
+                    .key(self.keys.key(Key::QueueHigh, orchestrator_id))
+                    .key(self.keys.key(Key::QueueLow, orchestrator_id))
                     .arg(now_iso)
                     .arg(self.limits.session_ttl_seconds)
                     .arg(orchestrator_id)
@@ -576,23 +597,37 @@ impl Store for RedisStore {
         self.checked(session)
     }
 
-    async fn queue_length(&self, orchestrator_id: &str) -> StoreResult<u64> {
+    async fn queue_lengths(&self, orchestrator_id: &str) -> StoreResult<[u64; 3]> {
         let mut connection = self.connection()?;
-        let length = redis::cmd("LLEN").arg(self.keys.queue(orchestrator_id)).query_async(&mut connection).await;
-        self.checked(length)
+        let mut pipeline = redis::pipe();
+        pipeline.atomic();
+        for queue in self.keys.queues(orchestrator_id) {
+            pipeline.llen(queue);
+        }
+        let lengths: redis::RedisResult<(u64, u64, u64)> = pipeline.query_async(&mut connection).await;
+        let (high, normal, low) = self.checked(lengths)?;
+        Ok([high, normal, low])
     }
 
     async fn snapshot(&self, orchestrator_id: &str, count: usize) -> StoreResult<QueueSnapshot> {
-        let mut connection = self.connection()?;
-        let queue = self.keys.queue(orchestrator_id);
-        let reply = redis::pipe()
-            .get(self.keys.session(orchestrator_id))
-            .llen(&queue)
-            .lrange(&queue, 0, count as isize - 1)
-            .query_async(&mut connection)
-            .await;
-        let (session, length, head): (Option<String>, u64, Vec<Vec<u8>>) = self.checked(reply)?;
-        Ok(QueueSnapshot { session, length, head })
+        let mut invocation = self.scripts.snapshot.key(self.keys.session(orchestrator_id));
+        for queue in self.keys.queues(orchestrator_id) {
+            invocation.key(queue);
+        }
+        let reply = self.run(invocation.arg(count)).await?;
+        let parts = match &reply {
+            Value::Array(parts) if parts.len() >= 2 => parts,
+            other => return Err(unexpected("snapshot", other)),
+        };
+        let length = int(&parts[1]).ok_or_else(|| unexpected("snapshot", &reply))?;
+        let head = parts[2..]
+            .iter()
+            .map(|item| match item {
+                Value::BulkString(bytes) => Ok(bytes.clone()),
+                other => Err(unexpected("snapshot", other)),
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(QueueSnapshot { session: text(&parts[0]), length, head })
     }
 
     async fn drain_step(&self, step: &DrainStep<'_>) -> StoreResult<DrainReply> {
@@ -695,7 +730,7 @@ impl Store for RedisStore {
             match action {
                 ReceiptAction::Redeliver { event, record, deadline_ms } => invocation.arg("r").arg(event).arg(record).arg(*deadline_ms),
                 ReceiptAction::DeadLetter { entry } => invocation.arg("d").arg(entry).arg("").arg(0),
-                ReceiptAction::Requeue { item } => invocation.arg("q").arg(item).arg("").arg(0),
+                ReceiptAction::Requeue { item, priority } => invocation.arg("q").arg(item).arg("").arg(level(*priority)),
             };
         }
         let reply = self.run(&invocation).await?;
@@ -734,7 +769,7 @@ impl Store for RedisStore {
         &self,
         orchestrator_id: &str,
         expected: &[String],
-        items: &[String],
+        items: &[(String, Priority)],
         message_ids: &[String],
         revisit_at_ms: i64,
         queue_expires_at_ms: i64,
@@ -745,7 +780,9 @@ impl Store for RedisStore {
             .key(k.dead(orchestrator_id))
             .key(k.queue(orchestrator_id))
             .key(k.pending())
-            .key(k.receipts(orchestrator_id));
+            .key(k.receipts(orchestrator_id))
+            .key(k.key(Key::QueueHigh, orchestrator_id))
+            .key(k.key(Key::QueueLow, orchestrator_id));
         for id in message_ids {
             invocation.key(k.delivered(id));
         }
@@ -754,8 +791,11 @@ impl Store for RedisStore {
             .arg(revisit_at_ms)
             .arg(queue_expires_at_ms + QUEUE_KEY_GRACE_MS)
             .arg(expected.len());
-        for entry in expected.iter().chain(items) {
+        for entry in expected.iter().chain(items.iter().map(|(item, _)| item)) {
             invocation.arg(entry);
+        }
+        for (_, priority) in items {
+            invocation.arg(level(*priority));
         }
         match self.run(&invocation).await? {
             Value::Int(n) => Ok(n >= 0),
@@ -809,6 +849,7 @@ mod tests {
             daemon_event: "{\"id\":\"evt\"}",
             marker: "{}",
             queue_item: "{\"messageId\":\"m\"}",
+            priority: if message_id.ends_with('2') { Priority::Low } else { Priority::Normal },
             expires_at_ms: 1_700_000_000_000,
             now_ms: 1_699_000_000_000,
             dedupe: true,
@@ -825,7 +866,7 @@ mod tests {
             assert_eq!(store.route_packed(requests, batch), store.route_cmd(requests, batch).get_packed_command());
         }
         let single = String::from_utf8(store.route_packed(&requests[..1], false)).unwrap();
-        assert!(single.starts_with("*31\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
+        assert!(single.starts_with("*34\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
         assert!(single.contains("\r\n$25\r\np:routing:session:orch_é\r\n"), "{single}");
         assert!(single.contains("\r\n$15\r\ndaemon:d:events\r\n"), "{single}");
     }

@@ -18,9 +18,12 @@ end
 -- queueing is off. (Defined once per script call, not once per message.)
 local function queue(k, a, status, score)
   if a[10] ~= '1' then return {'refused', status} end
-  local size, dropped = enqueue_item(k[2], k[5], a[1], a[7], tonumber(a[9]), a[16], score, a[15])
-  routed_lengths[k[2]] = size
-  local reply = {'queued', status, size}
+  local queues = {k[8], k[2], k[9]}
+  local lens = {list_length(k[8]), list_length(k[2]), list_length(k[9])}
+  local queued, size, dropped =
+    enqueue_item(queues, lens, tonumber(a[22]), k[5], a[1], a[7], tonumber(a[9]), a[16], score, a[15])
+  routed_lengths[k[8]], routed_lengths[k[2]], routed_lengths[k[9]] = lens[1], lens[2], lens[3]
+  local reply = {queued and 'queued' or 'full', status, size}
   for i = 1, #dropped do reply[#reply + 1] = dropped[i] end
   return reply
 end
@@ -38,7 +41,12 @@ local function route_message(k, a)
   if not session then return queue(k, a, 'offline', a[13]) end
   if session.sessionId ~= a[2] or session.daemonId ~= a[3] then return {'stale', raw} end
 
-  if list_length(k[2]) > 0 or list_length(k[4]) >= tonumber(a[8]) then
+  -- Queued messages of the same or a higher level go first; lower ones wait behind this one.
+  local level = tonumber(a[22])
+  local behind = list_length(k[8]) > 0
+    or (level >= 2 and list_length(k[2]) > 0)
+    or (level == 3 and list_length(k[9]) > 0)
+  if behind or list_length(k[4]) >= tonumber(a[8]) then
     return queue(k, a, 'pending', a[14])
   end
   -- The delivered marker is written only if absent: a message id reaches a daemon once.

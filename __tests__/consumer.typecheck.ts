@@ -68,7 +68,7 @@ export async function useTheWholeApi(): Promise<void> {
   router.on('message.redelivered', (e) => e.attempts);
   router.on('message.dead_lettered', (e) => e.error);
   router.on('message.acknowledged', (e) => e.messageId);
-  void [batch, acked, firstDead, requeued, p99, exposition, depth];
+  void [batch, acked, firstDead, requeued, p99, exposition, depth, highValue];
   await router.queueMessageForOffline({ id: 'm', channelId: 'c', content: 'x', createdAt: '2026-11-27T10:00:00.000Z' }, 'orch_1');
   await router.registerSession('orch_1', { id: 'sess_1', daemonId: 'daemon_1', status: 'active', createdAt: new Date() });
   const session: OrchestratorSessionInfo | null = await router.getOrchestratorSession('orch_1');

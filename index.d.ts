@@ -145,6 +145,26 @@ export interface OrchestratorRouterConfig {
   deliveryReceipts?: Partial<DeliveryReceiptsConfig>;
   /** How long a delivered marker keeps a message id from being pushed to a daemon again, in seconds. Default 3600. */
   deliveredMarkerTtlSeconds?: number;
+  /** How an orchestrator's daemon sessions are kept. */
+  sessions?: Partial<SessionsConfig>;
+}
+
+/** How an orchestrator's daemon sessions are kept. */
+export interface SessionsConfig {
+  /**
+   * `registerSession` with a new session id adds a session beside the orchestrator's others
+   * instead of replacing its one session. Default `false` (the deployed behaviour). Every router
+   * of one deployment must agree on it.
+   */
+  multiple: boolean;
+  /**
+   * With several sessions: `primary` delivers to the most recently active living session (the
+   * next one when it expires); `broadcast` delivers to every living active session's daemon, each
+   * daemon once. Default `'primary'`.
+   */
+  routing: 'primary' | 'broadcast';
+  /** How long a session lives without a heartbeat, in seconds. Default 3600 (the deployed 1 h). */
+  ttlSeconds: number;
 }
 
 /** The result of `routeMessage`. */
@@ -283,7 +303,7 @@ export interface OrchestratorRouterEvents {
   /** A daemon session was registered. */
   'session.registered': RouterEventBase<'session.registered'> & { orchestratorId: string; sessionId: string };
   /** A daemon session was unregistered. */
-  'session.unregistered': RouterEventBase<'session.unregistered'> & { orchestratorId: string };
+  'session.unregistered': RouterEventBase<'session.unregistered'> & { orchestratorId: string; /** The one session removed; absent when all were. */ sessionId?: string };
   /** A drain of an orchestrator's queue started. */
   'queue.processing_started': RouterEventBase<'queue.processing_started'> & { orchestratorId: string; queueSize: number };
   /** A drain of an orchestrator's queue finished. */
@@ -301,18 +321,20 @@ export declare class OrchestratorRouter extends EventEmitter {
   routeMessage(message: RoutableMessage, orchestratorId: string): Promise<RouteMessageResult>;
   /** Routes many messages in one call, each with `routeMessage`'s guarantees; results in input order. */
   routeMessages(items: Array<{ message: RoutableMessage; orchestratorId: string }>): Promise<RouteMessageResult[]>;
-  /** The orchestrator's active daemon session, or null. */
+  /** The orchestrator's active daemon session (the primary one, with several), or null. */
   getOrchestratorSession(orchestratorId: string): Promise<OrchestratorSessionInfo | null>;
+  /** Every living session of the orchestrator, whatever its status: the primary first, then the others, most recently active first. */
+  getOrchestratorSessions(orchestratorId: string): Promise<OrchestratorSessionInfo[]>;
   /** Whether the orchestrator is online: presence when set, else whether it has an active session. */
   isOrchestratorOnline(orchestratorId: string): Promise<boolean>;
   /** Queues a message for later delivery; rejects with `OrchestratorRoutingError` on failure. */
   queueMessageForOffline(message: RoutableMessage, orchestratorId: string): Promise<void>;
   /** Registers a daemon session, then drains the orchestrator's queue before resolving. */
   registerSession(orchestratorId: string, session: DaemonSessionInput): Promise<void>;
-  /** Deletes the orchestrator's session. */
-  unregisterSession(orchestratorId: string): Promise<void>;
-  /** The heartbeat: refreshes an existing session (never recreating one) and drains a waiting backlog. */
-  updateSessionActivity(orchestratorId: string): Promise<void>;
+  /** Deletes one session of the orchestrator, or all of them without `sessionId`; the primary's place goes to the most recently active other one. */
+  unregisterSession(orchestratorId: string, sessionId?: string): Promise<void>;
+  /** The heartbeat: refreshes an existing session (the primary, or the one named, which becomes the primary; never recreating one) and drains a waiting backlog. */
+  updateSessionActivity(orchestratorId: string, sessionId?: string): Promise<void>;
   /** Drains the orchestrator's queue now. */
   processQueuedMessages(orchestratorId: string): Promise<ProcessQueueResult>;
   /** Sets the presence service consulted when routing. */

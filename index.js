@@ -49,6 +49,17 @@ const READ_BUFFER_BYTES = 256 * 1024;
  * Routes chat messages to orchestrators' daemons through Redis, queues them while an
  * orchestrator is offline, and drains the queue when it returns.
  */
+/** A session as the binding returns it, with `Date` fields. */
+function sessionInfo(session) {
+  return {
+    sessionId: session.sessionId,
+    daemonId: session.daemonId,
+    status: session.status,
+    lastActiveAt: new Date(session.lastActiveAt),
+    createdAt: new Date(session.createdAt),
+  };
+}
+
 class OrchestratorRouter extends EventEmitter {
   constructor(config = {}) {
     super();
@@ -358,18 +369,22 @@ class OrchestratorRouter extends EventEmitter {
     await this._submit(orchestratorId, (id) => this._native.queue(id, orchestratorId, ...args));
   }
 
-  /** The orchestrator's active daemon session, or `null`. */
+  /** The orchestrator's active daemon session (the primary one, with several), or `null`. */
   async getOrchestratorSession(orchestratorId) {
     requireId('orchestratorId', orchestratorId);
     const session = await this._call(orchestratorId, this._native.getSession(orchestratorId));
     if (session === null || session === undefined) return null;
-    return {
-      sessionId: session.sessionId,
-      daemonId: session.daemonId,
-      status: session.status,
-      lastActiveAt: new Date(session.lastActiveAt),
-      createdAt: new Date(session.createdAt),
-    };
+    return sessionInfo(session);
+  }
+
+  /**
+   * Every living session of the orchestrator, whatever its status: the primary (most recently
+   * active) first, then the others, most recently active first.
+   */
+  async getOrchestratorSessions(orchestratorId) {
+    requireId('orchestratorId', orchestratorId);
+    const sessions = await this._call(orchestratorId, this._native.getSessions(orchestratorId));
+    return sessions.map(sessionInfo);
   }
 
   /** Whether the orchestrator is online: presence when set, else whether it has an active session. */
@@ -394,16 +409,24 @@ class OrchestratorRouter extends EventEmitter {
     await this._call(orchestratorId, this._native.registerSession(orchestratorId, id, daemonId, status, createdAt));
   }
 
-  /** Deletes the orchestrator's session (the daemon disconnected). */
-  async unregisterSession(orchestratorId) {
+  /**
+   * Deletes one session of the orchestrator (its daemon disconnected), or every session when no
+   * `sessionId` is given. When the primary goes, the most recently active other one takes its place.
+   */
+  async unregisterSession(orchestratorId, sessionId) {
     requireId('orchestratorId', orchestratorId);
-    await this._call(orchestratorId, this._native.unregisterSession(orchestratorId));
+    const id = sessionId === undefined || sessionId === null ? undefined : requireId('sessionId', sessionId);
+    await this._call(orchestratorId, this._native.unregisterSession(orchestratorId, id));
   }
 
-  /** The heartbeat: refreshes an existing session and drains a waiting backlog; never recreates a session. */
-  async updateSessionActivity(orchestratorId) {
+  /**
+   * The heartbeat: refreshes an existing session (the primary, or the one named, which then
+   * becomes the primary) and drains a waiting backlog; never recreates a session.
+   */
+  async updateSessionActivity(orchestratorId, sessionId) {
     requireId('orchestratorId', orchestratorId);
-    await this._call(orchestratorId, this._native.touchSession(orchestratorId));
+    const id = sessionId === undefined || sessionId === null ? undefined : requireId('sessionId', sessionId);
+    await this._call(orchestratorId, this._native.touchSession(orchestratorId, id));
   }
 
   /** Drains the orchestrator's queue now; resolves what was delivered, dropped and left. */

@@ -10,7 +10,7 @@ use crate::engine::config::RouterConfig;
 use crate::engine::error::RouterError;
 use crate::engine::events::{EventKind, EventSink, Stamped};
 use crate::engine::model::{Message, Priority};
-use crate::engine::{BatchItem, MessageSource, MessageUpdate, RouteOutcome, Router, SessionInput};
+use crate::engine::{ActiveSession, BatchItem, MessageSource, MessageUpdate, RouteOutcome, Router, SessionInput};
 use crate::store::keys::Keys;
 use crate::store::pipe::Pipe;
 use crate::store::redis::{connection_info, RedisStore};
@@ -248,7 +248,7 @@ impl MessageSource for JsMessageSource {
 }
 
 
-/// An active session; dates in ms since the epoch (NaN when unreadable).
+/// A session; dates in ms since the epoch (NaN when unreadable).
 #[napi(object)]
 pub struct SessionResult {
     pub session_id: String,
@@ -256,6 +256,16 @@ pub struct SessionResult {
     pub status: String,
     pub last_active_at: f64,
     pub created_at: f64,
+}
+
+fn session_result(s: ActiveSession) -> SessionResult {
+    SessionResult {
+        session_id: s.session_id,
+        daemon_id: s.daemon_id,
+        status: s.status,
+        last_active_at: s.last_active_at_ms.map_or(f64::NAN, |t| t as f64),
+        created_at: s.created_at_ms.map_or(f64::NAN, |t| t as f64),
+    }
 }
 
 /// `processQueuedMessages`'s result.
@@ -587,29 +597,30 @@ impl NativeRouter {
         self.router.register_session(&orchestrator_id, session).await.map_err(js_error)
     }
 
-    /// Deletes the orchestrator's session.
+    /// Deletes one session of the orchestrator, or all of them.
     #[napi]
-    pub async fn unregister_session(&self, orchestrator_id: String) -> napi::Result<()> {
-        self.router.unregister_session(&orchestrator_id).await.map_err(js_error)
+    pub async fn unregister_session(&self, orchestrator_id: String, session_id: Option<String>) -> napi::Result<()> {
+        self.router.unregister_session(&orchestrator_id, session_id.as_deref()).await.map_err(js_error)
     }
 
-    /// The heartbeat.
+    /// The heartbeat of the primary session, or of the one named.
     #[napi]
-    pub async fn touch_session(&self, orchestrator_id: String) -> napi::Result<()> {
-        self.router.touch_session(&orchestrator_id).await.map_err(js_error)
+    pub async fn touch_session(&self, orchestrator_id: String, session_id: Option<String>) -> napi::Result<()> {
+        self.router.touch_session(&orchestrator_id, session_id.as_deref()).await.map_err(js_error)
     }
 
-    /// The orchestrator's active session, if any.
+    /// The orchestrator's active (primary) session, if any.
     #[napi]
     pub async fn get_session(&self, orchestrator_id: String) -> napi::Result<Option<SessionResult>> {
         let session = self.router.active_session(&orchestrator_id).await.map_err(js_error)?;
-        Ok(session.map(|s| SessionResult {
-            session_id: s.session_id,
-            daemon_id: s.daemon_id,
-            status: s.status,
-            last_active_at: s.last_active_at_ms.map_or(f64::NAN, |t| t as f64),
-            created_at: s.created_at_ms.map_or(f64::NAN, |t| t as f64),
-        }))
+        Ok(session.map(session_result))
+    }
+
+    /// The orchestrator's living sessions, the primary first.
+    #[napi]
+    pub async fn get_sessions(&self, orchestrator_id: String) -> napi::Result<Vec<SessionResult>> {
+        let sessions = self.router.sessions_of(&orchestrator_id).await.map_err(js_error)?;
+        Ok(sessions.into_iter().map(session_result).collect())
     }
 
     /// How many messages wait in the orchestrator's queue.

@@ -43,6 +43,25 @@ pub struct OfflineQueueConfig {
     pub enabled: bool,
 }
 
+/// Which living session of an orchestrator with several gets its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRouting {
+    /// The most recently active one; the next when it expires.
+    Primary,
+    /// Every one's daemon, each daemon once.
+    Broadcast,
+}
+
+/// How an orchestrator's daemon sessions are kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionsConfig {
+    /// A new session id adds a session instead of replacing the one there was.
+    pub multiple: bool,
+    pub routing: SessionRouting,
+    /// How long a session lives without a heartbeat (the deployed service's 1 h).
+    pub ttl_seconds: u64,
+}
+
 /// Everything the router is configured with, Redis connection aside.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouterConfig {
@@ -62,6 +81,14 @@ pub struct RouterConfig {
     pub delivery_receipts: bool,
     /// How long a delivered marker keeps a message id from being pushed to a daemon again.
     pub delivered_marker_ttl_seconds: u64,
+    pub sessions: SessionsConfig,
+}
+
+impl RouterConfig {
+    /// Messages go to every living session's daemon.
+    pub fn broadcast(&self) -> bool {
+        self.sessions.multiple && self.sessions.routing == SessionRouting::Broadcast
+    }
 }
 
 impl Default for RouterConfig {
@@ -85,6 +112,7 @@ impl Default for RouterConfig {
             key_prefix: String::new(),
             delivery_receipts: false,
             delivered_marker_ttl_seconds: 3600,
+            sessions: SessionsConfig { multiple: false, routing: SessionRouting::Primary, ttl_seconds: SESSION_TTL_SECONDS },
         }
     }
 }
@@ -119,6 +147,19 @@ impl RouterConfig {
         if let Some(receipts) = section(root, "deliveryReceipts")? {
             config.delivery_receipts = opt_bool(receipts, "deliveryReceipts.enabled")?.unwrap_or(false);
         }
+        if let Some(sessions) = section(root, "sessions")? {
+            let s = &mut config.sessions;
+            s.multiple = opt_bool(sessions, "sessions.multiple")?.unwrap_or(s.multiple);
+            s.ttl_seconds = opt_number(sessions, "sessions.ttlSeconds", 1.0, true)?.map_or(s.ttl_seconds, |n| n as u64);
+            s.routing = match sessions.get("routing") {
+                None | Some(Value::Null) => s.routing,
+                Some(Value::String(r)) if r == "primary" => SessionRouting::Primary,
+                Some(Value::String(r)) if r == "broadcast" => SessionRouting::Broadcast,
+                Some(other) => {
+                    return Err(RouterError::invalid("sessions.routing", format!("must be 'primary' or 'broadcast', got {}", kind(other))))
+                }
+            };
+        }
         let top = |name: &str, min: f64, default: u64| -> Result<u64, RouterError> {
             Ok(opt_number(root, name, min, true)?.map_or(default, |n| n as u64))
         };
@@ -142,7 +183,8 @@ impl RouterConfig {
             max_queue_size: self.offline_queue.max_queue_size,
             queue_enabled: self.offline_queue.enabled,
             daemon_max_events: self.daemon_max_events,
-            session_ttl_seconds: SESSION_TTL_SECONDS,
+            session_ttl_seconds: self.sessions.ttl_seconds,
+            multiple_sessions: self.sessions.multiple,
             marker_ttl_seconds: self.delivered_marker_ttl_seconds,
             daemon_events_ttl_seconds: DAEMON_EVENTS_TTL_SECONDS,
             receipts: self.delivery_receipts,
@@ -238,6 +280,10 @@ mod tests {
         assert_eq!(config.key_prefix, "app:");
         assert!(!config.delivery_receipts);
         assert!(RouterConfig::from_json(&json!({ "deliveryReceipts": { "enabled": true } })).unwrap().delivery_receipts);
+        let sessions = RouterConfig::from_json(&json!({ "sessions": { "multiple": true, "routing": "broadcast" } })).unwrap();
+        assert!(sessions.broadcast());
+        assert_eq!(sessions.sessions.ttl_seconds, 3600);
+        assert!(!RouterConfig::from_json(&json!({ "sessions": { "routing": "broadcast" } })).unwrap().broadcast());
     }
 
     #[test]
@@ -253,6 +299,9 @@ mod tests {
             (json!({ "daemonQueue": { "maxEvents": 0 } }), "daemonQueue.maxEvents"),
             (json!({ "retry": 3 }), "retry"),
             (json!({ "deliveryReceipts": { "enabled": 1 } }), "deliveryReceipts.enabled"),
+            (json!({ "sessions": { "multiple": "yes" } }), "sessions.multiple"),
+            (json!({ "sessions": { "routing": "all" } }), "sessions.routing"),
+            (json!({ "sessions": { "ttlSeconds": 0 } }), "sessions.ttlSeconds"),
         ];
         for (input, field) in cases {
             match RouterConfig::from_json(&input) {

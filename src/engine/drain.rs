@@ -139,7 +139,7 @@ impl<S: Store> Router<S> {
         // service) only about twice what that round delivered: the room there is likely to be.
         let mut read = DRAIN_READ;
         let result = loop {
-            let snapshot = match self.bounded(self.store.snapshot(orchestrator_id, read)).await {
+            let snapshot = match self.bounded(self.store.snapshot(orchestrator_id, read, now_ms())).await {
                 Ok(snapshot) => snapshot,
                 Err(e) => break Err(RouterError::Store(e.0)),
             };

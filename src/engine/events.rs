@@ -39,7 +39,12 @@ pub enum Event {
     #[serde(rename = "session.registered", rename_all = "camelCase")]
     SessionRegistered { orchestrator_id: String, session_id: String },
     #[serde(rename = "session.unregistered", rename_all = "camelCase")]
-    SessionUnregistered { orchestrator_id: String },
+    SessionUnregistered {
+        orchestrator_id: String,
+        /// The one session removed; absent when every session of the orchestrator was.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+    },
     #[serde(rename = "queue.processing_started", rename_all = "camelCase")]
     QueueProcessingStarted { orchestrator_id: String, queue_size: u64 },
     #[serde(rename = "queue.processing_completed", rename_all = "camelCase")]

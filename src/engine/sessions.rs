@@ -39,8 +39,9 @@ pub(super) struct KnownSession {
 }
 
 impl<S: Store> Router<S> {
-    /// Stores a daemon session (replacing any), reports it, then drains the orchestrator's queue
-    /// before returning.
+    /// Stores a daemon session as the orchestrator's primary one (replacing the one there was, or
+    /// beside the others with `sessions.multiple`), reports it, then drains the orchestrator's
+    /// queue before returning.
     pub async fn register_session(self: &Arc<Self>, orchestrator_id: &str, session: SessionInput) -> Result<(), RouterError> {
         non_empty("orchestratorId", orchestrator_id)?;
         non_empty("session.id", &session.id)?;
@@ -59,7 +60,7 @@ impl<S: Store> Router<S> {
             created_at: format_iso(session.created_at_ms),
         };
         let queued = self
-            .bounded(self.store.register_session(orchestrator_id, &to_json(&record), now))
+            .bounded(self.store.register_session(orchestrator_id, &record.session_id, &to_json(&record), now))
             .await
             .map_err(|e| RouterError::Store(e.0))?;
         self.remember(orchestrator_id, &record);
@@ -74,24 +75,34 @@ impl<S: Store> Router<S> {
         Ok(())
     }
 
-    /// Deletes the orchestrator's session.
-    pub async fn unregister_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<(), RouterError> {
+    /// Deletes one session of the orchestrator (`Some(id)`: the primary's place goes to the most
+    /// recently active other one) or all of them.
+    pub async fn unregister_session(self: &Arc<Self>, orchestrator_id: &str, session_id: Option<&str>) -> Result<(), RouterError> {
         non_empty("orchestratorId", orchestrator_id)?;
+        if let Some(id) = session_id {
+            non_empty("sessionId", id)?;
+        }
         self.check_open()?;
-        self.bounded(self.store.unregister_session(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+        self.bounded(self.store.unregister_session(orchestrator_id, session_id, now_ms())).await.map_err(|e| RouterError::Store(e.0))?;
         self.forget(orchestrator_id);
-        self.emit(EventKind::SessionUnregistered, || Event::SessionUnregistered { orchestrator_id: orchestrator_id.to_owned() });
+        self.emit(EventKind::SessionUnregistered, || Event::SessionUnregistered {
+            orchestrator_id: orchestrator_id.to_owned(),
+            session_id: session_id.map(str::to_owned),
+        });
         Ok(())
     }
 
-    /// The heartbeat: refreshes an existing session (never recreating one) and drains a waiting
-    /// backlog before returning.
-    pub async fn touch_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<(), RouterError> {
+    /// The heartbeat: refreshes an existing session (the primary, or the one named, which becomes
+    /// the primary; never recreating one) and drains a waiting backlog before returning.
+    pub async fn touch_session(self: &Arc<Self>, orchestrator_id: &str, session_id: Option<&str>) -> Result<(), RouterError> {
         non_empty("orchestratorId", orchestrator_id)?;
+        if let Some(id) = session_id {
+            non_empty("sessionId", id)?;
+        }
         self.check_open()?;
         let now = now_ms();
         let touched = self
-            .bounded(self.store.touch_session(orchestrator_id, &format_iso(now), now))
+            .bounded(self.store.touch_session(orchestrator_id, session_id, &format_iso(now), now))
             .await
             .map_err(|e| RouterError::Store(e.0))?;
         let Some(touched) = touched else {
@@ -105,7 +116,6 @@ impl<S: Store> Router<S> {
         Ok(())
     }
 
-    /// The orchestrator's session if it is active.
     /// How many messages wait in the orchestrator's queue (`getQueueDepth`).
     pub async fn queue_depth(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
         non_empty("orchestratorId", orchestrator_id)?;
@@ -114,18 +124,29 @@ impl<S: Store> Router<S> {
         Ok(lengths.iter().sum())
     }
 
+    /// The orchestrator's primary session if it is active (`getOrchestratorSession`).
     pub async fn active_session(self: &Arc<Self>, orchestrator_id: &str) -> Result<Option<ActiveSession>, RouterError> {
+        let primary = self.sessions_of(orchestrator_id).await?.into_iter().next();
+        Ok(primary.filter(|s| s.status == "active"))
+    }
+
+    /// The orchestrator's living sessions, whatever their status, the primary first, then the
+    /// others, most recently active first (`getOrchestratorSessions`). Unreadable records are left out.
+    pub async fn sessions_of(self: &Arc<Self>, orchestrator_id: &str) -> Result<Vec<ActiveSession>, RouterError> {
         non_empty("orchestratorId", orchestrator_id)?;
         self.check_open()?;
-        let raw = self.bounded(self.store.get_session(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
-        let record = raw.and_then(|raw| serde_json::from_str::<SessionRecord>(&raw).ok()).filter(SessionRecord::is_active);
-        Ok(record.map(|r| ActiveSession {
-            last_active_at_ms: parse_iso(&r.last_active_at),
-            created_at_ms: parse_iso(&r.created_at),
-            session_id: r.session_id,
-            daemon_id: r.daemon_id,
-            status: r.status,
-        }))
+        let raw = self.bounded(self.store.sessions(orchestrator_id, now_ms())).await.map_err(|e| RouterError::Store(e.0))?;
+        Ok(raw
+            .iter()
+            .filter_map(|raw| serde_json::from_str::<SessionRecord>(raw).ok())
+            .map(|r| ActiveSession {
+                last_active_at_ms: parse_iso(&r.last_active_at),
+                created_at_ms: parse_iso(&r.created_at),
+                session_id: r.session_id,
+                daemon_id: r.daemon_id,
+                status: r.status,
+            })
+            .collect())
     }
 
     pub(super) fn known_session(&self, orchestrator_id: &str) -> Option<KnownSession> {

@@ -13,6 +13,11 @@ pub struct Keys {
 pub enum Key {
     /// `routing:session:<orchestratorId>`: the orchestrator's daemon session.
     Session,
+    /// `routing:sessions:<orchestratorId>`: with several sessions per orchestrator, their ids
+    /// scored by when they expire (sorted set, ms).
+    Sessions,
+    /// `routing:session-records:<orchestratorId>`: those sessions' JSON (hash by session id).
+    SessionRecords,
     /// `routing:queue:<orchestratorId>`: messages waiting for the orchestrator, oldest first
     /// (normal priority: the deployed key, which held every queued message).
     Queue,
@@ -38,6 +43,8 @@ impl Key {
     fn name(self) -> &'static str {
         match self {
             Key::Session => "routing:session:",
+            Key::Sessions => "routing:sessions:",
+            Key::SessionRecords => "routing:session-records:",
             Key::Queue => "routing:queue:",
             Key::QueueHigh => "routing:queue-high:",
             Key::QueueLow => "routing:queue-low:",

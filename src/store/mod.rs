@@ -30,6 +30,8 @@ pub struct StoreLimits {
     pub queue_enabled: bool,
     pub daemon_max_events: u64,
     pub session_ttl_seconds: u64,
+    /// An orchestrator may have several sessions (`sessions.multiple`).
+    pub multiple_sessions: bool,
     pub marker_ttl_seconds: u64,
     pub daemon_events_ttl_seconds: u64,
     /// Delivered messages await an acknowledgement (and are redelivered without one).
@@ -253,18 +255,24 @@ pub trait Store: Send + Sync + 'static {
     fn route(&self, request: &RouteRequest<'_>) -> impl Future<Output = StoreResult<RouteReply>> + Send;
     /// Routes many messages in one pipelined round; one reply (or error) per request, in order.
     fn route_many(&self, requests: &[RouteRequest<'_>]) -> impl Future<Output = StoreResult<Vec<StoreResult<RouteReply>>>> + Send;
-    /// Stores a session; returns the length of the orchestrator's queue.
-    fn register_session(&self, orchestrator_id: &str, session: &str, now_ms: i64) -> impl Future<Output = StoreResult<u64>> + Send;
-    /// Deletes a session; returns whether one existed.
-    fn unregister_session(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// Refreshes `lastActiveAt` and the TTL of an existing session, never creating one.
-    fn touch_session(&self, orchestrator_id: &str, now_iso: &str, now_ms: i64) -> impl Future<Output = StoreResult<Option<Touched>>> + Send;
-    /// Reads a session's raw JSON.
-    fn get_session(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// Stores a session as the orchestrator's primary one (beside the others with
+    /// [`StoreLimits::multiple_sessions`], else replacing the one there was); returns the length
+    /// of the orchestrator's queue.
+    fn register_session(&self, orchestrator_id: &str, session_id: &str, session: &str, now_ms: i64) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Deletes one session (`Some(id)`) or all of them; returns whether one existed. When the
+    /// primary goes, the most recently active living other one becomes the primary.
+    fn unregister_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_ms: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Refreshes `lastActiveAt` and the TTL of an existing session (the primary, or the one named,
+    /// which becomes the primary), never creating one.
+    fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_iso: &str, now_ms: i64) -> impl Future<Output = StoreResult<Option<Touched>>> + Send;
+    /// The raw JSON of the orchestrator's living sessions, the primary first, then the others,
+    /// most recently active first. The primary is the most recently active: when it expired,
+    /// the next living one takes its place.
+    fn sessions(&self, orchestrator_id: &str, now_ms: i64) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
     /// How many messages each level of the orchestrator's queue holds (high, normal, low).
     fn queue_lengths(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<[u64; 3]>> + Send;
     /// Reads the session and the first `count` queue items in drain order.
-    fn snapshot(&self, orchestrator_id: &str, count: usize) -> impl Future<Output = StoreResult<QueueSnapshot>> + Send;
+    fn snapshot(&self, orchestrator_id: &str, count: usize, now_ms: i64) -> impl Future<Output = StoreResult<QueueSnapshot>> + Send;
     /// Applies a drain step if the queue head and the session are still as planned.
     fn drain_step(&self, step: &DrainStep<'_>) -> impl Future<Output = StoreResult<DrainReply>> + Send;
     /// Claims up to `limit` orchestrators whose queue is due a look, hiding them from other

@@ -58,6 +58,8 @@ struct Scripts {
     redeliver_step: Script,
     requeue_dead: Script,
     snapshot: Script,
+    unregister_session: Script,
+    read_sessions: Script,
 }
 
 impl Scripts {
@@ -74,6 +76,8 @@ impl Scripts {
             redeliver_step: lua!("redeliver_step.lua"),
             requeue_dead: lua!("requeue_dead.lua"),
             snapshot: lua!("snapshot.lua"),
+            unregister_session: lua!("unregister_session.lua"),
+            read_sessions: lua!("read_sessions.lua"),
         }
     }
 }
@@ -156,7 +160,7 @@ fn int(value: &Value) -> Option<u64> {
 }
 
 /// Keys and arguments of one route request (route.lua's KEYS and ARGV).
-const ROUTE_KEYS: usize = 9;
+const ROUTE_KEYS: usize = 11;
 const ROUTE_ARGS: usize = 22;
 
 /// Where a command's arguments go: packed straight into RESP for the pipe, or into a
@@ -341,6 +345,8 @@ impl RedisStore {
         out.arg(&k.parts(Key::Receipts, r.orchestrator_id));
         out.arg(&k.parts(Key::QueueHigh, r.orchestrator_id));
         out.arg(&k.parts(Key::QueueLow, r.orchestrator_id));
+        out.arg(&k.parts(Key::Sessions, r.orchestrator_id));
+        out.arg(&k.parts(Key::SessionRecords, r.orchestrator_id));
         let flag = |on: bool| -> &[u8] { if on { b"1" } else { b"0" } };
         out.arg(&[r.orchestrator_id.as_bytes()]);
         out.arg(&[r.session_id.as_bytes()]);
@@ -539,46 +545,64 @@ impl Store for RedisStore {
         Ok(results)
     }
 
-    async fn register_session(&self, orchestrator_id: &str, session: &str, now_ms: i64) -> StoreResult<u64> {
+    async fn register_session(&self, orchestrator_id: &str, session_id: &str, session: &str, now_ms: i64) -> StoreResult<u64> {
+        let k = &self.keys;
         let reply = self
             .run(
                 self.scripts
                     .register_session
-                    .key(self.keys.session(orchestrator_id))
-                    .key(self.keys.queue(orchestrator_id))
-                    .key(self.keys.pending())
-                    .key(self.keys.key(Key::QueueHigh, orchestrator_id))
-                    .key(self.keys.key(Key::QueueLow, orchestrator_id))
+                    .key(k.session(orchestrator_id))
+                    .key(k.queue(orchestrator_id))
+                    .key(k.pending())
+                    .key(k.key(Key::QueueHigh, orchestrator_id))
+                    .key(k.key(Key::QueueLow, orchestrator_id))
+                    .key(k.key(Key::Sessions, orchestrator_id))
+                    .key(k.key(Key::SessionRecords, orchestrator_id))
                     .arg(session)
                     .arg(self.limits.session_ttl_seconds)
                     .arg(orchestrator_id)
-                    .arg(now_ms),
+                    .arg(now_ms)
+                    .arg(session_id)
+                    .arg(if self.limits.multiple_sessions { "1" } else { "0" }),
             )
             .await?;
         int(&reply).ok_or_else(|| unexpected("register_session", &reply))
     }
 
-    async fn unregister_session(&self, orchestrator_id: &str) -> StoreResult<bool> {
-        let mut connection = self.connection()?;
-        let deleted: redis::RedisResult<u64> =
-            redis::cmd("DEL").arg(self.keys.session(orchestrator_id)).query_async(&mut connection).await;
-        Ok(self.checked(deleted)? > 0)
+    async fn unregister_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_ms: i64) -> StoreResult<bool> {
+        let k = &self.keys;
+        let reply = self
+            .run(
+                self.scripts
+                    .unregister_session
+                    .key(k.session(orchestrator_id))
+                    .key(k.key(Key::Sessions, orchestrator_id))
+                    .key(k.key(Key::SessionRecords, orchestrator_id))
+                    .arg(session_id.unwrap_or(""))
+                    .arg(now_ms),
+            )
+            .await?;
+        int(&reply).map(|n| n > 0).ok_or_else(|| unexpected("unregister_session", &reply))
     }
 
-    async fn touch_session(&self, orchestrator_id: &str, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
+    async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
+        let k = &self.keys;
         let reply = self
             .run(
                 self.scripts
                     .touch_session
-                    .key(self.keys.session(orchestrator_id))
-                    .key(self.keys.queue(orchestrator_id))
-                    .key(self.keys.pending())
-                    .key(self.keys.key(Key::QueueHigh, orchestrator_id))
-                    .key(self.keys.key(Key::QueueLow, orchestrator_id))
+                    .key(k.session(orchestrator_id))
+                    .key(k.queue(orchestrator_id))
+                    .key(k.pending())
+                    .key(k.key(Key::QueueHigh, orchestrator_id))
+                    .key(k.key(Key::QueueLow, orchestrator_id))
+                    .key(k.key(Key::Sessions, orchestrator_id))
+                    .key(k.key(Key::SessionRecords, orchestrator_id))
                     .arg(now_iso)
                     .arg(self.limits.session_ttl_seconds)
                     .arg(orchestrator_id)
-                    .arg(now_ms),
+                    .arg(now_ms)
+                    .arg(session_id.unwrap_or("")),
             )
             .await?;
         match &reply {
@@ -591,10 +615,22 @@ impl Store for RedisStore {
         }
     }
 
-    async fn get_session(&self, orchestrator_id: &str) -> StoreResult<Option<String>> {
-        let mut connection = self.connection()?;
-        let session = redis::cmd("GET").arg(self.keys.session(orchestrator_id)).query_async(&mut connection).await;
-        self.checked(session)
+    async fn sessions(&self, orchestrator_id: &str, now_ms: i64) -> StoreResult<Vec<String>> {
+        let k = &self.keys;
+        let reply = self
+            .run(
+                self.scripts
+                    .read_sessions
+                    .key(k.session(orchestrator_id))
+                    .key(k.key(Key::Sessions, orchestrator_id))
+                    .key(k.key(Key::SessionRecords, orchestrator_id))
+                    .arg(now_ms),
+            )
+            .await?;
+        match &reply {
+            Value::Array(sessions) => Ok(texts(sessions)),
+            other => Err(unexpected("read_sessions", other)),
+        }
     }
 
     async fn queue_lengths(&self, orchestrator_id: &str) -> StoreResult<[u64; 3]> {
@@ -609,12 +645,14 @@ impl Store for RedisStore {
         Ok([high, normal, low])
     }
 
-    async fn snapshot(&self, orchestrator_id: &str, count: usize) -> StoreResult<QueueSnapshot> {
-        let mut invocation = self.scripts.snapshot.key(self.keys.session(orchestrator_id));
-        for queue in self.keys.queues(orchestrator_id) {
+    async fn snapshot(&self, orchestrator_id: &str, count: usize, now_ms: i64) -> StoreResult<QueueSnapshot> {
+        let k = &self.keys;
+        let mut invocation = self.scripts.snapshot.key(k.session(orchestrator_id));
+        for queue in k.queues(orchestrator_id) {
             invocation.key(queue);
         }
-        let reply = self.run(invocation.arg(count)).await?;
+        invocation.key(k.key(Key::Sessions, orchestrator_id)).key(k.key(Key::SessionRecords, orchestrator_id));
+        let reply = self.run(invocation.arg(count).arg(now_ms)).await?;
         let parts = match &reply {
             Value::Array(parts) if parts.len() >= 2 => parts,
             other => return Err(unexpected("snapshot", other)),
@@ -703,6 +741,8 @@ impl Store for RedisStore {
                     .key(k.session(orchestrator_id))
                     .key(k.inflight(orchestrator_id))
                     .key(k.receipts(orchestrator_id))
+                    .key(k.key(Key::Sessions, orchestrator_id))
+                    .key(k.key(Key::SessionRecords, orchestrator_id))
                     .arg(now_ms)
                     .arg(limit),
             )
@@ -832,6 +872,7 @@ mod tests {
             queue_enabled: true,
             daemon_max_events: 1000,
             session_ttl_seconds: 3600,
+            multiple_sessions: false,
             marker_ttl_seconds: 3600,
             daemon_events_ttl_seconds: 86400,
             receipts: false,

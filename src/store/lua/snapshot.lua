@@ -1,11 +1,11 @@
--- snapshot: an orchestrator's session, the length of its queue and the first items in drain
+-- snapshot: an orchestrator's (primary) session, the length of its queue and the first items in drain
 -- order (every high item, then normal, then low), read at one instant.
 -- KEYS: 1 routing:session:<orch>  2 routing:queue-high:<orch>  3 routing:queue:<orch>
---       4 routing:queue-low:<orch>
--- ARGV: 1 how many items
+--       4 routing:queue-low:<orch>  5 routing:sessions:<orch>  6 routing:session-records:<orch>
+-- ARGV: 1 how many items  2 now (ms)
 -- Returns: {sessionJSON or false, queueLength, items...}
 local queues = {KEYS[2], KEYS[3], KEYS[4]}
 local head = queue_head(queues, tonumber(ARGV[1]))
-local reply = {redis.call('GET', KEYS[1]), queue_length(queues)}
+local reply = {current_session(KEYS[1], KEYS[5], KEYS[6], ARGV[2]), queue_length(queues)}
 for i = 1, #head do reply[i + 2] = head[i] end
 return reply

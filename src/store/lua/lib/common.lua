@@ -102,6 +102,56 @@ local function file_orchestrator(index_key, member, queues, deadlines_key, queue
   end
 end
 
+-- Sessions. routing:session:<orch> holds the primary session, the most recently active one, as
+-- the deployed service kept its one session. With several sessions per orchestrator, each is also
+-- in routing:session-records:<orch> (hash: session id -> session JSON) and routing:sessions:<orch>
+-- (sorted set: session id scored by when it expires, in ms).
+
+-- session_id_of: the sessionId of raw session JSON, or nil when it cannot be read.
+local function session_id_of(raw)
+  local ok, session = pcall(cjson.decode, raw)
+  if ok and type(session) == 'table' and type(session.sessionId) == 'string' then return session.sessionId end
+  return nil
+end
+
+-- current_session: the raw primary session, or false: the most recently active session that is
+-- active. When the one in routing:session:<orch> has expired or is not active, and another session
+-- of the orchestrator lives and is active, the most recently active of those becomes the primary,
+-- written back for the rest of its lifetime.
+local function current_session(session_key, sessions_key, records_key, now)
+  local raw = redis.call('GET', session_key)
+  if raw and session_active(raw) then return raw end
+  local live = redis.call('ZRANGE', sessions_key, '+inf', '(' .. now, 'BYSCORE', 'REV', 'WITHSCORES')
+  for i = 1, #live, 2 do
+    local record = redis.call('HGET', records_key, live[i])
+    if record and session_active(record) then
+      redis.call('SET', session_key, record, 'PX', math.max(1, tonumber(live[i + 1]) - tonumber(now)))
+      return record
+    end
+  end
+  return raw or false
+end
+
+-- prune_sessions: forgets the sessions that expired by `now`.
+local function prune_sessions(sessions_key, records_key, now)
+  local gone = redis.call('ZRANGE', sessions_key, '-inf', now, 'BYSCORE')
+  if #gone > 0 then
+    redis.call('ZREM', sessions_key, unpack(gone))
+    redis.call('HDEL', records_key, unpack(gone))
+  end
+end
+
+-- keep_sessions: lets both session sets expire with their last living session.
+local function keep_sessions(sessions_key, records_key)
+  local last = redis.call('ZRANGE', sessions_key, -1, -1, 'WITHSCORES')
+  if last[2] then
+    redis.call('PEXPIREAT', sessions_key, last[2])
+    redis.call('PEXPIREAT', records_key, last[2])
+  else
+    redis.call('DEL', records_key)
+  end
+end
+
 -- session_is: whether the raw session JSON is an active session with these ids.
 local function session_is(raw, session_id, daemon_id)
   local session = session_active(raw)

@@ -34,7 +34,7 @@ local function route_message(k, a)
 
   local raw = routed_sessions[k[1]]
   if raw == nil then
-    raw = redis.call('GET', k[1])
+    raw = current_session(k[1], k[10], k[11], a[14])
     routed_sessions[k[1]] = raw
   end
   local session = session_active(raw)

@@ -907,7 +907,7 @@ mod tests {
             assert_eq!(store.route_packed(requests, batch), store.route_cmd(requests, batch).get_packed_command());
         }
         let single = String::from_utf8(store.route_packed(&requests[..1], false)).unwrap();
-        assert!(single.starts_with("*34\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
+        assert!(single.starts_with("*36\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
         assert!(single.contains("\r\n$25\r\np:routing:session:orch_é\r\n"), "{single}");
         assert!(single.contains("\r\n$15\r\ndaemon:d:events\r\n"), "{single}");
     }

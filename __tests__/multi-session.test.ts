@@ -138,3 +138,90 @@ describe('several sessions per orchestrator, primary routing', () => {
     return expect(router.unregisterSession('o', '' as string)).rejects.toThrow('Invalid sessionId');
   });
 });
+
+/** `[messageId, eventId, daemonId]` of every event in a daemon's list, oldest first. */
+async function events(router: OrchestratorRouter, daemon: string): Promise<Array<[string, string, string]>> {
+  const raw = await plainClient().lrange(keyOf(router, `daemon:events:${daemon}`), 0, -1);
+  return raw.reverse().map((e) => {
+    const event = JSON.parse(e);
+    return [event.payload.messageId, event.id, event.daemonId];
+  });
+}
+
+describe('several sessions per orchestrator, broadcast routing', () => {
+  const broadcast: OrchestratorRouterConfig = { sessions: { multiple: true, routing: 'broadcast' } };
+
+  it("delivers each message to every living active session's daemon, each daemon once, with one event id", async () => {
+    const router = newRouter(broadcast);
+    const routed = record(router, 'message.routed');
+    const orch = uid('orch');
+    await register(router, orch, 's1', 'd1');
+    await register(router, orch, 's2', 'd2');
+    await register(router, orch, 's3', 'd1'); // a second session of daemon d1
+    await register(router, orch, 's4', 'd4', 'idle'); // not active: gets nothing
+    const result = await router.routeMessage(message('m1'), orch);
+    expect(result).toMatchObject({ success: true, status: 'delivered', sessionId: 's3' });
+    const [d1, d2] = [await events(router, 'd1'), await events(router, 'd2')];
+    expect(d1).toEqual([['m1', expect.any(String), 'd1']]);
+    expect(d2).toEqual([['m1', d1[0][1], 'd2']]);
+    expect(await events(router, 'd4')).toEqual([]);
+    expect(routed.map((e) => e.sessionId).sort()).toEqual(['s2', 's3']);
+    expect(await primaryKey(router, orch)).toBe('s3');
+  });
+
+  it('follows session changes made by another router, and routes batches to every target', async () => {
+    const a = newRouter(broadcast);
+    const b = newRouter({ ...broadcast, keyPrefix: keyOf(a, '') });
+    const orch = uid('orch');
+    await register(a, orch, 's1', 'd1');
+    expect(await a.routeMessage(message('m1'), orch)).toMatchObject({ status: 'delivered' });
+    await register(b, orch, 's2', 'd2');
+    await a.routeMessages([{ message: message('m2'), orchestratorId: orch }, { message: message('m3'), orchestratorId: orch }]);
+    await b.unregisterSession(orch, 's1');
+    await a.routeMessage(message('m4'), orch);
+    expect((await events(a, 'd1')).map(([id]) => id)).toEqual(['m1', 'm2', 'm3']);
+    expect((await events(a, 'd2')).map(([id]) => id)).toEqual(['m2', 'm3', 'm4']);
+  });
+
+  it('drains a queue to every target in order, and waits for room in every daemon list', async () => {
+    const router = newRouter({ ...broadcast, daemonQueue: { maxEvents: 3 }, drainIntervalMs: 20 });
+    const redis = plainClient();
+    const orch = uid('orch');
+    await router.queueMessageForOffline(message('q1'), orch);
+    await router.queueMessageForOffline(message('q2', { priority: 'high' }), orch);
+    await register(router, orch, 's1', 'd1');
+    expect((await events(router, 'd1')).map(([id]) => id)).toEqual(['q2', 'q1']);
+    await register(router, orch, 's2', 'd2');
+    // d1 has room for one more, d2 for three: a message waits until both have room.
+    expect(await router.routeMessage(message('m1'), orch)).toMatchObject({ status: 'delivered' });
+    expect(await router.routeMessage(message('m2'), orch)).toMatchObject({ status: 'pending' });
+    expect(await router.routeMessage(message('m3'), orch)).toMatchObject({ status: 'pending' });
+    expect((await events(router, 'd2')).map(([id]) => id)).toEqual(['m1']);
+    // The daemon of d1 takes its three oldest events: the backlog drains to both, in order.
+    await redis.ltrim(keyOf(router, 'daemon:events:d1'), 0, 0);
+    await waitFor(async () => (await router.getQueueDepth(orch)) === 0, 'the backlog to drain');
+    expect((await events(router, 'd1')).map(([id]) => id)).toEqual(['m1', 'm2', 'm3']);
+    expect((await events(router, 'd2')).map(([id]) => id)).toEqual(['m1', 'm2', 'm3']);
+  });
+
+  it('redelivers an unacknowledged message to every target with its event id, until acknowledged', async () => {
+    const router = newRouter({
+      ...broadcast,
+      deliveryReceipts: { enabled: true },
+      deliveryTimeoutMs: 150,
+      retry: { maxAttempts: 3, initialDelayMs: 10, backoffMultiplier: 2, maxDelayMs: 40 },
+      drainIntervalMs: 20,
+    });
+    const redelivered = record(router, 'message.redelivered');
+    const orch = uid('orch');
+    await register(router, orch, 's1', 'd1');
+    await register(router, orch, 's2', 'd2');
+    await router.routeMessage(message('m1'), orch);
+    await waitFor(() => redelivered.length >= 2, 'a redelivery to both sessions');
+    expect(await router.acknowledge(orch, ['m1'])).toBe(1);
+    const [d1, d2] = [await events(router, 'd1'), await events(router, 'd2')];
+    expect(d1.length).toBeGreaterThanOrEqual(2);
+    expect(new Set([...d1, ...d2].map(([id, eventId]) => `${id} ${eventId}`)).size).toBe(1);
+    expect(new Set(redelivered.slice(0, 2).map((e) => e.sessionId))).toEqual(new Set(['s1', 's2']));
+  });
+});

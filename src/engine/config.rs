@@ -185,6 +185,7 @@ impl RouterConfig {
             daemon_max_events: self.daemon_max_events,
             session_ttl_seconds: self.sessions.ttl_seconds,
             multiple_sessions: self.sessions.multiple,
+            broadcast: self.broadcast(),
             marker_ttl_seconds: self.delivered_marker_ttl_seconds,
             daemon_events_ttl_seconds: DAEMON_EVENTS_TTL_SECONDS,
             receipts: self.delivery_receipts,

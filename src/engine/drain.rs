@@ -318,6 +318,11 @@ impl<S: Store> Router<S> {
             }
             let event_id = super::model::new_event_id(now);
             let event = to_json(&DaemonEvent::for_item(&event_id, &item, &session.daemon_id, orchestrator_id, &now_iso));
+            let copies = session
+                .copies
+                .iter()
+                .map(|(_, daemon_id)| to_json(&DaemonEvent::for_item(&event_id, &item, daemon_id, orchestrator_id, &now_iso)))
+                .collect();
             let marker = DeliveredMarker { session_id: session.session_id.clone(), delivered_at: now_iso.clone() };
             let receipt = if self.config.delivery_receipts {
                 to_json(&InflightRecord {
@@ -332,7 +337,7 @@ impl<S: Store> Router<S> {
                 String::new()
             };
             plan[index].action =
-                DrainAction::Deliver { event, marker: to_json(&marker), receipt, message_id: item.message_id };
+                DrainAction::Deliver { event, marker: to_json(&marker), receipt, message_id: item.message_id, copies };
         }
         Ok(plan)
     }
@@ -342,6 +347,7 @@ impl<S: Store> Router<S> {
         DrainStep {
             orchestrator_id,
             session: session.map(|s| (s.session_id.as_str(), s.daemon_id.as_str())),
+            copies: session.map_or(Vec::new(), KnownSession::copy_refs),
             items: plan.iter().map(|p| (p.raw, p.action.clone())).collect(),
             retry_at_ms: now + self.config.drain_interval_ms as i64,
             revisit_at_ms: match session {
@@ -349,6 +355,7 @@ impl<S: Store> Router<S> {
                 None => self.next_expiry(rest, now),
             },
             receipt_deadline_ms: self.receipt_deadline(now, 1),
+            now_ms: now,
         }
     }
 
@@ -377,13 +384,8 @@ impl<S: Store> Router<S> {
                     if let Some(queued_at_ms) = planned.queued_at_ms {
                         self.metrics.latency((now_ms() - queued_at_ms) as f64);
                     }
-                    if let Some(session) = session {
-                        self.emit(EventKind::MessageRouted, || Event::MessageRouted {
-                            message_id: message_id.clone(),
-                            orchestrator_id: orchestrator_id.to_owned(),
-                            session_id: session.session_id.clone(),
-                            attempts: 1,
-                        });
+                    for session_id in session.iter().flat_map(|s| s.session_ids()) {
+                        self.report_routed(message_id, orchestrator_id, session_id.to_owned(), 1);
                     }
                 }
                 (ItemOutcome::AlreadyDelivered, _) => summary.processed += 1,

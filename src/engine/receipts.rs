@@ -89,10 +89,18 @@ impl<S: Store> Router<S> {
                                     last_error: Some(timeout_error.clone()),
                                     ..record.clone()
                                 };
+                                let copies = session
+                                    .copies
+                                    .iter()
+                                    .map(|(_, daemon_id)| {
+                                        to_json(&DaemonEvent::for_item(&record.event_id, &item, daemon_id, orchestrator_id, &now_iso))
+                                    })
+                                    .collect();
                                 ReceiptAction::Redeliver {
                                     event: to_json(&event),
                                     record: to_json(&next),
                                     deadline_ms: self.receipt_deadline(now, next.attempts),
+                                    copies,
                                 }
                             }
                             Err(_) => unreadable(raw, &timeout_error, &now_iso),
@@ -105,14 +113,17 @@ impl<S: Store> Router<S> {
             let step = ReceiptStep {
                 orchestrator_id,
                 session: session.as_ref().map(|s| (s.session_id.as_str(), s.daemon_id.as_str())),
+                copies: session.as_ref().map_or(Vec::new(), |s| s.copy_refs()),
                 items,
                 full_retry_at_ms: now + self.config.drain_interval_ms as i64,
                 queue_revisit_at_ms: now,
                 queue_expires_at_ms: now + self.config.offline_queue.queue_ttl_seconds as i64 * 1000,
+                now_ms: now,
             };
             let reply = self.bounded(self.store.receipt_step(&step)).await.map_err(|e| RouterError::Store(e.0))?;
             let ReceiptReply::Done(outcomes) = reply else { continue };
-            self.report_receipt_step(orchestrator_id, session.as_ref().map(|s| s.session_id.as_str()), &step, &records, &outcomes);
+            let targets: Vec<&str> = session.iter().flat_map(|s| s.session_ids()).collect();
+            self.report_receipt_step(orchestrator_id, &targets, &step, &records, &outcomes);
             if outcomes.iter().all(|o| matches!(o, ReceiptOutcome::DaemonFull | ReceiptOutcome::Skipped)) {
                 return Ok(());
             }
@@ -123,7 +134,7 @@ impl<S: Store> Router<S> {
     fn report_receipt_step(
         &self,
         orchestrator_id: &str,
-        session_id: Option<&str>,
+        targets: &[&str],
         step: &ReceiptStep<'_>,
         records: &[(&str, &str, Option<InflightRecord>)],
         outcomes: &[ReceiptOutcome],
@@ -131,12 +142,16 @@ impl<S: Store> Router<S> {
         for (((message_id, _, record), (_, _, action)), outcome) in records.iter().zip(&step.items).zip(outcomes) {
             let attempts = record.as_ref().map_or(0, |r| r.attempts);
             match (outcome, action) {
-                (ReceiptOutcome::Redelivered, _) => self.emit(EventKind::MessageRedelivered, || Event::MessageRedelivered {
-                    message_id: (*message_id).to_owned(),
-                    orchestrator_id: orchestrator_id.to_owned(),
-                    session_id: session_id.unwrap_or_default().to_owned(),
-                    attempts: attempts + 1,
-                }),
+                (ReceiptOutcome::Redelivered, _) => {
+                    for session_id in targets {
+                        self.emit(EventKind::MessageRedelivered, || Event::MessageRedelivered {
+                            message_id: (*message_id).to_owned(),
+                            orchestrator_id: orchestrator_id.to_owned(),
+                            session_id: (*session_id).to_owned(),
+                            attempts: attempts + 1,
+                        });
+                    }
+                }
                 (ReceiptOutcome::DeadLettered, ReceiptAction::DeadLetter { entry }) => {
                     let error = serde_json::from_str::<DeadLetter>(entry).map(|d| d.last_error).unwrap_or_default();
                     self.emit(EventKind::MessageDeadLettered, || Event::MessageDeadLettered {

@@ -7,7 +7,7 @@ use super::events::{DropReason, Event, EventKind, EventSink, Stamped};
 use super::model::{self, non_empty, to_json, DaemonEvent, DeliveredMarker, InflightRecord, Message, QueueItem};
 use super::sessions::KnownSession;
 use super::time::{format_iso, now_ms, parse_iso};
-use crate::store::{QueueStatus, RouteReply, RouteRequest, Store, StoreError, StoreResult};
+use crate::store::{BroadcastCopy, QueueStatus, RouteReply, RouteRequest, Store, StoreError, StoreResult};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -91,6 +91,8 @@ pub(super) struct Built {
     event: String,
     marker: String,
     receipt: Option<String>,
+    /// Broadcast: the other target sessions, each with the event built for its daemon.
+    copies: Vec<BroadcastCopy>,
 }
 
 /// A message prepared once and reused by every attempt, so retries are byte-identical.
@@ -278,6 +280,16 @@ impl<S: Store> Router<S> {
         let (session_id, daemon_id) = known.map_or((String::new(), String::new()), |k| (k.session_id.clone(), k.daemon_id.clone()));
         let now_iso = format_iso(now_ms());
         let event = to_json(&DaemonEvent::for_item(&prepared.event_id, &prepared.item, &daemon_id, orchestrator_id, &now_iso));
+        let copies = known.map_or(Vec::new(), |k| {
+            k.copies
+                .iter()
+                .map(|(session_id, daemon_id)| BroadcastCopy {
+                    session_id: session_id.clone(),
+                    daemon_id: daemon_id.clone(),
+                    event: to_json(&DaemonEvent::for_item(&prepared.event_id, &prepared.item, daemon_id, orchestrator_id, &now_iso)),
+                })
+                .collect()
+        });
         let marker = to_json(&DeliveredMarker { session_id: session_id.clone(), delivered_at: now_iso });
         let receipt = self.config.delivery_receipts.then(|| {
             to_json(&InflightRecord {
@@ -289,7 +301,7 @@ impl<S: Store> Router<S> {
                 last_error: None,
             })
         });
-        Built { session_id, daemon_id, event, marker, receipt }
+        Built { session_id, daemon_id, event, marker, receipt, copies }
     }
 
     /// The store request for a built message.
@@ -315,6 +327,7 @@ impl<S: Store> Router<S> {
             dedupe,
             queue_only,
             receipt: built.receipt.as_deref().map(|record| (record, self.receipt_deadline(prepared.now_ms, 1))),
+            copies: &built.copies,
         }
     }
 
@@ -332,7 +345,12 @@ impl<S: Store> Router<S> {
             self.metrics.latency(prepared.started.elapsed().as_secs_f64() * 1000.0);
         }
         match reply {
-            RouteReply::Delivered { session_id } => self.delivered(message_id, orchestrator_id, session_id, attempts),
+            RouteReply::Delivered { session_id, copies } => {
+                for copy in copies {
+                    self.report_routed(message_id, orchestrator_id, copy, attempts);
+                }
+                self.delivered(message_id, orchestrator_id, session_id, attempts)
+            }
             RouteReply::AlreadyDelivered { marker } => {
                 // Delivered by an earlier attempt (or another router): report it as delivered,
                 // through the session its marker names.
@@ -367,13 +385,18 @@ impl<S: Store> Router<S> {
     }
 
     fn delivered(&self, message_id: &str, orchestrator_id: &str, session_id: String, attempts: u32) -> RouteOutcome {
+        self.report_routed(message_id, orchestrator_id, session_id.clone(), attempts);
+        RouteOutcome { success: true, status: RouteStatus::Delivered, session_id: Some(session_id), error: None, attempts }
+    }
+
+    /// Reports a message pushed to the daemon of `session_id`.
+    pub(super) fn report_routed(&self, message_id: &str, orchestrator_id: &str, session_id: String, attempts: u32) {
         self.emit(EventKind::MessageRouted, || Event::MessageRouted {
             message_id: message_id.to_owned(),
             orchestrator_id: orchestrator_id.to_owned(),
-            session_id: session_id.clone(),
+            session_id,
             attempts,
         });
-        RouteOutcome { success: true, status: RouteStatus::Delivered, session_id: Some(session_id), error: None, attempts }
     }
 
     pub(super) fn fail(&self, message_id: &str, orchestrator_id: &str, error: String, attempts: u32) -> RouteOutcome {

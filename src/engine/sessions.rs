@@ -31,11 +31,26 @@ pub struct ActiveSession {
     pub created_at_ms: Option<i64>,
 }
 
-/// The session a router believes is current for an orchestrator.
+/// The session a router believes is current for an orchestrator (the primary), and with
+/// broadcast routing the other sessions messages go to.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct KnownSession {
     pub session_id: String,
     pub daemon_id: String,
+    /// Broadcast: the other target sessions, as (session id, daemon id), in the store's order.
+    pub copies: Vec<(String, String)>,
+}
+
+impl KnownSession {
+    /// The other target sessions as the store takes them.
+    pub(super) fn copy_refs(&self) -> Vec<(&str, &str)> {
+        self.copies.iter().map(|(s, d)| (s.as_str(), d.as_str())).collect()
+    }
+
+    /// Every target session id, the primary first.
+    pub(super) fn session_ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.session_id.as_str()).chain(self.copies.iter().map(|(s, _)| s.as_str()))
+    }
 }
 
 impl<S: Store> Router<S> {
@@ -109,7 +124,13 @@ impl<S: Store> Router<S> {
             self.forget(orchestrator_id);
             return Ok(());
         };
-        let active = self.learn_session(orchestrator_id, &touched.session).is_some();
+        let active = if self.config.broadcast() {
+            // One session's JSON does not tell every broadcast target: the next route learns them.
+            self.forget(orchestrator_id);
+            serde_json::from_str::<SessionRecord>(&touched.session).is_ok_and(|r| r.is_active())
+        } else {
+            self.learn_session(orchestrator_id, &touched.session).is_some()
+        };
         if touched.queue_length > 0 && active {
             let _ = self.drain(orchestrator_id).await;
         }
@@ -153,16 +174,21 @@ impl<S: Store> Router<S> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(orchestrator_id).cloned()
     }
 
+    /// Remembers a registered session as the one messages go to (not with broadcast routing,
+    /// where one session does not tell every target).
     fn remember(&self, orchestrator_id: &str, record: &SessionRecord) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if !record.is_active() {
-            sessions.remove(orchestrator_id);
+        if !record.is_active() || self.config.broadcast() {
+            self.forget(orchestrator_id);
             return;
         }
+        self.memo(orchestrator_id, KnownSession { session_id: record.session_id.clone(), daemon_id: record.daemon_id.clone(), copies: Vec::new() });
+    }
+
+    fn memo(&self, orchestrator_id: &str, known: KnownSession) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         if sessions.len() >= SESSION_MEMO_LIMIT {
             sessions.clear();
         }
-        let known = KnownSession { session_id: record.session_id.clone(), daemon_id: record.daemon_id.clone() };
         sessions.insert(orchestrator_id.to_owned(), known);
     }
 
@@ -170,14 +196,29 @@ impl<S: Store> Router<S> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(orchestrator_id);
     }
 
-    /// Remembers the session in raw JSON if it is active; returns it.
+    /// Remembers the session in raw JSON if it is active, or with broadcast routing the target
+    /// sessions in a JSON array of sessions (the primary first); returns it.
     pub(super) fn learn_session(&self, orchestrator_id: &str, raw: &str) -> Option<KnownSession> {
-        match serde_json::from_str::<SessionRecord>(raw) {
-            Ok(record) if record.is_active() => {
-                self.remember(orchestrator_id, &record);
-                self.known_session(orchestrator_id)
+        let known = if raw.trim_start().starts_with('[') {
+            let records = serde_json::from_str::<Vec<SessionRecord>>(raw).unwrap_or_default();
+            let mut active = records.into_iter().filter(SessionRecord::is_active);
+            active.next().map(|primary| KnownSession {
+                session_id: primary.session_id,
+                daemon_id: primary.daemon_id,
+                copies: active.map(|r| (r.session_id, r.daemon_id)).collect(),
+            })
+        } else {
+            serde_json::from_str::<SessionRecord>(raw)
+                .ok()
+                .filter(SessionRecord::is_active)
+                .map(|r| KnownSession { session_id: r.session_id, daemon_id: r.daemon_id, copies: Vec::new() })
+        };
+        match known {
+            Some(known) => {
+                self.memo(orchestrator_id, known.clone());
+                Some(known)
             }
-            _ => {
+            None => {
                 self.forget(orchestrator_id);
                 None
             }

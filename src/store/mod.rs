@@ -36,6 +36,17 @@ pub struct StoreLimits {
     pub daemon_events_ttl_seconds: u64,
     /// Delivered messages await an acknowledgement (and are redelivered without one).
     pub receipts: bool,
+    /// Messages go to the daemon of every living active session (`sessions.routing: broadcast`).
+    pub broadcast: bool,
+}
+
+/// With broadcast routing, a session a message goes to beside the primary one, and the daemon
+/// event built for its daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BroadcastCopy {
+    pub session_id: String,
+    pub daemon_id: String,
+    pub event: String,
 }
 
 /// Why a message waits in the queue.
@@ -110,16 +121,21 @@ pub struct RouteRequest<'a> {
     pub queue_only: bool,
     /// With receipts on: the in-flight record to keep until acknowledged, and its deadline.
     pub receipt: Option<(&'a str, i64)>,
+    /// With broadcast routing: the other sessions the engine believes are targets (the session
+    /// above is the primary); the store delivers only if they are exactly the living ones.
+    pub copies: &'a [BroadcastCopy],
 }
 
 /// What became of a [`RouteRequest`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteReply {
-    /// Pushed to the daemon's event list through this session.
-    Delivered { session_id: String },
+    /// Pushed to the daemon's event list through this session (and, broadcast, through these
+    /// other sessions too).
+    Delivered { session_id: String, copies: Vec<String> },
     /// Already delivered earlier (its delivered marker, raw JSON).
     AlreadyDelivered { marker: String },
-    /// The current session is not the one the engine believed (raw session JSON).
+    /// The current session is not the one the engine believed (raw session JSON; broadcast: every
+    /// target session's, as one JSON array, the primary first).
     Stale { session: String },
     /// Put in the orchestrator's queue; `dropped` are the raw items the cap pushed out.
     Queued { status: QueueStatus, queue_size: u64, dropped: Vec<String> },
@@ -133,6 +149,7 @@ pub enum RouteReply {
 /// A read of an orchestrator's session and the head of its queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueSnapshot {
+    /// The primary session's JSON (broadcast: every target session's, as one JSON array).
     pub session: Option<String>,
     /// Messages queued, over every level.
     pub length: u64,
@@ -145,8 +162,8 @@ pub struct QueueSnapshot {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DrainAction {
     /// Push this daemon event and write this delivered marker (and, with receipts on, this
-    /// in-flight record).
-    Deliver { message_id: String, event: String, marker: String, receipt: String },
+    /// in-flight record); broadcast, push `copies` (one event per [`DrainStep::copies`]) too.
+    Deliver { message_id: String, event: String, marker: String, receipt: String, copies: Vec<String> },
     /// Remove the item without delivering it.
     Drop,
 }
@@ -157,6 +174,9 @@ pub struct DrainStep<'a> {
     pub orchestrator_id: &'a str,
     /// The session deliveries go through; `None` allows drops only.
     pub session: Option<(&'a str, &'a str)>,
+    /// Broadcast: the other target sessions (session id, daemon id); the step runs only if the
+    /// living targets are exactly `session` and these.
+    pub copies: Vec<(&'a str, &'a str)>,
     /// The exact raw head items (in drain order, over the levels), each with its action.
     pub items: Vec<(&'a [u8], DrainAction)>,
     /// Next look at this queue if the daemon's event list is full.
@@ -165,6 +185,7 @@ pub struct DrainStep<'a> {
     pub revisit_at_ms: i64,
     /// With receipts on: when the delivered items' receipts are due.
     pub receipt_deadline_ms: i64,
+    pub now_ms: i64,
 }
 
 /// What happened to one item of a [`DrainStep`].
@@ -197,6 +218,7 @@ pub struct Touched {
 /// Delivered messages whose receipt deadline has passed, with the session they would go to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OverdueReceipts {
+    /// As [`QueueSnapshot::session`].
     pub session: Option<String>,
     /// `(messageId, raw in-flight record)`, earliest deadline first.
     pub overdue: Vec<(String, String)>,
@@ -205,8 +227,9 @@ pub struct OverdueReceipts {
 /// What to do with one overdue message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReceiptAction {
-    /// Push this daemon event again and keep this record until `deadline_ms`.
-    Redeliver { event: String, record: String, deadline_ms: i64 },
+    /// Push this daemon event again (broadcast: and `copies`, one per [`ReceiptStep::copies`])
+    /// and keep this record until `deadline_ms`.
+    Redeliver { event: String, record: String, deadline_ms: i64, copies: Vec<String> },
     /// Append this entry to the dead-letter list.
     DeadLetter { entry: String },
     /// Put this queue item back at the head of its level of the queue (in the order given),
@@ -219,6 +242,8 @@ pub enum ReceiptAction {
 pub struct ReceiptStep<'a> {
     pub orchestrator_id: &'a str,
     pub session: Option<(&'a str, &'a str)>,
+    /// Broadcast: the other target sessions, as in [`DrainStep::copies`].
+    pub copies: Vec<(&'a str, &'a str)>,
     /// `(messageId, expected raw record, action)`; requeues in delivery order.
     pub items: Vec<(&'a str, &'a str, ReceiptAction)>,
     /// New deadline of a redelivery the full daemon list held back.
@@ -227,6 +252,7 @@ pub struct ReceiptStep<'a> {
     pub queue_revisit_at_ms: i64,
     /// Keep the queue key at least until then if items are put back.
     pub queue_expires_at_ms: i64,
+    pub now_ms: i64,
 }
 
 /// What happened to one item of a [`ReceiptStep`].

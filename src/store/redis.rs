@@ -45,10 +45,23 @@ macro_rules! lua {
 /// lost them.
 const ROUTE_SOURCE: &str = lua_source!("route.lua", "route.lua");
 const ROUTE_BATCH_SOURCE: &str = lua_source!("route_batch.lua", "route.lua");
+const ROUTE_BROADCAST_SOURCE: &str = lua_source!("route_broadcast.lua", "route.lua");
+
+/// Which route script a call runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RouteScript {
+    /// route.lua: one message.
+    Single,
+    /// route_batch.lua: many messages.
+    Batch,
+    /// route_broadcast.lua: one message, to every target session.
+    Broadcast,
+}
 
 struct Scripts {
     route: Script,
     route_batch: Script,
+    route_broadcast: Script,
     register_session: Script,
     touch_session: Script,
     drain_step: Script,
@@ -67,6 +80,7 @@ impl Scripts {
         Scripts {
             route: Script::new(ROUTE_SOURCE),
             route_batch: Script::new(ROUTE_BATCH_SOURCE),
+            route_broadcast: Script::new(ROUTE_BROADCAST_SOURCE),
             register_session: lua!("register_session.lua"),
             touch_session: lua!("touch_session.lua"),
             drain_step: lua!("drain_step.lua"),
@@ -234,7 +248,7 @@ fn parse_route_reply(reply: &Value) -> StoreResult<RouteReply> {
     };
     let second = || parts.get(1).and_then(text).ok_or_else(|| unexpected("route", reply));
     Ok(match text(&parts[0]).as_deref() {
-        Some("delivered") => RouteReply::Delivered { session_id: second()? },
+        Some("delivered") => RouteReply::Delivered { session_id: second()?, copies: texts(&parts[2..]) },
         Some("already") => RouteReply::AlreadyDelivered { marker: second()? },
         Some("stale") => RouteReply::Stale { session: second()? },
         Some("refused") => RouteReply::Refused { status: status(parts.get(1)) },
@@ -309,9 +323,16 @@ impl RedisStore {
     }
 
     /// The keys and arguments drain_step.lua and redeliver_step.lua start with: KEYS session,
-    /// queue, daemon events, pending, in-flight, receipts; ARGV orchestratorId, expected sessionId
+    /// queue, daemon events, pending, in-flight, receipts, the high and low queues, the session
+    /// set and records, then each copy's daemon list; ARGV orchestratorId, expected sessionId
     /// and daemonId ('' when none), daemon channel, daemon maxEvents.
-    fn step_invocation<'s>(&self, script: &'s Script, orchestrator_id: &str, session: Option<(&str, &str)>) -> redis::ScriptInvocation<'s> {
+    fn step_invocation<'s>(
+        &self,
+        script: &'s Script,
+        orchestrator_id: &str,
+        session: Option<(&str, &str)>,
+        copies: &[(&str, &str)],
+    ) -> redis::ScriptInvocation<'s> {
         let k = &self.keys;
         let (session_id, daemon_id) = session.unwrap_or(("", ""));
         let mut invocation = script.prepare_invoke();
@@ -324,12 +345,26 @@ impl RedisStore {
             .key(k.receipts(orchestrator_id))
             .key(k.key(Key::QueueHigh, orchestrator_id))
             .key(k.key(Key::QueueLow, orchestrator_id))
+            .key(k.key(Key::Sessions, orchestrator_id))
+            .key(k.key(Key::SessionRecords, orchestrator_id))
             .arg(orchestrator_id)
             .arg(session_id)
             .arg(daemon_id)
             .arg(k.daemon_channel(daemon_id))
             .arg(self.limits.daemon_max_events);
+        for (_, copy_daemon) in copies {
+            invocation.key(k.daemon_events(copy_daemon));
+        }
         invocation
+    }
+
+    /// The block of a step's arguments that describes broadcast targets: the broadcast flag, now,
+    /// the copy count, then each copy's session id, daemon id and channel.
+    fn copies_args(&self, invocation: &mut redis::ScriptInvocation<'_>, copies: &[(&str, &str)], now_ms: i64) {
+        invocation.arg(if self.limits.broadcast { "1" } else { "0" }).arg(now_ms).arg(copies.len());
+        for (session_id, daemon_id) in copies {
+            invocation.arg(*session_id).arg(*daemon_id).arg(self.keys.daemon_channel(daemon_id));
+        }
     }
 
     /// Writes the route script's keys and arguments for one request (see route.lua).
@@ -372,13 +407,23 @@ impl RedisStore {
         out.int(level(r.priority));
     }
 
-    /// The route script call for one request, and the batch script call for many (see
-    /// route_batch.lua), written into `out`.
-    fn route_call(&self, out: &mut impl Args, requests: &[RouteRequest<'_>], batch: bool) {
-        let script = if batch { &self.scripts.route_batch } else { &self.scripts.route };
+    /// The script of `kind` and its source.
+    fn route_script(&self, kind: RouteScript) -> (&Script, &'static str) {
+        match kind {
+            RouteScript::Single => (&self.scripts.route, ROUTE_SOURCE),
+            RouteScript::Batch => (&self.scripts.route_batch, ROUTE_BATCH_SOURCE),
+            RouteScript::Broadcast => (&self.scripts.route_broadcast, ROUTE_BROADCAST_SOURCE),
+        }
+    }
+
+    /// The route script call for one request, the batch script call for many (see
+    /// route_batch.lua) or the broadcast call for one (route_broadcast.lua), written into `out`.
+    fn route_call(&self, out: &mut impl Args, requests: &[RouteRequest<'_>], kind: RouteScript) {
+        let batch = kind == RouteScript::Batch;
+        let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
         out.arg(&[b"EVALSHA"]);
-        out.arg(&[script.get_hash().as_bytes()]);
-        out.int((ROUTE_KEYS * requests.len()) as i64);
+        out.arg(&[self.route_script(kind).0.get_hash().as_bytes()]);
+        out.int((ROUTE_KEYS * requests.len() + copies) as i64);
         // The batch script's keys come first, then its message count, then the arguments: write
         // every request's keys, then every request's arguments.
         let mut keys = Select { out: &mut *out, range: 0..ROUTE_KEYS, at: 0 };
@@ -386,29 +431,43 @@ impl RedisStore {
             keys.at = 0;
             self.route_args(&mut keys, r);
         }
+        // Broadcast: the other target sessions' daemon lists end the keys.
+        for copy in requests.iter().flat_map(|r| r.copies) {
+            out.arg(&self.keys.parts(Key::DaemonEvents, &copy.daemon_id));
+        }
         if batch {
             out.int(requests.len() as i64);
         }
-        let mut args = Select { out, range: ROUTE_KEYS..ROUTE_KEYS + ROUTE_ARGS, at: 0 };
+        let mut args = Select { out: &mut *out, range: ROUTE_KEYS..ROUTE_KEYS + ROUTE_ARGS, at: 0 };
         for r in requests {
             args.at = 0;
             self.route_args(&mut args, r);
         }
+        for copy in requests.iter().flat_map(|r| r.copies) {
+            out.arg(&[copy.session_id.as_bytes()]);
+            out.arg(&[copy.daemon_id.as_bytes()]);
+            out.arg(&[copy.event.as_bytes()]);
+            out.arg(&Keys::daemon_channel_parts(&copy.daemon_id));
+        }
     }
 
     /// The route call for `requests`, packed for the pipe.
-    fn route_packed(&self, requests: &[RouteRequest<'_>], batch: bool) -> Vec<u8> {
-        let count = 3 + (ROUTE_KEYS + ROUTE_ARGS) * requests.len() + usize::from(batch);
-        let size: usize = requests.iter().map(|r| r.daemon_event.len() + r.queue_item.len() + r.marker.len() + 640).sum();
+    fn route_packed(&self, requests: &[RouteRequest<'_>], kind: RouteScript) -> Vec<u8> {
+        let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
+        let count = 3 + (ROUTE_KEYS + ROUTE_ARGS) * requests.len() + usize::from(kind == RouteScript::Batch) + 5 * copies;
+        let size: usize = requests
+            .iter()
+            .map(|r| r.daemon_event.len() + r.queue_item.len() + r.marker.len() + 640 + r.copies.iter().map(|c| c.event.len() + 160).sum::<usize>())
+            .sum();
         let mut out = Resp::new(count, size);
-        self.route_call(&mut out, requests, batch);
+        self.route_call(&mut out, requests, kind);
         out.0
     }
 
     /// The route call for `requests`, as a command for the store's own connection.
-    fn route_cmd(&self, requests: &[RouteRequest<'_>], batch: bool) -> redis::Cmd {
+    fn route_cmd(&self, requests: &[RouteRequest<'_>], kind: RouteScript) -> redis::Cmd {
         let mut cmd = redis::Cmd::new();
-        self.route_call(&mut cmd, requests, batch);
+        self.route_call(&mut cmd, requests, kind);
         cmd
     }
 
@@ -443,22 +502,17 @@ impl RedisStore {
         Ok(replies)
     }
 
-    /// Runs route calls in one round (`batch`: of the batch script, one per slice; otherwise of
-    /// the single route script, one per slice of one request), through the pipe when there is
-    /// one: the outer error is a connection failure (nothing is known of any call), the inner ones
-    /// are each call's own.
-    async fn eval_routes(&self, calls: &[&[RouteRequest<'_>]], batch: bool) -> StoreResult<Vec<StoreResult<Value>>> {
-        let (script, source) = if batch {
-            (&self.scripts.route_batch, ROUTE_BATCH_SOURCE)
-        } else {
-            (&self.scripts.route, ROUTE_SOURCE)
-        };
+    /// Runs route calls of `kind` in one round (one per slice; a slice holds one request unless
+    /// `kind` is the batch script), through the pipe when there is one: the outer error is a
+    /// connection failure (nothing is known of any call), the inner ones are each call's own.
+    async fn eval_routes(&self, calls: &[&[RouteRequest<'_>]], kind: RouteScript) -> StoreResult<Vec<StoreResult<Value>>> {
+        let (script, source) = self.route_script(kind);
         let Some(pipe) = &self.pipe else {
-            let commands = calls.iter().map(|requests| self.route_cmd(requests, batch)).collect();
+            let commands = calls.iter().map(|requests| self.route_cmd(requests, kind)).collect();
             let replies = self.eval_pipeline(script, commands).await?;
             return Ok(replies.into_iter().map(|r| r.map_err(store_error)).collect());
         };
-        let packed: Vec<Vec<u8>> = calls.iter().map(|requests| self.route_packed(requests, batch)).collect();
+        let packed: Vec<Vec<u8>> = calls.iter().map(|requests| self.route_packed(requests, kind)).collect();
         let all: Vec<&[u8]> = packed.iter().map(Vec::as_slice).collect();
         let mut replies = Self::piped(pipe, &all).await?;
         // Only the calls answered NOSCRIPT did not run (Redis restarted, or its script cache was
@@ -515,14 +569,21 @@ impl RedisStore {
 
 impl Store for RedisStore {
     async fn route(&self, r: &RouteRequest<'_>) -> StoreResult<RouteReply> {
-        let mut replies = self.eval_routes(&[std::slice::from_ref(r)], false).await?;
+        let kind = if self.limits.broadcast { RouteScript::Broadcast } else { RouteScript::Single };
+        let mut replies = self.eval_routes(&[std::slice::from_ref(r)], kind).await?;
         let reply = replies.pop().ok_or_else(|| StoreError("no reply to route".into()))?;
         parse_route_reply(&reply?)
     }
 
     async fn route_many(&self, requests: &[RouteRequest<'_>]) -> StoreResult<Vec<StoreResult<RouteReply>>> {
+        if self.limits.broadcast {
+            // One broadcast call per message, pipelined (each message has its own targets).
+            let calls: Vec<&[RouteRequest<'_>]> = requests.chunks(1).collect();
+            let replies = self.eval_routes(&calls, RouteScript::Broadcast).await?;
+            return Ok(replies.into_iter().map(|reply| parse_route_reply(&reply?)).collect());
+        }
         let calls: Vec<&[RouteRequest<'_>]> = requests.chunks(ROUTE_BATCH).collect();
-        let replies = self.eval_routes(&calls, true).await?;
+        let replies = self.eval_routes(&calls, RouteScript::Batch).await?;
         let mut results = Vec::with_capacity(requests.len());
         for (chunk, reply) in requests.chunks(ROUTE_BATCH).zip(replies) {
             match reply {
@@ -652,7 +713,7 @@ impl Store for RedisStore {
             invocation.key(queue);
         }
         invocation.key(k.key(Key::Sessions, orchestrator_id)).key(k.key(Key::SessionRecords, orchestrator_id));
-        let reply = self.run(invocation.arg(count).arg(now_ms)).await?;
+        let reply = self.run(invocation.arg(count).arg(now_ms).arg(if self.limits.broadcast { "1" } else { "0" })).await?;
         let parts = match &reply {
             Value::Array(parts) if parts.len() >= 2 => parts,
             other => return Err(unexpected("snapshot", other)),
@@ -670,7 +731,7 @@ impl Store for RedisStore {
 
     async fn drain_step(&self, step: &DrainStep<'_>) -> StoreResult<DrainReply> {
         let k = &self.keys;
-        let mut invocation = self.step_invocation(&self.scripts.drain_step, step.orchestrator_id, step.session);
+        let mut invocation = self.step_invocation(&self.scripts.drain_step, step.orchestrator_id, step.session, &step.copies);
         invocation
             .arg(self.limits.marker_ttl_seconds)
             .arg(self.limits.daemon_events_ttl_seconds)
@@ -679,14 +740,21 @@ impl Store for RedisStore {
             .arg(if self.limits.receipts { "1" } else { "0" })
             .arg(step.receipt_deadline_ms)
             .arg(step.items.len());
+        self.copies_args(&mut invocation, &step.copies, step.now_ms);
         for (raw, action) in &step.items {
             match action {
-                DrainAction::Deliver { message_id, event, marker, receipt } => {
+                DrainAction::Deliver { message_id, event, marker, receipt, copies } => {
                     invocation.key(k.delivered(message_id)).arg(*raw).arg("d").arg(event).arg(marker).arg(receipt).arg(message_id);
+                    for copy in copies {
+                        invocation.arg(copy);
+                    }
                 }
                 DrainAction::Drop => {
-                    // Never read for a drop; passed so KEYS stays aligned with the items.
+                    // Never read for a drop; passed so KEYS and ARGV stay aligned with the items.
                     invocation.key(k.pending()).arg(*raw).arg("x").arg("").arg("").arg("").arg("");
+                    for _ in &step.copies {
+                        invocation.arg("");
+                    }
                 }
             }
         }
@@ -744,7 +812,8 @@ impl Store for RedisStore {
                     .key(k.key(Key::Sessions, orchestrator_id))
                     .key(k.key(Key::SessionRecords, orchestrator_id))
                     .arg(now_ms)
-                    .arg(limit),
+                    .arg(limit)
+                    .arg(if self.limits.broadcast { "1" } else { "0" }),
             )
             .await?;
         let parts = match &reply {
@@ -757,7 +826,7 @@ impl Store for RedisStore {
 
     async fn receipt_step(&self, step: &ReceiptStep<'_>) -> StoreResult<ReceiptReply> {
         let k = &self.keys;
-        let mut invocation = self.step_invocation(&self.scripts.redeliver_step, step.orchestrator_id, step.session);
+        let mut invocation = self.step_invocation(&self.scripts.redeliver_step, step.orchestrator_id, step.session, &step.copies);
         invocation
             .key(k.dead(step.orchestrator_id))
             .arg(self.limits.daemon_events_ttl_seconds)
@@ -765,13 +834,26 @@ impl Store for RedisStore {
             .arg(step.queue_revisit_at_ms)
             .arg(step.queue_expires_at_ms + QUEUE_KEY_GRACE_MS)
             .arg(step.items.len());
+        self.copies_args(&mut invocation, &step.copies, step.now_ms);
         for (message_id, record, action) in &step.items {
             invocation.key(k.delivered(message_id)).arg(*message_id).arg(*record);
-            match action {
-                ReceiptAction::Redeliver { event, record, deadline_ms } => invocation.arg("r").arg(event).arg(record).arg(*deadline_ms),
-                ReceiptAction::DeadLetter { entry } => invocation.arg("d").arg(entry).arg("").arg(0),
-                ReceiptAction::Requeue { item, priority } => invocation.arg("q").arg(item).arg("").arg(level(*priority)),
+            let copies: &[String] = match action {
+                ReceiptAction::Redeliver { event, record, deadline_ms, copies } => {
+                    invocation.arg("r").arg(event).arg(record).arg(*deadline_ms);
+                    copies
+                }
+                ReceiptAction::DeadLetter { entry } => {
+                    invocation.arg("d").arg(entry).arg("").arg(0);
+                    &[]
+                }
+                ReceiptAction::Requeue { item, priority } => {
+                    invocation.arg("q").arg(item).arg("").arg(level(*priority));
+                    &[]
+                }
             };
+            for j in 0..step.copies.len() {
+                invocation.arg(copies.get(j).map_or("", String::as_str));
+            }
         }
         let reply = self.run(&invocation).await?;
         let parts = match &reply {
@@ -865,6 +947,7 @@ impl Store for RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::BroadcastCopy;
 
     fn store() -> RedisStore {
         let limits = StoreLimits {
@@ -873,6 +956,7 @@ mod tests {
             daemon_max_events: 1000,
             session_ttl_seconds: 3600,
             multiple_sessions: false,
+            broadcast: false,
             marker_ttl_seconds: 3600,
             daemon_events_ttl_seconds: 86400,
             receipts: false,
@@ -896,6 +980,7 @@ mod tests {
             dedupe: true,
             queue_only: false,
             receipt,
+            copies: &[],
         }
     }
 
@@ -903,10 +988,18 @@ mod tests {
     fn packed_route_calls_are_byte_for_byte_what_redis_rs_packs() {
         let store = store();
         let requests = [request("m1", None), request("m2", Some(("{\"r\":1}", 42)))];
-        for (requests, batch) in [(&requests[..1], false), (&requests[..], true), (&requests[..1], true)] {
-            assert_eq!(store.route_packed(requests, batch), store.route_cmd(requests, batch).get_packed_command());
+        let copies = [BroadcastCopy { session_id: "s2".into(), daemon_id: "d2".into(), event: "{\"id\":\"evt2\"}".into() }];
+        let broadcast = RouteRequest { copies: &copies, ..request("m3", None) };
+        let calls = [
+            (&requests[..1], RouteScript::Single),
+            (&requests[..], RouteScript::Batch),
+            (&requests[..1], RouteScript::Batch),
+            (std::slice::from_ref(&broadcast), RouteScript::Broadcast),
+        ];
+        for (requests, kind) in calls {
+            assert_eq!(store.route_packed(requests, kind), store.route_cmd(requests, kind).get_packed_command());
         }
-        let single = String::from_utf8(store.route_packed(&requests[..1], false)).unwrap();
+        let single = String::from_utf8(store.route_packed(&requests[..1], RouteScript::Single)).unwrap();
         assert!(single.starts_with("*36\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
         assert!(single.contains("\r\n$25\r\np:routing:session:orch_é\r\n"), "{single}");
         assert!(single.contains("\r\n$15\r\ndaemon:d:events\r\n"), "{single}");

@@ -1,24 +1,43 @@
 -- drain_step: takes planned items off the head of an orchestrator's queue and, for each, either
 -- delivers it into the daemon's event list (with its marker, and its receipt when receipts are
 -- on) or drops it — in one atomic step, and only if the queue head and the session are still
--- what the plan was made on.
+-- what the plan was made on. With broadcast routing, each delivered item also goes to the daemon
+-- of every other session the plan was made for (the copies).
 -- KEYS: 1 routing:session:<orch>  2 routing:queue:<orch>  3 daemon:events:<daemon>
 --       4 routing:pending  5 routing:inflight:<orch>  6 routing:receipts:<orch>
---       7 routing:queue-high:<orch>  8 routing:queue-low:<orch>
---       9.. routing:delivered:<msg> (one per item, same order)
+--       7 routing:queue-high:<orch>  8 routing:queue-low:<orch>  9 routing:sessions:<orch>
+--       10 routing:session-records:<orch>  11.. daemon:events:<daemon> of each copy (c of them)
+--       then routing:delivered:<msg> (one per item, same order)
 -- ARGV: 1 orchestratorId  2 expected sessionId ('' = drops only)  3 expected daemonId
 --       4 daemon channel  5 daemon maxEvents  6 marker TTL s  7 daemon list TTL s
 --       8 index score if the daemon list is full  9 index score otherwise
 --       10 receipts ('1'/'0')  11 receipt deadline (ms)  12 item count n
---       then per item i (from 7 + 6i), in drain order over the levels: raw item JSON, action ('d' deliver / 'x' drop),
---       daemon event JSON, marker JSON, in-flight record JSON, messageId
+--       13 broadcast ('1'/'0')  14 now (ms)  15 copy count c
+--       then per copy (3 each): sessionId, daemonId, channel
+--       then per item, in drain order over the levels: raw item JSON, action ('d' deliver /
+--       'x' drop), daemon event JSON, marker JSON, in-flight record JSON, messageId, and the
+--       daemon event JSON of each copy (6 + c each)
 -- Returns: {'conflict'} | {'stale', sessionJSON or false}
 --        | {'done', outcomes ('D' delivered, 'X' dropped, 'A' already delivered), remaining}
 local n = tonumber(ARGV[12])
 local queues = {KEYS[7], KEYS[2], KEYS[8]}
+local c = tonumber(ARGV[15])
+local copies = {}
+for j = 1, c do
+  copies[j] = {key = KEYS[10 + j], session_id = ARGV[13 + 3 * j], daemon_id = ARGV[14 + 3 * j], channel = ARGV[15 + 3 * j]}
+end
+local first_item = 16 + 3 * c
+local stride = 6 + c
+local first_marker = 11 + c
+
 if ARGV[2] ~= '' then
-  local raw = redis.call('GET', KEYS[1])
-  if not session_is(raw, ARGV[2], ARGV[3]) then return {'stale', raw} end
+  if ARGV[13] == '1' then
+    local sessions = broadcast_sessions(KEYS[1], KEYS[9], KEYS[10], ARGV[14])
+    if not targets_are(sessions, ARGV[2], ARGV[3], copies) then return {'stale', sessions_reply(sessions)} end
+  else
+    local raw = redis.call('GET', KEYS[1])
+    if not session_is(raw, ARGV[2], ARGV[3]) then return {'stale', raw} end
+  end
 end
 
 local head, counts = {}, {0, 0, 0}
@@ -26,34 +45,42 @@ if n > 0 then
   head, counts = queue_head(queues, n)
   if #head < n then return {'conflict'} end
   for i = 1, n do
-    if head[i] ~= ARGV[7 + 6 * i] then return {'conflict'} end
+    if head[i] ~= ARGV[first_item + stride * (i - 1)] then return {'conflict'} end
   end
 end
 
--- Nothing is written before the daemon's key is known to be a list (Redis does not roll a
+-- Nothing is written before every daemon key is known to be a list (Redis does not roll a
 -- script back, so a failing push after the trim would lose the taken items).
 local wrong_type = list_or_error(KEYS[3])
+for j = 1, c do wrong_type = wrong_type or list_or_error(copies[j].key) end
 if wrong_type then return wrong_type end
 
 -- The items taken are always a prefix of the queue in drain order: one LTRIM per level removes
--- them, and one LPUSH delivers their events in order.
+-- them, and one LPUSH per daemon delivers their events in order.
 local room = tonumber(ARGV[5]) - redis.call('LLEN', KEYS[3])
+for j = 1, c do room = math.min(room, tonumber(ARGV[5]) - redis.call('LLEN', copies[j].key)) end
 local outcomes = {}
 local events = {}
+for j = 1, c do copies[j].events = {} end
 local full = false
 local taken = 0
 for i = 1, n do
-  local base = 7 + 6 * i
+  local base = first_item + stride * (i - 1)
   if ARGV[base + 1] == 'x' then
     outcomes[i] = 'X'
   elseif room <= 0 then
     full = true
     break
-  elseif not redis.call('SET', KEYS[8 + i], ARGV[base + 3], 'NX', 'EX', ARGV[6]) then
+  elseif not redis.call('SET', KEYS[first_marker + i - 1], ARGV[base + 3], 'NX', 'EX', ARGV[6]) then
     outcomes[i] = 'A'
   else
     events[#events + 1] = ARGV[base + 2]
     redis.call('PUBLISH', ARGV[4], ARGV[base + 2])
+    for j = 1, c do
+      local event = ARGV[base + 5 + j]
+      copies[j].events[#copies[j].events + 1] = event
+      redis.call('PUBLISH', copies[j].channel, event)
+    end
     if ARGV[10] == '1' then
       track_receipt(KEYS[5], KEYS[6], KEYS[4], ARGV[1], ARGV[base + 5], ARGV[base + 4], ARGV[11])
     end
@@ -66,6 +93,10 @@ if taken > 0 then take_head(queues, counts, taken) end
 if #events > 0 then
   redis.call('LPUSH', KEYS[3], unpack(events))
   redis.call('EXPIRE', KEYS[3], ARGV[7])
+  for j = 1, c do
+    redis.call('LPUSH', copies[j].key, unpack(copies[j].events))
+    redis.call('EXPIRE', copies[j].key, ARGV[7])
+  end
 end
 
 file_orchestrator(KEYS[4], ARGV[1], queues, KEYS[6], full and ARGV[8] or ARGV[9])

@@ -158,6 +158,43 @@ local function session_is(raw, session_id, daemon_id)
   return session ~= nil and session.sessionId == session_id and session.daemonId == daemon_id
 end
 
+-- broadcast_sessions: with broadcast routing, the raw JSON of the sessions messages go to: the
+-- primary (if active) first, then every other living active session, most recently active first,
+-- one per daemon.
+local function broadcast_sessions(session_key, sessions_key, records_key, now)
+  local primary = current_session(session_key, sessions_key, records_key, now)
+  local first = primary and session_active(primary)
+  if not first then return {} end
+  local targets, daemons = {primary}, {[first.daemonId] = true}
+  local ids = redis.call('ZRANGE', sessions_key, '+inf', '(' .. now, 'BYSCORE', 'REV')
+  for i = 1, #ids do
+    if ids[i] ~= first.sessionId then
+      local raw = redis.call('HGET', records_key, ids[i])
+      local session = raw and session_active(raw)
+      if session and not daemons[session.daemonId] then
+        daemons[session.daemonId] = true
+        targets[#targets + 1] = raw
+      end
+    end
+  end
+  return targets
+end
+
+-- targets_are: whether the broadcast sessions are exactly the primary (`session_id`, `daemon_id`)
+-- followed by `copies` ({session_id, daemon_id} each), in order.
+local function targets_are(sessions, session_id, daemon_id, copies)
+  if #sessions ~= #copies + 1 or not session_is(sessions[1], session_id, daemon_id) then return false end
+  for i = 1, #copies do
+    if not session_is(sessions[i + 1], copies[i].session_id, copies[i].daemon_id) then return false end
+  end
+  return true
+end
+
+-- sessions_reply: broadcast sessions as one JSON array.
+local function sessions_reply(sessions)
+  return '[' .. table.concat(sessions, ',') .. ']'
+end
+
 -- list_or_error: nil when `key` holds a list or nothing, else a WRONGTYPE error reply (checked
 -- before a script writes anything: Redis does not roll a script back).
 local function list_or_error(key)

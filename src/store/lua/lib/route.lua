@@ -28,6 +28,22 @@ local function queue(k, a, status, score)
   return reply
 end
 
+-- waits_behind: whether queued messages of the same or a higher level than `level` go first
+-- (lower ones wait behind this one).
+local function waits_behind(k, level)
+  return list_length(k[8]) > 0
+    or (level >= 2 and list_length(k[2]) > 0)
+    or (level == 3 and list_length(k[9]) > 0)
+end
+
+-- push_event: pushes an event to a daemon's list and channel.
+local function push_event(key, event, channel, ttl)
+  redis.call('LPUSH', key, event)
+  routed_lengths[key] = list_length(key) + 1
+  routed_pushed[key] = ttl
+  redis.call('PUBLISH', channel, event)
+end
+
 local function route_message(k, a)
 
   if a[21] == '1' then return queue(k, a, 'offline', a[13]) end
@@ -41,12 +57,7 @@ local function route_message(k, a)
   if not session then return queue(k, a, 'offline', a[13]) end
   if session.sessionId ~= a[2] or session.daemonId ~= a[3] then return {'stale', raw} end
 
-  -- Queued messages of the same or a higher level go first; lower ones wait behind this one.
-  local level = tonumber(a[22])
-  local behind = list_length(k[8]) > 0
-    or (level >= 2 and list_length(k[2]) > 0)
-    or (level == 3 and list_length(k[9]) > 0)
-  if behind or list_length(k[4]) >= tonumber(a[8]) then
+  if waits_behind(k, tonumber(a[22])) or list_length(k[4]) >= tonumber(a[8]) then
     return queue(k, a, 'pending', a[14])
   end
   -- The delivered marker is written only if absent: a message id reaches a daemon once.
@@ -65,6 +76,37 @@ local function route_message(k, a)
   redis.call('PUBLISH', a[6], a[4])
   if a[17] == '1' then track_receipt(k[6], k[7], k[5], a[1], a[20], a[18], a[19]) end
   return {'delivered', a[2]}
+end
+
+-- route_broadcast: route_message for broadcast routing: delivers one message to the daemon of
+-- every living active session (each daemon once) or queues it, in one step. The primary is
+-- a[2], a[3] with its list k[4] and event a[4]; `copies` are the other targets, each
+-- {key, session_id, daemon_id, event, channel}. Replies as route_message, the copies' session
+-- ids following the primary's in 'delivered'; a 'stale' reply carries every target's session.
+local function route_broadcast(k, a, copies)
+  if a[21] == '1' then return queue(k, a, 'offline', a[13]) end
+  local sessions = broadcast_sessions(k[1], k[10], k[11], a[14])
+  if #sessions == 0 then return queue(k, a, 'offline', a[13]) end
+  if not targets_are(sessions, a[2], a[3], copies) then return {'stale', sessions_reply(sessions)} end
+
+  local full = list_length(k[4]) >= tonumber(a[8])
+  for i = 1, #copies do full = full or list_length(copies[i].key) >= tonumber(a[8]) end
+  if waits_behind(k, tonumber(a[22])) or full then return queue(k, a, 'pending', a[14]) end
+  -- Every list is checked before anything is written, so that no push can fail half way.
+  local wrong_type = list_or_error(k[4])
+  for i = 1, #copies do wrong_type = wrong_type or list_or_error(copies[i].key) end
+  if wrong_type then return wrong_type end
+  if not redis.call('SET', k[3], a[5], 'NX', 'EX', a[11]) then
+    return {'already', redis.call('GET', k[3])}
+  end
+  push_event(k[4], a[4], a[6], a[12])
+  local reply = {'delivered', a[2]}
+  for i = 1, #copies do
+    push_event(copies[i].key, copies[i].event, copies[i].channel, a[12])
+    reply[#reply + 1] = copies[i].session_id
+  end
+  if a[17] == '1' then track_receipt(k[6], k[7], k[5], a[1], a[20], a[18], a[19]) end
+  return reply
 end
 
 local function finish_routes()

@@ -12,6 +12,7 @@ use crate::engine::events::{EventKind, EventSink, Stamped};
 use crate::engine::model::{Message, Priority};
 use crate::engine::{ActiveSession, BatchItem, MessageSource, MessageUpdate, RouteOutcome, Router, SessionInput};
 use crate::store::keys::Keys;
+use crate::store::Store;
 use crate::store::pipe::Pipe;
 use crate::store::redis::{connection_info, RedisStore};
 use async_task::Runnable;
@@ -730,6 +731,37 @@ impl NativeRouter {
     pub fn release(&self) {
         self.sink.wake.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
+}
+
+/// A store for the operator's command-line tool: its own connection, no routing pipe, nothing
+/// running in the background; every read gives up after `timeout_ms`.
+fn operator_store(redis_json: &str, key_prefix: &str, timeout_ms: u32) -> napi::Result<RedisStore> {
+    let redis: serde_json::Value =
+        serde_json::from_str(redis_json).map_err(|e| js_error(RouterError::invalid("redis", e.to_string())))?;
+    let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+    let ca = redis.pointer("/tls/ca").and_then(serde_json::Value::as_str);
+    let limits = RouterConfig::default().store_limits();
+    let timeout = Duration::from_millis(u64::from(timeout_ms.max(1)));
+    RedisStore::new(info, ca, Keys::new(key_prefix), limits, timeout, None).map_err(|m| js_error(RouterError::invalid("redis", m)))
+}
+
+/// One orchestrator as the operator's `inspect` shows it, as JSON (read-only).
+#[napi]
+pub async fn inspect_orchestrator(redis_json: String, key_prefix: String, orchestrator_id: String, timeout_ms: u32) -> napi::Result<String> {
+    let store = operator_store(&redis_json, &key_prefix, timeout_ms)?;
+    let inspection = crate::engine::inspect::inspect(&store, &orchestrator_id, crate::engine::time::now_ms()).await;
+    store.close();
+    Ok(serde_json::to_string(&inspection.map_err(js_error)?).expect("inspections serialise"))
+}
+
+/// Every orchestrator with a queue, deepest first, as the operator's `stats` shows them, as JSON
+/// (read-only).
+#[napi]
+pub async fn queue_stats(redis_json: String, key_prefix: String, timeout_ms: u32) -> napi::Result<String> {
+    let store = operator_store(&redis_json, &key_prefix, timeout_ms)?;
+    let rows = crate::engine::inspect::stats(&store, crate::engine::time::now_ms()).await;
+    store.close();
+    Ok(serde_json::to_string(&rows.map_err(js_error)?).expect("stats serialise"))
 }
 
 /// Runs the work that is not a routing call (drains, sessions, receipts, the background look) and

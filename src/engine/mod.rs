@@ -6,6 +6,7 @@ pub mod config;
 mod drain;
 pub mod error;
 pub mod events;
+pub mod inspect;
 pub mod metrics;
 pub mod model;
 mod receipts;

@@ -275,6 +275,22 @@ pub enum ReceiptReply {
     Done(Vec<ReceiptOutcome>),
 }
 
+/// What an operator sees of one orchestrator, read without writing anything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueInspection {
+    /// The primary session's JSON as stored (whatever its status).
+    pub primary: Option<String>,
+    /// With several sessions: each session's JSON and when it expires (ms), unfiltered.
+    pub sessions: Vec<(String, i64)>,
+    /// Messages queued at each level (high, normal, low).
+    pub lengths: [u64; 3],
+    /// The oldest item of each level (its head), raw.
+    pub heads: [Option<Vec<u8>>; 3],
+    /// Delivered messages awaiting a receipt.
+    pub pending_receipts: u64,
+    pub dead_letters: u64,
+}
+
 /// The storage the routing engine runs on; every method is one atomic step.
 pub trait Store: Send + Sync + 'static {
     /// Delivers a message through the expected session, or queues it, in one step.
@@ -324,6 +340,12 @@ pub trait Store: Send + Sync + 'static {
         revisit_at_ms: i64,
         queue_expires_at_ms: i64,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Reads what an operator sees of one orchestrator, in one step, writing nothing.
+    fn inspect(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<QueueInspection>> + Send;
+    /// How many events each of these daemons' event lists holds.
+    fn daemon_list_lengths(&self, daemon_ids: &[String]) -> impl Future<Output = StoreResult<Vec<u64>>> + Send;
+    /// Every orchestrator that has a queue (at any level), in no particular order.
+    fn queued_orchestrators(&self) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
     /// Releases connections; later calls fail.
     fn close(&self);
 }

@@ -5,7 +5,7 @@
 use super::keys::{Key, Keys};
 use super::pipe::{Pipe, PipeError};
 use super::{
-    DrainAction, DrainReply, DrainStep, ItemOutcome, OverdueReceipts, Priority, QueueSnapshot, QueueStatus,
+    DrainAction, DrainReply, DrainStep, ItemOutcome, OverdueReceipts, Priority, QueueInspection, QueueSnapshot, QueueStatus,
     ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, RouteReply, RouteRequest, Store, StoreError, StoreLimits,
     StoreResult, Touched,
 };
@@ -143,6 +143,18 @@ pub struct RedisStore {
     /// Carries routes when set (the binding's JS-thread connection); everything else, and routes
     /// without it, go through `connection`.
     pipe: Option<Arc<Pipe>>,
+}
+
+/// `text` as a SCAN pattern that matches only itself (glob characters escaped).
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A priority level as the scripts number them: 1 high, 2 normal, 3 low.
@@ -935,6 +947,86 @@ impl Store for RedisStore {
         }
     }
 
+    async fn inspect(&self, orchestrator_id: &str) -> StoreResult<QueueInspection> {
+        let k = &self.keys;
+        let mut connection = self.connection()?;
+        let mut pipeline = redis::pipe();
+        pipeline.atomic();
+        pipeline
+            .get(k.session(orchestrator_id))
+            .zrange_withscores(k.key(Key::Sessions, orchestrator_id), 0, -1)
+            .hgetall(k.key(Key::SessionRecords, orchestrator_id));
+        for queue in k.queues(orchestrator_id) {
+            pipeline.llen(&queue).lindex(&queue, 0);
+        }
+        pipeline.zcard(k.receipts(orchestrator_id)).llen(k.dead(orchestrator_id));
+        type Reply = (
+            Option<String>,
+            Vec<(String, f64)>,
+            std::collections::HashMap<String, String>,
+            u64,
+            Option<Vec<u8>>,
+            u64,
+            Option<Vec<u8>>,
+            u64,
+            Option<Vec<u8>>,
+            u64,
+            u64,
+        );
+        let reply: Reply = self.checked(pipeline.query_async(&mut connection).await)?;
+        let (primary, expiries, records, high, high_head, normal, normal_head, low, low_head, pending_receipts, dead_letters) = reply;
+        let sessions = expiries
+            .into_iter()
+            .rev()
+            .filter_map(|(id, expires)| records.get(&id).map(|raw| (raw.clone(), expires as i64)))
+            .collect();
+        Ok(QueueInspection {
+            primary,
+            sessions,
+            lengths: [high, normal, low],
+            heads: [high_head, normal_head, low_head],
+            pending_receipts,
+            dead_letters,
+        })
+    }
+
+    async fn daemon_list_lengths(&self, daemon_ids: &[String]) -> StoreResult<Vec<u64>> {
+        if daemon_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection()?;
+        let mut pipeline = redis::pipe();
+        for daemon_id in daemon_ids {
+            pipeline.llen(self.keys.daemon_events(daemon_id));
+        }
+        self.checked(pipeline.query_async(&mut connection).await)
+    }
+
+    async fn queued_orchestrators(&self) -> StoreResult<Vec<String>> {
+        let mut connection = self.connection()?;
+        let mut found = std::collections::BTreeSet::new();
+        for level in Priority::LEVELS {
+            let prefix = self.keys.key(Key::queue_of(level), "");
+            let pattern = format!("{}*", glob_escape(&prefix));
+            let mut cursor = 0u64;
+            loop {
+                let page: redis::RedisResult<(u64, Vec<Vec<u8>>)> =
+                    redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000).query_async(&mut connection).await;
+                let (next, keys) = self.checked(page)?;
+                for key in keys {
+                    if let Some(id) = key.strip_prefix(prefix.as_bytes()) {
+                        found.insert(String::from_utf8_lossy(id).into_owned());
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+
     fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.connection.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -982,6 +1074,12 @@ mod tests {
             receipt,
             copies: &[],
         }
+    }
+
+    #[test]
+    fn scan_patterns_match_a_prefix_only_as_written() {
+        assert_eq!(glob_escape("app:*?[x]\\:"), "app:\\*\\?\\[x\\]\\\\:");
+        assert_eq!(glob_escape("plain:"), "plain:");
     }
 
     #[test]

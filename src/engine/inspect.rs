@@ -1,0 +1,154 @@
+//! What an operator sees inside the store (`orchestrator-router inspect` and `stats`): read-only
+//! views built from [`Store::inspect`], with ages and online state worked out.
+
+use super::error::RouterError;
+use super::model::{non_empty, QueueItem, SessionRecord};
+use super::time::parse_iso;
+use crate::store::{Priority, QueueInspection, Store};
+use serde::Serialize;
+
+/// How many orchestrators `stats` inspects at once.
+const STATS_CONCURRENCY: usize = 32;
+
+/// One session of an orchestrator.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub session_id: String,
+    pub daemon_id: String,
+    pub status: String,
+    pub last_active_at: String,
+    /// The one in `routing:session:<orchestratorId>`.
+    pub primary: bool,
+    /// Events waiting in its daemon's event list.
+    pub daemon_events: u64,
+}
+
+/// Queue depth by priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Depth {
+    pub high: u64,
+    pub normal: u64,
+    pub low: u64,
+    pub total: u64,
+}
+
+/// Everything `orchestrator-router inspect <orchestratorId>` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inspection {
+    pub orchestrator_id: String,
+    /// The primary session exists and is active.
+    pub online: bool,
+    /// The primary first, then the others, most recently active first.
+    pub sessions: Vec<SessionView>,
+    pub queue: Depth,
+    /// When the oldest queued message was queued (ISO-8601), and how long ago, in ms.
+    pub oldest_queued_at: Option<String>,
+    pub oldest_age_ms: Option<i64>,
+    pub pending_receipts: u64,
+    pub dead_letters: u64,
+}
+
+/// One line of `orchestrator-router stats`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStats {
+    pub orchestrator_id: String,
+    pub online: bool,
+    pub queue: Depth,
+    pub oldest_age_ms: Option<i64>,
+}
+
+/// Reads one orchestrator's state at `now_ms`, writing nothing.
+pub async fn inspect<S: Store>(store: &S, orchestrator_id: &str, now_ms: i64) -> Result<Inspection, RouterError> {
+    non_empty("orchestratorId", orchestrator_id)?;
+    let raw = store.inspect(orchestrator_id).await.map_err(|e| RouterError::Store(e.0))?;
+    let mut sessions = sessions_of(&raw, now_ms);
+    let daemons: Vec<String> = sessions.iter().map(|s| s.daemon_id.clone()).collect();
+    let lengths = store.daemon_list_lengths(&daemons).await.map_err(|e| RouterError::Store(e.0))?;
+    for (session, length) in sessions.iter_mut().zip(lengths) {
+        session.daemon_events = length;
+    }
+    let oldest = oldest_queued(&raw);
+    Ok(Inspection {
+        orchestrator_id: orchestrator_id.to_owned(),
+        online: sessions.first().is_some_and(|s| s.primary && s.status == "active"),
+        sessions,
+        queue: depth(&raw),
+        oldest_age_ms: oldest.as_ref().map(|(_, ms)| now_ms - ms),
+        oldest_queued_at: oldest.map(|(iso, _)| iso),
+        pending_receipts: raw.pending_receipts,
+        dead_letters: raw.dead_letters,
+    })
+}
+
+/// Every orchestrator with a queue, deepest first (ties by id).
+pub async fn stats<S: Store>(store: &S, now_ms: i64) -> Result<Vec<QueueStats>, RouterError> {
+    let ids = store.queued_orchestrators().await.map_err(|e| RouterError::Store(e.0))?;
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(STATS_CONCURRENCY) {
+        let reads = chunk.iter().map(|id| store.inspect(id));
+        for (id, raw) in chunk.iter().zip(futures_util::future::join_all(reads).await) {
+            let raw = raw.map_err(|e| RouterError::Store(e.0))?;
+            let queue = depth(&raw);
+            if queue.total == 0 {
+                continue;
+            }
+            let online = raw
+                .primary
+                .as_deref()
+                .and_then(|p| serde_json::from_str::<SessionRecord>(p).ok())
+                .is_some_and(|r| r.is_active());
+            rows.push(QueueStats {
+                orchestrator_id: id.clone(),
+                online,
+                queue,
+                oldest_age_ms: oldest_queued(&raw).map(|(_, ms)| now_ms - ms),
+            });
+        }
+    }
+    rows.sort_by(|a, b| b.queue.total.cmp(&a.queue.total).then_with(|| a.orchestrator_id.cmp(&b.orchestrator_id)));
+    Ok(rows)
+}
+
+fn depth(raw: &QueueInspection) -> Depth {
+    let [high, normal, low] = raw.lengths;
+    Depth { high, normal, low, total: high + normal + low }
+}
+
+/// The sessions: the primary (as stored) first, then the living others, most recently active first.
+fn sessions_of(raw: &QueueInspection, now_ms: i64) -> Vec<SessionView> {
+    let view = |json: &str, primary: bool| {
+        serde_json::from_str::<SessionRecord>(json).ok().map(|r| SessionView {
+            session_id: r.session_id,
+            daemon_id: r.daemon_id,
+            status: r.status,
+            last_active_at: r.last_active_at,
+            primary,
+            daemon_events: 0,
+        })
+    };
+    let mut sessions: Vec<SessionView> = raw.primary.as_deref().and_then(|p| view(p, true)).into_iter().collect();
+    for (json, expires_ms) in &raw.sessions {
+        if *expires_ms <= now_ms {
+            continue;
+        }
+        if let Some(session) = view(json, false) {
+            if sessions.first().is_none_or(|p| p.session_id != session.session_id) {
+                sessions.push(session);
+            }
+        }
+    }
+    sessions
+}
+
+/// When the oldest queued message (the earliest of the levels' heads) was queued.
+fn oldest_queued(raw: &QueueInspection) -> Option<(String, i64)> {
+    Priority::LEVELS
+        .iter()
+        .filter_map(|level| raw.heads[level.rank()].as_deref())
+        .filter_map(|head| serde_json::from_slice::<QueueItem>(head).ok())
+        .filter_map(|item| parse_iso(&item.queued_at).map(|ms| (item.queued_at, ms)))
+        .min_by_key(|(_, ms)| *ms)
+}

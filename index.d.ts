@@ -228,6 +228,28 @@ export interface RoutableMessage {
   priority?: MessagePriority;
 }
 
+/** What a daemon reads from its event list (`daemon:events:<daemonId>`) and channel. */
+export interface DaemonEvent {
+  /** `evt_<ms since epoch>_<8 hex>`; every delivery of one message (redeliveries, broadcast copies) carries the same id. */
+  id: string;
+  type: 'message.received';
+  daemonId: string;
+  orchestratorId: string;
+  payload: {
+    messageId: string;
+    channelId: string;
+    content: string;
+    authorId?: string;
+    /** The message's `createdAt`, ISO-8601. */
+    timestamp?: string;
+  };
+  /** When it was delivered, ISO-8601. */
+  timestamp: string;
+  requiresAck: true;
+  /** 3 high, 2 normal, 1 low (`PRIORITY_VALUES`). */
+  priority: 1 | 2 | 3;
+}
+
 /** A message's priority level. */
 export type MessagePriority = 'high' | 'normal' | 'low';
 
@@ -355,6 +377,10 @@ export declare class OrchestratorRouter extends EventEmitter {
   metrics(): string;
   /** How many messages wait in the orchestrator's queue. */
   getQueueDepth(orchestratorId: string): Promise<number>;
+  /** Up to `max` (default 100) events of a daemon's event list, oldest first: how an in-process daemon (`redis: 'memory://'`) consumes its events. */
+  readDaemonEvents(daemonId: string, options?: { max?: number }): Promise<DaemonEvent[]>;
+  /** Removes these events (by `id`) from a daemon's event list, as the daemon API does on an ack; resolves how many went. */
+  acknowledgeDaemonEvents(daemonId: string, eventIds: string[]): Promise<number>;
   /** Stops background work and closes the Redis connections; the process can exit right after. */
   close(): Promise<void>;
 

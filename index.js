@@ -459,6 +459,27 @@ class OrchestratorRouter extends EventEmitter {
     return this._call(orchestratorId, this._native.queueDepth(orchestratorId));
   }
 
+  /**
+   * Up to `max` (default 100) events of a daemon's event list, oldest first, as objects: what an
+   * in-process daemon (with `redis: 'memory://'`) or a test reads of what was delivered to it.
+   */
+  async readDaemonEvents(daemonId, options = {}) {
+    requireId('daemonId', daemonId);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', `must be an object, got ${describe(options)}`);
+    const max = options.max === undefined ? 100 : options.max;
+    if (!Number.isInteger(max) || max < 1 || max > 0xffffffff) throw new InvalidArgumentError('options.max', `must be a positive integer, got ${describe(max)}`);
+    const events = await this._call(undefined, this._native.readDaemonEvents(daemonId, max));
+    return events.map((json) => JSON.parse(json));
+  }
+
+  /** Removes these events (by `id`) from a daemon's event list, as the daemon API does on an ack; resolves how many went. */
+  async acknowledgeDaemonEvents(daemonId, eventIds) {
+    requireId('daemonId', daemonId);
+    if (!Array.isArray(eventIds)) throw new InvalidArgumentError('eventIds', `must be an array of event ids, got ${describe(eventIds)}`);
+    eventIds.forEach((id, i) => requireId(`eventIds[${i}]`, id));
+    return this._call(undefined, this._native.acknowledgeDaemonEvents(daemonId, eventIds));
+  }
+
   /** Acknowledges delivered messages (delivery receipts); resolves how many were awaiting a receipt. */
   async acknowledge(orchestratorId, messageIds) {
     requireId('orchestratorId', orchestratorId);

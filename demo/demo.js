@@ -1,11 +1,10 @@
 'use strict';
 // npm run demo: a daemon session, messages routed to it, the orchestrator going offline and
-// coming back, told as it happens. Uses REDIS_URL when set; otherwise starts a private
-// redis-server on a free port and stops it at the end.
+// coming back, a high-priority message overtaking, told as it happens. With REDIS_URL set it runs
+// on that Redis; without it, on the in-process store (`redis: 'memory://'`): no server at all.
+// The daemon's side reads its event list with readDaemonEvents, as an in-process daemon would.
 
-const Redis = require('ioredis');
 const { createOrchestratorRouter, EVENT_NAMES } = require('..');
-const { startPrivateRedis } = require('../scripts/redis-server');
 
 const ORCHESTRATOR = 'orch_ada';
 const DAEMON = 'daemon_ada_laptop';
@@ -30,26 +29,17 @@ function describeEvent(e) {
 }
 
 async function main() {
-  const server = process.env.REDIS_URL ? null : await startPrivateRedis();
-  const url = process.env.REDIS_URL || server.url;
-  console.log(`Redis: ${url}${server ? ' (a private redis-server started for this demo)' : ' (from REDIS_URL)'}`);
+  const redis = process.env.REDIS_URL || 'memory://';
+  console.log(process.env.REDIS_URL ? `Redis: ${redis} (from REDIS_URL)` : 'Store: in-process (REDIS_URL is not set, so no server is used)');
 
-  const router = createOrchestratorRouter({ redis: url, keyPrefix: PREFIX });
+  // Short-lived delivered markers, so that a demo run leaves nothing behind in a real Redis for long.
+  const router = createOrchestratorRouter({ redis, keyPrefix: PREFIX, deliveredMarkerTtlSeconds: 60 });
   for (const name of EVENT_NAMES) router.on(name, (e) => console.log(`  ${clock()}  event  ${describeEvent(e)}`));
 
-  // The daemon's side: it reads its event list and subscribes to its channel.
-  const daemon = new Redis(url);
-  const subscriber = new Redis(url);
-  await subscriber.subscribe(`daemon:${DAEMON}:events`);
-  subscriber.on('message', (_channel, json) => {
-    const e = JSON.parse(json);
-    console.log(`  ${clock()}  daemon received  ${e.payload.messageId}: "${e.payload.content}"`);
-  });
-
   let n = 0;
-  const send = async (content) => {
+  const send = async (content, priority) => {
     n += 1;
-    const message = { id: `msg_${n}`, channelId: 'chan_general', authorId: 'user_grace', content, createdAt: new Date() };
+    const message = { id: `msg_${n}`, channelId: 'chan_general', authorId: 'user_grace', content, createdAt: new Date(), priority };
     const result = await router.routeMessage(message, ORCHESTRATOR);
     console.log(`  ${clock()}  routeMessage(${message.id}) → ${JSON.stringify(result)}`);
   };
@@ -61,13 +51,14 @@ async function main() {
   await send('Good morning, Ada.');
   await send('Could you summarise yesterday\'s thread?');
 
-  say('3. The daemon disconnects; three messages arrive while it is offline.');
+  say('3. The daemon disconnects; four messages arrive while it is offline, the last one high-priority.');
   await router.unregisterSession(ORCHESTRATOR);
   await send('Are you there?');
   await send('The build is red.');
   await send('Never mind, fixed it.');
+  await send('Production is down!', 'high');
 
-  say('4. The daemon comes back: its queue is drained, in order, before registerSession resolves.');
+  say('4. The daemon comes back: its queue is drained before registerSession resolves, the high-priority message first.');
   await router.registerSession(ORCHESTRATOR, { id: 'sess_2', daemonId: DAEMON, status: 'active', createdAt: new Date() });
 
   say('5. A heartbeat.');
@@ -75,20 +66,14 @@ async function main() {
   const session = await router.getOrchestratorSession(ORCHESTRATOR);
   console.log(`  ${clock()}  session ${session.sessionId}, last active ${session.lastActiveAt.toISOString()}`);
 
-  await new Promise((r) => setTimeout(r, 50));
-  const events = (await daemon.lrange(`${PREFIX}daemon:events:${DAEMON}`, 0, -1)).reverse();
-  say(`The daemon's event list (${PREFIX}daemon:events:${DAEMON}), oldest first:`);
-  for (const json of events) {
-    const e = JSON.parse(json);
-    console.log(`  ${e.id}  ${e.payload.messageId}  "${e.payload.content}"`);
-  }
+  const events = await router.readDaemonEvents(DAEMON);
+  say(`What the daemon reads from its event list (readDaemonEvents), oldest first:`);
+  for (const e of events) console.log(`  ${e.id}  ${e.payload.messageId}  priority ${e.priority}  "${e.payload.content}"`);
+  const acknowledged = await router.acknowledgeDaemonEvents(DAEMON, events.map((e) => e.id));
+  console.log(`  the daemon acknowledges them: ${acknowledged} removed from its list`);
 
+  await router.unregisterSession(ORCHESTRATOR);
   await router.close();
-  const keys = await daemon.keys(`${PREFIX}*`);
-  if (keys.length) await daemon.del(...keys);
-  daemon.disconnect();
-  subscriber.disconnect();
-  if (server) await server.stop();
   console.log(`\n${events.length} messages delivered, in order; nothing lost.`);
 }
 

@@ -14,6 +14,8 @@ use crate::engine::{ActiveSession, BatchItem, MessageSource, MessageUpdate, Rout
 use crate::store::keys::Keys;
 use crate::store::Store;
 use crate::store::pipe::Pipe;
+use crate::store::any::AnyStore;
+use crate::store::memory::{memory_name, MemoryStore};
 use crate::store::redis::{connection_info, RedisStore};
 use async_task::Runnable;
 use napi::bindgen_prelude::{BufferSlice, Function, Promise};
@@ -294,7 +296,7 @@ pub struct DeadLetterResult {
 /// The native router behind the JS `OrchestratorRouter`.
 #[napi]
 pub struct NativeRouter {
-    router: Arc<Router<RedisStore>>,
+    router: Arc<Router<AnyStore>>,
     sink: Arc<JsSink>,
     local: Arc<Local>,
     /// The connection routes take, carried by a Node socket; `None` for TLS, where routes take
@@ -347,7 +349,6 @@ impl NativeRouter {
             serde_json::from_str(&config_json).map_err(|e| js_error(RouterError::invalid("config", e.to_string())))?;
         let config = RouterConfig::from_json(&json).map_err(js_error)?;
         let redis = json.get("redis").cloned().unwrap_or_default();
-        let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
         let wake = on_events.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
         let sink = Arc::new(JsSink {
             js_thread: std::thread::current().id(),
@@ -356,16 +357,24 @@ impl NativeRouter {
             completions: Mutex::new(String::new()),
             wake: Mutex::new(Some(wake)),
         });
-        let waker = Arc::clone(&sink);
-        let pipe = Pipe::new(&info, Box::new(move || waker.wake_from_elsewhere())).map(Arc::new);
         let limits = config.store_limits();
-        let timeout = Duration::from_millis(config.delivery_timeout_ms);
         // A live Redis answers within the delivery timeout; a socket silent for twice that (and at
         // least 5 s, so that a slow moment is not taken for a dead peer) is closed and reopened.
         let silence_ms = (config.delivery_timeout_ms * 2).max(5000);
-        let ca = redis.pointer("/tls/ca").and_then(serde_json::Value::as_str);
-        let store = RedisStore::new(info, ca, Keys::new(&config.key_prefix), limits, timeout, pipe.clone())
-            .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+        let memory = redis.get("url").and_then(serde_json::Value::as_str).and_then(memory_name);
+        let (store, pipe) = match memory {
+            Some(name) => (AnyStore::Memory(MemoryStore::open(&name, &config.key_prefix, limits)), None),
+            None => {
+                let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+                let waker = Arc::clone(&sink);
+                let pipe = Pipe::new(&info, Box::new(move || waker.wake_from_elsewhere())).map(Arc::new);
+                let timeout = Duration::from_millis(config.delivery_timeout_ms);
+                let ca = redis.pointer("/tls/ca").and_then(serde_json::Value::as_str);
+                let store = RedisStore::new(info, ca, Keys::new(&config.key_prefix), limits, timeout, pipe.clone())
+                    .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+                (AnyStore::Redis(store), pipe)
+            }
+        };
         let router = Router::new(store, config, Arc::clone(&sink) as Arc<dyn EventSink>);
         let local = Arc::new(Local { sink: Arc::clone(&sink), ready: Mutex::new(VecDeque::new()) });
         Ok(NativeRouter { router, sink, local, pipe, tick: Mutex::new((Vec::new(), Vec::new())), silence_ms })
@@ -622,6 +631,18 @@ impl NativeRouter {
     pub async fn get_sessions(&self, orchestrator_id: String) -> napi::Result<Vec<SessionResult>> {
         let sessions = self.router.sessions_of(&orchestrator_id).await.map_err(js_error)?;
         Ok(sessions.into_iter().map(session_result).collect())
+    }
+
+    /// Up to `max` events of the daemon's event list, oldest first, as a JSON array of event JSON.
+    #[napi]
+    pub async fn read_daemon_events(&self, daemon_id: String, max: u32) -> napi::Result<Vec<String>> {
+        self.router.read_daemon_events(&daemon_id, max as usize).await.map_err(js_error)
+    }
+
+    /// Removes these events from the daemon's event list; how many went.
+    #[napi]
+    pub async fn acknowledge_daemon_events(&self, daemon_id: String, event_ids: Vec<String>) -> napi::Result<f64> {
+        self.router.acknowledge_daemon_events(&daemon_id, &event_ids).await.map(|n| n as f64).map_err(js_error)
     }
 
     /// How many messages wait in the orchestrator's queue.

@@ -137,6 +137,24 @@ impl<S: Store> Router<S> {
         Ok(())
     }
 
+    /// Up to `max` events of a daemon's event list, oldest first (`readDaemonEvents`: how an
+    /// in-process daemon reads what was delivered to it).
+    pub async fn read_daemon_events(self: &Arc<Self>, daemon_id: &str, max: usize) -> Result<Vec<String>, RouterError> {
+        non_empty("daemonId", daemon_id)?;
+        self.check_open()?;
+        self.bounded(self.store.read_daemon_events(daemon_id, max)).await.map_err(|e| RouterError::Store(e.0))
+    }
+
+    /// Removes these events from a daemon's event list (`acknowledgeDaemonEvents`); how many went.
+    pub async fn acknowledge_daemon_events(self: &Arc<Self>, daemon_id: &str, event_ids: &[String]) -> Result<u64, RouterError> {
+        non_empty("daemonId", daemon_id)?;
+        for id in event_ids {
+            non_empty("eventIds[]", id)?;
+        }
+        self.check_open()?;
+        self.bounded(self.store.acknowledge_daemon_events(daemon_id, event_ids)).await.map_err(|e| RouterError::Store(e.0))
+    }
+
     /// How many messages wait in the orchestrator's queue (`getQueueDepth`).
     pub async fn queue_depth(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
         non_empty("orchestratorId", orchestrator_id)?;

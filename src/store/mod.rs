@@ -4,11 +4,17 @@
 //! Records cross this boundary as the exact JSON strings kept in storage, so that a drain can
 //! check byte for byte that the queue head it planned on is still the head it commits.
 
+pub mod any;
 pub mod keys;
+pub mod memory;
 pub mod pipe;
 pub mod redis;
 
 use std::future::Future;
+
+/// How long a queue key outlives its newest item's expiry, so that a running router still finds
+/// expired items and reports them (`message.dropped`, reason `expired`) before the key goes.
+pub const QUEUE_KEY_GRACE_MS: i64 = 3_600_000;
 
 /// A store operation failed (connection, timeout, or a server error).
 #[derive(Debug, Clone, PartialEq)]
@@ -346,6 +352,10 @@ pub trait Store: Send + Sync + 'static {
     fn daemon_list_lengths(&self, daemon_ids: &[String]) -> impl Future<Output = StoreResult<Vec<u64>>> + Send;
     /// Every orchestrator that has a queue (at any level), in no particular order.
     fn queued_orchestrators(&self) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Up to `max` events of a daemon's event list, oldest first (what an in-process daemon reads).
+    fn read_daemon_events(&self, daemon_id: &str, max: usize) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Removes the events with these ids from a daemon's event list; returns how many went.
+    fn acknowledge_daemon_events(&self, daemon_id: &str, event_ids: &[String]) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Releases connections; later calls fail.
     fn close(&self);
 }

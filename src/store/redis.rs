@@ -7,7 +7,7 @@ use super::pipe::{Pipe, PipeError};
 use super::{
     DrainAction, DrainReply, DrainStep, ItemOutcome, OverdueReceipts, Priority, QueueInspection, QueueSnapshot, QueueStatus,
     ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, RouteReply, RouteRequest, Store, StoreError, StoreLimits,
-    StoreResult, Touched,
+    StoreResult, Touched, QUEUE_KEY_GRACE_MS,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo, Script, Value};
@@ -15,9 +15,6 @@ use serde_json::Value as Json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How long a queue key outlives its newest item's expiry, so that a running router still finds
-/// expired items and reports them (`message.dropped`, reason `expired`) before Redis deletes the key.
-const QUEUE_KEY_GRACE_MS: i64 = 3_600_000;
 
 /// Messages routed by one call of the batch route script.
 const ROUTE_BATCH: usize = 100;
@@ -71,6 +68,7 @@ struct Scripts {
     redeliver_step: Script,
     requeue_dead: Script,
     snapshot: Script,
+    acknowledge_events: Script,
     unregister_session: Script,
     read_sessions: Script,
 }
@@ -90,6 +88,7 @@ impl Scripts {
             redeliver_step: lua!("redeliver_step.lua"),
             requeue_dead: lua!("requeue_dead.lua"),
             snapshot: lua!("snapshot.lua"),
+            acknowledge_events: lua!("acknowledge_events.lua"),
             unregister_session: lua!("unregister_session.lua"),
             read_sessions: lua!("read_sessions.lua"),
         }
@@ -1025,6 +1024,30 @@ impl Store for RedisStore {
             }
         }
         Ok(found.into_iter().collect())
+    }
+
+    async fn read_daemon_events(&self, daemon_id: &str, max: usize) -> StoreResult<Vec<String>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection()?;
+        let events: redis::RedisResult<Vec<String>> =
+            redis::cmd("LRANGE").arg(self.keys.daemon_events(daemon_id)).arg(-(max as i64)).arg(-1).query_async(&mut connection).await;
+        let mut events = self.checked(events)?;
+        events.reverse();
+        Ok(events)
+    }
+
+    async fn acknowledge_daemon_events(&self, daemon_id: &str, event_ids: &[String]) -> StoreResult<u64> {
+        if event_ids.is_empty() {
+            return Ok(0);
+        }
+        let mut invocation = self.scripts.acknowledge_events.key(self.keys.daemon_events(daemon_id));
+        for id in event_ids {
+            invocation.arg(id);
+        }
+        let reply = self.run(&invocation).await?;
+        int(&reply).ok_or_else(|| unexpected("acknowledge_events", &reply))
     }
 
     fn close(&self) {

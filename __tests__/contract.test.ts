@@ -101,6 +101,21 @@ describe.each(stores)('the routing contract on %s', (_name, storeUrl) => {
     expect(await received(r, 'd1')).toEqual(['new']);
   });
 
+  it('offline, reports a message expiring at the head of a lower level while a higher level still waits', async () => {
+    const r = router({ offlineQueue: { queueTtlSeconds: 2 }, drainIntervalMs: 20 });
+    const dropped = record(r, 'message.dropped');
+    const orch = uid('orch');
+    await r.queueMessageForOffline(message('n1'), orch);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // h1 is queued a second after n1
+    await r.queueMessageForOffline(message('h1', { priority: 'high' }), orch);
+    await waitFor(() => dropped.length >= 1, 'n1 to expire', 5000);
+    // Reported when it expired, not when the high message in front of it does, a second later.
+    expect(dropped.map((e) => [e.messageId, e.reason])).toEqual([['n1', 'expired']]);
+    expect(await r.getQueueDepth(orch)).toBe(1);
+    await waitFor(() => dropped.length === 2, 'h1 to expire', 5000);
+    expect(dropped[1]).toMatchObject({ messageId: 'h1', reason: 'expired' });
+  });
+
   it('delivers by priority and applies the cap by level', async () => {
     const r = router({ offlineQueue: { maxQueueSize: 4 } });
     const dropped = record(r, 'message.dropped');

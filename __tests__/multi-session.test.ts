@@ -73,12 +73,14 @@ describe('several sessions per orchestrator, primary routing', () => {
     expect(await primaryKey(router, orch)).toBe('s2');
     expect(await router.routeMessage(message('m2'), orch)).toMatchObject({ status: 'delivered', sessionId: 's2' });
     expect((await router.getOrchestratorSessions(orch)).map((s) => [s.sessionId, s.status])).toEqual([['s2', 'active'], ['s3', 'expired'], ['s1', 'active']]);
-    // A deployed instance deletes the session key (its unregisterSession): the next one is found.
+    // A deployed instance unregisters s2 (it deletes the session key): s2 is gone, s1 takes over.
     await redis.del(keyOf(router, `routing:session:${orch}`));
-    expect(await router.routeMessage(message('m3'), orch)).toMatchObject({ status: 'delivered', sessionId: 's2' });
-    expect(await primaryKey(router, orch)).toBe('s2');
+    expect(await router.routeMessage(message('m3'), orch)).toMatchObject({ status: 'delivered', sessionId: 's1' });
+    expect(await primaryKey(router, orch)).toBe('s1');
+    expect(await sessionIds(router, orch)).toEqual(['s1', 's3']);
     expect(await daemonMessageIds(redis, router, 'd3')).toEqual(['m1']);
-    expect(await daemonMessageIds(redis, router, 'd2')).toEqual(['m2', 'm3']);
+    expect(await daemonMessageIds(redis, router, 'd2')).toEqual(['m2']);
+    expect(await daemonMessageIds(redis, router, 'd1')).toEqual(['m3']);
   });
 
   it('unregisters one session (the next becomes the primary) or all of them, reporting which', async () => {

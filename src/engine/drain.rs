@@ -153,7 +153,10 @@ impl<S: Store> Router<S> {
                 });
             }
             let now = now_ms();
-            let (replies, mut failed) = self.drain_round(orchestrator_id, session.as_ref(), &snapshot.head, now).await;
+            let (replies, mut failed) = match &session {
+                Some(session) => self.drain_round(orchestrator_id, session, &snapshot.head, now).await,
+                None => (vec![self.drop_expired(orchestrator_id, &snapshot.head, snapshot.levels, read, now).await], None),
+            };
             // Every reply is looked at: a step can commit after an earlier one conflicted (another
             // router took exactly the earlier one's items), and its deliveries must be reported.
             let (mut done, mut conflicted, mut daemon_full, mut finished, mut taken) = (false, false, false, false, 0);
@@ -229,7 +232,7 @@ impl<S: Store> Router<S> {
     async fn drain_round<'a>(
         self: &Arc<Self>,
         orchestrator_id: &str,
-        session: Option<&KnownSession>,
+        session: &KnownSession,
         head: &'a [Vec<u8>],
         now: i64,
     ) -> (Vec<(Vec<Planned<'a>>, StoreResult<DrainReply>)>, Option<RouterError>) {
@@ -238,14 +241,14 @@ impl<S: Store> Router<S> {
             Ok(plan) => plan,
             Err(e) => return (Vec::new(), Some(e)),
         };
-        let first_step = self.step(orchestrator_id, session, &first, &head[first.len()..], now);
-        if !(session.is_some() && first.len() == DRAIN_BATCH && head.len() > DRAIN_BATCH) {
+        let first_step = self.step(orchestrator_id, session, &first, now);
+        if !(first.len() == DRAIN_BATCH && head.len() > DRAIN_BATCH) {
             let reply = self.bounded(self.store.drain_step(&first_step)).await;
             return (vec![(first, reply)], None);
         }
         let second = async {
             let plan = self.plan(orchestrator_id, &head[DRAIN_BATCH..], orders + DRAIN_BATCH as i64, session, now).await?;
-            let step = self.step(orchestrator_id, session, &plan, &head[DRAIN_BATCH + plan.len()..], now);
+            let step = self.step(orchestrator_id, session, &plan, now);
             let reply = self.bounded(self.store.drain_step(&step)).await;
             Ok::<_, RouterError>((plan, reply))
         };
@@ -260,15 +263,66 @@ impl<S: Store> Router<S> {
         }
     }
 
-    /// Decides what to do with each head item. Offline, only the leading undeliverable items are
-    /// taken (the rest waits, in order); online, every item is delivered or dropped.
+    /// Offline: drops what expired (or cannot be read) at the head of each level, in one step
+    /// that checks those heads, and files the orchestrator for when the next queued message
+    /// expires. `head` holds the first items of each level (`levels` of each, read at most
+    /// `read` per level); the rest waits, in order.
+    async fn drop_expired<'a>(
+        &self,
+        orchestrator_id: &str,
+        head: &'a [Vec<u8>],
+        levels: [usize; 3],
+        read: usize,
+        now: i64,
+    ) -> (Vec<Planned<'a>>, StoreResult<DrainReply>) {
+        let ttl_ms = self.config.offline_queue.queue_ttl_seconds as i64 * 1000;
+        let mut plan = Vec::new();
+        let mut counts = [0; 3];
+        let mut revisit: Option<i64> = None;
+        let mut start = 0;
+        for (level, &count) in levels.iter().enumerate() {
+            let segment = &head[start..start + count];
+            start += count;
+            for raw in segment {
+                let drop = match self.classify(raw, now) {
+                    Classified::Live(item) => {
+                        revisit = Some(revisit.map_or(item.1 + ttl_ms, |r| r.min(item.1 + ttl_ms)));
+                        break;
+                    }
+                    Classified::Expired(id) => (id, DropReason::Expired),
+                    Classified::Invalid(id) => (id, DropReason::Invalid),
+                };
+                plan.push(Planned { raw, action: DrainAction::Drop, drop: Some(drop), queued_at_ms: None });
+                counts[level] += 1;
+            }
+            // A level read in full and dropped in full may hold more behind what was read.
+            if counts[level] == count && count >= read {
+                revisit = Some(now);
+            }
+        }
+        let step = DrainStep {
+            orchestrator_id,
+            session: None,
+            copies: Vec::new(),
+            items: plan.iter().map(|p| (p.raw, p.action.clone())).collect(),
+            levels: Some(counts),
+            retry_at_ms: now + self.config.drain_interval_ms as i64,
+            revisit_at_ms: revisit.unwrap_or(now + self.config.drain_interval_ms as i64),
+            receipt_deadline_ms: self.receipt_deadline(now, 1),
+            now_ms: now,
+        };
+        let reply = self.bounded(self.store.drain_step(&step)).await;
+        (plan, reply)
+    }
+
+    /// Decides what to do with each head item (online): every item is delivered or dropped.
     /// `first_order` is the delivery-order value of `head[0]` (the next items take the next ones).
     async fn plan<'a>(
         &self,
         orchestrator_id: &str,
         head: &'a [Vec<u8>],
         first_order: i64,
-        session: Option<&KnownSession>,
+        session: &KnownSession,
         now: i64,
     ) -> Result<Vec<Planned<'a>>, RouterError> {
         let mut plan = Vec::with_capacity(head.len());
@@ -279,16 +333,11 @@ impl<S: Store> Router<S> {
                 Classified::Expired(id) => (Some((id, DropReason::Expired)), None, None),
                 Classified::Invalid(id) => (Some((id, DropReason::Invalid)), None, None),
             };
-            if session.is_none() && drop.is_none() {
-                break;
-            }
             if let Some(item) = item {
                 live.push((plan.len(), item));
             }
             plan.push(Planned { raw, action: DrainAction::Drop, drop, queued_at_ms });
         }
-        let Some(session) = session else { return Ok(plan) };
-
         let source = self.message_source.read().unwrap_or_else(|e| e.into_inner()).clone();
         let updates = match source {
             Some(source) if !live.is_empty() => {
@@ -342,29 +391,18 @@ impl<S: Store> Router<S> {
         Ok(plan)
     }
 
-    /// The step that applies `plan`; `rest` is what stays queued behind it.
-    fn step<'a>(&self, orchestrator_id: &'a str, session: Option<&'a KnownSession>, plan: &[Planned<'a>], rest: &[Vec<u8>], now: i64) -> DrainStep<'a> {
+    /// The online step that applies `plan`.
+    fn step<'a>(&self, orchestrator_id: &'a str, session: &'a KnownSession, plan: &[Planned<'a>], now: i64) -> DrainStep<'a> {
         DrainStep {
             orchestrator_id,
-            session: session.map(|s| (s.session_id.as_str(), s.daemon_id.as_str())),
-            copies: session.map_or(Vec::new(), KnownSession::copy_refs),
+            session: Some((session.session_id.as_str(), session.daemon_id.as_str())),
+            copies: session.copy_refs(),
             items: plan.iter().map(|p| (p.raw, p.action.clone())).collect(),
+            levels: None,
             retry_at_ms: now + self.config.drain_interval_ms as i64,
-            revisit_at_ms: match session {
-                Some(_) => now + self.config.drain_interval_ms as i64,
-                None => self.next_expiry(rest, now),
-            },
+            revisit_at_ms: now + self.config.drain_interval_ms as i64,
             receipt_deadline_ms: self.receipt_deadline(now, 1),
             now_ms: now,
-        }
-    }
-
-    /// When the first of these (not yet taken) items expires: when an offline queue is next due.
-    fn next_expiry(&self, rest: &[Vec<u8>], now: i64) -> i64 {
-        let ttl_ms = self.config.offline_queue.queue_ttl_seconds as i64 * 1000;
-        match rest.first().map(|raw| self.classify(raw, now)) {
-            Some(Classified::Live(item)) => item.1 + ttl_ms,
-            _ => now + self.config.drain_interval_ms as i64,
         }
     }
 

@@ -323,7 +323,9 @@ impl<S: Store> Router<S> {
             queue_item: &prepared.item_json,
             priority: prepared.item.priority,
             expires_at_ms: prepared.expires_at_ms,
-            now_ms: prepared.now_ms,
+            // The attempt's own time: a retry seconds later must not see a session as living
+            // that has expired since the message was prepared.
+            now_ms: now_ms(),
             dedupe,
             queue_only,
             receipt: built.receipt.as_deref().map(|record| (record, self.receipt_deadline(prepared.now_ms, 1))),

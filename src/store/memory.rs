@@ -137,19 +137,35 @@ impl Orchestrator {
     }
 
     /// The primary session's JSON, promoting the most recently active living active one when the
-    /// stored primary expired or is not active (`current_session` in common.lua).
+    /// stored primary expired or is not active (`current_session` in common.lua: a primary whose
+    /// key is gone while its entry lives was deleted, and goes too).
     fn current_session(&mut self, now: i64) -> Option<String> {
         let raw = self.session.as_ref().map(|(json, _)| json.clone());
         if raw.as_deref().is_some_and(|r| active(r).is_some()) {
             return raw;
         }
-        let mut living: Vec<(&String, &(String, i64))> = self.sessions.iter().filter(|(_, (_, expiry))| *expiry > now).collect();
-        living.sort_by(|a, b| (b.1 .1, b.0).cmp(&(a.1 .1, a.0)));
-        if let Some((json, expiry)) = living.into_iter().map(|(_, s)| s).find(|(json, _)| active(json).is_some()).cloned() {
-            self.session = Some((json.clone(), expiry));
-            return Some(json);
+        self.promote(now, raw.is_none()).or(raw)
+    }
+
+    /// Makes the most recently active living active session the primary and returns it
+    /// (`promote_session` in common.lua); with `skip_first`, removes the first one instead.
+    fn promote(&mut self, now: i64, mut skip_first: bool) -> Option<String> {
+        let mut living: Vec<(String, String, i64)> =
+            self.sessions.iter().filter(|(_, (_, expiry))| *expiry > now).map(|(id, (json, e))| (id.clone(), json.clone(), *e)).collect();
+        living.sort_by(|a, b| (b.2, &b.0).cmp(&(a.2, &a.0)));
+        for (id, json, expiry) in living {
+            if active(&json).is_none() {
+                continue;
+            }
+            if skip_first {
+                self.sessions.remove(&id);
+                skip_first = false;
+            } else {
+                self.session = Some((json.clone(), expiry));
+                return Some(json);
+            }
         }
-        raw
+        None
     }
 
     /// The other living sessions, most recently active first (ties as Redis orders them).
@@ -221,14 +237,14 @@ fn sessions_reply(sessions: &[String]) -> String {
 #[derive(Debug, Default)]
 struct State {
     orchestrators: HashMap<String, Orchestrator>,
-    /// `routing:delivered:<messageId>`: marker JSON and expiry (ms), with expiries in the order
-    /// they were set so that expired markers are dropped without a scan.
+    /// `routing:delivered:<messageId>`: marker JSON and expiry (ms).
     delivered: HashMap<String, (String, i64)>,
-    marker_expiries: VecDeque<(i64, String)>,
     /// `daemon:events:<daemonId>`: newest first, and when the list expires (ms).
     daemons: HashMap<String, (VecDeque<String>, i64)>,
     /// `routing:pending`.
     pending: ZSet,
+    /// When [`State::sweep`] last ran (ms).
+    swept_at: i64,
 }
 
 impl State {
@@ -239,23 +255,30 @@ impl State {
         o
     }
 
-    /// Forgets an orchestrator that holds nothing any more.
+    /// After a step: an emptied queue list loses its expiry (as a Redis key that empties is
+    /// deleted), and an orchestrator that holds nothing any more is forgotten.
     fn tidy(&mut self, id: &str) {
-        if self.orchestrators.get(id).is_some_and(Orchestrator::is_empty) {
+        let Some(o) = self.orchestrators.get_mut(id) else { return };
+        for (queue, expiry) in o.queues.iter().zip(o.queue_expiry.iter_mut()) {
+            if queue.is_empty() {
+                *expiry = 0;
+            }
+        }
+        if o.is_empty() {
             self.orchestrators.remove(id);
         }
     }
 
-    fn expire_markers(&mut self, now: i64) {
-        while let Some((expiry, id)) = self.marker_expiries.front() {
-            if *expiry > now {
-                break;
-            }
-            if self.delivered.get(id).is_some_and(|(_, e)| e == expiry) {
-                self.delivered.remove(id);
-            }
-            self.marker_expiries.pop_front();
-        }
+    /// Drops everything that has expired (Redis drops expired keys by itself; here reads skip
+    /// them, and this frees them).
+    fn sweep(&mut self, now: i64) {
+        self.swept_at = now;
+        self.delivered.retain(|_, (_, expiry)| *expiry > now);
+        self.daemons.retain(|_, (list, expiry)| *expiry > now && !list.is_empty());
+        self.orchestrators.retain(|_, o| {
+            o.expire(now);
+            !o.is_empty()
+        });
     }
 
     fn marker(&self, message_id: &str, now: i64) -> Option<&String> {
@@ -267,9 +290,7 @@ impl State {
         if self.marker(message_id, now).is_some() {
             return false;
         }
-        let expiry = now + ttl_seconds as i64 * 1000;
-        self.delivered.insert(message_id.to_owned(), (marker.to_owned(), expiry));
-        self.marker_expiries.push_back((expiry, message_id.to_owned()));
+        self.delivered.insert(message_id.to_owned(), (marker.to_owned(), now + ttl_seconds as i64 * 1000));
         true
     }
 
@@ -327,6 +348,9 @@ pub struct MemoryStore {
     closed: AtomicBool,
 }
 
+/// How often expired data is freed, in ms.
+const SWEEP_INTERVAL_MS: i64 = 1000;
+
 /// The wall clock in ms since the epoch (for operations the engine gives no time).
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -357,19 +381,22 @@ impl MemoryStore {
         MemoryStore { state, limits, closed: AtomicBool::new(false) }
     }
 
-    /// Runs one atomic step.
+    /// Runs one atomic step (first freeing what expired, at most once a second).
     fn step<T>(&self, f: impl FnOnce(&mut State) -> T) -> StoreResult<T> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError("the router is closed".into()));
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = now_ms();
+        if now - state.swept_at >= SWEEP_INTERVAL_MS {
+            state.sweep(now);
+        }
         Ok(f(&mut state))
     }
 
     fn route_one(&self, state: &mut State, r: &RouteRequest<'_>) -> RouteReply {
         let l = &self.limits;
         let now = r.now_ms;
-        state.expire_markers(now);
         let o = r.orchestrator_id;
         if r.queue_only {
             return self.queue(state, r, QueueStatus::Offline, r.expires_at_ms);
@@ -503,6 +530,7 @@ impl Store for MemoryStore {
         self.step(|state| {
             let o = state.orchestrator(orchestrator_id, now_ms);
             if multiple {
+                o.current_session(now_ms);
                 o.sessions.insert(session_id.to_owned(), (session.to_owned(), now_ms + ttl_ms));
                 let primary = o.session.as_ref().map(|(json, _)| json.clone());
                 if active(session).is_some() || primary.is_none() {
@@ -539,7 +567,7 @@ impl Store for MemoryStore {
                     if primary.as_deref() == Some(id) {
                         removed = true;
                         o.session = None;
-                        o.current_session(now_ms);
+                        o.promote(now_ms, false);
                     }
                     removed
                 }
@@ -560,7 +588,10 @@ impl Store for MemoryStore {
                     None => o.session.as_ref().map(|(json, _)| json.clone()).filter(|json| session_id_of(json).as_deref() == Some(id)),
                 },
             };
-            let raw = raw?;
+            let Some(raw) = raw else {
+                state.tidy(orchestrator_id);
+                return None;
+            };
             let raw = with_last_active_at(&raw, now_iso);
             let id = session_id_of(&raw);
             let primary = o.session.as_ref().and_then(|(json, _)| session_id_of(json));
@@ -574,6 +605,7 @@ impl Store for MemoryStore {
             if queue_length > 0 && active(&raw).is_some() {
                 state.pending.add(orchestrator_id, now_ms);
             }
+            state.tidy(orchestrator_id);
             Some(Touched { session: raw, queue_length })
         })
     }
@@ -602,11 +634,24 @@ impl Store for MemoryStore {
     async fn snapshot(&self, orchestrator_id: &str, count: usize, now_ms: i64) -> StoreResult<QueueSnapshot> {
         self.step(|state| {
             let o = state.orchestrator(orchestrator_id, now_ms);
-            let head = o.head(count).0.into_iter().map(|item| item.as_bytes().to_vec()).collect();
-            let length = o.queue_length();
             let session = self.read_session(o, now_ms);
+            let online = if self.limits.broadcast {
+                session.as_deref().is_some_and(|s| s != "[]")
+            } else {
+                session.as_deref().and_then(active).is_some()
+            };
+            let bytes = |items: Vec<&String>| items.into_iter().map(|item| item.as_bytes().to_vec()).collect::<Vec<_>>();
+            let (head, levels) = if online {
+                let (head, levels) = o.head(count);
+                (bytes(head), levels)
+            } else {
+                let firsts = [0, 1, 2].map(|level| o.queues[level].iter().take(count).collect::<Vec<_>>());
+                let levels = [0, 1, 2].map(|level| firsts[level].len());
+                (firsts.into_iter().flat_map(bytes).collect(), levels)
+            };
+            let length = o.queue_length();
             state.tidy(orchestrator_id);
-            QueueSnapshot { session, length, head }
+            QueueSnapshot { session, length, head, levels, per_level: !online }
         })
     }
 
@@ -614,7 +659,6 @@ impl Store for MemoryStore {
         let l = &self.limits;
         let now = step.now_ms;
         self.step(|state| {
-            state.expire_markers(now);
             let id = step.orchestrator_id;
             let o = state.orchestrator(id, now);
             if let Some(expected) = step.session {
@@ -624,7 +668,14 @@ impl Store for MemoryStore {
                 }
             }
             let n = step.items.len();
-            let (head, _) = o.head(n);
+            let head: Vec<&String> = match step.levels {
+                // The first items of each level, as planned.
+                Some(counts) if (0..3).all(|level| o.queues[level].len() >= counts[level]) => {
+                    (0..3).flat_map(|level| o.queues[level].iter().take(counts[level])).collect()
+                }
+                Some(_) => Vec::new(),
+                None => o.head(n).0,
+            };
             if head.len() < n || head.iter().zip(&step.items).any(|(item, (raw, _))| item.as_bytes() != *raw) {
                 state.tidy(id);
                 return DrainReply::Conflict;
@@ -660,7 +711,13 @@ impl Store for MemoryStore {
                     }
                 }
             }
-            state.orchestrator(id, now).take_head(outcomes.len());
+            let o = state.orchestrator(id, now);
+            match step.levels {
+                Some(counts) => (0..3).for_each(|level| {
+                    o.queues[level].drain(..counts[level]);
+                }),
+                None => o.take_head(outcomes.len()),
+            }
             if !events.is_empty() {
                 state.push_events(daemon, events, l.daemon_events_ttl_seconds, now);
                 for ((_, copy_daemon), list) in step.copies.iter().zip(copy_events) {
@@ -830,7 +887,7 @@ impl Store for MemoryStore {
             let Some(o) = state.orchestrators.get(orchestrator_id) else { return QueueInspection::default() };
             let live = |expiry: i64| expiry > now;
             let mut sessions: Vec<(String, i64)> = o.sessions.values().filter(|(_, e)| live(*e)).cloned().collect();
-            sessions.sort_by(|a, b| b.1.cmp(&a.1));
+            sessions.sort_by(|a, b| (b.1, &b.0).cmp(&(a.1, &a.0)));
             let level = |i: usize| if live(o.queue_expiry[i]) { &o.queues[i] } else { &EMPTY };
             QueueInspection {
                 primary: o.session.as_ref().filter(|(_, e)| live(*e)).map(|(json, _)| json.clone()),
@@ -873,7 +930,8 @@ impl Store for MemoryStore {
     async fn acknowledge_daemon_events(&self, daemon_id: &str, event_ids: &[String]) -> StoreResult<u64> {
         let wanted: HashSet<&str> = event_ids.iter().map(String::as_str).collect();
         self.step(|state| {
-            let Some((list, _)) = state.daemons.get_mut(daemon_id) else { return 0 };
+            let now = now_ms();
+            let Some((list, _)) = state.daemons.get_mut(daemon_id).filter(|(_, expiry)| *expiry > now) else { return 0 };
             let before = list.len();
             list.retain(|event| !event_id_of(event).is_some_and(|id| wanted.contains(id.as_str())));
             let removed = (before - list.len()) as u64;

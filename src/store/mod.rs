@@ -159,9 +159,13 @@ pub struct QueueSnapshot {
     pub session: Option<String>,
     /// Messages queued, over every level.
     pub length: u64,
-    /// The first items in drain order (every high item, then normal, then low), as raw bytes so
-    /// that an entry that is not UTF-8 is still matched exactly.
+    /// Online: the first items in drain order (every high item, then normal, then low). Offline
+    /// (`per_level`): the first items of each level, high's, then normal's, then low's. Raw
+    /// bytes, so that an entry that is not UTF-8 is still matched exactly.
     pub head: Vec<Vec<u8>>,
+    /// How many of `head` come from each level (high, normal, low).
+    pub levels: [usize; 3],
+    pub per_level: bool,
 }
 
 /// What a drain does with one queue item.
@@ -185,6 +189,9 @@ pub struct DrainStep<'a> {
     pub copies: Vec<(&'a str, &'a str)>,
     /// The exact raw head items (in drain order, over the levels), each with its action.
     pub items: Vec<(&'a [u8], DrainAction)>,
+    /// `Some(counts)` when the items are instead the first `counts[level]` items of each level,
+    /// high's then normal's then low's, all dropped (an offline drain removing what expired).
+    pub levels: Option<[usize; 3]>,
     /// Next look at this queue if the daemon's event list is full.
     pub retry_at_ms: i64,
     /// Next look at this queue otherwise (e.g. when its head expires).

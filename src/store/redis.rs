@@ -369,10 +369,13 @@ impl RedisStore {
         invocation
     }
 
-    /// The block of a step's arguments that describes broadcast targets: the broadcast flag, now,
-    /// the copy count, then each copy's session id, daemon id and channel.
-    fn copies_args(&self, invocation: &mut redis::ScriptInvocation<'_>, copies: &[(&str, &str)], now_ms: i64) {
+    /// The broadcast flag, now and the copy count, as steps take them (see `copies_args`).
+    fn targets_args(&self, invocation: &mut redis::ScriptInvocation<'_>, copies: &[(&str, &str)], now_ms: i64) {
         invocation.arg(if self.limits.broadcast { "1" } else { "0" }).arg(now_ms).arg(copies.len());
+    }
+
+    /// Each broadcast copy's session id, daemon id and channel.
+    fn copies_args(&self, invocation: &mut redis::ScriptInvocation<'_>, copies: &[(&str, &str)]) {
         for (session_id, daemon_id) in copies {
             invocation.arg(*session_id).arg(*daemon_id).arg(self.keys.daemon_channel(daemon_id));
         }
@@ -726,18 +729,21 @@ impl Store for RedisStore {
         invocation.key(k.key(Key::Sessions, orchestrator_id)).key(k.key(Key::SessionRecords, orchestrator_id));
         let reply = self.run(invocation.arg(count).arg(now_ms).arg(if self.limits.broadcast { "1" } else { "0" })).await?;
         let parts = match &reply {
-            Value::Array(parts) if parts.len() >= 2 => parts,
+            Value::Array(parts) if parts.len() >= 6 => parts,
             other => return Err(unexpected("snapshot", other)),
         };
         let length = int(&parts[1]).ok_or_else(|| unexpected("snapshot", &reply))?;
-        let head = parts[2..]
+        let per_level = text(&parts[2]).as_deref() == Some("l");
+        let count = |i: usize| int(&parts[i]).map(|n| n as usize).ok_or_else(|| unexpected("snapshot", &reply));
+        let levels = [count(3)?, count(4)?, count(5)?];
+        let head = parts[6..]
             .iter()
             .map(|item| match item {
                 Value::BulkString(bytes) => Ok(bytes.clone()),
                 other => Err(unexpected("snapshot", other)),
             })
             .collect::<StoreResult<_>>()?;
-        Ok(QueueSnapshot { session: text(&parts[0]), length, head })
+        Ok(QueueSnapshot { session: text(&parts[0]), length, head, levels, per_level })
     }
 
     async fn drain_step(&self, step: &DrainStep<'_>) -> StoreResult<DrainReply> {
@@ -751,7 +757,16 @@ impl Store for RedisStore {
             .arg(if self.limits.receipts { "1" } else { "0" })
             .arg(step.receipt_deadline_ms)
             .arg(step.items.len());
-        self.copies_args(&mut invocation, &step.copies, step.now_ms);
+        self.targets_args(&mut invocation, &step.copies, step.now_ms);
+        match step.levels {
+            Some(counts) => counts.iter().for_each(|count| {
+                invocation.arg(*count);
+            }),
+            None => {
+                invocation.arg("").arg("").arg("");
+            }
+        }
+        self.copies_args(&mut invocation, &step.copies);
         for (raw, action) in &step.items {
             match action {
                 DrainAction::Deliver { message_id, event, marker, receipt, copies } => {
@@ -845,7 +860,8 @@ impl Store for RedisStore {
             .arg(step.queue_revisit_at_ms)
             .arg(step.queue_expires_at_ms + QUEUE_KEY_GRACE_MS)
             .arg(step.items.len());
-        self.copies_args(&mut invocation, &step.copies, step.now_ms);
+        self.targets_args(&mut invocation, &step.copies, step.now_ms);
+        self.copies_args(&mut invocation, &step.copies);
         for (message_id, record, action) in &step.items {
             invocation.key(k.delivered(message_id)).arg(*message_id).arg(*record);
             let copies: &[String] = match action {

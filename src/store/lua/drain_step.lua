@@ -13,6 +13,9 @@
 --       8 index score if the daemon list is full  9 index score otherwise
 --       10 receipts ('1'/'0')  11 receipt deadline (ms)  12 item count n
 --       13 broadcast ('1'/'0')  14 now (ms)  15 copy count c
+--       16, 17, 18: how many of the items come from the high, normal and low level when the items
+--       are the first of each level (an offline drain dropping expired items); '' when they are
+--       the first items in drain order (the usual case)
 --       then per copy (3 each): sessionId, daemonId, channel
 --       then per item, in drain order over the levels: raw item JSON, action ('d' deliver /
 --       'x' drop), daemon event JSON, marker JSON, in-flight record JSON, messageId, and the
@@ -24,9 +27,9 @@ local queues = {KEYS[7], KEYS[2], KEYS[8]}
 local c = tonumber(ARGV[15])
 local copies = {}
 for j = 1, c do
-  copies[j] = {key = KEYS[10 + j], session_id = ARGV[13 + 3 * j], daemon_id = ARGV[14 + 3 * j], channel = ARGV[15 + 3 * j]}
+  copies[j] = {key = KEYS[10 + j], session_id = ARGV[16 + 3 * j], daemon_id = ARGV[17 + 3 * j], channel = ARGV[18 + 3 * j]}
 end
-local first_item = 16 + 3 * c
+local first_item = 19 + 3 * c
 local stride = 6 + c
 local first_marker = 11 + c
 
@@ -40,8 +43,23 @@ if ARGV[2] ~= '' then
   end
 end
 
-local head, counts = {}, {0, 0, 0}
-if n > 0 then
+local counts = {0, 0, 0}
+if ARGV[16] ~= '' then
+  -- The first items of each level, as planned.
+  local i = 0
+  for level = 1, 3 do
+    counts[level] = tonumber(ARGV[15 + level])
+    if counts[level] > 0 then
+      local items = redis.call('LRANGE', queues[level], 0, counts[level] - 1)
+      if #items < counts[level] then return {'conflict'} end
+      for j = 1, counts[level] do
+        if items[j] ~= ARGV[first_item + stride * i] then return {'conflict'} end
+        i = i + 1
+      end
+    end
+  end
+elseif n > 0 then
+  local head
   head, counts = queue_head(queues, n)
   if #head < n then return {'conflict'} end
   for i = 1, n do

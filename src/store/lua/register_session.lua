@@ -10,6 +10,8 @@
 -- Returns: the queue length
 if ARGV[6] == '1' then
   prune_sessions(KEYS[6], KEYS[7], ARGV[4])
+  -- Settles a primary whose key a deployed instance deleted before this one takes a place.
+  current_session(KEYS[1], KEYS[6], KEYS[7], ARGV[4])
   redis.call('HSET', KEYS[7], ARGV[5], ARGV[1])
   redis.call('ZADD', KEYS[6], tonumber(ARGV[4]) + 1000 * tonumber(ARGV[2]), ARGV[5])
   keep_sessions(KEYS[6], KEYS[7])

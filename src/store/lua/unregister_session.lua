@@ -12,7 +12,7 @@ local primary = redis.call('GET', KEYS[1])
 if primary and session_id_of(primary) == ARGV[1] then
   removed = 1
   redis.call('DEL', KEYS[1])
-  current_session(KEYS[1], KEYS[2], KEYS[3], ARGV[2])
+  promote_session(KEYS[1], KEYS[2], KEYS[3], ARGV[2], false)
 end
 keep_sessions(KEYS[2], KEYS[3])
 return removed

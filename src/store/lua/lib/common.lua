@@ -114,22 +114,41 @@ local function session_id_of(raw)
   return nil
 end
 
--- current_session: the raw primary session, or false: the most recently active session that is
--- active. When the one in routing:session:<orch> has expired or is not active, and another session
--- of the orchestrator lives and is active, the most recently active of those becomes the primary,
--- written back for the rest of its lifetime.
-local function current_session(session_key, sessions_key, records_key, now)
-  local raw = redis.call('GET', session_key)
-  if raw and session_active(raw) then return raw end
+-- promote_session: writes the most recently active living active session into the primary's
+-- key, for the rest of its lifetime, and returns it (false when there is none; the key is left
+-- as it is). With `skip_first`, the first such session is removed from the set instead (see
+-- current_session).
+local function promote_session(session_key, sessions_key, records_key, now, skip_first)
   local live = redis.call('ZRANGE', sessions_key, '+inf', '(' .. now, 'BYSCORE', 'REV', 'WITHSCORES')
   for i = 1, #live, 2 do
     local record = redis.call('HGET', records_key, live[i])
     if record and session_active(record) then
-      redis.call('SET', session_key, record, 'PX', math.max(1, tonumber(live[i + 1]) - tonumber(now)))
-      return record
+      if skip_first then
+        redis.call('ZREM', sessions_key, live[i])
+        redis.call('HDEL', records_key, live[i])
+        skip_first = false
+      else
+        redis.call('SET', session_key, record, 'PX', math.max(1, tonumber(live[i + 1]) - tonumber(now)))
+        return record
+      end
     end
   end
-  return raw or false
+  return false
+end
+
+-- current_session: the raw primary session, or false: the most recently active session that is
+-- active. When the one in routing:session:<orch> has expired or is not active, and another session
+-- of the orchestrator lives and is active, the most recently active of those becomes the primary.
+-- Every write keeps the most recently active active session in the key, so when the key is gone
+-- while that session still lives in the set, the key was deleted (a deployed instance
+-- unregistered the session) or expired a moment before its entry (clocks differ): that session
+-- is gone too, and the next one takes its place. Without the session set (one session per
+-- orchestrator, `sessions_key` nil) it is just the stored session.
+local function current_session(session_key, sessions_key, records_key, now)
+  local raw = redis.call('GET', session_key)
+  if raw and session_active(raw) then return raw end
+  if not sessions_key then return raw or false end
+  return promote_session(session_key, sessions_key, records_key, now, not raw) or raw or false
 end
 
 -- prune_sessions: forgets the sessions that expired by `now`.

@@ -155,9 +155,9 @@ async function main() {
     const item = JSON.stringify({ messageId: 'm', channelId: 'chan', authorId: 'user', content: CONTENT, createdAt: new Date(now).toISOString(), queuedAt: new Date(now).toISOString() });
     const marker = JSON.stringify({ sessionId: 'sess', deliveredAt: new Date(now).toISOString() });
     const floor = redisBenchmark(port, ['-c', '1', '-P', '1000', '-n', String(20_000 * SCALE), '-r', '100000000',
-      'EVALSHA', routeSha, '11', 'bench:n:routing:session:orch_on', 'bench:f:routing:queue:orch_on', 'bench:f:routing:delivered:__rand_int__',
+      'EVALSHA', routeSha, '9', 'bench:n:routing:session:orch_on', 'bench:f:routing:queue:orch_on', 'bench:f:routing:delivered:__rand_int__',
       'bench:f:daemon:events:daemon_on', 'bench:f:routing:pending', 'bench:f:routing:inflight:orch_on', 'bench:f:routing:receipts:orch_on',
-      'bench:f:routing:queue-high:orch_on', 'bench:f:routing:queue-low:orch_on', 'bench:f:routing:sessions:orch_on', 'bench:f:routing:session-records:orch_on',
+      'bench:f:routing:queue-high:orch_on', 'bench:f:routing:queue-low:orch_on',
       'orch_on', 'sess', 'daemon_on', event, marker, 'daemon:daemon_on:events', item, '1000000000', '1000000', '1', '3600', '86400',
       String(now + 86_400_000), String(now), '0', String(now + 90_000_000), '0', '', '0', 'm__rand_int__', '0', '2']);
     floorBatch.push(floor.rps);

@@ -184,7 +184,8 @@ fn int(value: &Value) -> Option<u64> {
     }
 }
 
-/// Keys and arguments of one route request (route.lua's KEYS and ARGV).
+/// Keys and arguments of one route request (route.lua's KEYS and ARGV); the last two keys (the
+/// session set and records) only with several sessions per orchestrator.
 const ROUTE_KEYS: usize = 11;
 const ROUTE_ARGS: usize = 22;
 
@@ -394,8 +395,10 @@ impl RedisStore {
         out.arg(&k.parts(Key::Receipts, r.orchestrator_id));
         out.arg(&k.parts(Key::QueueHigh, r.orchestrator_id));
         out.arg(&k.parts(Key::QueueLow, r.orchestrator_id));
-        out.arg(&k.parts(Key::Sessions, r.orchestrator_id));
-        out.arg(&k.parts(Key::SessionRecords, r.orchestrator_id));
+        if self.limits.multiple_sessions {
+            out.arg(&k.parts(Key::Sessions, r.orchestrator_id));
+            out.arg(&k.parts(Key::SessionRecords, r.orchestrator_id));
+        }
         let flag = |on: bool| -> &[u8] { if on { b"1" } else { b"0" } };
         out.arg(&[r.orchestrator_id.as_bytes()]);
         out.arg(&[r.session_id.as_bytes()]);
@@ -421,6 +424,12 @@ impl RedisStore {
         out.int(level(r.priority));
     }
 
+    /// Keys per route request: one session per orchestrator needs no session set (two keys, and
+    /// Redis's parsing of them, saved on every route).
+    fn route_keys(&self) -> usize {
+        if self.limits.multiple_sessions { ROUTE_KEYS } else { ROUTE_KEYS - 2 }
+    }
+
     /// The script of `kind` and its source.
     fn route_script(&self, kind: RouteScript) -> (&Script, &'static str) {
         match kind {
@@ -437,10 +446,11 @@ impl RedisStore {
         let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
         out.arg(&[b"EVALSHA"]);
         out.arg(&[self.route_script(kind).0.get_hash().as_bytes()]);
-        out.int((ROUTE_KEYS * requests.len() + copies) as i64);
+        let route_keys = self.route_keys();
+        out.int((route_keys * requests.len() + copies) as i64);
         // The batch script's keys come first, then its message count, then the arguments: write
         // every request's keys, then every request's arguments.
-        let mut keys = Select { out: &mut *out, range: 0..ROUTE_KEYS, at: 0 };
+        let mut keys = Select { out: &mut *out, range: 0..route_keys, at: 0 };
         for r in requests {
             keys.at = 0;
             self.route_args(&mut keys, r);
@@ -452,7 +462,7 @@ impl RedisStore {
         if batch {
             out.int(requests.len() as i64);
         }
-        let mut args = Select { out: &mut *out, range: ROUTE_KEYS..ROUTE_KEYS + ROUTE_ARGS, at: 0 };
+        let mut args = Select { out: &mut *out, range: route_keys..route_keys + ROUTE_ARGS, at: 0 };
         for r in requests {
             args.at = 0;
             self.route_args(&mut args, r);
@@ -468,7 +478,7 @@ impl RedisStore {
     /// The route call for `requests`, packed for the pipe.
     fn route_packed(&self, requests: &[RouteRequest<'_>], kind: RouteScript) -> Vec<u8> {
         let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
-        let count = 3 + (ROUTE_KEYS + ROUTE_ARGS) * requests.len() + usize::from(kind == RouteScript::Batch) + 5 * copies;
+        let count = 3 + (self.route_keys() + ROUTE_ARGS) * requests.len() + usize::from(kind == RouteScript::Batch) + 5 * copies;
         let size: usize = requests
             .iter()
             .map(|r| r.daemon_event.len() + r.queue_item.len() + r.marker.len() + 640 + r.copies.iter().map(|c| c.event.len() + 160).sum::<usize>())
@@ -1137,7 +1147,7 @@ mod tests {
             assert_eq!(store.route_packed(requests, kind), store.route_cmd(requests, kind).get_packed_command());
         }
         let single = String::from_utf8(store.route_packed(&requests[..1], RouteScript::Single)).unwrap();
-        assert!(single.starts_with("*36\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
+        assert!(single.starts_with("*34\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
         assert!(single.contains("\r\n$25\r\np:routing:session:orch_é\r\n"), "{single}");
         assert!(single.contains("\r\n$15\r\ndaemon:d:events\r\n"), "{single}");
     }

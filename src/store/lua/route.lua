@@ -3,7 +3,8 @@
 -- KEYS: 1 routing:session:<orch>  2 routing:queue:<orch>  3 routing:delivered:<msg>
 --       4 daemon:events:<daemon>  5 routing:pending  6 routing:inflight:<orch>  7 routing:receipts:<orch>
 --       8 routing:queue-high:<orch>  9 routing:queue-low:<orch>  (2 is the normal level)
---       10 routing:sessions:<orch>  11 routing:session-records:<orch>
+--       10 routing:sessions:<orch>  11 routing:session-records:<orch> (only with several sessions
+--       per orchestrator)
 -- ARGV: 1 orchestratorId  2 expected sessionId  3 expected daemonId  4 daemon event JSON
 --       5 delivered marker JSON  6 daemon channel  7 queue item JSON  8 daemon maxEvents
 --       9 maxQueueSize  10 queue enabled ('1'/'0')  11 marker TTL s  12 daemon list TTL s

@@ -1,13 +1,14 @@
 -- route_batch: routes many messages in order, each exactly as route.lua would, in one call (one
 -- atomic step for the whole batch).
--- KEYS: 11 per message, as route.lua's KEYS
+-- KEYS: 9 or 11 per message (the same for all), as route.lua's KEYS
 -- ARGV: 1 message count n, then 22 per message, as route.lua's ARGV
 -- Returns: for each message, the length of its reply followed by the reply (as route.lua's)
 local n = tonumber(ARGV[1])
+local stride = #KEYS / n
 local replies, count = {}, 0
 for i = 0, n - 1 do
   -- One constructor per table sizes it once; filling an empty table grows it step by step.
-  local k = {unpack(KEYS, 11 * i + 1, 11 * i + 11)}
+  local k = {unpack(KEYS, stride * i + 1, stride * i + stride)}
   local a = {unpack(ARGV, 22 * i + 2, 22 * i + 23)}
   local reply = route_message(k, a)
   replies[count + 1] = #reply

@@ -25,22 +25,14 @@
 local n = tonumber(ARGV[12])
 local queues = {KEYS[7], KEYS[2], KEYS[8]}
 local c = tonumber(ARGV[15])
-local copies = {}
-for j = 1, c do
-  copies[j] = {key = KEYS[10 + j], session_id = ARGV[16 + 3 * j], daemon_id = ARGV[17 + 3 * j], channel = ARGV[18 + 3 * j]}
-end
+local copies = step_copies(c, 19)
 local first_item = 19 + 3 * c
 local stride = 6 + c
 local first_marker = 11 + c
 
 if ARGV[2] ~= '' then
-  if ARGV[13] == '1' then
-    local sessions = broadcast_sessions(KEYS[1], KEYS[9], KEYS[10], ARGV[14])
-    if not targets_are(sessions, ARGV[2], ARGV[3], copies) then return {'stale', sessions_reply(sessions)} end
-  else
-    local raw = redis.call('GET', KEYS[1])
-    if not session_is(raw, ARGV[2], ARGV[3]) then return {'stale', raw} end
-  end
+  local stale = step_stale(ARGV[13], ARGV[14], copies)
+  if stale then return stale end
 end
 
 local counts = {0, 0, 0}
@@ -67,16 +59,13 @@ elseif n > 0 then
   end
 end
 
--- Nothing is written before every daemon key is known to be a list (Redis does not roll a
--- script back, so a failing push after the trim would lose the taken items).
-local wrong_type = list_or_error(KEYS[3])
-for j = 1, c do wrong_type = wrong_type or list_or_error(copies[j].key) end
+-- Nothing is written before every daemon key is known to be a list (a failing push after the
+-- trim would lose the taken items).
+local room, wrong_type = step_room(copies)
 if wrong_type then return wrong_type end
 
--- The items taken are always a prefix of the queue in drain order: one LTRIM per level removes
--- them, and one LPUSH per daemon delivers their events in order.
-local room = tonumber(ARGV[5]) - redis.call('LLEN', KEYS[3])
-for j = 1, c do room = math.min(room, tonumber(ARGV[5]) - redis.call('LLEN', copies[j].key)) end
+-- The items taken are the first of each level: one LTRIM per level removes them, and one LPUSH
+-- per daemon delivers their events in order.
 local outcomes = {}
 local events = {}
 for j = 1, c do copies[j].events = {} end

@@ -24,10 +24,7 @@
 local n = tonumber(ARGV[10])
 local queues = {KEYS[7], KEYS[2], KEYS[8]}
 local c = tonumber(ARGV[13])
-local copies = {}
-for j = 1, c do
-  copies[j] = {key = KEYS[10 + j], session_id = ARGV[11 + 3 * j], daemon_id = ARGV[12 + 3 * j], channel = ARGV[13 + 3 * j]}
-end
+local copies = step_copies(c, 14)
 local first_item = 14 + 3 * c
 local stride = 6 + c
 local dead_key = KEYS[11 + c]
@@ -38,20 +35,12 @@ for i = 1, n do
   if ARGV[first_item + stride * (i - 1) + 2] == 'r' then redeliveries = true end
 end
 if redeliveries then
-  if ARGV[11] == '1' then
-    local sessions = broadcast_sessions(KEYS[1], KEYS[9], KEYS[10], ARGV[12])
-    if not targets_are(sessions, ARGV[2], ARGV[3], copies) then return {'stale', sessions_reply(sessions)} end
-  else
-    local raw = redis.call('GET', KEYS[1])
-    if not session_is(raw, ARGV[2], ARGV[3]) then return {'stale', raw} end
-  end
+  local stale = step_stale(ARGV[11], ARGV[12], copies)
+  if stale then return stale end
 end
 
-local wrong_type = list_or_error(KEYS[3])
-for j = 1, c do wrong_type = wrong_type or list_or_error(copies[j].key) end
+local room, wrong_type = step_room(copies)
 if wrong_type then return wrong_type end
-local room = tonumber(ARGV[5]) - redis.call('LLEN', KEYS[3])
-for j = 1, c do room = math.min(room, tonumber(ARGV[5]) - redis.call('LLEN', copies[j].key)) end
 local outcomes = {}
 local requeue = {}
 for i = 1, n do

@@ -214,6 +214,35 @@ local function sessions_reply(sessions)
   return '[' .. table.concat(sessions, ',') .. ']'
 end
 
+-- The steps (drain_step.lua, redeliver_step.lua) share their first keys and arguments: KEYS
+-- 1 session, 3 the primary's daemon list, 9 the session set, 10 the session records, 11.. each
+-- broadcast copy's daemon list; ARGV 1 orchestratorId, 2 expected sessionId, 3 expected daemonId,
+-- 4 channel, 5 daemon maxEvents.
+
+-- step_copies: the broadcast copies of a step, `c` of them, their (session, daemon, channel)
+-- arguments from ARGV[first_arg].
+local function step_copies(c, first_arg)
+  local copies = {}
+  for j = 1, c do
+    local base = first_arg + 3 * (j - 1)
+    copies[j] = {key = KEYS[10 + j], session_id = ARGV[base], daemon_id = ARGV[base + 1], channel = ARGV[base + 2]}
+  end
+  return copies
+end
+
+-- step_stale: nil while the step's expected session (and, with broadcast routing, its copies)
+-- are still the targets, else the 'stale' reply with the current ones.
+local function step_stale(broadcast, now, copies)
+  if broadcast == '1' then
+    local sessions = broadcast_sessions(KEYS[1], KEYS[9], KEYS[10], now)
+    if targets_are(sessions, ARGV[2], ARGV[3], copies) then return nil end
+    return {'stale', sessions_reply(sessions)}
+  end
+  local raw = redis.call('GET', KEYS[1])
+  if session_is(raw, ARGV[2], ARGV[3]) then return nil end
+  return {'stale', raw}
+end
+
 -- list_or_error: nil when `key` holds a list or nothing, else a WRONGTYPE error reply (checked
 -- before a script writes anything: Redis does not roll a script back).
 local function list_or_error(key)
@@ -222,4 +251,16 @@ local function list_or_error(key)
     return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. kind .. ', not a list')
   end
   return nil
+end
+
+-- step_room: how many events every target daemon list (the primary's and each copy's) has room
+-- for; or, as a second value, the WRONGTYPE error of one that is not a list (checked before a step
+-- writes anything: Redis does not roll a script back).
+local function step_room(copies)
+  local wrong_type = list_or_error(KEYS[3])
+  for j = 1, #copies do wrong_type = wrong_type or list_or_error(copies[j].key) end
+  if wrong_type then return 0, wrong_type end
+  local room = tonumber(ARGV[5]) - redis.call('LLEN', KEYS[3])
+  for j = 1, #copies do room = math.min(room, tonumber(ARGV[5]) - redis.call('LLEN', copies[j].key)) end
+  return room, nil
 end

@@ -1,0 +1,142 @@
+// The package as users get it: `npm pack`, installed from the tarball into a new TypeScript
+// project outside the repository, used from CommonJS and from ES modules, and type-checked with
+// `tsc --strict` there.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.join(__dirname, '..');
+const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/** Runs a command, resolving its stdout; rejects with its output when it fails. */
+function run(command: string, args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd, timeout: 120_000, env: { ...process.env, npm_config_update_notifier: 'false' } }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+interface Packed {
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  files: Array<{ path: string }>;
+}
+
+describe('the npm package', () => {
+  let work: string;
+  let packed: Packed;
+  let consumer: string;
+
+  beforeAll(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'orchestrator-router-package-'));
+    // The binding is already built (`pretest`); pack what is there.
+    const json = await run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT);
+    [packed] = JSON.parse(json) as Packed[];
+    consumer = path.join(work, 'consumer');
+    fs.mkdirSync(consumer);
+    fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    await run(NPM, ['install', '--offline', '--no-audit', '--no-fund', path.join(work, packed.filename)], consumer);
+  }, 180_000);
+
+  afterAll(() => {
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('holds the entries, types, binding, README, LICENSE and CHANGELOG, and no sources, tests or build outputs', () => {
+    const files = packed.files.map((f) => f.path).sort();
+    expect(files).toEqual(expect.arrayContaining([
+      'CHANGELOG.md', 'LICENSE', 'README.md', 'bin/orchestrator-router.js', 'binding.js', 'index.d.mts', 'index.d.ts',
+      'index.js', 'index.mjs', 'lib/arguments.js', 'lib/errors.js', 'lib/message-service.js', 'package.json',
+    ]));
+    expect(files.filter((f) => f.endsWith('.node'))).toHaveLength(1);
+    const unwanted = files.filter((f) => /^(src|__tests__|target|bench|scripts|demo|reliability)\/|\.(rs|lua|toml|lock)$|^\.|tsconfig|jest/.test(f));
+    expect(unwanted).toEqual([]);
+    // The size is reported with the test's output (and in the README).
+    process.stdout.write(`npm pack: ${packed.filename}, ${files.length} files, ${(packed.size / 1e6).toFixed(2)} MB packed, ${(packed.unpackedSize / 1e6).toFixed(2)} MB unpacked\n`);
+    expect(packed.size).toBeLessThan(5e6);
+  });
+
+  it('works from CommonJS (require), from the installed copy', async () => {
+    fs.writeFileSync(path.join(consumer, 'main.cjs'), `
+      const router = require('@neolith/orchestrator-router');
+      const where = require.resolve('@neolith/orchestrator-router');
+      (async () => {
+        const r = router.createOrchestratorRouter({ redis: 'memory://cjs' });
+        await r.registerSession('orch', { id: 's', daemonId: 'd' });
+        const result = await r.routeMessage({ id: 'm1', channelId: 'c', content: 'hi', priority: 'high' }, 'orch');
+        const [event] = await r.readDaemonEvents('d');
+        await r.close();
+        console.log(JSON.stringify({ where, result, priority: event.priority, error: new router.InvalidArgumentError('x', 'y').code }));
+      })();`);
+    const out = JSON.parse(await run(process.execPath, ['main.cjs'], consumer));
+    expect(out.where).toBe(path.join(fs.realpathSync(consumer), 'node_modules', '@neolith', 'orchestrator-router', 'index.js'));
+    expect(out).toMatchObject({ result: { success: true, status: 'delivered', sessionId: 's' }, priority: 3, error: 'INVALID_ARGUMENT' });
+  });
+
+  it('works from ES modules (import), by name and as the default export', async () => {
+    fs.writeFileSync(path.join(consumer, 'main.mjs'), `
+      import pkg, { createOrchestratorRouter, orchestratorRouter, OrchestratorRouter, PRIORITY_VALUES, EVENT_NAMES } from '@neolith/orchestrator-router';
+      const r = createOrchestratorRouter({ redis: 'memory://esm' });
+      const queued = await r.routeMessage({ id: 'm1', channelId: 'c', content: 'hi' }, 'orch');
+      await r.close();
+      console.log(JSON.stringify({
+        queued,
+        same: pkg.createOrchestratorRouter === createOrchestratorRouter,
+        defaultInstance: orchestratorRouter instanceof OrchestratorRouter,
+        low: PRIORITY_VALUES.low,
+        events: EVENT_NAMES.length,
+      }));`);
+    const out = JSON.parse(await run(process.execPath, ['main.mjs'], consumer));
+    expect(out).toEqual({ queued: { success: true, status: 'offline', attempts: 1 }, same: true, defaultInstance: true, low: 1, events: expect.any(Number) });
+  });
+
+  it('ships the operator tool as a bin', async () => {
+    const help = await run(path.join(consumer, 'node_modules', '.bin', 'orchestrator-router'), ['--help'], consumer);
+    expect(help).toContain('orchestrator-router inspect <orchestratorId> [options]');
+  });
+
+  it('type-checks under tsc --strict from a CommonJS and an ES module TypeScript file', async () => {
+    const body = (importLine: string) => `${importLine}
+      async function main(): Promise<void> {
+        const config: OrchestratorRouterConfig = { redis: 'memory://types', sessions: { multiple: true, routing: 'broadcast' } };
+        const r: OrchestratorRouter = createOrchestratorRouter(config);
+        const result: RouteMessageResult = await r.routeMessage({ id: 'm', channelId: 'c', content: 'x', priority: 'low' }, 'o');
+        const events: DaemonEvent[] = await r.readDaemonEvents('d', { max: 10 });
+        const priority: 1 | 2 | 3 = PRIORITY_VALUES.high;
+        r.on('message.routed', (e) => e.sessionId.toUpperCase());
+        // @ts-expect-error not a priority level
+        await r.routeMessage({ id: 'm', channelId: 'c', content: 'x', priority: 'urgent' }, 'o');
+        // @ts-expect-error not an event name
+        r.on('message.routd', () => undefined);
+        void [result, events, priority];
+      }
+      void main;
+    `;
+    const names = 'createOrchestratorRouter, DaemonEvent, OrchestratorRouter, OrchestratorRouterConfig, PRIORITY_VALUES, RouteMessageResult';
+    fs.writeFileSync(path.join(consumer, 'esm.mts'), body(`import { ${names} } from '@neolith/orchestrator-router';`));
+    fs.writeFileSync(path.join(consumer, 'cjs.cts'), body(`import { ${names} } from '@neolith/orchestrator-router';\nconst loaded = require('@neolith/orchestrator-router');\nvoid loaded;`));
+    fs.writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        skipLibCheck: false,
+        types: ['node'],
+        typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+      },
+      files: ['esm.mts', 'cjs.cts'],
+    }));
+    await run(process.execPath, [TSC, '-p', 'tsconfig.json'], consumer);
+    // A wrong use fails to compile there too (the check above is not vacuous).
+    fs.writeFileSync(path.join(consumer, 'wrong.mts'), `import { createOrchestratorRouter } from '@neolith/orchestrator-router';\ncreateOrchestratorRouter({ retry: { maxAttempts: 'three' } });\n`);
+    await expect(run(process.execPath, [TSC, '--strict', '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), 'wrong.mts'], consumer))
+      .rejects.toThrow(/wrong\.mts\(2,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
+  }, 60_000);
+});

@@ -1,0 +1,36 @@
+// The ES module entry of @neolith/orchestrator-router: the same exports as the CommonJS entry
+// (index.js), by name, and that module object as the default export.
+import cjs from './index.js';
+
+export const {
+  OrchestratorRouter,
+  createOrchestratorRouter,
+  OrchestratorRoutingError,
+  OrchestratorOfflineError,
+  NoActiveSessionError,
+  InvalidArgumentError,
+  RouterBaseError,
+  EVENT_NAMES,
+  PRIORITY_VALUES,
+} = cjs;
+
+/**
+ * The deployed module's default instance. An ES module cannot export a binding that is built on
+ * first access, so this stands in for it: the CommonJS entry's instance is built (and connects)
+ * only when a property of this one is first used.
+ */
+export const orchestratorRouter = new Proxy(Object.create(OrchestratorRouter.prototype), {
+  get(_target, property) {
+    const router = cjs.orchestratorRouter;
+    const value = Reflect.get(router, property, router);
+    return typeof value === 'function' ? value.bind(router) : value;
+  },
+  set(_target, property, value) {
+    return Reflect.set(cjs.orchestratorRouter, property, value);
+  },
+  has(_target, property) {
+    return property in cjs.orchestratorRouter;
+  },
+});
+
+export default cjs;

@@ -148,4 +148,19 @@ describe('registerSession and the queue', () => {
     })));
     expect(events.every((e) => e.orchestratorId === orch && e.daemonId === daemon)).toBe(true);
   });
+
+  it('routes through a session another writer stored without dates, and queues when one lacks its ids', async () => {
+    const router = newRouter();
+    const redis = plainClient();
+    const orch = uid('orch');
+    const key = keyOf(router, `routing:session:${orch}`);
+    await redis.set(key, JSON.stringify({ sessionId: 's1', daemonId: 'd1', status: 'active' }), 'EX', 60);
+    expect(await router.routeMessage(message('m1'), orch)).toMatchObject({ status: 'delivered', sessionId: 's1' });
+    expect(await daemonMessageIds(redis, router, 'd1')).toEqual(['m1']);
+    const session = await router.getOrchestratorSession(orch);
+    expect(session).toMatchObject({ sessionId: 's1', daemonId: 'd1', status: 'active' });
+    expect(Number.isNaN(session!.createdAt.getTime())).toBe(true);
+    await redis.set(key, JSON.stringify({ daemonId: 'd1', status: 'active' }), 'EX', 60);
+    expect(await router.routeMessage(message('m2'), orch)).toMatchObject({ success: true, status: 'offline' });
+  });
 });

@@ -95,7 +95,11 @@ pub struct SessionRecord {
     pub session_id: String,
     pub daemon_id: String,
     pub status: String,
+    /// Read as empty when absent (a record another writer made), so that such a session still
+    /// routes; the router always writes both dates.
+    #[serde(default)]
     pub last_active_at: String,
+    #[serde(default)]
     pub created_at: String,
 }
 

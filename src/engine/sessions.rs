@@ -218,8 +218,11 @@ impl<S: Store> Router<S> {
     /// sessions in a JSON array of sessions (the primary first); returns it.
     pub(super) fn learn_session(&self, orchestrator_id: &str, raw: &str) -> Option<KnownSession> {
         let known = if raw.trim_start().starts_with('[') {
-            let records = serde_json::from_str::<Vec<SessionRecord>>(raw).unwrap_or_default();
-            let mut active = records.into_iter().filter(SessionRecord::is_active);
+            let records = serde_json::from_str::<Vec<serde_json::Value>>(raw).unwrap_or_default();
+            let mut active = records
+                .into_iter()
+                .filter_map(|record| serde_json::from_value::<SessionRecord>(record).ok())
+                .filter(SessionRecord::is_active);
             active.next().map(|primary| KnownSession {
                 session_id: primary.session_id,
                 daemon_id: primary.daemon_id,

@@ -222,11 +222,12 @@ fn session_is(raw: Option<&str>, session_id: &str, daemon_id: &str) -> bool {
     raw.and_then(active).is_some_and(|s| s.session_id == session_id && s.daemon_id == daemon_id)
 }
 
-/// Whether the broadcast sessions are exactly the primary and `copies`, in order.
+/// Whether the broadcast sessions are exactly the primary and `copies`, in any order (a heartbeat
+/// that makes another session the primary changes the order, not the targets).
 fn targets_are(sessions: &[String], session_id: &str, daemon_id: &str, copies: &[(&str, &str)]) -> bool {
+    let wanted: HashSet<(&str, &str)> = std::iter::once((session_id, daemon_id)).chain(copies.iter().copied()).collect();
     sessions.len() == copies.len() + 1
-        && session_is(sessions.first().map(String::as_str), session_id, daemon_id)
-        && sessions[1..].iter().zip(copies).all(|(raw, (s, d))| session_is(Some(raw), s, d))
+        && sessions.iter().all(|raw| active(raw).is_some_and(|s| wanted.contains(&(s.session_id.as_str(), s.daemon_id.as_str()))))
 }
 
 fn sessions_reply(sessions: &[String]) -> String {

@@ -440,45 +440,44 @@ impl RedisStore {
     }
 
     /// The route script call for one request, the batch script call for many (see
-    /// route_batch.lua) or the broadcast call for one (route_broadcast.lua), written into `out`.
+    /// route_batch.lua) or the broadcast call for any number (route_broadcast.lua), written into
+    /// `out`.
     fn route_call(&self, out: &mut impl Args, requests: &[RouteRequest<'_>], kind: RouteScript) {
-        let batch = kind == RouteScript::Batch;
         let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
+        let route_keys = self.route_keys();
         out.arg(&[b"EVALSHA"]);
         out.arg(&[self.route_script(kind).0.get_hash().as_bytes()]);
-        let route_keys = self.route_keys();
         out.int((route_keys * requests.len() + copies) as i64);
-        // The batch script's keys come first, then its message count, then the arguments: write
-        // every request's keys, then every request's arguments.
-        let mut keys = Select { out: &mut *out, range: 0..route_keys, at: 0 };
+        // Keys come first, then arguments: write every request's keys, then every request's
+        // arguments (broadcast: each request's other targets right after its own).
         for r in requests {
-            keys.at = 0;
-            self.route_args(&mut keys, r);
+            self.route_args(&mut Select { out: &mut *out, range: 0..route_keys, at: 0 }, r);
+            for copy in r.copies {
+                out.arg(&self.keys.parts(Key::DaemonEvents, &copy.daemon_id));
+            }
         }
-        // Broadcast: the other target sessions' daemon lists end the keys.
-        for copy in requests.iter().flat_map(|r| r.copies) {
-            out.arg(&self.keys.parts(Key::DaemonEvents, &copy.daemon_id));
-        }
-        if batch {
+        if kind != RouteScript::Single {
             out.int(requests.len() as i64);
         }
-        let mut args = Select { out: &mut *out, range: route_keys..route_keys + ROUTE_ARGS, at: 0 };
         for r in requests {
-            args.at = 0;
-            self.route_args(&mut args, r);
-        }
-        for copy in requests.iter().flat_map(|r| r.copies) {
-            out.arg(&[copy.session_id.as_bytes()]);
-            out.arg(&[copy.daemon_id.as_bytes()]);
-            out.arg(&[copy.event.as_bytes()]);
-            out.arg(&Keys::daemon_channel_parts(&copy.daemon_id));
+            if kind == RouteScript::Broadcast {
+                out.int(r.copies.len() as i64);
+            }
+            self.route_args(&mut Select { out: &mut *out, range: route_keys..route_keys + ROUTE_ARGS, at: 0 }, r);
+            for copy in r.copies {
+                out.arg(&[copy.session_id.as_bytes()]);
+                out.arg(&[copy.daemon_id.as_bytes()]);
+                out.arg(&[copy.event.as_bytes()]);
+                out.arg(&Keys::daemon_channel_parts(&copy.daemon_id));
+            }
         }
     }
 
     /// The route call for `requests`, packed for the pipe.
     fn route_packed(&self, requests: &[RouteRequest<'_>], kind: RouteScript) -> Vec<u8> {
         let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
-        let count = 3 + (self.route_keys() + ROUTE_ARGS) * requests.len() + usize::from(kind == RouteScript::Batch) + 5 * copies;
+        let per_request = self.route_keys() + ROUTE_ARGS + usize::from(kind == RouteScript::Broadcast);
+        let count = 3 + per_request * requests.len() + usize::from(kind != RouteScript::Single) + 5 * copies;
         let size: usize = requests
             .iter()
             .map(|r| r.daemon_event.len() + r.queue_item.len() + r.marker.len() + 640 + r.copies.iter().map(|c| c.event.len() + 160).sum::<usize>())
@@ -593,21 +592,18 @@ impl RedisStore {
 
 impl Store for RedisStore {
     async fn route(&self, r: &RouteRequest<'_>) -> StoreResult<RouteReply> {
-        let kind = if self.limits.broadcast { RouteScript::Broadcast } else { RouteScript::Single };
-        let mut replies = self.eval_routes(&[std::slice::from_ref(r)], kind).await?;
+        if self.limits.broadcast {
+            return self.route_many(std::slice::from_ref(r)).await?.pop().ok_or_else(|| StoreError("no reply to route".into()))?;
+        }
+        let mut replies = self.eval_routes(&[std::slice::from_ref(r)], RouteScript::Single).await?;
         let reply = replies.pop().ok_or_else(|| StoreError("no reply to route".into()))?;
         parse_route_reply(&reply?)
     }
 
     async fn route_many(&self, requests: &[RouteRequest<'_>]) -> StoreResult<Vec<StoreResult<RouteReply>>> {
-        if self.limits.broadcast {
-            // One broadcast call per message, pipelined (each message has its own targets).
-            let calls: Vec<&[RouteRequest<'_>]> = requests.chunks(1).collect();
-            let replies = self.eval_routes(&calls, RouteScript::Broadcast).await?;
-            return Ok(replies.into_iter().map(|reply| parse_route_reply(&reply?)).collect());
-        }
+        let kind = if self.limits.broadcast { RouteScript::Broadcast } else { RouteScript::Batch };
         let calls: Vec<&[RouteRequest<'_>]> = requests.chunks(ROUTE_BATCH).collect();
-        let replies = self.eval_routes(&calls, RouteScript::Batch).await?;
+        let replies = self.eval_routes(&calls, kind).await?;
         let mut results = Vec::with_capacity(requests.len());
         for (chunk, reply) in requests.chunks(ROUTE_BATCH).zip(replies) {
             match reply {

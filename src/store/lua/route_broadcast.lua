@@ -1,17 +1,34 @@
--- route_broadcast: route.lua for broadcast routing: delivers one message to the daemon of every
--- living active session of the orchestrator (each daemon once), or queues it, in one atomic step.
--- KEYS: 1..11 as route.lua's (4 is the primary session's daemon list), then the daemon list of
---       each other session (12..)
--- ARGV: 1..22 as route.lua's (2, 3, 4, 6: the primary's session, daemon, event and channel), then
---       per other session i (from 23 + 4(i - 1)): sessionId, daemonId, daemon event JSON, channel
--- Returns: as route.lua's, with the other sessions' ids after the primary's in 'delivered', and
---          every target session's JSON, as one JSON array, in 'stale'
-local copies = {}
-for i = 1, #KEYS - 11 do
-  local base = 22 + 4 * (i - 1)
-  copies[i] = {key = KEYS[11 + i], session_id = ARGV[base + 1], daemon_id = ARGV[base + 2],
-               event = ARGV[base + 3], channel = ARGV[base + 4]}
+-- route_broadcast: route_batch.lua for broadcast routing: routes many messages in order, each to
+-- the daemon of every living active session of its orchestrator (each daemon once), or queues it,
+-- in one atomic step for the whole batch (so that a batch keeps its order however the sessions
+-- change around it).
+-- KEYS: per message, 11 as route.lua's (4 is the primary session's daemon list), then the daemon
+--       list of each of its c other target sessions
+-- ARGV: 1 message count n, then per message: c, 22 as route.lua's (2, 3, 4, 6: the primary's
+--       session, daemon, event and channel), then 4 per other target: sessionId, daemonId,
+--       daemon event JSON, channel
+-- Returns: for each message, the length of its reply followed by the reply: as route.lua's, with
+--          the other sessions' ids after the primary's in 'delivered', and every target session's
+--          JSON, as one JSON array, in 'stale'
+local n = tonumber(ARGV[1])
+local key_at, arg_at = 1, 2
+local replies, count = {}, 0
+for _ = 1, n do
+  local c = tonumber(ARGV[arg_at])
+  local k = {unpack(KEYS, key_at, key_at + 10)}
+  local a = {unpack(ARGV, arg_at + 1, arg_at + 22)}
+  local copies = {}
+  for i = 1, c do
+    local base = arg_at + 22 + 4 * (i - 1)
+    copies[i] = {key = KEYS[key_at + 10 + i], session_id = ARGV[base + 1], daemon_id = ARGV[base + 2],
+                 event = ARGV[base + 3], channel = ARGV[base + 4]}
+  end
+  key_at = key_at + 11 + c
+  arg_at = arg_at + 23 + 4 * c
+  local reply = route_broadcast(k, a, copies)
+  replies[count + 1] = #reply
+  for j = 1, #reply do replies[count + 1 + j] = reply[j] end
+  count = count + 1 + #reply
 end
-local reply = route_broadcast(KEYS, ARGV, copies)
 finish_routes()
-return reply
+return replies

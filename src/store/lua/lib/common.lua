@@ -72,7 +72,11 @@ local function session_active(raw)
   local cached = decoded_sessions[raw]
   if cached ~= nil then return cached or nil end
   local ok, session = pcall(cjson.decode, raw)
-  if not ok or type(session) ~= 'table' or session.status ~= 'active' then session = false end
+  -- Active, and with the ids a route checks (the router's Rust side reads no session without them).
+  if not ok or type(session) ~= 'table' or session.status ~= 'active'
+    or type(session.sessionId) ~= 'string' or type(session.daemonId) ~= 'string' then
+    session = false
+  end
   decoded_sessions[raw] = session
   return session or nil
 end
@@ -200,11 +204,19 @@ local function broadcast_sessions(session_key, sessions_key, records_key, now)
 end
 
 -- targets_are: whether the broadcast sessions are exactly the primary (`session_id`, `daemon_id`)
--- followed by `copies` ({session_id, daemon_id} each), in order.
+-- and `copies` ({session_id, daemon_id} each), in any order: a heartbeat that makes another
+-- session the primary changes the order, not the targets.
 local function targets_are(sessions, session_id, daemon_id, copies)
-  if #sessions ~= #copies + 1 or not session_is(sessions[1], session_id, daemon_id) then return false end
-  for i = 1, #copies do
-    if not session_is(sessions[i + 1], copies[i].session_id, copies[i].daemon_id) then return false end
+  if #sessions ~= #copies + 1 then return false end
+  local pair = function(s, d) return #s .. ':' .. s .. d end
+  local wanted = {[pair(session_id, daemon_id)] = true}
+  for i = 1, #copies do wanted[pair(copies[i].session_id, copies[i].daemon_id)] = true end
+  for i = 1, #sessions do
+    local session = session_active(sessions[i])
+    if not session or type(session.sessionId) ~= 'string' or type(session.daemonId) ~= 'string'
+      or not wanted[pair(session.sessionId, session.daemonId)] then
+      return false
+    end
   end
   return true
 end

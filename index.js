@@ -476,7 +476,7 @@ class OrchestratorRouter extends EventEmitter {
   async acknowledgeDaemonEvents(daemonId, eventIds) {
     requireId('daemonId', daemonId);
     if (!Array.isArray(eventIds)) throw new InvalidArgumentError('eventIds', `must be an array of event ids, got ${describe(eventIds)}`);
-    eventIds.forEach((id, i) => requireId(`eventIds[${i}]`, id));
+    for (let i = 0; i < eventIds.length; i++) requireId(`eventIds[${i}]`, eventIds[i]);
     return this._call(undefined, this._native.acknowledgeDaemonEvents(daemonId, eventIds));
   }
 
@@ -486,7 +486,7 @@ class OrchestratorRouter extends EventEmitter {
     if (!Array.isArray(messageIds)) {
       throw new InvalidArgumentError('messageIds', `must be an array of message ids, got ${describe(messageIds)}`);
     }
-    messageIds.forEach((id, i) => requireId(`messageIds[${i}]`, id));
+    for (let i = 0; i < messageIds.length; i++) requireId(`messageIds[${i}]`, messageIds[i]);
     return this._call(orchestratorId, this._native.acknowledge(orchestratorId, messageIds));
   }
 

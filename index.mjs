@@ -17,10 +17,13 @@ export const {
 /**
  * The deployed module's default instance. An ES module cannot export a binding that is built on
  * first access, so this stands in for it: the CommonJS entry's instance is built (and connects)
- * only when a property of this one is first used.
+ * only when a property of this one is first used. It is not that instance itself: methods that
+ * return `this` (`on`, `getEventEmitter`) return the real one.
  */
 export const orchestratorRouter = new Proxy(Object.create(OrchestratorRouter.prototype), {
   get(_target, property) {
+    // Not a thenable: awaiting or returning it from an async function must not build the instance.
+    if (property === 'then') return undefined;
     const router = cjs.orchestratorRouter;
     const value = Reflect.get(router, property, router);
     return typeof value === 'function' ? value.bind(router) : value;

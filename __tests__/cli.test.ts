@@ -78,7 +78,8 @@ describe('orchestrator-router (the command-line tool)', () => {
 
     const json = await run(['stats', '--redis', redisUrl(), '--prefix', prefix, '--json']);
     expect(json.code).toBe(0);
-    const rows = JSON.parse(json.stdout);
+    const { orchestrators: rows, unreadable } = JSON.parse(json.stdout);
+    expect(unreadable).toEqual([]);
     expect(rows.map((r: { orchestratorId: string; queue: { total: number } }) => [r.orchestratorId, r.queue.total])).toEqual([[b, 7], [a, 3], ['deployed', 1]]);
     expect(rows[0]).toMatchObject({ online: false, queue: { high: 2, normal: 0, low: 5, total: 7 } });
 
@@ -89,6 +90,20 @@ describe('orchestrator-router (the command-line tool)', () => {
     expect(lines[1]).toMatch(new RegExp(`^${b} +7 +2 +0 +5 +\\d+ s +no$`));
     expect(lines[2]).toMatch(new RegExp(`^${a} +3 +0 +3 +0 +\\d+ s +no$`));
     expect(lines.at(-1)).toBe('3 orchestrators with a queue, 11 messages in all');
+  });
+
+  it('reads around a key another writer gave the wrong type, naming it', async () => {
+    const router = newRouter();
+    const prefix = keyOf(router, '');
+    await router.queueMessageForOffline(message('m1'), 'good');
+    await plainClient().set(`${prefix}routing:queue-high:broken`, 'not a list');
+    const stats = await run(['stats', '--redis', redisUrl(), '--prefix', prefix]);
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).toMatch(/^good +1 +0 +1 +0 /m);
+    expect(stats.stdout).toContain(`could not read orchestrator broken: ${prefix}routing:queue-high:broken holds a string, not a list\n`);
+    const inspect = await run(['inspect', 'broken', '--redis', redisUrl(), '--prefix', prefix]);
+    expect(inspect.code).toBe(1);
+    expect(inspect.stderr).toContain(`${prefix}routing:queue-high:broken holds a string, not a list`);
   });
 
   it('says so, and exits 1, when Redis is not reachable or does not answer in time', async () => {
@@ -113,8 +128,12 @@ describe('orchestrator-router (the command-line tool)', () => {
     }
   });
 
-  it('refuses a wrong command line with the usage and exit code 2', async () => {
-    for (const args of [[], ['frobnicate'], ['inspect'], ['inspect', 'a', 'b'], ['stats', 'x'], ['stats', '--timeout', 'soon'], ['stats', '--bogus']]) {
+  it('refuses a wrong command line with the usage and exit code 2, masking a password in a bad URL', async () => {
+    const bad = await run(['stats', '--redis', 'redis://user:s3cret@127.0.0.1:6379/notadb']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--redis is not a valid Redis URL ("redis://user:***@127.0.0.1:6379/notadb")');
+    expect(bad.stderr).not.toContain('s3cret');
+    for (const args of [[], ['frobnicate'], ['inspect'], ['inspect', 'a', 'b'], ['stats', 'x'], ['stats', '--timeout', 'soon'], ['stats', '--timeout', '4294967796'], ['stats', '--bogus']]) {
       const result = await run(args);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('Usage:\n  orchestrator-router inspect <orchestratorId>');

@@ -51,7 +51,9 @@ function main(argv) {
   }
   const [command, ...rest] = positionals;
   const timeout = Number(values.timeout);
-  if (!Number.isInteger(timeout) || timeout < 1) return usage(`--timeout must be a positive integer (ms), got ${values.timeout}`);
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3_600_000) {
+    return usage(`--timeout must be a whole number of ms from 1 to 3600000, got ${values.timeout}`);
+  }
   const url = values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = JSON.stringify({ url });
   const print = values.json ? (value) => `${JSON.stringify(value, null, 2)}\n` : undefined;
@@ -78,7 +80,9 @@ async function read(url, call, format) {
   try {
     json = await call();
   } catch (error) {
-    const reason = fromNative(error).message.replace(/^Redis error: /, '');
+    const failure = fromNative(error);
+    if (failure.code === 'INVALID_ARGUMENT') return usage(`--redis ${failure.message.replace(/^Invalid redis: /, '')}`);
+    const reason = failure.message.replace(/^Redis error: /, '');
     process.stderr.write(`orchestrator-router: cannot read Redis at ${redact(url)}: ${reason}\n`);
     return EXIT.redis;
   }
@@ -86,15 +90,11 @@ async function read(url, call, format) {
   return EXIT.ok;
 }
 
-/** The URL without its password. */
+/** The URL without its password (in the user info, or a `password`/`pass` query parameter). */
 function redact(url) {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)[^/?#@]*@/i, '$1***@')
+    .replace(/([?&](?:password|pass)=)[^&#]*/gi, '$1***');
 }
 
 /** A duration in ms as `1 h 2 m`, `3 m 4 s` or `5 s`. */
@@ -128,15 +128,16 @@ function formatInspection(i) {
   return `${lines.join('\n')}\n`;
 }
 
-function formatStats(rows) {
-  if (rows.length === 0) return 'no orchestrator has a queue\n';
+function formatStats({ orchestrators: rows, unreadable }) {
+  const problems = unreadable.map((u) => `could not read orchestrator ${u.orchestratorId}: ${u.error}`);
+  if (rows.length === 0) return [...(problems.length ? [] : ['no orchestrator has a queue']), ...problems, ''].join('\n');
   const lines = table(
     ['ORCHESTRATOR', 'QUEUED', 'HIGH', 'NORMAL', 'LOW', 'OLDEST', 'ONLINE'],
     rows.map((r) => [r.orchestratorId, String(r.queue.total), String(r.queue.high), String(r.queue.normal), String(r.queue.low), age(r.oldestAgeMs), r.online ? 'yes' : 'no']),
   );
   const total = rows.reduce((n, r) => n + r.queue.total, 0);
   lines.push('', `${rows.length} orchestrator${rows.length === 1 ? '' : 's'} with a queue, ${total} message${total === 1 ? '' : 's'} in all`);
-  return `${lines.join('\n')}\n`;
+  return `${[...lines, ...problems].join('\n')}\n`;
 }
 
 /** Left-aligned columns two spaces apart. */

@@ -60,6 +60,24 @@ pub struct QueueStats {
     pub oldest_age_ms: Option<i64>,
 }
 
+/// What `orchestrator-router stats` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsReport {
+    /// Every orchestrator with a queue, deepest first (ties by id).
+    pub orchestrators: Vec<QueueStats>,
+    /// Orchestrators whose keys could not be read (one holding another type, say), with why.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// An orchestrator `stats` could not read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unreadable {
+    pub orchestrator_id: String,
+    pub error: String,
+}
+
 /// Reads one orchestrator's state at `now_ms`, writing nothing.
 pub async fn inspect<S: Store>(store: &S, orchestrator_id: &str, now_ms: i64) -> Result<Inspection, RouterError> {
     non_empty("orchestratorId", orchestrator_id)?;
@@ -83,14 +101,22 @@ pub async fn inspect<S: Store>(store: &S, orchestrator_id: &str, now_ms: i64) ->
     })
 }
 
-/// Every orchestrator with a queue, deepest first (ties by id).
-pub async fn stats<S: Store>(store: &S, now_ms: i64) -> Result<Vec<QueueStats>, RouterError> {
+/// Every orchestrator with a queue, deepest first (ties by id), and those that could not be read.
+/// Fails only when none could be read (Redis itself is failing, most likely).
+pub async fn stats<S: Store>(store: &S, now_ms: i64) -> Result<StatsReport, RouterError> {
     let ids = store.queued_orchestrators().await.map_err(|e| RouterError::Store(e.0))?;
     let mut rows = Vec::with_capacity(ids.len());
+    let mut unreadable = Vec::new();
     for chunk in ids.chunks(STATS_CONCURRENCY) {
         let reads = chunk.iter().map(|id| store.inspect(id));
         for (id, raw) in chunk.iter().zip(futures_util::future::join_all(reads).await) {
-            let raw = raw.map_err(|e| RouterError::Store(e.0))?;
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(error) => {
+                    unreadable.push(Unreadable { orchestrator_id: id.clone(), error: error.0 });
+                    continue;
+                }
+            };
             let queue = depth(&raw);
             if queue.total == 0 {
                 continue;
@@ -108,8 +134,11 @@ pub async fn stats<S: Store>(store: &S, now_ms: i64) -> Result<Vec<QueueStats>, 
             });
         }
     }
+    if !ids.is_empty() && unreadable.len() == ids.len() {
+        return Err(RouterError::Store(unreadable.swap_remove(0).error));
+    }
     rows.sort_by(|a, b| b.queue.total.cmp(&a.queue.total).then_with(|| a.orchestrator_id.cmp(&b.orchestrator_id)));
-    Ok(rows)
+    Ok(StatsReport { orchestrators: rows, unreadable })
 }
 
 fn depth(raw: &QueueInspection) -> Depth {

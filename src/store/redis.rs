@@ -98,7 +98,7 @@ impl Scripts {
 /// Where to connect: a URL, or the parts of an options object.
 pub fn connection_info(redis: &Json) -> Result<ConnectionInfo, String> {
     if let Some(url) = redis.get("url").and_then(Json::as_str) {
-        return url.into_connection_info().map_err(|e| format!("is not a valid Redis URL ({url:?}): {e}"));
+        return url.into_connection_info().map_err(|e| format!("is not a valid Redis URL ({:?}): {e}", redact_url(url)));
     }
     let text = |name: &str| redis.get(name).and_then(Json::as_str).map(str::to_owned);
     let host = text("host").unwrap_or_else(|| "127.0.0.1".to_owned());
@@ -142,6 +142,31 @@ pub struct RedisStore {
     /// Carries routes when set (the binding's JS-thread connection); everything else, and routes
     /// without it, go through `connection`.
     pipe: Option<Arc<Pipe>>,
+}
+
+/// A URL as it may be shown: its password (user info, or a `password`/`pass` query value) masked.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        let authority_end = out[start..].find(['/', '?', '#']).map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..authority_end].rfind('@').map(|i| start + i) {
+            if let Some(colon) = out[start..at].find(':').map(|i| start + i) {
+                out.replace_range(colon + 1..at, "***");
+            }
+        }
+    }
+    if let Some(query) = out.find('?') {
+        let (head, tail) = out.split_at(query + 1);
+        let masked: Vec<String> = tail
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if matches!(name, "password" | "pass") => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", masked.join("&"));
+    }
+    out
 }
 
 /// `text` as a SCAN pattern that matches only itself (glob characters escaped).
@@ -283,6 +308,32 @@ fn texts(values: &[Value]) -> Vec<String> {
 }
 
 impl RedisStore {
+    /// Which of an orchestrator's keys holds another type than the router writes there, as an
+    /// error naming it (after an inspection met WRONGTYPE); `None` when none does (any more).
+    async fn wrong_type(&self, connection: &mut ConnectionManager, orchestrator_id: &str) -> Option<StoreError> {
+        let k = &self.keys;
+        let mut expected = vec![
+            (k.session(orchestrator_id), "string"),
+            (k.key(Key::Sessions, orchestrator_id), "zset"),
+            (k.key(Key::SessionRecords, orchestrator_id), "hash"),
+        ];
+        expected.extend(k.queues(orchestrator_id).into_iter().map(|queue| (queue, "list")));
+        expected.push((k.receipts(orchestrator_id), "zset"));
+        expected.push((k.dead(orchestrator_id), "list"));
+        let mut pipeline = redis::pipe();
+        for (key, _) in &expected {
+            pipeline.cmd("TYPE").arg(key);
+        }
+        let kinds: Vec<String> = pipeline.query_async(connection).await.ok()?;
+        let wrong: Vec<String> = expected
+            .iter()
+            .zip(kinds)
+            .filter(|((_, want), kind)| kind != "none" && kind != want)
+            .map(|((key, want), kind)| format!("{key} holds a {kind}, not a {want}"))
+            .collect();
+        (!wrong.is_empty()).then(|| StoreError(wrong.join("; ")))
+    }
+
     /// A store that connects to `info` on first use; each request is bounded by `timeout`. Routes
     /// go through `pipe` when given. Over TLS, `ca` (PEM) replaces the system's trusted roots.
     pub fn new(
@@ -994,7 +1045,13 @@ impl Store for RedisStore {
             u64,
             u64,
         );
-        let reply: Reply = self.checked(pipeline.query_async(&mut connection).await)?;
+        let reply: Reply = match pipeline.query_async(&mut connection).await {
+            Ok(reply) => reply,
+            Err(error) if error.to_string().contains("WRONGTYPE") => {
+                return Err(self.wrong_type(&mut connection, orchestrator_id).await.unwrap_or_else(|| store_error(error)));
+            }
+            Err(error) => return Err(self.checked::<()>(Err(error)).unwrap_err()),
+        };
         let (primary, expiries, records, high, high_head, normal, normal_head, low, low_head, pending_receipts, dead_letters) = reply;
         let sessions = expiries
             .into_iter()
@@ -1119,6 +1176,15 @@ mod tests {
             receipt,
             copies: &[],
         }
+    }
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        assert_eq!(redact_url("redis://user:s3cret@host:6379/2"), "redis://user:***@host:6379/2");
+        assert_eq!(redact_url("rediss://:s3cret@[::1]:6379"), "rediss://:***@[::1]:6379");
+        assert_eq!(redact_url("unix:///tmp/redis.sock?db=1&pass=s3cret"), "unix:///tmp/redis.sock?db=1&pass=***");
+        assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
+        assert_eq!(redact_url("redis://user@host"), "redis://user@host");
     }
 
     #[test]

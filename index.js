@@ -16,7 +16,7 @@ const {
   errorFrom,
   fromNative,
 } = require('./lib/errors');
-const { PRIORITY_VALUES, describe, requireId, toMillis, messageArgs, redisTarget } = require('./lib/arguments');
+const { PRIORITY_VALUES, describe, requireId, optionalId, toMillis, messageArgs, redisTarget } = require('./lib/arguments');
 const { messageFetcher } = require('./lib/message-service');
 
 const EVENT_NAMES = Object.freeze([
@@ -415,7 +415,7 @@ class OrchestratorRouter extends EventEmitter {
    */
   async unregisterSession(orchestratorId, sessionId) {
     requireId('orchestratorId', orchestratorId);
-    const id = sessionId === undefined || sessionId === null ? undefined : requireId('sessionId', sessionId);
+    const id = optionalId('sessionId', sessionId);
     await this._call(orchestratorId, this._native.unregisterSession(orchestratorId, id));
   }
 
@@ -425,7 +425,7 @@ class OrchestratorRouter extends EventEmitter {
    */
   async updateSessionActivity(orchestratorId, sessionId) {
     requireId('orchestratorId', orchestratorId);
-    const id = sessionId === undefined || sessionId === null ? undefined : requireId('sessionId', sessionId);
+    const id = optionalId('sessionId', sessionId);
     await this._call(orchestratorId, this._native.touchSession(orchestratorId, id));
   }
 

@@ -27,6 +27,11 @@ function requireId(field, value) {
   return wellFormed(field, value);
 }
 
+/** An id that may be left out (`undefined` or `null`, read as absent), else as `requireId`. */
+function optionalId(field, value) {
+  return value === undefined || value === null ? undefined : requireId(field, value);
+}
+
 /** A date given as a Date, an ISO-8601 string or ms since the epoch; `undefined` means now. */
 function toMillis(field, value) {
   if (value === undefined || value === null) return Date.now();
@@ -153,4 +158,4 @@ function redisTarget(redis) {
   return { target: { host, port, username, password, db, tls: tlsTarget('redis.tls', tls) } };
 }
 
-module.exports = { PRIORITY_VALUES, describe, requireId, toMillis, messageArgs, redisTarget };
+module.exports = { PRIORITY_VALUES, describe, requireId, optionalId, toMillis, messageArgs, redisTarget };

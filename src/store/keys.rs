@@ -99,6 +99,12 @@ impl Keys {
         Priority::LEVELS.map(|level| self.key(Key::queue_of(level), orchestrator_id))
     }
 
+    /// The orchestrator's session set and records (several sessions per orchestrator), in the
+    /// order the scripts take them.
+    pub fn session_set(&self, orchestrator_id: &str) -> [String; 2] {
+        [self.key(Key::Sessions, orchestrator_id), self.key(Key::SessionRecords, orchestrator_id)]
+    }
+
     pub fn delivered(&self, message_id: &str) -> String {
         self.key(Key::Delivered, message_id)
     }
@@ -153,6 +159,7 @@ mod tests {
         assert_eq!(keys.inflight("o"), "app:routing:inflight:o");
         assert_eq!(keys.receipts("o"), "app:routing:receipts:o");
         assert_eq!(keys.dead("o"), "app:routing:dead:o");
+        assert_eq!(keys.session_set("o"), ["app:routing:sessions:o", "app:routing:session-records:o"].map(String::from));
         assert_eq!(Keys::new("").session("o"), "routing:session:o");
     }
 }

@@ -295,6 +295,12 @@ impl State {
         true
     }
 
+    /// How many events every target daemon list (`daemon`'s and each copy's) has room for.
+    fn room(&self, daemon: &str, copies: &[(&str, &str)], max_events: u64, now: i64) -> i64 {
+        let lists = std::iter::once(daemon).chain(copies.iter().map(|(_, d)| *d));
+        lists.map(|d| max_events as i64 - self.daemon_length(d, now) as i64).min().unwrap_or(0)
+    }
+
     fn daemon_length(&self, daemon_id: &str, now: i64) -> usize {
         self.daemons.get(daemon_id).filter(|(_, expiry)| *expiry > now).map_or(0, |(list, _)| list.len())
     }
@@ -337,8 +343,10 @@ impl State {
 }
 
 /// The stores of this process, by (name, key prefix).
-fn registry() -> &'static Mutex<HashMap<(String, String), Weak<Mutex<State>>>> {
-    static STORES: OnceLock<Mutex<HashMap<(String, String), Weak<Mutex<State>>>>> = OnceLock::new();
+type Registry = Mutex<HashMap<(String, String), Weak<Mutex<State>>>>;
+
+fn registry() -> &'static Registry {
+    static STORES: OnceLock<Registry> = OnceLock::new();
     STORES.get_or_init(Default::default)
 }
 
@@ -380,6 +388,16 @@ impl MemoryStore {
             }
         };
         MemoryStore { state, limits, closed: AtomicBool::new(false) }
+    }
+
+    /// Runs one atomic step on an orchestrator's keys, and then forgets what it emptied
+    /// ([`State::tidy`]), whichever way the step ends.
+    fn orchestrator_step<T>(&self, orchestrator_id: &str, f: impl FnOnce(&mut State) -> T) -> StoreResult<T> {
+        self.step(|state| {
+            let result = f(state);
+            state.tidy(orchestrator_id);
+            result
+        })
     }
 
     /// Runs one atomic step (first freeing what expired, at most once a second).
@@ -462,10 +480,7 @@ impl MemoryStore {
                     dropped.extend(o.queues[lowest].pop_front());
                     total -= 1;
                 }
-                _ => {
-                    state.tidy(r.orchestrator_id);
-                    return RouteReply::QueueFull { status, queue_size: total, dropped };
-                }
+                _ => return RouteReply::QueueFull { status, queue_size: total, dropped },
             }
         }
         o.queues[level].push_back(r.queue_item.to_owned());
@@ -505,11 +520,7 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     async fn route(&self, r: &RouteRequest<'_>) -> StoreResult<RouteReply> {
-        self.step(|state| {
-            let reply = self.route_one(state, r);
-            state.tidy(r.orchestrator_id);
-            reply
-        })
+        self.orchestrator_step(r.orchestrator_id, |state| self.route_one(state, r))
     }
 
     async fn route_many(&self, requests: &[RouteRequest<'_>]) -> StoreResult<Vec<StoreResult<RouteReply>>> {
@@ -553,7 +564,7 @@ impl Store for MemoryStore {
     }
 
     async fn unregister_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_ms: i64) -> StoreResult<bool> {
-        self.step(|state| {
+        self.orchestrator_step(orchestrator_id, |state| {
             let o = state.orchestrator(orchestrator_id, now_ms);
             let removed = match session_id {
                 None => {
@@ -573,14 +584,13 @@ impl Store for MemoryStore {
                     removed
                 }
             };
-            state.tidy(orchestrator_id);
             removed
         })
     }
 
     async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
         let ttl_ms = self.limits.session_ttl_seconds as i64 * 1000;
-        self.step(|state| {
+        self.orchestrator_step(orchestrator_id, |state| {
             let o = state.orchestrator(orchestrator_id, now_ms);
             let raw = match session_id {
                 None => o.current_session(now_ms),
@@ -589,10 +599,7 @@ impl Store for MemoryStore {
                     None => o.session.as_ref().map(|(json, _)| json.clone()).filter(|json| session_id_of(json).as_deref() == Some(id)),
                 },
             };
-            let Some(raw) = raw else {
-                state.tidy(orchestrator_id);
-                return None;
-            };
+            let raw = raw?;
             let raw = with_last_active_at(&raw, now_iso);
             let id = session_id_of(&raw);
             let primary = o.session.as_ref().and_then(|(json, _)| session_id_of(json));
@@ -606,34 +613,30 @@ impl Store for MemoryStore {
             if queue_length > 0 && active(&raw).is_some() {
                 state.pending.add(orchestrator_id, now_ms);
             }
-            state.tidy(orchestrator_id);
             Some(Touched { session: raw, queue_length })
         })
     }
 
     async fn sessions(&self, orchestrator_id: &str, now_ms: i64) -> StoreResult<Vec<String>> {
-        self.step(|state| {
+        self.orchestrator_step(orchestrator_id, |state| {
             let o = state.orchestrator(orchestrator_id, now_ms);
             let primary = o.current_session(now_ms);
             let primary_id = primary.as_deref().and_then(session_id_of);
             let mut sessions: Vec<String> = primary.into_iter().collect();
             sessions.extend(o.others_by_recency(now_ms, primary_id.as_deref()));
-            state.tidy(orchestrator_id);
             sessions
         })
     }
 
     async fn queue_lengths(&self, orchestrator_id: &str) -> StoreResult<[u64; 3]> {
-        self.step(|state| {
+        self.orchestrator_step(orchestrator_id, |state| {
             let o = state.orchestrator(orchestrator_id, now_ms());
-            let lengths = [0, 1, 2].map(|level| o.queues[level].len() as u64);
-            state.tidy(orchestrator_id);
-            lengths
+            [0, 1, 2].map(|level| o.queues[level].len() as u64)
         })
     }
 
     async fn snapshot(&self, orchestrator_id: &str, count: usize, now_ms: i64) -> StoreResult<QueueSnapshot> {
-        self.step(|state| {
+        self.orchestrator_step(orchestrator_id, |state| {
             let o = state.orchestrator(orchestrator_id, now_ms);
             let session = self.read_session(o, now_ms);
             let online = if self.limits.broadcast {
@@ -651,7 +654,6 @@ impl Store for MemoryStore {
                 (firsts.into_iter().flat_map(bytes).collect(), levels)
             };
             let length = o.queue_length();
-            state.tidy(orchestrator_id);
             QueueSnapshot { session, length, head, levels, per_level: !online }
         })
     }
@@ -659,12 +661,11 @@ impl Store for MemoryStore {
     async fn drain_step(&self, step: &DrainStep<'_>) -> StoreResult<DrainReply> {
         let l = &self.limits;
         let now = step.now_ms;
-        self.step(|state| {
+        self.orchestrator_step(step.orchestrator_id, |state| {
             let id = step.orchestrator_id;
             let o = state.orchestrator(id, now);
             if let Some(expected) = step.session {
                 if let Err(session) = self.check_session(o, expected, &step.copies, now) {
-                    state.tidy(id);
                     return DrainReply::Stale { session };
                 }
             }
@@ -678,12 +679,10 @@ impl Store for MemoryStore {
                 None => o.head(n).0,
             };
             if head.len() < n || head.iter().zip(&step.items).any(|(item, (raw, _))| item.as_bytes() != *raw) {
-                state.tidy(id);
                 return DrainReply::Conflict;
             }
             let daemon = step.session.map_or("", |(_, daemon)| daemon);
-            let lists = std::iter::once(daemon).chain(step.copies.iter().map(|(_, d)| *d));
-            let mut room = lists.map(|d| l.daemon_max_events as i64 - state.daemon_length(d, now) as i64).min().unwrap_or(0);
+            let mut room = state.room(daemon, &step.copies, l.daemon_max_events, now);
             let mut outcomes = Vec::with_capacity(n);
             let mut events: Vec<&str> = Vec::new();
             let mut copy_events: Vec<Vec<&str>> = vec![Vec::new(); step.copies.len()];
@@ -727,7 +726,6 @@ impl Store for MemoryStore {
             }
             state.file(id, if full { step.retry_at_ms } else { step.revisit_at_ms });
             let remaining = state.orchestrators[id].queue_length();
-            state.tidy(id);
             DrainReply::Done { outcomes, remaining }
         })
     }
@@ -743,7 +741,7 @@ impl Store for MemoryStore {
     }
 
     async fn acknowledge(&self, orchestrator_id: &str, message_ids: &[String]) -> StoreResult<Vec<String>> {
-        self.step(|state| {
+        self.orchestrator_step(orchestrator_id, |state| {
             let o = state.orchestrator(orchestrator_id, now_ms());
             let acknowledged = message_ids
                 .iter()
@@ -756,13 +754,12 @@ impl Store for MemoryStore {
                 })
                 .cloned()
                 .collect();
-            state.tidy(orchestrator_id);
             acknowledged
         })
     }
 
     async fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, limit: usize) -> StoreResult<OverdueReceipts> {
-        self.step(|state| {
+        self.orchestrator_step(orchestrator_id, |state| {
             let o = state.orchestrator(orchestrator_id, now_ms);
             let session = self.read_session(o, now_ms);
             let mut overdue = Vec::new();
@@ -774,7 +771,6 @@ impl Store for MemoryStore {
                     }
                 }
             }
-            state.tidy(orchestrator_id);
             OverdueReceipts { session, overdue }
         })
     }
@@ -782,20 +778,18 @@ impl Store for MemoryStore {
     async fn receipt_step(&self, step: &ReceiptStep<'_>) -> StoreResult<ReceiptReply> {
         let l = &self.limits;
         let now = step.now_ms;
-        self.step(|state| {
+        self.orchestrator_step(step.orchestrator_id, |state| {
             let id = step.orchestrator_id;
             let o = state.orchestrator(id, now);
             let redeliveries = step.items.iter().any(|(_, _, action)| matches!(action, ReceiptAction::Redeliver { .. }));
             if redeliveries {
                 let expected = step.session.unwrap_or(("", ""));
                 if self.check_session(o, expected, &step.copies, now).is_err() {
-                    state.tidy(id);
                     return ReceiptReply::Stale;
                 }
             }
             let daemon = step.session.map_or("", |(_, daemon)| daemon);
-            let lists = std::iter::once(daemon).chain(step.copies.iter().map(|(_, d)| *d));
-            let mut room = lists.map(|d| l.daemon_max_events as i64 - state.daemon_length(d, now) as i64).min().unwrap_or(0);
+            let mut room = state.room(daemon, &step.copies, l.daemon_max_events, now);
             let mut outcomes = Vec::with_capacity(step.items.len());
             let mut requeue: Vec<(usize, String)> = Vec::new();
             for (message_id, expected, action) in &step.items {
@@ -841,7 +835,6 @@ impl Store for MemoryStore {
                 o.keep_queue_until(level, step.queue_expires_at_ms + QUEUE_KEY_GRACE_MS);
             }
             state.file(id, step.queue_revisit_at_ms);
-            state.tidy(id);
             ReceiptReply::Done(outcomes)
         })
     }
@@ -859,13 +852,12 @@ impl Store for MemoryStore {
         revisit_at_ms: i64,
         queue_expires_at_ms: i64,
     ) -> StoreResult<bool> {
-        self.step(|state| {
+        self.orchestrator_step(orchestrator_id, |state| {
             if expected.is_empty() {
                 return true;
             }
             let o = state.orchestrator(orchestrator_id, now_ms());
             if o.dead.len() < expected.len() || o.dead.iter().zip(expected).any(|(a, b)| a != b) {
-                state.tidy(orchestrator_id);
                 return false;
             }
             o.dead.drain(..expected.len());
@@ -877,7 +869,6 @@ impl Store for MemoryStore {
                 state.delivered.remove(id);
             }
             state.file(orchestrator_id, revisit_at_ms);
-            state.tidy(orchestrator_id);
             true
         })
     }

@@ -181,6 +181,11 @@ fn glob_escape(text: &str) -> String {
     out
 }
 
+/// A yes/no argument as the scripts read it.
+fn flag(on: bool) -> &'static str {
+    if on { "1" } else { "0" }
+}
+
 /// A priority level as the scripts number them: 1 high, 2 normal, 3 low.
 fn level(priority: Priority) -> i64 {
     priority.rank() as i64 + 1
@@ -385,6 +390,21 @@ impl RedisStore {
         Ok(connection)
     }
 
+    /// The keys register_session.lua and touch_session.lua take: the session, the three queue
+    /// lists (normal, pending index, high, low, as numbered there) and the session set.
+    fn session_step<'s>(&self, script: &'s Script, orchestrator_id: &str) -> redis::ScriptInvocation<'s> {
+        let k = &self.keys;
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(k.session(orchestrator_id))
+            .key(k.queue(orchestrator_id))
+            .key(k.pending())
+            .key(k.key(Key::QueueHigh, orchestrator_id))
+            .key(k.key(Key::QueueLow, orchestrator_id))
+            .key(k.session_set(orchestrator_id).as_slice());
+        invocation
+    }
+
     /// The keys and arguments drain_step.lua and redeliver_step.lua start with: KEYS session,
     /// queue, daemon events, pending, in-flight, receipts, the high and low queues, the session
     /// set and records, then each copy's daemon list; ARGV orchestratorId, expected sessionId
@@ -408,8 +428,7 @@ impl RedisStore {
             .key(k.receipts(orchestrator_id))
             .key(k.key(Key::QueueHigh, orchestrator_id))
             .key(k.key(Key::QueueLow, orchestrator_id))
-            .key(k.key(Key::Sessions, orchestrator_id))
-            .key(k.key(Key::SessionRecords, orchestrator_id))
+            .key(k.session_set(orchestrator_id).as_slice())
             .arg(orchestrator_id)
             .arg(session_id)
             .arg(daemon_id)
@@ -423,7 +442,7 @@ impl RedisStore {
 
     /// The broadcast flag, now and the copy count, as steps take them (see `copies_args`).
     fn targets_args(&self, invocation: &mut redis::ScriptInvocation<'_>, copies: &[(&str, &str)], now_ms: i64) {
-        invocation.arg(if self.limits.broadcast { "1" } else { "0" }).arg(now_ms).arg(copies.len());
+        invocation.arg(flag(self.limits.broadcast)).arg(now_ms).arg(copies.len());
     }
 
     /// Each broadcast copy's session id, daemon id and channel.
@@ -450,7 +469,6 @@ impl RedisStore {
             out.arg(&k.parts(Key::Sessions, r.orchestrator_id));
             out.arg(&k.parts(Key::SessionRecords, r.orchestrator_id));
         }
-        let flag = |on: bool| -> &[u8] { if on { b"1" } else { b"0" } };
         out.arg(&[r.orchestrator_id.as_bytes()]);
         out.arg(&[r.session_id.as_bytes()]);
         out.arg(&[r.daemon_id.as_bytes()]);
@@ -460,18 +478,18 @@ impl RedisStore {
         out.arg(&[r.queue_item.as_bytes()]);
         out.int(l.daemon_max_events as i64);
         out.int(l.max_queue_size as i64);
-        out.arg(&[flag(l.queue_enabled)]);
+        out.arg(&[flag(l.queue_enabled).as_bytes()]);
         out.int(l.marker_ttl_seconds as i64);
         out.int(l.daemon_events_ttl_seconds as i64);
         out.int(r.expires_at_ms);
         out.int(r.now_ms);
-        out.arg(&[flag(r.dedupe)]);
+        out.arg(&[flag(r.dedupe).as_bytes()]);
         out.int(r.expires_at_ms + QUEUE_KEY_GRACE_MS);
-        out.arg(&[flag(r.receipt.is_some())]);
+        out.arg(&[flag(r.receipt.is_some()).as_bytes()]);
         out.arg(&[r.receipt.map_or("", |(record, _)| record).as_bytes()]);
         out.int(r.receipt.map_or(0, |(_, deadline)| deadline));
         out.arg(&[r.message_id.as_bytes()]);
-        out.arg(&[flag(r.queue_only)]);
+        out.arg(&[flag(r.queue_only).as_bytes()]);
         out.int(level(r.priority));
     }
 
@@ -678,24 +696,15 @@ impl Store for RedisStore {
     }
 
     async fn register_session(&self, orchestrator_id: &str, session_id: &str, session: &str, now_ms: i64) -> StoreResult<u64> {
-        let k = &self.keys;
         let reply = self
             .run(
-                self.scripts
-                    .register_session
-                    .key(k.session(orchestrator_id))
-                    .key(k.queue(orchestrator_id))
-                    .key(k.pending())
-                    .key(k.key(Key::QueueHigh, orchestrator_id))
-                    .key(k.key(Key::QueueLow, orchestrator_id))
-                    .key(k.key(Key::Sessions, orchestrator_id))
-                    .key(k.key(Key::SessionRecords, orchestrator_id))
+                self.session_step(&self.scripts.register_session, orchestrator_id)
                     .arg(session)
                     .arg(self.limits.session_ttl_seconds)
                     .arg(orchestrator_id)
                     .arg(now_ms)
                     .arg(session_id)
-                    .arg(if self.limits.multiple_sessions { "1" } else { "0" }),
+                    .arg(flag(self.limits.multiple_sessions)),
             )
             .await?;
         int(&reply).ok_or_else(|| unexpected("register_session", &reply))
@@ -708,8 +717,7 @@ impl Store for RedisStore {
                 self.scripts
                     .unregister_session
                     .key(k.session(orchestrator_id))
-                    .key(k.key(Key::Sessions, orchestrator_id))
-                    .key(k.key(Key::SessionRecords, orchestrator_id))
+                    .key(k.session_set(orchestrator_id).as_slice())
                     .arg(session_id.unwrap_or(""))
                     .arg(now_ms),
             )
@@ -718,18 +726,9 @@ impl Store for RedisStore {
     }
 
     async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
-        let k = &self.keys;
         let reply = self
             .run(
-                self.scripts
-                    .touch_session
-                    .key(k.session(orchestrator_id))
-                    .key(k.queue(orchestrator_id))
-                    .key(k.pending())
-                    .key(k.key(Key::QueueHigh, orchestrator_id))
-                    .key(k.key(Key::QueueLow, orchestrator_id))
-                    .key(k.key(Key::Sessions, orchestrator_id))
-                    .key(k.key(Key::SessionRecords, orchestrator_id))
+                self.session_step(&self.scripts.touch_session, orchestrator_id)
                     .arg(now_iso)
                     .arg(self.limits.session_ttl_seconds)
                     .arg(orchestrator_id)
@@ -754,8 +753,7 @@ impl Store for RedisStore {
                 self.scripts
                     .read_sessions
                     .key(k.session(orchestrator_id))
-                    .key(k.key(Key::Sessions, orchestrator_id))
-                    .key(k.key(Key::SessionRecords, orchestrator_id))
+                    .key(k.session_set(orchestrator_id).as_slice())
                     .arg(now_ms),
             )
             .await?;
@@ -783,8 +781,8 @@ impl Store for RedisStore {
         for queue in k.queues(orchestrator_id) {
             invocation.key(queue);
         }
-        invocation.key(k.key(Key::Sessions, orchestrator_id)).key(k.key(Key::SessionRecords, orchestrator_id));
-        let reply = self.run(invocation.arg(count).arg(now_ms).arg(if self.limits.broadcast { "1" } else { "0" })).await?;
+        invocation.key(k.session_set(orchestrator_id).as_slice());
+        let reply = self.run(invocation.arg(count).arg(now_ms).arg(flag(self.limits.broadcast))).await?;
         let parts = match &reply {
             Value::Array(parts) if parts.len() >= 6 => parts,
             other => return Err(unexpected("snapshot", other)),
@@ -811,7 +809,7 @@ impl Store for RedisStore {
             .arg(self.limits.daemon_events_ttl_seconds)
             .arg(step.retry_at_ms)
             .arg(step.revisit_at_ms)
-            .arg(if self.limits.receipts { "1" } else { "0" })
+            .arg(flag(self.limits.receipts))
             .arg(step.receipt_deadline_ms)
             .arg(step.items.len());
         self.targets_args(&mut invocation, &step.copies, step.now_ms);
@@ -892,11 +890,10 @@ impl Store for RedisStore {
                     .key(k.session(orchestrator_id))
                     .key(k.inflight(orchestrator_id))
                     .key(k.receipts(orchestrator_id))
-                    .key(k.key(Key::Sessions, orchestrator_id))
-                    .key(k.key(Key::SessionRecords, orchestrator_id))
+                    .key(k.session_set(orchestrator_id).as_slice())
                     .arg(now_ms)
                     .arg(limit)
-                    .arg(if self.limits.broadcast { "1" } else { "0" }),
+                    .arg(flag(self.limits.broadcast)),
             )
             .await?;
         let parts = match &reply {

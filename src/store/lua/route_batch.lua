@@ -5,15 +5,12 @@
 -- Returns: for each message, the length of its reply followed by the reply (as route.lua's)
 local n = tonumber(ARGV[1])
 local stride = #KEYS / n
-local replies, count = {}, 0
+local replies = {}
 for i = 0, n - 1 do
   -- One constructor per table sizes it once; filling an empty table grows it step by step.
   local k = {unpack(KEYS, stride * i + 1, stride * i + stride)}
   local a = {unpack(ARGV, 22 * i + 2, 22 * i + 23)}
-  local reply = route_message(k, a)
-  replies[count + 1] = #reply
-  for j = 1, #reply do replies[count + 1 + j] = reply[j] end
-  count = count + 1 + #reply
+  append_reply(replies, route_message(k, a))
 end
 finish_routes()
 return replies

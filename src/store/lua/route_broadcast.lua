@@ -12,7 +12,7 @@
 --          JSON, as one JSON array, in 'stale'
 local n = tonumber(ARGV[1])
 local key_at, arg_at = 1, 2
-local replies, count = {}, 0
+local replies = {}
 for _ = 1, n do
   local c = tonumber(ARGV[arg_at])
   local k = {unpack(KEYS, key_at, key_at + 10)}
@@ -25,10 +25,7 @@ for _ = 1, n do
   end
   key_at = key_at + 11 + c
   arg_at = arg_at + 23 + 4 * c
-  local reply = route_broadcast(k, a, copies)
-  replies[count + 1] = #reply
-  for j = 1, #reply do replies[count + 1 + j] = reply[j] end
-  count = count + 1 + #reply
+  append_reply(replies, route_broadcast(k, a, copies))
 end
 finish_routes()
 return replies

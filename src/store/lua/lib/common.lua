@@ -213,10 +213,7 @@ local function targets_are(sessions, session_id, daemon_id, copies)
   for i = 1, #copies do wanted[pair(copies[i].session_id, copies[i].daemon_id)] = true end
   for i = 1, #sessions do
     local session = session_active(sessions[i])
-    if not session or type(session.sessionId) ~= 'string' or type(session.daemonId) ~= 'string'
-      or not wanted[pair(session.sessionId, session.daemonId)] then
-      return false
-    end
+    if not session or not wanted[pair(session.sessionId, session.daemonId)] then return false end
   end
   return true
 end
@@ -265,12 +262,18 @@ local function list_or_error(key)
   return nil
 end
 
+-- lists_or_error: list_or_error for a daemon list `key` and each broadcast copy's list.
+local function lists_or_error(key, copies)
+  local wrong_type = list_or_error(key)
+  for j = 1, #copies do wrong_type = wrong_type or list_or_error(copies[j].key) end
+  return wrong_type
+end
+
 -- step_room: how many events every target daemon list (the primary's and each copy's) has room
 -- for; or, as a second value, the WRONGTYPE error of one that is not a list (checked before a step
 -- writes anything: Redis does not roll a script back).
 local function step_room(copies)
-  local wrong_type = list_or_error(KEYS[3])
-  for j = 1, #copies do wrong_type = wrong_type or list_or_error(copies[j].key) end
+  local wrong_type = lists_or_error(KEYS[3], copies)
   if wrong_type then return 0, wrong_type end
   local room = tonumber(ARGV[5]) - redis.call('LLEN', KEYS[3])
   for j = 1, #copies do room = math.min(room, tonumber(ARGV[5]) - redis.call('LLEN', copies[j].key)) end

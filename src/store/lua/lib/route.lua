@@ -93,8 +93,7 @@ local function route_broadcast(k, a, copies)
   for i = 1, #copies do full = full or list_length(copies[i].key) >= tonumber(a[8]) end
   if waits_behind(k, tonumber(a[22])) or full then return queue(k, a, 'pending', a[14]) end
   -- Every list is checked before anything is written, so that no push can fail half way.
-  local wrong_type = list_or_error(k[4])
-  for i = 1, #copies do wrong_type = wrong_type or list_or_error(copies[i].key) end
+  local wrong_type = lists_or_error(k[4], copies)
   if wrong_type then return wrong_type end
   if not redis.call('SET', k[3], a[5], 'NX', 'EX', a[11]) then
     return {'already', redis.call('GET', k[3])}
@@ -107,6 +106,12 @@ local function route_broadcast(k, a, copies)
   end
   if a[17] == '1' then track_receipt(k[6], k[7], k[5], a[1], a[20], a[18], a[19]) end
   return reply
+end
+
+-- append_reply: adds one message's reply to a batch's replies, as its length followed by it.
+local function append_reply(replies, reply)
+  replies[#replies + 1] = #reply
+  for j = 1, #reply do replies[#replies + 1] = reply[j] end
 end
 
 local function finish_routes()

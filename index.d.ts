@@ -55,9 +55,33 @@ export interface RedisConnectionOptions {
 }
 
 /**
- * Anything with Redis connection options: an ioredis client (`options.host`, `options.keyPrefix`, …)
- * or a node-redis client (`options.url` or `options.socket`). The router opens its own connections
- * (a Node socket for routing calls, and one for drains, sessions and receipts).
+ * A Redis Cluster: the router finds every master from these nodes (one reachable node is enough)
+ * and follows MOVED and ASK redirections while slots move.
+ *
+ * In cluster mode every key of one orchestrator carries a hash tag of its id, so that the keys a
+ * routing step touches together share a slot: `routing:queue:{orch_1}`, not `routing:queue:orch_1`
+ * (behind `keyPrefix`, if any). The daemon event lists (`daemon:events:<daemonId>`) and the pub/sub
+ * channels keep their deployed names, so daemons read them unchanged.
+ */
+export interface RedisClusterOptions {
+  /**
+   * Nodes to start from: `redis://host:port` or `rediss://host:port` URLs (TLS with the system's
+   * trusted roots), or `{ host, port }` objects (host `'127.0.0.1'`, port 6379 by default).
+   * At least one.
+   */
+  cluster: Array<string | { host?: string; port?: number }>;
+  /** ACL user name, for every node. */
+  username?: string;
+  /** Password, for every node. */
+  password?: string;
+}
+
+/**
+ * Anything with Redis connection options: an ioredis client (`options.host`, `options.keyPrefix`, …),
+ * an ioredis `Cluster` (its startup nodes, `redisOptions` credentials and `keyPrefix`; read as
+ * `RedisClusterOptions`), or a node-redis client (`options.url` or `options.socket`). The router
+ * opens its own connections (a Node socket for routing calls, and one for drains, sessions and
+ * receipts).
  */
 export interface RedisClientLike {
   /** The client's connection options. */
@@ -123,8 +147,11 @@ export interface DeadLetter {
 
 /** Router configuration; every field is optional and merged over the defaults. */
 export interface OrchestratorRouterConfig {
-  /** A URL, connection options, or a client to copy them from. Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`. */
-  redis?: string | RedisConnectionOptions | RedisClientLike;
+  /**
+   * A URL, connection options, a Redis Cluster's nodes (`{ cluster: [...] }`), or a client to copy
+   * them from. Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`.
+   */
+  redis?: string | RedisConnectionOptions | RedisClusterOptions | RedisClientLike;
   /** Accepted and ignored: the router never reads the database (see `setMessageService`). */
   prisma?: unknown;
   /** Retry policy for deliveries. */

@@ -1,25 +1,28 @@
-// The contract every store keeps: one suite, run on Redis and on the in-process store
-// (`redis: 'memory://…'`). It sees the router only through its public API, and what daemons
-// received only through readDaemonEvents, so it holds for both alike.
+// The contract every store keeps: one suite, run on Redis, on a Redis Cluster of three masters
+// and on the in-process store (`redis: 'memory://…'`). It sees the router only through its public
+// API, and what daemons received only through readDaemonEvents, so it holds for all alike.
 import { DaemonEvent, OrchestratorRouter, OrchestratorRouterConfig, OrchestratorRoutingError } from '..';
-import { closeAll, keyOf, message, newRouter, record, redisUrl, uid, waitFor } from './support/helpers';
+import { closeAll, keyOf, message, newRouter, record, redisClusterUrls, redisUrl, uid, waitFor } from './support/helpers';
 
 afterEach(closeAll);
 
-const stores: Array<[string, () => string]> = [
+type RedisOption = OrchestratorRouterConfig['redis'];
+
+const stores: Array<[string, () => RedisOption]> = [
   ['Redis', () => redisUrl()],
+  ['a Redis Cluster', () => ({ cluster: redisClusterUrls() })],
   ['the in-process store', () => `memory://${uid('contract')}`],
 ];
 
-describe.each(stores)('the routing contract on %s', (_name, storeUrl) => {
+describe.each(stores)('the routing contract on %s', (_name, store) => {
   /** A router on a fresh store (Redis: a fresh key prefix); `like` shares another router's store. */
   function router(config: OrchestratorRouterConfig = {}, like?: OrchestratorRouter): OrchestratorRouter {
-    const shared = like ? { redis: urls.get(like)!, keyPrefix: keyOf(like, '') } : { redis: storeUrl() };
+    const shared = like ? { redis: options.get(like), keyPrefix: keyOf(like, '') } : { redis: store() };
     const made = newRouter({ ...config, ...shared });
-    urls.set(made, shared.redis as string);
+    options.set(made, shared.redis);
     return made;
   }
-  const urls = new WeakMap<OrchestratorRouter, string>();
+  const options = new WeakMap<OrchestratorRouter, RedisOption>();
 
   async function online(r: OrchestratorRouter, orch: string, daemon: string, id = `sess_${daemon}`): Promise<void> {
     await r.registerSession(orch, { id, daemonId: daemon, status: 'active', createdAt: new Date('2026-11-27T09:00:00.000Z') });

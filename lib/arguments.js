@@ -88,8 +88,14 @@ function messageArgs(message) {
   ];
 }
 
+/** An ioredis `Cluster`: it sets `isCluster` and keeps the nodes it was given in `startupNodes`. */
+function isIoredisCluster(client) {
+  return client.isCluster === true && Array.isArray(client.startupNodes) && client.options !== null && typeof client.options === 'object';
+}
+
 function isIoredis(client) {
-  return typeof client.duplicate === 'function' && client.options && typeof client.options === 'object' && !client.options.socket;
+  // An ioredis Cluster has `duplicate` and socket-less `options` too, but no host or port of its own.
+  return typeof client.duplicate === 'function' && client.options && typeof client.options === 'object' && !client.options.socket && client.isCluster !== true;
 }
 
 function isNodeRedis(client) {
@@ -115,6 +121,116 @@ function tlsTarget(field, tls) {
   return { ca: pems.join('\n') };
 }
 
+/** `host:port` as a URL authority: an IPv6 address goes in brackets. */
+function authority(host, port) {
+  return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+}
+
+/** A cluster node's URL, checked: `redis://` or `rediss://` and a host. */
+function nodeUrl(field, url) {
+  if (/^memory:/i.test(url)) {
+    throw new InvalidArgumentError(field, "cannot be memory://: the in-process store is not a cluster (give redis: 'memory://' instead)");
+  }
+  if (!/^rediss?:\/\//i.test(url)) throw new InvalidArgumentError(field, `must be a redis:// or rediss:// URL, got ${describe(url)}`);
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidArgumentError(field, `must be a valid URL, got ${describe(url)}`);
+  }
+  if (!parsed.hostname) throw new InvalidArgumentError(field, `must name a host, got ${describe(url)}`);
+  return url;
+}
+
+/** A `{ host?, port? }` cluster node as a URL (host 127.0.0.1 and port 6379 by default). */
+function nodeObjectUrl(field, node, scheme) {
+  const { host = '127.0.0.1', port = 6379 } = node;
+  if (typeof host !== 'string' || host.length === 0) throw new InvalidArgumentError(`${field}.host`, `must be a non-empty string, got ${describe(host)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InvalidArgumentError(`${field}.port`, `must be an integer from 1 to 65535, got ${typeof port === 'number' ? port : describe(port)}`);
+  }
+  return `${scheme}://${authority(host, port)}`;
+}
+
+/** Optional `username` / `password` of a cluster target: strings when given. */
+function clusterCredentials(field, options) {
+  const credentials = {};
+  for (const name of ['username', 'password']) {
+    const value = options[name];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string') throw new InvalidArgumentError(`${field}.${name}`, `must be a string, got ${describe(value)}`);
+    credentials[name] = value;
+  }
+  return credentials;
+}
+
+/** Node URLs from a list that must be a non-empty array without holes; `entry` reads one item. */
+function clusterNodes(field, nodes, entry) {
+  if (!Array.isArray(nodes)) throw new InvalidArgumentError(field, `must be an array of node URLs or { host, port } objects, got ${describe(nodes)}`);
+  if (nodes.length === 0) throw new InvalidArgumentError(field, 'must name at least one node');
+  const urls = [];
+  // Indexes, not map/forEach: those skip the holes of a sparse array, which must be refused.
+  for (let i = 0; i < nodes.length; i++) {
+    if (!(i in nodes)) throw new InvalidArgumentError(`${field}[${i}]`, 'must be a node URL or a { host, port } object, got an empty slot');
+    urls.push(entry(`${field}[${i}]`, nodes[i]));
+  }
+  return urls;
+}
+
+/** `redis: { cluster, username?, password? }`: node URLs or `{ host, port }` objects. */
+function clusterOptionsTarget(redis) {
+  // Options that single-node connections read would be silently dropped here: refuse them.
+  for (const name of ['host', 'port', 'tls']) {
+    if (redis[name] !== undefined) {
+      throw new InvalidArgumentError(`redis.${name}`, "is not read with redis.cluster: give each node's host and port in redis.cluster (rediss:// URLs for TLS)");
+    }
+  }
+  if (redis.db !== undefined && redis.db !== 0) throw new InvalidArgumentError('redis.db', `must be 0 with redis.cluster (a cluster has only database 0), got ${describe(redis.db)}`);
+  const cluster = clusterNodes('redis.cluster', redis.cluster, (field, node) => {
+    if (typeof node === 'string') return nodeUrl(field, node);
+    if (node !== null && typeof node === 'object' && !Array.isArray(node)) return nodeObjectUrl(field, node, 'redis');
+    throw new InvalidArgumentError(field, `must be a redis:// URL or a { host, port } object, got ${describe(node)}`);
+  });
+  return { target: { cluster, ...clusterCredentials('redis', redis) } };
+}
+
+/**
+ * An ioredis `Cluster`: its startup nodes (`{ host, port }` objects, port numbers, URLs or
+ * `host:port` strings, as ioredis takes them), the credentials of its `redisOptions`, and its key
+ * prefix (ioredis copies `redisOptions.keyPrefix` into `options.keyPrefix`; both are read).
+ */
+function ioredisClusterTarget(client) {
+  const o = client.options;
+  const redisOptions = o.redisOptions && typeof o.redisOptions === 'object' ? o.redisOptions : {};
+  const tls = redisOptions.tls;
+  if (tls && typeof tls === 'object' && tls.ca !== undefined && tls.ca !== null) {
+    // The cluster target has no CA field: connecting with the system's roots would fail later, and less clearly.
+    throw new InvalidArgumentError('redis.options.redisOptions.tls.ca', 'is not supported for a cluster: only the system\'s trusted roots are');
+  }
+  // ioredis connects to every node with redisOptions, so its `tls` turns host:port nodes into rediss://.
+  const scheme = tls ? 'rediss' : 'redis';
+  const cluster = clusterNodes('redis.startupNodes', client.startupNodes, (field, node) => {
+    if (typeof node === 'number') return nodeObjectUrl(field, { port: node }, scheme);
+    if (typeof node === 'string') {
+      if (/^\d+$/.test(node)) return nodeObjectUrl(field, { port: Number(node) }, scheme);
+      if (node.startsWith('/')) throw new InvalidArgumentError(field, `must be a TCP node (a cluster is not reached over a Unix socket), got ${describe(node)}`);
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(node)) return nodeUrl(field, node);
+      // `host:port` or a bare host, read as ioredis reads it (as if redis:// stood before it).
+      const parsed = new URL(nodeUrl(field, `${scheme}://${node}`));
+      return nodeObjectUrl(field, { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port: parsed.port ? Number(parsed.port) : 6379 }, scheme);
+    }
+    if (node !== null && typeof node === 'object' && !Array.isArray(node)) {
+      const port = typeof node.port === 'string' && /^\d+$/.test(node.port) ? Number(node.port) : node.port;
+      return nodeObjectUrl(field, { host: node.host, port }, scheme);
+    }
+    throw new InvalidArgumentError(field, `must be a URL, a port or a { host, port } object, got ${describe(node)}`);
+  });
+  return {
+    target: { cluster, ...clusterCredentials('redis.options.redisOptions', redisOptions) },
+    keyPrefix: o.keyPrefix || redisOptions.keyPrefix || undefined,
+  };
+}
+
 /** Reads the `redis` option: a URL, an options object, or an ioredis / node-redis client. */
 function redisTarget(redis) {
   if (redis === undefined || redis === null) return { target: { url: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } };
@@ -122,6 +238,7 @@ function redisTarget(redis) {
   if (typeof redis !== 'object') {
     throw new InvalidArgumentError('redis', `must be a URL, an options object or a Redis client, got ${describe(redis)}`);
   }
+  if (isIoredisCluster(redis)) return ioredisClusterTarget(redis);
   if (isIoredis(redis)) {
     const o = redis.options;
     return {
@@ -144,6 +261,8 @@ function redisTarget(redis) {
       },
     };
   }
+  // After the clients: an ioredis client's `cluster` is its CLUSTER command.
+  if (redis.cluster !== undefined) return clusterOptionsTarget(redis);
   const { host, port, username, password, db, tls } = redis;
   for (const [field, value, type] of [['host', host, 'string'], ['username', username, 'string'], ['password', password, 'string']]) {
     if (value !== undefined && typeof value !== type) {

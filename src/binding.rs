@@ -16,7 +16,7 @@ use crate::store::Store;
 use crate::store::pipe::Pipe;
 use crate::store::any::AnyStore;
 use crate::store::memory::{memory_name, MemoryStore};
-use crate::store::redis::{connection_info, RedisStore};
+use crate::store::redis::{cluster_target, connection_info, RedisStore};
 use async_task::Runnable;
 use napi::bindgen_prelude::{BufferSlice, Function, Promise};
 use napi::Env;
@@ -364,6 +364,14 @@ impl NativeRouter {
         let memory = redis.get("url").and_then(serde_json::Value::as_str).and_then(memory_name);
         let (store, pipe) = match memory {
             Some(name) => (AnyStore::Memory(MemoryStore::open(&name, &config.key_prefix, limits)), None),
+            None if redis.get("cluster").is_some() => {
+                let timeout = Duration::from_millis(config.delivery_timeout_ms);
+                let store = cluster_target(&redis)
+                    .expect("a cluster target")
+                    .and_then(|target| target.store(&config.key_prefix, limits, timeout))
+                    .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+                (AnyStore::Redis(store), None)
+            }
             None => {
                 let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
                 let waker = Arc::clone(&sink);
@@ -759,10 +767,13 @@ impl NativeRouter {
 fn operator_store(redis_json: &str, key_prefix: &str, timeout_ms: u32) -> napi::Result<RedisStore> {
     let redis: serde_json::Value =
         serde_json::from_str(redis_json).map_err(|e| js_error(RouterError::invalid("redis", e.to_string())))?;
-    let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
-    let ca = redis.pointer("/tls/ca").and_then(serde_json::Value::as_str);
     let limits = RouterConfig::default().store_limits();
     let timeout = Duration::from_millis(u64::from(timeout_ms.max(1)));
+    if let Some(target) = cluster_target(&redis) {
+        return target.and_then(|t| t.store(key_prefix, limits, timeout)).map_err(|m| js_error(RouterError::invalid("redis", m)));
+    }
+    let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+    let ca = redis.pointer("/tls/ca").and_then(serde_json::Value::as_str);
     RedisStore::new(info, ca, Keys::new(key_prefix), limits, timeout, None).map_err(|m| js_error(RouterError::invalid("redis", m)))
 }
 

@@ -1,9 +1,13 @@
-// Starts the redis-server the tests share (unless REDIS_URL names one) and hands its URL to the
-// test workers through the environment.
+// Starts the redis-server the tests share (unless REDIS_URL names one) and a shared 3-master Redis
+// Cluster (unless REDIS_CLUSTER_URLS names one), and hands their URLs to the test workers through
+// the environment.
 import { spawn } from 'node:child_process';
+import globalTeardown from './global-teardown';
+import { startRedisCluster } from './redis-cluster';
 import { freePort, waitForPing } from './redis-server';
 
-export default async function globalSetup(): Promise<void> {
+/** Starts the shared redis-server unless REDIS_URL is set. */
+async function startSharedServer(): Promise<void> {
   if (process.env.REDIS_URL) return;
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
@@ -12,4 +16,23 @@ export default async function globalSetup(): Promise<void> {
   (globalThis as { __redisServer?: typeof child }).__redisServer = child;
   await waitForPing(port);
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
+}
+
+/** Starts the shared cluster unless REDIS_CLUSTER_URLS is set (node URLs, comma-separated). */
+async function startSharedCluster(): Promise<void> {
+  if (process.env.REDIS_CLUSTER_URLS) return;
+  const cluster = await startRedisCluster(3);
+  (globalThis as { __redisCluster?: typeof cluster }).__redisCluster = cluster;
+  process.env.REDIS_CLUSTER_URLS = cluster.urls.join(',');
+}
+
+export default async function globalSetup(): Promise<void> {
+  // Side by side: the cluster's start (2 s or more) is most of the setup's time.
+  const results = await Promise.allSettled([startSharedServer(), startSharedCluster()]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // jest runs no teardown after a failed setup: stop what did start, or it outlives the run.
+    await globalTeardown();
+    throw failed.reason;
+  }
 }

@@ -1,11 +1,16 @@
-// Stops the redis-server the global setup started.
+// Stops the redis-server and the Redis Cluster the global setup started.
 import type { ChildProcess } from 'node:child_process';
+import type { RedisClusterProcess } from './redis-cluster';
 
 export default async function globalTeardown(): Promise<void> {
+  const cluster = (globalThis as { __redisCluster?: RedisClusterProcess }).__redisCluster;
+  const stopped = cluster?.stop();
   const child = (globalThis as { __redisServer?: ChildProcess }).__redisServer;
-  if (!child || child.exitCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
+  if (child && child.exitCode === null) {
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+  await stopped;
 }

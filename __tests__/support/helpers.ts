@@ -11,6 +11,13 @@ export function redisUrl(): string {
   return url;
 }
 
+/** The node URLs of the Redis Cluster the global setup started (or REDIS_CLUSTER_URLS, comma-separated). */
+export function redisClusterUrls(): string[] {
+  const urls = process.env.REDIS_CLUSTER_URLS;
+  if (!urls) throw new Error('REDIS_CLUSTER_URLS is not set: the global setup did not run');
+  return urls.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+}
+
 /** A short id that no other test uses. */
 export function uid(label: string): string {
   return `${label}_${randomUUID().slice(0, 8)}`;

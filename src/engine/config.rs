@@ -189,6 +189,8 @@ impl RouterConfig {
             marker_ttl_seconds: self.delivered_marker_ttl_seconds,
             daemon_events_ttl_seconds: DAEMON_EVENTS_TTL_SECONDS,
             receipts: self.delivery_receipts,
+            // Every 20 drain ticks (5 s by default), and never more than once a second.
+            sweep_interval_ms: (self.drain_interval_ms * 20).max(1000),
         }
     }
 }

@@ -1,4 +1,9 @@
 //! The Redis key layout: the deployed service's names, each behind the configured prefix.
+//!
+//! On a Redis Cluster every key of one orchestrator carries its id as a hash tag
+//! (`routing:queue:{orch_1}`, `routing:delivered:{orch_1}:msg_1`), so that each step touches one
+//! slot; the index of orchestrators due a look stays one key, and a daemon's event list keeps its
+//! deployed name (see `super::redis`'s cluster steps for how a delivery crosses the two slots).
 
 use super::Priority;
 
@@ -6,7 +11,12 @@ use super::Priority;
 #[derive(Debug, Clone)]
 pub struct Keys {
     prefix: String,
+    /// Per-orchestrator keys carry the orchestrator id as a hash tag (Redis Cluster).
+    cluster: bool,
 }
+
+/// A key as the pieces it joins, for writing it without building it (unused pieces are empty).
+pub type KeyParts<'a> = [&'a [u8]; 6];
 
 /// The deployed key names (each behind the prefix, most followed by an id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +47,17 @@ pub enum Key {
     Pending,
     /// `daemon:events:<daemonId>`: the daemon's event list, newest first.
     DaemonEvents,
+    /// Cluster only, `routing:due:{<orchestratorId>}`: when the orchestrator is due a look, in
+    /// its own slot (a sorted set whose one member is the orchestrator), copied into `Pending`.
+    Due,
+    /// Cluster only, `routing:outbox:{<orchestratorId>}:<daemonId>`: events a step delivered to
+    /// the daemon, each behind its sequence number, until they are moved into its list.
+    Outbox,
+    /// Cluster only, `routing:outbox-seq:{<orchestratorId>}`: the last sequence number given.
+    OutboxSeq,
+    /// Cluster only, `routing:pushed:{<daemon list key>}`: per orchestrator, the last sequence
+    /// number moved into that daemon list (a hash in the list's slot).
+    Pushed,
 }
 
 impl Key {
@@ -54,6 +75,10 @@ impl Key {
             Key::Dead => "routing:dead:",
             Key::Pending => "routing:pending",
             Key::DaemonEvents => "daemon:events:",
+            Key::Due => "routing:due:",
+            Key::Outbox => "routing:outbox:",
+            Key::OutboxSeq => "routing:outbox-seq:",
+            Key::Pushed => "routing:pushed:",
         }
     }
 }
@@ -73,17 +98,84 @@ impl Key {
 impl Keys {
     /// A layout whose keys all start with `prefix` (channels are not prefixed, as in ioredis).
     pub fn new(prefix: &str) -> Self {
-        Keys { prefix: prefix.to_owned() }
+        Keys { prefix: prefix.to_owned(), cluster: false }
     }
 
-    /// A key as the three pieces it joins (prefix, name, id), for writing it without building it.
-    pub fn parts<'a>(&'a self, key: Key, id: &'a str) -> [&'a [u8]; 3] {
-        [self.prefix.as_bytes(), key.name().as_bytes(), id.as_bytes()]
+    /// The layout on a Redis Cluster: per-orchestrator keys carry the id as a hash tag. The prefix
+    /// must hold no brace, which would make its own hash tag.
+    pub fn cluster(prefix: &str) -> Result<Self, String> {
+        if prefix.contains(['{', '}']) {
+            return Err(format!("keyPrefix {prefix:?} must not contain '{{' or '}}' on a Redis Cluster (it would be taken for a hash tag)"));
+        }
+        Ok(Keys { prefix: prefix.to_owned(), cluster: true })
     }
 
-    /// The key `key` of `id`.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    /// A key as the pieces it joins (prefix, name and id; on a cluster, the id of an
+    /// orchestrator's key in braces).
+    pub fn parts<'a>(&'a self, key: Key, id: &'a str) -> KeyParts<'a> {
+        let tagged = self.cluster && !matches!(key, Key::Pending | Key::DaemonEvents);
+        let (open, close): (&[u8], &[u8]) = if tagged { (b"{", b"}") } else { (b"", b"") };
+        [self.prefix.as_bytes(), key.name().as_bytes(), open, id.as_bytes(), close, b""]
+    }
+
+    /// The key `key` of `id` (see [`Keys::parts`]).
     pub fn key(&self, key: Key, id: &str) -> String {
-        [self.prefix.as_str(), key.name(), id].concat()
+        join(&self.parts(key, id))
+    }
+
+    /// The delivered marker of a message sent to an orchestrator (on a cluster, in the
+    /// orchestrator's slot).
+    pub fn marker_parts<'a>(&'a self, orchestrator_id: &'a str, message_id: &'a str) -> KeyParts<'a> {
+        if self.cluster {
+            [self.prefix.as_bytes(), Key::Delivered.name().as_bytes(), b"{", orchestrator_id.as_bytes(), b"}:", message_id.as_bytes()]
+        } else {
+            self.parts(Key::Delivered, message_id)
+        }
+    }
+
+    /// The list a step pushes an orchestrator's events for a daemon into: the daemon's event list
+    /// on one server; on a cluster, the orchestrator's outbox for that daemon (see [`Key::Outbox`]).
+    pub fn target_parts<'a>(&'a self, orchestrator_id: &'a str, daemon_id: &'a str) -> KeyParts<'a> {
+        if self.cluster {
+            [self.prefix.as_bytes(), Key::Outbox.name().as_bytes(), b"{", orchestrator_id.as_bytes(), b"}:", daemon_id.as_bytes()]
+        } else {
+            self.parts(Key::DaemonEvents, daemon_id)
+        }
+    }
+
+    pub fn target(&self, orchestrator_id: &str, daemon_id: &str) -> String {
+        join(&self.target_parts(orchestrator_id, daemon_id))
+    }
+
+    /// The index key a step files the orchestrator in: `routing:pending` on one server; on a
+    /// cluster, the orchestrator's own [`Key::Due`], which the router copies into `routing:pending`.
+    pub fn index_parts<'a>(&'a self, orchestrator_id: &'a str) -> KeyParts<'a> {
+        if self.cluster { self.parts(Key::Due, orchestrator_id) } else { self.parts(Key::Pending, "") }
+    }
+
+    pub fn index(&self, orchestrator_id: &str) -> String {
+        join(&self.index_parts(orchestrator_id))
+    }
+
+    /// Cluster: the hash in a daemon list's slot that remembers what was moved into it.
+    pub fn pushed(&self, daemon_id: &str) -> String {
+        [self.prefix.as_str(), Key::Pushed.name(), "{", &self.daemon_events(daemon_id), "}"].concat()
+    }
+
+    /// The orchestrator and daemon of an outbox key (cluster), as [`Keys::target`] built it.
+    pub fn parse_outbox<'a>(&self, key: &'a str) -> Option<(&'a str, &'a str)> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(Key::Outbox.name())?.strip_prefix('{')?;
+        rest.split_once("}:")
+    }
+
+    /// The orchestrator of a key of kind `key` (cluster: with its hash tag), or `None`.
+    pub fn parse<'a>(&self, key: Key, name: &'a str) -> Option<&'a str> {
+        let rest = name.strip_prefix(self.prefix.as_str())?.strip_prefix(key.name())?;
+        if self.cluster { rest.strip_prefix('{')?.strip_suffix('}') } else { Some(rest) }
     }
 
     pub fn session(&self, orchestrator_id: &str) -> String {
@@ -105,8 +197,8 @@ impl Keys {
         [self.key(Key::Sessions, orchestrator_id), self.key(Key::SessionRecords, orchestrator_id)]
     }
 
-    pub fn delivered(&self, message_id: &str) -> String {
-        self.key(Key::Delivered, message_id)
+    pub fn delivered(&self, orchestrator_id: &str, message_id: &str) -> String {
+        join(&self.marker_parts(orchestrator_id, message_id))
     }
 
     pub fn inflight(&self, orchestrator_id: &str) -> String {
@@ -140,6 +232,18 @@ impl Keys {
     }
 }
 
+/// The key the pieces make.
+fn join(parts: &KeyParts<'_>) -> String {
+    String::from_utf8(parts.concat()).expect("joined from &str")
+}
+
+/// Why an id cannot be part of a key on a Redis Cluster, if it cannot: a brace would make (or
+/// break) the hash tag that keeps an orchestrator's keys in one slot.
+pub fn cluster_id_error(field: &str, id: &str) -> Option<String> {
+    id.contains(['{', '}'])
+        .then(|| format!("{field} {id:?} cannot be used on a Redis Cluster: ids there must not contain '{{' or '}}' (they would change the key's hash tag)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,7 +257,9 @@ mod tests {
             keys.queues("o"),
             ["app:routing:queue-high:o", "app:routing:queue:o", "app:routing:queue-low:o"].map(String::from)
         );
-        assert_eq!(keys.delivered("msg_1"), "app:routing:delivered:msg_1");
+        assert_eq!(keys.delivered("orch_1", "msg_1"), "app:routing:delivered:msg_1");
+        assert_eq!(keys.target("orch_1", "d1"), "app:daemon:events:d1");
+        assert_eq!(keys.index("orch_1"), "app:routing:pending");
         assert_eq!(keys.daemon_events("d1"), "app:daemon:events:d1");
         assert_eq!(keys.daemon_channel("d1"), "daemon:d1:events");
         assert_eq!(keys.inflight("o"), "app:routing:inflight:o");
@@ -161,5 +267,28 @@ mod tests {
         assert_eq!(keys.dead("o"), "app:routing:dead:o");
         assert_eq!(keys.session_set("o"), ["app:routing:sessions:o", "app:routing:session-records:o"].map(String::from));
         assert_eq!(Keys::new("").session("o"), "routing:session:o");
+    }
+
+    #[test]
+    fn on_a_cluster_every_key_of_an_orchestrator_shares_its_hash_tag() {
+        let keys = Keys::cluster("app:").unwrap();
+        assert_eq!(keys.session("orch_1"), "app:routing:session:{orch_1}");
+        assert_eq!(keys.queues("o"), ["app:routing:queue-high:{o}", "app:routing:queue:{o}", "app:routing:queue-low:{o}"].map(String::from));
+        assert_eq!(keys.delivered("o", "m1"), "app:routing:delivered:{o}:m1");
+        assert_eq!(keys.target("o", "d1"), "app:routing:outbox:{o}:d1");
+        assert_eq!(keys.index("o"), "app:routing:due:{o}");
+        assert_eq!(keys.key(Key::OutboxSeq, "o"), "app:routing:outbox-seq:{o}");
+        // What stays one key, and what keeps the deployed name.
+        assert_eq!(keys.pending(), "app:routing:pending");
+        assert_eq!(keys.daemon_events("d1"), "app:daemon:events:d1");
+        assert_eq!(keys.daemon_channel("d1"), "daemon:d1:events");
+        // In the daemon list's slot: its whole name is the hash tag.
+        assert_eq!(keys.pushed("d1"), "app:routing:pushed:{app:daemon:events:d1}");
+        assert_eq!(keys.parse_outbox("app:routing:outbox:{o:x}:d:1"), Some(("o:x", "d:1")));
+        assert_eq!(keys.parse(Key::Due, "app:routing:due:{o}"), Some("o"));
+        assert_eq!(keys.parse(Key::Queue, "app:routing:queue:{o}"), Some("o"));
+        assert!(Keys::cluster("a{b}:").is_err());
+        assert!(cluster_id_error("orchestratorId", "a}b").is_some());
+        assert!(cluster_id_error("orchestratorId", "orch_1").is_none());
     }
 }

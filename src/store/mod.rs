@@ -44,6 +44,8 @@ pub struct StoreLimits {
     pub receipts: bool,
     /// Messages go to the daemon of every living active session (`sessions.routing: broadcast`).
     pub broadcast: bool,
+    /// Redis Cluster: how often routers look for outboxes and due times a failed step left behind.
+    pub sweep_interval_ms: u64,
 }
 
 /// With broadcast routing, a session a message goes to beside the primary one, and the daemon

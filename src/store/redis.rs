@@ -1,8 +1,14 @@
 //! The Redis implementation of [`Store`]: one Lua script per atomic operation (loaded once,
 //! called by SHA, every key passed in `KEYS`) over one auto-reconnecting multiplexed connection;
-//! routes go through a [`Pipe`] instead when the owner carries one (see [`super::pipe`]).
+//! routes go through a [`Pipe`] instead when the owner carries one (see [`super::pipe`]). On a
+//! Redis Cluster the same scripts run in each orchestrator's slot, and what crosses slots is done
+//! in the steps `cluster` describes.
 
-use super::keys::{Key, Keys};
+mod cluster;
+
+pub use cluster::{cluster_target, ClusterTarget};
+
+use super::keys::{cluster_id_error, Key, Keys};
 use super::pipe::{Pipe, PipeError};
 use super::{
     DrainAction, DrainReply, DrainStep, ItemOutcome, OverdueReceipts, Priority, QueueInspection, QueueSnapshot, QueueStatus,
@@ -66,6 +72,8 @@ struct Scripts {
     acknowledge: Script,
     read_receipts: Script,
     redeliver_step: Script,
+    /// Cluster only: moves outbox entries into a daemon's list.
+    push_outbox: Script,
     requeue_dead: Script,
     snapshot: Script,
     acknowledge_events: Script,
@@ -74,18 +82,38 @@ struct Scripts {
 }
 
 impl Scripts {
-    fn new() -> Self {
+    /// The scripts for one server, or (`cluster`) those whose steps deliver into outboxes (see
+    /// lib/cluster.lua).
+    fn new(cluster: bool) -> Self {
+        let (route, route_batch, route_broadcast, drain_step, redeliver_step) = if cluster {
+            (
+                lua!("route.lua", "route.lua", "cluster.lua"),
+                lua!("route_batch.lua", "route.lua", "cluster.lua"),
+                lua!("route_broadcast.lua", "route.lua", "cluster.lua"),
+                lua!("drain_step.lua", "cluster.lua"),
+                lua!("redeliver_step.lua", "cluster.lua"),
+            )
+        } else {
+            (
+                Script::new(ROUTE_SOURCE),
+                Script::new(ROUTE_BATCH_SOURCE),
+                Script::new(ROUTE_BROADCAST_SOURCE),
+                lua!("drain_step.lua"),
+                lua!("redeliver_step.lua"),
+            )
+        };
         Scripts {
-            route: Script::new(ROUTE_SOURCE),
-            route_batch: Script::new(ROUTE_BATCH_SOURCE),
-            route_broadcast: Script::new(ROUTE_BROADCAST_SOURCE),
+            route,
+            route_batch,
+            route_broadcast,
             register_session: lua!("register_session.lua"),
             touch_session: lua!("touch_session.lua"),
-            drain_step: lua!("drain_step.lua"),
+            drain_step,
             claim_due: lua!("claim_due.lua"),
             acknowledge: lua!("acknowledge.lua"),
             read_receipts: lua!("read_receipts.lua"),
-            redeliver_step: lua!("redeliver_step.lua"),
+            redeliver_step,
+            push_outbox: lua!("push_outbox.lua"),
             requeue_dead: lua!("requeue_dead.lua"),
             snapshot: lua!("snapshot.lua"),
             acknowledge_events: lua!("acknowledge_events.lua"),
@@ -129,12 +157,50 @@ pub fn connection_info(redis: &Json) -> Result<ConnectionInfo, String> {
     Ok(info.set_redis_settings(settings))
 }
 
-/// A [`Store`] on one Redis server.
+/// Where the store connects: one server, or a cluster.
+enum Client {
+    Single(redis::Client),
+    Cluster(redis::cluster::ClusterClient),
+}
+
+/// The store's own connection (to one server, or to every master of a cluster).
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a redis::Pipeline, offset: usize, count: usize) -> redis::RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// A [`Store`] on one Redis server, or on a Redis Cluster.
 pub struct RedisStore {
-    client: redis::Client,
+    client: Client,
     timeout: Duration,
     /// The connection, and how many closures the pipe had seen when it was made.
-    connection: Mutex<Option<(ConnectionManager, u64)>>,
+    connection: Mutex<Option<(Connection, u64)>>,
+    /// Cluster: when this router next looks for outboxes and due times left behind (ms).
+    next_sweep_ms: std::sync::atomic::AtomicI64,
     closed: std::sync::atomic::AtomicBool,
     keys: Keys,
     limits: StoreLimits,
@@ -179,6 +245,11 @@ fn glob_escape(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The daemons a step with `session` delivers to: its own and each broadcast copy's.
+fn step_daemons<'a>(session: Option<(&'a str, &'a str)>, copies: &[(&'a str, &'a str)]) -> Vec<&'a str> {
+    session.map(|(_, daemon_id)| daemon_id).into_iter().chain(copies.iter().map(|(_, daemon_id)| *daemon_id)).collect()
 }
 
 /// A yes/no argument as the scripts read it.
@@ -308,6 +379,28 @@ fn parse_route_reply(reply: &Value) -> StoreResult<RouteReply> {
     })
 }
 
+/// What a batch or broadcast route call answered, one reply per message of its `count`.
+fn parse_batch_reply(count: usize, reply: StoreResult<Value>) -> Vec<StoreResult<RouteReply>> {
+    match reply {
+        Ok(Value::Array(flat)) => {
+            let mut rest = flat.as_slice();
+            (0..count)
+                .map(|_| {
+                    let len = rest.first().and_then(int).unwrap_or(0) as usize;
+                    let parsed = match rest.get(1..1 + len) {
+                        Some(parts) => parse_route_reply(&Value::Array(parts.to_vec())),
+                        None => Err(StoreError("short reply to route_batch".into())),
+                    };
+                    rest = rest.get(1 + len..).unwrap_or_default();
+                    parsed
+                })
+                .collect()
+        }
+        Ok(other) => vec![Err(unexpected("route_batch", &other)); count],
+        Err(error) => vec![Err(error); count],
+    }
+}
+
 fn texts(values: &[Value]) -> Vec<String> {
     values.iter().filter_map(text).collect()
 }
@@ -315,7 +408,7 @@ fn texts(values: &[Value]) -> Vec<String> {
 impl RedisStore {
     /// Which of an orchestrator's keys holds another type than the router writes there, as an
     /// error naming it (after an inspection met WRONGTYPE); `None` when none does (any more).
-    async fn wrong_type(&self, connection: &mut ConnectionManager, orchestrator_id: &str) -> Option<StoreError> {
+    async fn wrong_type(&self, connection: &mut Connection, orchestrator_id: &str) -> Option<StoreError> {
         let k = &self.keys;
         let mut expected = vec![
             (k.session(orchestrator_id), "string"),
@@ -354,20 +447,25 @@ impl RedisStore {
             None => redis::Client::open(info),
         }
         .map_err(|e| e.to_string())?;
-        Ok(RedisStore {
+        Ok(Self::with_client(Client::Single(client), keys, limits, timeout, pipe))
+    }
+
+    fn with_client(client: Client, keys: Keys, limits: StoreLimits, timeout: Duration, pipe: Option<Arc<Pipe>>) -> Self {
+        RedisStore {
             client,
             timeout,
             connection: Mutex::new(None),
+            next_sweep_ms: 0.into(),
             closed: false.into(),
+            scripts: Scripts::new(keys.is_cluster()),
             keys,
             limits,
-            scripts: Scripts::new(),
             pipe,
-        })
+        }
     }
 
     /// The shared connection, created (without waiting for it) on first use.
-    fn connection(&self) -> StoreResult<ConnectionManager> {
+    fn connection(&self) -> StoreResult<Connection> {
         if self.closed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(StoreError("the router is closed".into()));
         }
@@ -385,7 +483,14 @@ impl RedisStore {
             .set_number_of_retries(0)
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout));
-        let connection = ConnectionManager::new_lazy_with_config(self.client.clone(), config).map_err(store_error)?;
+        let connection = match &self.client {
+            Client::Single(client) => Connection::Single(ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(store_error)?),
+            Client::Cluster(client) => Connection::Cluster(
+                client.get_pending_async_connection_with_config(
+                    redis::cluster::ClusterConfig::new().set_connection_timeout(self.timeout).set_response_timeout(self.timeout),
+                ),
+            ),
+        };
         *slot = Some((connection.clone(), closures));
         Ok(connection)
     }
@@ -398,7 +503,7 @@ impl RedisStore {
         invocation
             .key(k.session(orchestrator_id))
             .key(k.queue(orchestrator_id))
-            .key(k.pending())
+            .key(k.index(orchestrator_id))
             .key(k.key(Key::QueueHigh, orchestrator_id))
             .key(k.key(Key::QueueLow, orchestrator_id))
             .key(k.session_set(orchestrator_id).as_slice());
@@ -422,8 +527,8 @@ impl RedisStore {
         invocation
             .key(k.session(orchestrator_id))
             .key(k.queue(orchestrator_id))
-            .key(k.daemon_events(daemon_id))
-            .key(k.pending())
+            .key(k.target(orchestrator_id, daemon_id))
+            .key(k.index(orchestrator_id))
             .key(k.inflight(orchestrator_id))
             .key(k.receipts(orchestrator_id))
             .key(k.key(Key::QueueHigh, orchestrator_id))
@@ -435,7 +540,7 @@ impl RedisStore {
             .arg(k.daemon_channel(daemon_id))
             .arg(self.limits.daemon_max_events);
         for (_, copy_daemon) in copies {
-            invocation.key(k.daemon_events(copy_daemon));
+            invocation.key(k.target(orchestrator_id, copy_daemon));
         }
         invocation
     }
@@ -458,9 +563,9 @@ impl RedisStore {
         let l = &self.limits;
         out.arg(&k.parts(Key::Session, r.orchestrator_id));
         out.arg(&k.parts(Key::Queue, r.orchestrator_id));
-        out.arg(&k.parts(Key::Delivered, r.message_id));
-        out.arg(&k.parts(Key::DaemonEvents, r.daemon_id));
-        out.arg(&k.parts(Key::Pending, ""));
+        out.arg(&k.marker_parts(r.orchestrator_id, r.message_id));
+        out.arg(&k.target_parts(r.orchestrator_id, r.daemon_id));
+        out.arg(&k.index_parts(r.orchestrator_id));
         out.arg(&k.parts(Key::Inflight, r.orchestrator_id));
         out.arg(&k.parts(Key::Receipts, r.orchestrator_id));
         out.arg(&k.parts(Key::QueueHigh, r.orchestrator_id));
@@ -511,19 +616,23 @@ impl RedisStore {
     /// The route script call for one request, the batch script call for many (see
     /// route_batch.lua) or the broadcast call for any number (route_broadcast.lua), written into
     /// `out`.
-    fn route_call(&self, out: &mut impl Args, requests: &[RouteRequest<'_>], kind: RouteScript) {
+    /// On a cluster, `extras` is the key and argument every delivering step takes last.
+    fn route_call(&self, out: &mut impl Args, requests: &[RouteRequest<'_>], kind: RouteScript, extras: Option<&cluster::Extras>) {
         let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
         let route_keys = self.route_keys();
         out.arg(&[b"EVALSHA"]);
         out.arg(&[self.route_script(kind).0.get_hash().as_bytes()]);
-        out.int((route_keys * requests.len() + copies) as i64);
+        out.int((route_keys * requests.len() + copies + usize::from(extras.is_some())) as i64);
         // Keys come first, then arguments: write every request's keys, then every request's
         // arguments (broadcast: each request's other targets right after its own).
         for r in requests {
             self.route_args(&mut Select { out: &mut *out, range: 0..route_keys, at: 0 }, r);
             for copy in r.copies {
-                out.arg(&self.keys.parts(Key::DaemonEvents, &copy.daemon_id));
+                out.arg(&self.keys.target_parts(r.orchestrator_id, &copy.daemon_id));
             }
+        }
+        if let Some(extras) = extras {
+            out.arg(&[extras.seq_key.as_bytes()]);
         }
         if kind != RouteScript::Single {
             out.int(requests.len() as i64);
@@ -540,6 +649,9 @@ impl RedisStore {
                 out.arg(&Keys::daemon_channel_parts(&copy.daemon_id));
             }
         }
+        if let Some(extras) = extras {
+            out.arg(&[extras.args.as_bytes()]);
+        }
     }
 
     /// The route call for `requests`, packed for the pipe.
@@ -552,14 +664,14 @@ impl RedisStore {
             .map(|r| r.daemon_event.len() + r.queue_item.len() + r.marker.len() + 640 + r.copies.iter().map(|c| c.event.len() + 160).sum::<usize>())
             .sum();
         let mut out = Resp::new(count, size);
-        self.route_call(&mut out, requests, kind);
+        self.route_call(&mut out, requests, kind, None);
         out.0
     }
 
     /// The route call for `requests`, as a command for the store's own connection.
-    fn route_cmd(&self, requests: &[RouteRequest<'_>], kind: RouteScript) -> redis::Cmd {
+    fn route_cmd(&self, requests: &[RouteRequest<'_>], kind: RouteScript, extras: Option<&cluster::Extras>) -> redis::Cmd {
         let mut cmd = redis::Cmd::new();
-        self.route_call(&mut cmd, requests, kind);
+        self.route_call(&mut cmd, requests, kind, extras);
         cmd
     }
 
@@ -600,7 +712,7 @@ impl RedisStore {
     async fn eval_routes(&self, calls: &[&[RouteRequest<'_>]], kind: RouteScript) -> StoreResult<Vec<StoreResult<Value>>> {
         let (script, source) = self.route_script(kind);
         let Some(pipe) = &self.pipe else {
-            let commands = calls.iter().map(|requests| self.route_cmd(requests, kind)).collect();
+            let commands = calls.iter().map(|requests| self.route_cmd(requests, kind, None)).collect();
             let replies = self.eval_pipeline(script, commands).await?;
             return Ok(replies.into_iter().map(|r| r.map_err(store_error)).collect());
         };
@@ -630,6 +742,63 @@ impl RedisStore {
             .collect())
     }
 
+    /// What drain_step.lua answered.
+    fn parse_drain_reply(reply: Value) -> StoreResult<DrainReply> {
+        let parts = match &reply {
+            Value::Array(parts) if !parts.is_empty() => parts,
+            other => return Err(unexpected("drain_step", other)),
+        };
+        Ok(match text(&parts[0]).as_deref() {
+            Some("conflict") => DrainReply::Conflict,
+            Some("stale") => DrainReply::Stale { session: parts.get(1).and_then(text) },
+            Some("done") => {
+                let outcomes = parts
+                    .get(1)
+                    .and_then(text)
+                    .ok_or_else(|| unexpected("drain_step", &reply))?
+                    .chars()
+                    .map(|c| match c {
+                        'D' => ItemOutcome::Delivered,
+                        'A' => ItemOutcome::AlreadyDelivered,
+                        _ => ItemOutcome::Dropped,
+                    })
+                    .collect();
+                let remaining = parts.get(2).and_then(int).ok_or_else(|| unexpected("drain_step", &reply))?;
+                DrainReply::Done { outcomes, remaining }
+            }
+            _ => return Err(unexpected("drain_step", &reply)),
+        })
+    }
+
+
+    /// What redeliver_step.lua answered.
+    fn parse_receipt_reply(reply: Value) -> StoreResult<ReceiptReply> {
+        let parts = match &reply {
+            Value::Array(parts) if !parts.is_empty() => parts,
+            other => return Err(unexpected("redeliver_step", other)),
+        };
+        match text(&parts[0]).as_deref() {
+            Some("stale") => Ok(ReceiptReply::Stale),
+            Some("done") => Ok(ReceiptReply::Done(
+                parts
+                    .get(1)
+                    .and_then(text)
+                    .unwrap_or_default()
+                    .chars()
+                    .map(|c| match c {
+                        'R' => ReceiptOutcome::Redelivered,
+                        'D' => ReceiptOutcome::DeadLettered,
+                        'Q' => ReceiptOutcome::Requeued,
+                        'F' => ReceiptOutcome::DaemonFull,
+                        _ => ReceiptOutcome::Skipped,
+                    })
+                    .collect(),
+            )),
+            _ => Err(unexpected("redeliver_step", &reply)),
+        }
+    }
+
+
     async fn piped(pipe: &Pipe, packed: &[&[u8]]) -> StoreResult<Vec<Result<Value, PipeError>>> {
         let mut replies = Vec::with_capacity(packed.len());
         for reply in pipe.send(packed) {
@@ -639,6 +808,14 @@ impl RedisStore {
             }
         }
         Ok(replies)
+    }
+
+    /// After a step that may have filed the orchestrator in the index: on a cluster, copies its
+    /// due time into the index routers claim from (on one server the step wrote the index).
+    async fn filed(&self, orchestrator_id: &str) {
+        if self.keys.is_cluster() {
+            self.sync_due(orchestrator_id).await;
+        }
     }
 
     async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
@@ -661,7 +838,7 @@ impl RedisStore {
 
 impl Store for RedisStore {
     async fn route(&self, r: &RouteRequest<'_>) -> StoreResult<RouteReply> {
-        if self.limits.broadcast {
+        if self.limits.broadcast || self.keys.is_cluster() {
             return self.route_many(std::slice::from_ref(r)).await?.pop().ok_or_else(|| StoreError("no reply to route".into()))?;
         }
         let mut replies = self.eval_routes(&[std::slice::from_ref(r)], RouteScript::Single).await?;
@@ -671,31 +848,23 @@ impl Store for RedisStore {
 
     async fn route_many(&self, requests: &[RouteRequest<'_>]) -> StoreResult<Vec<StoreResult<RouteReply>>> {
         let kind = if self.limits.broadcast { RouteScript::Broadcast } else { RouteScript::Batch };
+        if self.keys.is_cluster() {
+            return Ok(self.cluster_routes(requests, kind).await);
+        }
         let calls: Vec<&[RouteRequest<'_>]> = requests.chunks(ROUTE_BATCH).collect();
         let replies = self.eval_routes(&calls, kind).await?;
         let mut results = Vec::with_capacity(requests.len());
         for (chunk, reply) in requests.chunks(ROUTE_BATCH).zip(replies) {
-            match reply {
-                Ok(Value::Array(flat)) => {
-                    let mut rest = flat.as_slice();
-                    for _ in chunk {
-                        let len = rest.first().and_then(int).unwrap_or(0) as usize;
-                        let parsed = match rest.get(1..1 + len) {
-                            Some(parts) => parse_route_reply(&Value::Array(parts.to_vec())),
-                            None => Err(StoreError("short reply to route_batch".into())),
-                        };
-                        rest = rest.get(1 + len..).unwrap_or_default();
-                        results.push(parsed);
-                    }
-                }
-                Ok(other) => chunk.iter().for_each(|_| results.push(Err(unexpected("route_batch", &other)))),
-                Err(error) => chunk.iter().for_each(|_| results.push(Err(error.clone()))),
-            }
+            results.extend(parse_batch_reply(chunk.len(), reply));
         }
         Ok(results)
     }
 
     async fn register_session(&self, orchestrator_id: &str, session_id: &str, session: &str, now_ms: i64) -> StoreResult<u64> {
+        if self.keys.is_cluster() {
+            let daemon_id = serde_json::from_str::<Json>(session).ok().and_then(|s| s.get("daemonId").and_then(Json::as_str).map(str::to_owned));
+            self.cluster_ids_ok([("orchestratorId", orchestrator_id), ("session.daemonId", daemon_id.as_deref().unwrap_or(""))])?;
+        }
         let reply = self
             .run(
                 self.session_step(&self.scripts.register_session, orchestrator_id)
@@ -707,7 +876,11 @@ impl Store for RedisStore {
                     .arg(flag(self.limits.multiple_sessions)),
             )
             .await?;
-        int(&reply).ok_or_else(|| unexpected("register_session", &reply))
+        let queued = int(&reply).ok_or_else(|| unexpected("register_session", &reply))?;
+        if queued > 0 {
+            self.filed(orchestrator_id).await;
+        }
+        Ok(queued)
     }
 
     async fn unregister_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_ms: i64) -> StoreResult<bool> {
@@ -736,14 +909,18 @@ impl Store for RedisStore {
                     .arg(session_id.unwrap_or("")),
             )
             .await?;
-        match &reply {
-            Value::Nil => Ok(None),
-            Value::Array(parts) if parts.len() == 2 => Ok(Some(Touched {
+        let touched = match &reply {
+            Value::Nil => None,
+            Value::Array(parts) if parts.len() == 2 => Some(Touched {
                 session: text(&parts[0]).ok_or_else(|| unexpected("touch_session", &reply))?,
                 queue_length: int(&parts[1]).ok_or_else(|| unexpected("touch_session", &reply))?,
-            })),
-            other => Err(unexpected("touch_session", other)),
+            }),
+            other => return Err(unexpected("touch_session", other)),
+        };
+        if touched.as_ref().is_some_and(|t| t.queue_length > 0) {
+            self.filed(orchestrator_id).await;
         }
+        Ok(touched)
     }
 
     async fn sessions(&self, orchestrator_id: &str, now_ms: i64) -> StoreResult<Vec<String>> {
@@ -825,47 +1002,35 @@ impl Store for RedisStore {
         for (raw, action) in &step.items {
             match action {
                 DrainAction::Deliver { message_id, event, marker, receipt, copies } => {
-                    invocation.key(k.delivered(message_id)).arg(*raw).arg("d").arg(event).arg(marker).arg(receipt).arg(message_id);
+                    invocation.key(k.delivered(step.orchestrator_id, message_id)).arg(*raw).arg("d").arg(event).arg(marker).arg(receipt).arg(message_id);
                     for copy in copies {
                         invocation.arg(copy);
                     }
                 }
                 DrainAction::Drop => {
                     // Never read for a drop; passed so KEYS and ARGV stay aligned with the items.
-                    invocation.key(k.pending()).arg(*raw).arg("x").arg("").arg("").arg("").arg("");
+                    invocation.key(k.index(step.orchestrator_id)).arg(*raw).arg("x").arg("").arg("").arg("").arg("");
                     for _ in &step.copies {
                         invocation.arg("");
                     }
                 }
             }
         }
+        let delivers = step.items.iter().any(|(_, action)| matches!(action, DrainAction::Deliver { .. }));
+        let daemons = if delivers { step_daemons(step.session, &step.copies) } else { Vec::new() };
+        if let Some(extras) = self.extras(step.orchestrator_id, &daemons).await? {
+            invocation.key(extras.seq_key).arg(extras.args);
+        }
         let reply = self.run(&invocation).await?;
-        let parts = match &reply {
-            Value::Array(parts) if !parts.is_empty() => parts,
-            other => return Err(unexpected("drain_step", other)),
-        };
-        Ok(match text(&parts[0]).as_deref() {
-            Some("conflict") => DrainReply::Conflict,
-            Some("stale") => DrainReply::Stale { session: parts.get(1).and_then(text) },
-            Some("done") => {
-                let outcomes = parts
-                    .get(1)
-                    .and_then(text)
-                    .ok_or_else(|| unexpected("drain_step", &reply))?
-                    .chars()
-                    .map(|c| match c {
-                        'D' => ItemOutcome::Delivered,
-                        'A' => ItemOutcome::AlreadyDelivered,
-                        _ => ItemOutcome::Dropped,
-                    })
-                    .collect();
-                let remaining = parts.get(2).and_then(int).ok_or_else(|| unexpected("drain_step", &reply))?;
-                DrainReply::Done { outcomes, remaining }
+        let reply = Self::parse_drain_reply(reply)?;
+        if self.keys.is_cluster() {
+            if matches!(&reply, DrainReply::Done { outcomes, .. } if outcomes.contains(&ItemOutcome::Delivered)) {
+                self.flush_outboxes(step.orchestrator_id, &daemons).await;
             }
-            _ => return Err(unexpected("drain_step", &reply)),
-        })
+            self.sync_due(step.orchestrator_id).await;
+        }
+        Ok(reply)
     }
-
     async fn acknowledge(&self, orchestrator_id: &str, message_ids: &[String]) -> StoreResult<Vec<String>> {
         if message_ids.is_empty() {
             return Ok(Vec::new());
@@ -917,7 +1082,7 @@ impl Store for RedisStore {
         self.targets_args(&mut invocation, &step.copies, step.now_ms);
         self.copies_args(&mut invocation, &step.copies);
         for (message_id, record, action) in &step.items {
-            invocation.key(k.delivered(message_id)).arg(*message_id).arg(*record);
+            invocation.key(k.delivered(step.orchestrator_id, message_id)).arg(*message_id).arg(*record);
             let copies: &[String] = match action {
                 ReceiptAction::Redeliver { event, record, deadline_ms, copies } => {
                     invocation.arg("r").arg(event).arg(record).arg(*deadline_ms);
@@ -936,32 +1101,20 @@ impl Store for RedisStore {
                 invocation.arg(copies.get(j).map_or("", String::as_str));
             }
         }
-        let reply = self.run(&invocation).await?;
-        let parts = match &reply {
-            Value::Array(parts) if !parts.is_empty() => parts,
-            other => return Err(unexpected("redeliver_step", other)),
-        };
-        match text(&parts[0]).as_deref() {
-            Some("stale") => Ok(ReceiptReply::Stale),
-            Some("done") => Ok(ReceiptReply::Done(
-                parts
-                    .get(1)
-                    .and_then(text)
-                    .unwrap_or_default()
-                    .chars()
-                    .map(|c| match c {
-                        'R' => ReceiptOutcome::Redelivered,
-                        'D' => ReceiptOutcome::DeadLettered,
-                        'Q' => ReceiptOutcome::Requeued,
-                        'F' => ReceiptOutcome::DaemonFull,
-                        _ => ReceiptOutcome::Skipped,
-                    })
-                    .collect(),
-            )),
-            _ => Err(unexpected("redeliver_step", &reply)),
+        let redelivers = step.items.iter().any(|(_, _, action)| matches!(action, ReceiptAction::Redeliver { .. }));
+        let daemons = if redelivers { step_daemons(step.session, &step.copies) } else { Vec::new() };
+        if let Some(extras) = self.extras(step.orchestrator_id, &daemons).await? {
+            invocation.key(extras.seq_key).arg(extras.args);
         }
+        let reply = Self::parse_receipt_reply(self.run(&invocation).await?)?;
+        if self.keys.is_cluster() {
+            if matches!(&reply, ReceiptReply::Done(outcomes) if outcomes.contains(&ReceiptOutcome::Redelivered)) {
+                self.flush_outboxes(step.orchestrator_id, &daemons).await;
+            }
+            self.sync_due(step.orchestrator_id).await;
+        }
+        Ok(reply)
     }
-
     async fn dead_letters(&self, orchestrator_id: &str) -> StoreResult<Vec<String>> {
         let mut connection = self.connection()?;
         let entries = redis::cmd("LRANGE").arg(self.keys.dead(orchestrator_id)).arg(0).arg(-1).query_async(&mut connection).await;
@@ -982,12 +1135,12 @@ impl Store for RedisStore {
         invocation
             .key(k.dead(orchestrator_id))
             .key(k.queue(orchestrator_id))
-            .key(k.pending())
+            .key(k.index(orchestrator_id))
             .key(k.receipts(orchestrator_id))
             .key(k.key(Key::QueueHigh, orchestrator_id))
             .key(k.key(Key::QueueLow, orchestrator_id));
         for id in message_ids {
-            invocation.key(k.delivered(id));
+            invocation.key(k.delivered(orchestrator_id, id));
         }
         invocation
             .arg(orchestrator_id)
@@ -1000,13 +1153,18 @@ impl Store for RedisStore {
         for (_, priority) in items {
             invocation.arg(level(*priority));
         }
-        match self.run(&invocation).await? {
-            Value::Int(n) => Ok(n >= 0),
-            other => Err(unexpected("requeue_dead", &other)),
-        }
+        let requeued = match self.run(&invocation).await? {
+            Value::Int(n) => n >= 0,
+            other => return Err(unexpected("requeue_dead", &other)),
+        };
+        self.filed(orchestrator_id).await;
+        Ok(requeued)
     }
 
     async fn claim_due(&self, now_ms: i64, lease_until_ms: i64, limit: usize) -> StoreResult<Vec<String>> {
+        if self.keys.is_cluster() {
+            self.sweep_if_due(now_ms).await;
+        }
         let reply = self
             .run(self.scripts.claim_due.key(self.keys.pending()).arg(now_ms).arg(lease_until_ms).arg(limit))
             .await?;
@@ -1078,25 +1236,17 @@ impl Store for RedisStore {
     }
 
     async fn queued_orchestrators(&self) -> StoreResult<Vec<String>> {
-        let mut connection = self.connection()?;
         let mut found = std::collections::BTreeSet::new();
         for level in Priority::LEVELS {
-            let prefix = self.keys.key(Key::queue_of(level), "");
-            let pattern = format!("{}*", glob_escape(&prefix));
-            let mut cursor = 0u64;
-            loop {
-                let page: redis::RedisResult<(u64, Vec<Vec<u8>>)> =
-                    redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000).query_async(&mut connection).await;
-                let (next, keys) = self.checked(page)?;
-                for key in keys {
-                    if let Some(id) = key.strip_prefix(prefix.as_bytes()) {
-                        found.insert(String::from_utf8_lossy(id).into_owned());
-                    }
+            let key = Key::queue_of(level);
+            // The key name up to the id (on a cluster, up to its brace).
+            let start = self.keys.key(key, "");
+            let start = start.trim_end_matches("{}");
+            let open = if self.keys.is_cluster() { "{" } else { "" };
+            for name in self.scan_all(&format!("{}{open}*", glob_escape(start))).await? {
+                if let Some(id) = self.keys.parse(key, &String::from_utf8_lossy(&name)) {
+                    found.insert(id.to_owned());
                 }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
             }
         }
         Ok(found.into_iter().collect())
@@ -1151,6 +1301,7 @@ mod tests {
             marker_ttl_seconds: 3600,
             daemon_events_ttl_seconds: 86400,
             receipts: false,
+            sweep_interval_ms: 5000,
         };
         let info = "redis://127.0.0.1:1".into_connection_info().unwrap();
         RedisStore::new(info, None, Keys::new("p:"), limits, Duration::from_secs(1), None).unwrap()
@@ -1203,7 +1354,7 @@ mod tests {
             (std::slice::from_ref(&broadcast), RouteScript::Broadcast),
         ];
         for (requests, kind) in calls {
-            assert_eq!(store.route_packed(requests, kind), store.route_cmd(requests, kind).get_packed_command());
+            assert_eq!(store.route_packed(requests, kind), store.route_cmd(requests, kind, None).get_packed_command());
         }
         let single = String::from_utf8(store.route_packed(&requests[..1], RouteScript::Single)).unwrap();
         assert!(single.starts_with("*34\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");

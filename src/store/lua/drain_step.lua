@@ -81,12 +81,12 @@ for i = 1, n do
   elseif not redis.call('SET', KEYS[first_marker + i - 1], ARGV[base + 3], 'NX', 'EX', ARGV[6]) then
     outcomes[i] = 'A'
   else
-    events[#events + 1] = ARGV[base + 2]
-    redis.call('PUBLISH', ARGV[4], ARGV[base + 2])
+    events[#events + 1] = outbox_entry(ARGV[base + 2])
+    announce(ARGV[4], ARGV[base + 2])
     for j = 1, c do
       local event = ARGV[base + 5 + j]
-      copies[j].events[#copies[j].events + 1] = event
-      redis.call('PUBLISH', copies[j].channel, event)
+      copies[j].events[#copies[j].events + 1] = outbox_entry(event)
+      announce(copies[j].channel, event)
     end
     if ARGV[10] == '1' then
       track_receipt(KEYS[5], KEYS[6], KEYS[4], ARGV[1], ARGV[base + 5], ARGV[base + 4], ARGV[11])

@@ -61,12 +61,12 @@ for i = 1, n do
     redis.call('ZREM', KEYS[6], id)
     outcomes[i] = 'Q'
   elseif room > 0 then
-    redis.call('LPUSH', KEYS[3], ARGV[base + 3])
-    redis.call('PUBLISH', ARGV[4], ARGV[base + 3])
+    redis.call('LPUSH', KEYS[3], outbox_entry(ARGV[base + 3]))
+    announce(ARGV[4], ARGV[base + 3])
     redis.call('EXPIRE', KEYS[3], ARGV[6])
     for j = 1, c do
-      redis.call('LPUSH', copies[j].key, ARGV[base + 5 + j])
-      redis.call('PUBLISH', copies[j].channel, ARGV[base + 5 + j])
+      redis.call('LPUSH', copies[j].key, outbox_entry(ARGV[base + 5 + j]))
+      announce(copies[j].channel, ARGV[base + 5 + j])
       redis.call('EXPIRE', copies[j].key, ARGV[6])
     end
     redis.call('HSET', KEYS[5], id, ARGV[base + 4])

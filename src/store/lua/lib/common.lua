@@ -1,3 +1,43 @@
+-- Daemon event lists. On one server a step pushes a daemon's events straight into its list and
+-- publishes them on its channel. On a Redis Cluster the list lives in another slot than the
+-- orchestrator's keys: the key the router passes where the daemon list would be is then the
+-- orchestrator's outbox for that daemon (routing:outbox:{orch}:<daemon>, in the orchestrator's
+-- slot), the step pushes each event there behind a sequence number, and the router moves them into
+-- the daemon's list and channel right after the step (push_outbox.lua), each exactly once.
+-- OUTBOX is set by lib/cluster.lua on a cluster, and nil on one server.
+local OUTBOX = nil
+
+-- outbox_entry: what a step pushes for `event`: the event itself on one server; on a cluster, the
+-- event behind the next sequence number of the orchestrator's outbox. Sequence numbers only grow:
+-- each is above the last one given (kept in OUTBOX.seq_key) and at least the server's clock in
+-- microseconds, so they keep growing even if that key was lost.
+local function outbox_entry(event)
+  if not OUTBOX then return event end
+  if not OUTBOX.next then
+    local time = redis.call('TIME')
+    local clock = tonumber(time[1]) * 1000000 + tonumber(time[2])
+    OUTBOX.next = math.max(tonumber(redis.call('GET', OUTBOX.seq_key) or '0') + 1, clock)
+  end
+  local sequence = string.format('%d', OUTBOX.next)
+  OUTBOX.next = OUTBOX.next + 1
+  redis.call('SET', OUTBOX.seq_key, sequence, 'EX', OUTBOX.seq_ttl)
+  return sequence .. ' ' .. event
+end
+
+-- announce: publishes an event on a daemon's channel (on a cluster, moving it into the daemon's
+-- list does, after the step).
+local function announce(channel, event)
+  if not OUTBOX then redis.call('PUBLISH', channel, event) end
+end
+
+-- daemon_length: how many events a daemon's list holds; on a cluster, how many it held when the
+-- router read it just before the step, plus the events waiting in the outbox `key` to be moved.
+local function daemon_length(key)
+  local length = redis.call('LLEN', key)
+  if OUTBOX then length = length + (OUTBOX.lengths[key] or 0) end
+  return length
+end
+
 -- An orchestrator's queue is three lists, one per priority level; `queues` holds their keys most
 -- important first (high, normal, low). Drain order is every high item, then every normal one,
 -- then every low one, each level oldest first.
@@ -275,7 +315,7 @@ end
 local function step_room(copies)
   local wrong_type = lists_or_error(KEYS[3], copies)
   if wrong_type then return 0, wrong_type end
-  local room = tonumber(ARGV[5]) - redis.call('LLEN', KEYS[3])
-  for j = 1, #copies do room = math.min(room, tonumber(ARGV[5]) - redis.call('LLEN', copies[j].key)) end
+  local room = tonumber(ARGV[5]) - daemon_length(KEYS[3])
+  for j = 1, #copies do room = math.min(room, tonumber(ARGV[5]) - daemon_length(copies[j].key)) end
   return room, nil
 end

@@ -8,7 +8,7 @@ local routed_sessions, routed_lengths, routed_pushed = {}, {}, {}
 local function list_length(key)
   local length = routed_lengths[key]
   if length == nil then
-    length = redis.call('LLEN', key)
+    length = daemon_length(key)
     routed_lengths[key] = length
   end
   return length
@@ -38,10 +38,10 @@ end
 
 -- push_event: pushes an event to a daemon's list and channel.
 local function push_event(key, event, channel, ttl)
-  redis.call('LPUSH', key, event)
+  redis.call('LPUSH', key, outbox_entry(event))
   routed_lengths[key] = list_length(key) + 1
   routed_pushed[key] = ttl
-  redis.call('PUBLISH', channel, event)
+  announce(channel, event)
 end
 
 local function route_message(k, a)
@@ -66,14 +66,14 @@ local function route_message(k, a)
   end
   -- A failing push (the key holds another type) must not leave the marker behind: Redis does not
   -- roll a script back, and a marker without its event would report a message as delivered.
-  local pushed = redis.pcall('LPUSH', k[4], a[4])
+  local pushed = redis.pcall('LPUSH', k[4], outbox_entry(a[4]))
   if type(pushed) == 'table' and pushed.err then
     redis.call('DEL', k[3])
     return redis.error_reply(pushed.err)
   end
   routed_lengths[k[4]] = routed_lengths[k[4]] + 1
   routed_pushed[k[4]] = a[12]
-  redis.call('PUBLISH', a[6], a[4])
+  announce(a[6], a[4])
   if a[17] == '1' then track_receipt(k[6], k[7], k[5], a[1], a[20], a[18], a[19]) end
   return {'delivered', a[2]}
 end

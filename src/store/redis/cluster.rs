@@ -1,0 +1,384 @@
+//! The store on a Redis Cluster.
+//!
+//! Every key of one orchestrator carries its id as a hash tag (see [`Keys::cluster`]), so each
+//! step of the single-server design still runs as one script in one slot. Two things cross slots:
+//!
+//! - **A daemon's event list** keeps its deployed name (`daemon:events:<daemonId>`), in its own
+//!   slot. A step that delivers pushes the event, behind a sequence number, into the
+//!   orchestrator's outbox for that daemon (`routing:outbox:{orch}:<daemonId>`) in the same atomic
+//!   step that takes it from the queue and writes its marker; right after, the router moves the
+//!   outbox into the daemon's list ([`RedisStore::flush_outbox`]: read it, push, then remove what
+//!   it read). The push remembers per orchestrator the highest sequence number it moved into that
+//!   list (`routing:pushed:{daemon:events:<daemonId>}`), so moving an entry twice pushes it once.
+//!   Cut anywhere, nothing is lost or doubled: before the step nothing happened; after it, the
+//!   event waits in the outbox until the next move (this router's next delivery to the daemon,
+//!   or any router's sweep); after the push, a second move skips it; after the removal, it is done.
+//! - **The index of orchestrators due a look** (`routing:pending`, from which routers claim) is
+//!   one key. Each step files the orchestrator in its own `routing:due:{orch}` instead, and the
+//!   router copies that into the index right after ([`RedisStore::sync_due`]). A copy that a
+//!   failure skips is made by the sweep; until then the orchestrator is looked at when a route,
+//!   heartbeat or registration finds its queue.
+//!
+//! The sweep ([`RedisStore::sweep`]) runs on one router at a time, every `sweep_interval_ms`:
+//! it scans every master for outboxes and due times and moves and copies what it finds.
+
+use super::{cluster_id_error, parse_batch_reply, store_error, Client, Connection, Key, Keys, RedisStore, RouteScript, ROUTE_BATCH};
+use crate::store::{RouteReply, RouteRequest, StoreError, StoreLimits, StoreResult};
+use futures_util::future::join_all;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{ConnectionInfo, Value};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// The key and argument a delivering step takes last on a cluster (see lib/cluster.lua).
+pub(super) struct Extras {
+    pub seq_key: String,
+    pub args: String,
+}
+
+/// How many outbox entries one move reads.
+const MOVE_BATCH: isize = 500;
+
+impl RedisStore {
+    /// A store on the Redis Cluster whose nodes include `nodes` (the others are discovered).
+    pub fn cluster(
+        nodes: Vec<ConnectionInfo>,
+        username: Option<&str>,
+        password: Option<&str>,
+        keys: Keys,
+        limits: StoreLimits,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        if nodes.is_empty() {
+            return Err("cluster must name at least one node".into());
+        }
+        let mut builder = redis::cluster::ClusterClientBuilder::new(nodes).connection_timeout(timeout).response_timeout(timeout);
+        if let Some(username) = username {
+            builder = builder.username(username);
+        }
+        if let Some(password) = password {
+            builder = builder.password(password);
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
+        Ok(Self::with_client(Client::Cluster(client), keys, limits, timeout, None))
+    }
+
+    /// Refuses ids that cannot be part of a key on a cluster (a brace would change the hash tag).
+    pub(super) fn cluster_ids_ok<'a>(&self, ids: impl IntoIterator<Item = (&'static str, &'a str)>) -> StoreResult<()> {
+        if !self.keys.is_cluster() {
+            return Ok(());
+        }
+        ids.into_iter().find_map(|(field, id)| cluster_id_error(field, id)).map_or(Ok(()), |e| Err(StoreError(e)))
+    }
+
+    /// What a delivering step takes besides its own keys and arguments, `None` on one server:
+    /// the orchestrator's sequence key and the lengths of the target daemons' lists, read now.
+    pub(super) async fn extras(&self, orchestrator_id: &str, daemon_ids: &[&str]) -> StoreResult<Option<Extras>> {
+        if !self.keys.is_cluster() {
+            return Ok(None);
+        }
+        self.cluster_ids_ok(std::iter::once(("orchestratorId", orchestrator_id)).chain(daemon_ids.iter().map(|d| ("daemonId", *d))))?;
+        let connection = self.connection()?;
+        let lengths = join_all(daemon_ids.iter().map(|daemon_id| {
+            let mut connection = connection.clone();
+            let key = self.keys.daemon_events(daemon_id);
+            async move { redis::cmd("LLEN").arg(key).query_async::<u64>(&mut connection).await }
+        }))
+        .await;
+        let mut by_outbox = serde_json::Map::new();
+        for (daemon_id, length) in daemon_ids.iter().zip(lengths) {
+            by_outbox.insert(self.keys.target(orchestrator_id, daemon_id), self.checked(length)?.into());
+        }
+        let args = serde_json::json!({ "lengths": by_outbox, "seqTtl": self.seq_ttl() }).to_string();
+        Ok(Some(Extras { seq_key: self.keys.key(Key::OutboxSeq, orchestrator_id), args }))
+    }
+
+    /// How long sequence numbers and what was moved are remembered: twice an outbox's life, so
+    /// that no entry outlives the record of its number.
+    fn seq_ttl(&self) -> u64 {
+        2 * self.limits.daemon_events_ttl_seconds
+    }
+
+    /// How long a step's caller waits for what follows the step (the move, the index copy): a
+    /// quarter of the request timeout, so that a slow daemon master does not make a committed
+    /// step look failed. What is not done by then is left to the next move or the sweep.
+    fn follow_up_budget(&self) -> Duration {
+        self.timeout / 4
+    }
+
+    /// Moves the orchestrator's outboxes for these daemons into their lists. A failure, or a move
+    /// slower than the follow-up budget, leaves the entries for the next move or the sweep (the
+    /// step that filled them has committed).
+    pub(super) async fn flush_outboxes(&self, orchestrator_id: &str, daemon_ids: &[&str]) {
+        let mut unique: Vec<&str> = daemon_ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let moves = join_all(unique.into_iter().map(|daemon_id| self.flush_outbox(orchestrator_id, daemon_id)));
+        let _ = tokio::time::timeout(self.follow_up_budget(), moves).await;
+    }
+
+    /// Moves one outbox into the daemon's list and channel, oldest first, each entry once (see
+    /// the module docs); returns how many events were pushed.
+    pub(super) async fn flush_outbox(&self, orchestrator_id: &str, daemon_id: &str) -> StoreResult<u64> {
+        let mut connection = self.connection()?;
+        let outbox = self.keys.target(orchestrator_id, daemon_id);
+        let mut pushed = 0;
+        loop {
+            // The oldest entries are at the tail (steps push at the head).
+            let read = redis::cmd("LRANGE").arg(&outbox).arg(-MOVE_BATCH).arg(-1).query_async(&mut connection).await;
+            let mut entries: Vec<Vec<u8>> = self.checked(read)?;
+            if entries.is_empty() {
+                return Ok(pushed);
+            }
+            entries.reverse();
+            let mut invocation = self.scripts.push_outbox.key(self.keys.daemon_events(daemon_id));
+            invocation
+                .key(self.keys.pushed(daemon_id))
+                .arg(orchestrator_id)
+                .arg(self.keys.daemon_channel(daemon_id))
+                .arg(self.limits.daemon_events_ttl_seconds)
+                .arg(self.seq_ttl());
+            for entry in &entries {
+                invocation.arg(entry.as_slice());
+            }
+            let moved = self.run(&invocation).await?;
+            pushed += super::int(&moved).ok_or_else(|| super::unexpected("push_outbox", &moved))?;
+            // Each entry is unique (its sequence number): remove exactly those read, wherever
+            // other steps pushed new ones meanwhile.
+            let mut removal = redis::pipe();
+            for entry in &entries {
+                removal.cmd("LREM").arg(&outbox).arg(-1).arg(entry.as_slice()).ignore();
+            }
+            self.checked(removal.query_async::<()>(&mut connection).await)?;
+            if (entries.len() as isize) < MOVE_BATCH {
+                return Ok(pushed);
+            }
+        }
+    }
+
+    /// Copies when the orchestrator is due a look (its `routing:due:{orch}`) into the index that
+    /// routers claim from. A failure is left to the sweep.
+    pub(super) async fn sync_due(&self, orchestrator_id: &str) {
+        let _ = tokio::time::timeout(self.follow_up_budget(), self.try_sync_due(orchestrator_id)).await;
+    }
+
+    async fn try_sync_due(&self, orchestrator_id: &str) -> StoreResult<()> {
+        let mut connection = self.connection()?;
+        let score: Option<String> =
+            self.checked(redis::cmd("ZSCORE").arg(self.keys.index(orchestrator_id)).arg(orchestrator_id).query_async(&mut connection).await)?;
+        let mut command = match score {
+            Some(score) => redis::cmd("ZADD").arg(self.keys.pending()).arg(score).clone(),
+            None => redis::cmd("ZREM").arg(self.keys.pending()).clone(),
+        };
+        self.checked(command.arg(orchestrator_id).query_async::<()>(&mut connection).await)
+    }
+
+    /// Routes on a cluster: one call per orchestrator (its keys share a slot), each orchestrator's
+    /// messages in order and the orchestrators side by side; then moves what was delivered and
+    /// copies the due times. One result per request, in order.
+    pub(super) async fn cluster_routes(&self, requests: &[RouteRequest<'_>], kind: RouteScript) -> Vec<StoreResult<RouteReply>> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut group_of: HashMap<&str, usize> = HashMap::new();
+        for (i, request) in requests.iter().enumerate() {
+            let group = *group_of.entry(request.orchestrator_id).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[group].push(i);
+        }
+        let answers = join_all(groups.iter().map(|indices| async move {
+            let mine: Vec<RouteRequest<'_>> = indices.iter().map(|&i| requests[i].clone()).collect();
+            let mut replies = Vec::with_capacity(mine.len());
+            for chunk in mine.chunks(ROUTE_BATCH) {
+                replies.extend(self.cluster_route_chunk(chunk, kind).await);
+            }
+            replies
+        }))
+        .await;
+        let mut results: Vec<Option<StoreResult<RouteReply>>> = (0..requests.len()).map(|_| None).collect();
+        for (indices, replies) in groups.iter().zip(answers) {
+            for (&i, reply) in indices.iter().zip(replies) {
+                results[i] = Some(reply);
+            }
+        }
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError("no reply to route".into())))).collect()
+    }
+
+    /// One route call for messages of one orchestrator.
+    async fn cluster_route_chunk(&self, chunk: &[RouteRequest<'_>], kind: RouteScript) -> Vec<StoreResult<RouteReply>> {
+        let orchestrator_id = chunk[0].orchestrator_id;
+        let mut daemons: Vec<&str> = Vec::new();
+        for r in chunk.iter().filter(|r| !r.queue_only) {
+            daemons.push(r.daemon_id);
+            daemons.extend(r.copies.iter().map(|c| c.daemon_id.as_str()));
+        }
+        daemons.retain(|d| !d.is_empty());
+        daemons.sort_unstable();
+        daemons.dedup();
+        let extras = match self.extras(orchestrator_id, &daemons).await {
+            Ok(extras) => extras,
+            Err(error) => return vec![Err(error); chunk.len()],
+        };
+        let command = self.route_cmd(chunk, kind, extras.as_ref());
+        let reply = match self.eval_pipeline(self.route_script(kind).0, vec![command]).await {
+            Ok(mut replies) => replies.pop().unwrap_or_else(|| Ok(Value::Nil)).map_err(store_error),
+            Err(error) => Err(error),
+        };
+        let replies = parse_batch_reply(chunk.len(), reply);
+        let mut delivered: Vec<&str> = Vec::new();
+        let mut filed = false;
+        for (r, reply) in chunk.iter().zip(&replies) {
+            match reply {
+                Ok(RouteReply::Delivered { .. }) => {
+                    delivered.push(r.daemon_id);
+                    delivered.extend(r.copies.iter().map(|c| c.daemon_id.as_str()));
+                    filed |= r.receipt.is_some();
+                }
+                Ok(RouteReply::Queued { .. } | RouteReply::QueueFull { .. }) => filed = true,
+                _ => {}
+            }
+        }
+        if !delivered.is_empty() {
+            self.flush_outboxes(orchestrator_id, &delivered).await;
+        }
+        if filed {
+            self.sync_due(orchestrator_id).await;
+        }
+        replies
+    }
+
+    /// The address of every master (from `CLUSTER SLOTS`).
+    async fn masters(&self, connection: &mut redis::cluster_async::ClusterConnection) -> StoreResult<Vec<(String, u16)>> {
+        let slots = connection
+            .route_command(redis::cmd("CLUSTER").arg("SLOTS").clone(), RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random))
+            .await
+            .map_err(store_error)?;
+        let mut masters: Vec<(String, u16)> = Vec::new();
+        if let Value::Array(ranges) = slots {
+            for range in ranges {
+                let Value::Array(parts) = range else { continue };
+                let Some(Value::Array(master)) = parts.get(2) else { continue };
+                let host = master.first().and_then(super::text);
+                let port = master.get(1).and_then(super::int);
+                if let (Some(host), Some(port)) = (host, port) {
+                    let address = (host, port as u16);
+                    if !masters.contains(&address) {
+                        masters.push(address);
+                    }
+                }
+            }
+        }
+        Ok(masters)
+    }
+
+    /// Every key matching `pattern` (a SCAN pattern) on every master of the cluster, or on the
+    /// one server.
+    pub(super) async fn scan_all(&self, pattern: &str) -> StoreResult<Vec<Vec<u8>>> {
+        let mut connection = self.connection()?;
+        let nodes = match &mut connection {
+            Connection::Cluster(cluster) => self.masters(cluster).await?.into_iter().map(Some).collect(),
+            Connection::Single(_) => vec![None],
+        };
+        let mut found = Vec::new();
+        for node in nodes {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000);
+                let page = match (&mut connection, &node) {
+                    (Connection::Cluster(cluster), Some((host, port))) => cluster
+                        .route_command(scan, RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port }))
+                        .await
+                        .and_then(|v| redis::from_redis_value::<(u64, Vec<Vec<u8>>)>(v).map_err(Into::into)),
+                    _ => scan.query_async(&mut connection).await,
+                };
+                let (next, keys) = self.checked(page)?;
+                found.extend(keys);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Runs the sweep if it is this router's turn: at most once per `sweep_interval_ms` here, and
+    /// by one router at a time (a lock key held for the interval).
+    pub(super) async fn sweep_if_due(&self, now_ms: i64) {
+        let interval = self.limits.sweep_interval_ms as i64;
+        let next = self.next_sweep_ms.load(Ordering::Acquire);
+        if now_ms < next || self.next_sweep_ms.compare_exchange(next, now_ms + interval, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return;
+        }
+        let Ok(mut connection) = self.connection() else { return };
+        let lock = self.keys.key(Key::Pending, "-sweep");
+        let taken: redis::RedisResult<Option<String>> =
+            redis::cmd("SET").arg(&lock).arg(now_ms).arg("NX").arg("PX").arg(interval).query_async(&mut connection).await;
+        if matches!(taken, Ok(Some(_))) {
+            let _ = self.sweep().await;
+        }
+    }
+
+    /// Moves every outbox left with entries and copies every due time into the index (for
+    /// orchestrators the index lacks), over the whole cluster.
+    pub(super) async fn sweep(&self) -> StoreResult<()> {
+        let outboxes = self.scan_all(&format!("{}{{*", super::glob_escape(&self.keys.key(Key::Outbox, "").trim_end_matches("{}")))).await?;
+        for key in outboxes {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            if let Some((orchestrator_id, daemon_id)) = self.keys.parse_outbox(&key) {
+                let _ = self.flush_outbox(orchestrator_id, daemon_id).await;
+            }
+        }
+        let dues = self.scan_all(&format!("{}{{*", super::glob_escape(&self.keys.key(Key::Due, "").trim_end_matches("{}")))).await?;
+        let mut connection = self.connection()?;
+        for key in dues {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let Some(orchestrator_id) = self.keys.parse(Key::Due, &key) else { continue };
+            let score: Option<String> = self.checked(redis::cmd("ZSCORE").arg(&key).arg(orchestrator_id).query_async(&mut connection).await)?;
+            if let Some(score) = score {
+                // NX: an orchestrator the index has is claimed or filed already.
+                let filed = redis::cmd("ZADD").arg(self.keys.pending()).arg("NX").arg(score).arg(orchestrator_id).query_async::<()>(&mut connection).await;
+                self.checked(filed)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The nodes of a cluster target (`{ cluster: [url, ...], username?, password? }`), or `None`
+/// when `redis` names one server.
+pub fn cluster_target(redis: &serde_json::Value) -> Option<Result<ClusterTarget, String>> {
+    let nodes = redis.get("cluster")?;
+    let parse = || {
+        let urls = nodes.as_array().filter(|n| !n.is_empty()).ok_or("cluster must be a non-empty array of node URLs")?;
+        let nodes = urls
+            .iter()
+            .enumerate()
+            .map(|(i, url)| {
+                let url = url.as_str().ok_or_else(|| format!("cluster[{i}] must be a URL"))?;
+                redis::IntoConnectionInfo::into_connection_info(url)
+                    .map_err(|e| format!("cluster[{i}] is not a valid Redis URL ({:?}): {e}", super::redact_url(url)))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let text = |name: &str| redis.get(name).and_then(serde_json::Value::as_str).map(str::to_owned);
+        Ok(ClusterTarget { nodes, username: text("username"), password: text("password") })
+    };
+    Some(parse())
+}
+
+/// Where a cluster store connects.
+pub struct ClusterTarget {
+    pub nodes: Vec<ConnectionInfo>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl ClusterTarget {
+    /// The store on this cluster, its keys behind `key_prefix`.
+    pub fn store(self, key_prefix: &str, limits: StoreLimits, timeout: Duration) -> Result<RedisStore, String> {
+        let keys = Keys::cluster(key_prefix)?;
+        RedisStore::cluster(self.nodes, self.username.as_deref(), self.password.as_deref(), keys, limits, timeout)
+    }
+}

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { closeAll, keyOf, message, newRouter, plainClient, redisUrl, uid } from './support/helpers';
+import { closeAll, keyOf, message, newRouter, plainClient, redisClusterUrls, redisUrl, uid } from './support/helpers';
 import { freePort } from './support/redis-server';
 
 afterEach(closeAll);
@@ -90,6 +90,35 @@ describe('orchestrator-router (the command-line tool)', () => {
     expect(lines[1]).toMatch(new RegExp(`^${b} +7 +2 +0 +5 +\\d+ s +no$`));
     expect(lines[2]).toMatch(new RegExp(`^${a} +3 +0 +3 +0 +\\d+ s +no$`));
     expect(lines.at(-1)).toBe('3 orchestrators with a queue, 11 messages in all');
+  });
+
+  it('reads a Redis Cluster with --cluster: stats over every master, inspect with the daemon lists in their own slots', async () => {
+    const router = newRouter({ redis: { cluster: redisClusterUrls() } });
+    const prefix = keyOf(router, '');
+    // Twelve orchestrators, whose queues spread over the masters (stats must scan each).
+    const queued = Array.from({ length: 12 }, (_, i) => `${uid('o')}_${i}`);
+    for (const [i, orch] of queued.entries()) {
+      for (let j = 0; j <= i % 3; j++) await router.queueMessageForOffline(message(`m${j}`), orch);
+    }
+    const online = uid('orch');
+    await router.registerSession(online, { id: 's1', daemonId: 'd1', status: 'active' });
+    await router.routeMessage(message('m1'), online);
+
+    const nodes = redisClusterUrls().slice(1).join(',');
+    const stats = await run(['stats', '--cluster', nodes, '--prefix', prefix, '--json']);
+    expect(stats.code).toBe(0);
+    const rows: Array<{ orchestratorId: string; queue: { total: number } }> = JSON.parse(stats.stdout).orchestrators;
+    expect(rows.map((r) => r.orchestratorId).sort()).toEqual([...queued].sort());
+    expect(rows.reduce((sum, r) => sum + r.queue.total, 0)).toBe(24);
+
+    const inspect = await run(['inspect', online, '--cluster', nodes, '--prefix', prefix]);
+    expect(inspect.code).toBe(0);
+    expect(inspect.stdout).toContain(`online        yes (session s1, daemon d1)`);
+    expect(inspect.stdout).toMatch(/\* +s1 +d1 +active +\S+ +1\n/);
+
+    const both = await run(['stats', '--cluster', nodes, '--redis', redisUrl()]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give --redis or --cluster, not both');
   });
 
   it('reads around a key another writer gave the wrong type, naming it', async () => {

@@ -19,6 +19,7 @@ Commands:
 
 Options:
   --redis <url>       Redis to read (default: $REDIS_URL, else redis://127.0.0.1:6379)
+  --cluster <urls>    a Redis Cluster to read instead: node URLs, comma-separated (one is enough)
   --prefix <prefix>   the routers' keyPrefix (default: none)
   --timeout <ms>      give up on Redis after this long (default: 3000)
   --json              print JSON instead of text
@@ -35,6 +36,7 @@ function main(argv) {
       allowPositionals: true,
       options: {
         redis: { type: 'string' },
+        cluster: { type: 'string' },
         prefix: { type: 'string', default: '' },
         timeout: { type: 'string', default: '3000' },
         json: { type: 'boolean', default: false },
@@ -54,17 +56,21 @@ function main(argv) {
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3_600_000) {
     return usage(`--timeout must be a whole number of ms from 1 to 3600000, got ${values.timeout}`);
   }
+  if (values.redis !== undefined && values.cluster !== undefined) return usage('give --redis or --cluster, not both');
+  const nodes = values.cluster?.split(',').map((node) => node.trim());
+  if (nodes?.some((node) => node === '')) return usage(`--cluster takes node URLs separated by commas, got ${JSON.stringify(values.cluster)}`);
   const url = values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const redis = JSON.stringify({ url });
+  const shown = nodes ? nodes.map(redact).join(',') : redact(url);
+  const redis = JSON.stringify(nodes ? { cluster: nodes } : { url });
   const print = values.json ? (value) => `${JSON.stringify(value, null, 2)}\n` : undefined;
 
   if (command === 'inspect') {
     if (rest.length !== 1 || rest[0] === '') return usage('inspect takes one orchestrator id');
-    return read(url, () => inspectOrchestrator(redis, values.prefix, rest[0], timeout), print ?? formatInspection);
+    return read(shown, () => inspectOrchestrator(redis, values.prefix, rest[0], timeout), print ?? formatInspection);
   }
   if (command === 'stats') {
     if (rest.length !== 0) return usage('stats takes no arguments');
-    return read(url, () => queueStats(redis, values.prefix, timeout), print ?? formatStats);
+    return read(shown, () => queueStats(redis, values.prefix, timeout), print ?? formatStats);
   }
   return usage(command === undefined ? 'a command is required' : `unknown command: ${command}`);
 }
@@ -74,16 +80,17 @@ function usage(problem) {
   return Promise.resolve(EXIT.usage);
 }
 
-/** Runs one read and prints it; a Redis that cannot be read is reported with its URL. */
-async function read(url, call, format) {
+/** Runs one read and prints it; a Redis that cannot be read is reported with its URL (`shown`,
+ * its password masked). */
+async function read(shown, call, format) {
   let json;
   try {
     json = await call();
   } catch (error) {
     const failure = fromNative(error);
-    if (failure.code === 'INVALID_ARGUMENT') return usage(`--redis ${failure.message.replace(/^Invalid redis: /, '')}`);
+    if (failure.code === 'INVALID_ARGUMENT') return usage(`--redis ${failure.message.replace(/^Invalid redis: /, '')}`.replace(/^--redis cluster/, '--cluster'));
     const reason = failure.message.replace(/^Redis error: /, '');
-    process.stderr.write(`orchestrator-router: cannot read Redis at ${redact(url)}: ${reason}\n`);
+    process.stderr.write(`orchestrator-router: cannot read Redis at ${shown}: ${reason}\n`);
     return EXIT.redis;
   }
   process.stdout.write(format(JSON.parse(json)));

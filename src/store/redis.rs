@@ -1228,6 +1228,9 @@ impl Store for RedisStore {
             return Ok(Vec::new());
         }
         let mut connection = self.connection()?;
+        if self.keys.is_cluster() {
+            return self.lengths_apart(daemon_ids).await;
+        }
         let mut pipeline = redis::pipe();
         for daemon_id in daemon_ids {
             pipeline.llen(self.keys.daemon_events(daemon_id));

@@ -79,19 +79,26 @@ impl RedisStore {
             return Ok(None);
         }
         self.cluster_ids_ok(std::iter::once(("orchestratorId", orchestrator_id)).chain(daemon_ids.iter().map(|d| ("daemonId", *d))))?;
-        let connection = self.connection()?;
-        let lengths = join_all(daemon_ids.iter().map(|daemon_id| {
-            let mut connection = connection.clone();
-            let key = self.keys.daemon_events(daemon_id);
-            async move { redis::cmd("LLEN").arg(key).query_async::<u64>(&mut connection).await }
-        }))
-        .await;
+        let lengths = self.lengths_apart(daemon_ids).await?;
         let mut by_outbox = serde_json::Map::new();
         for (daemon_id, length) in daemon_ids.iter().zip(lengths) {
-            by_outbox.insert(self.keys.target(orchestrator_id, daemon_id), self.checked(length)?.into());
+            by_outbox.insert(self.keys.target(orchestrator_id, daemon_id), length.into());
         }
         let args = serde_json::json!({ "lengths": by_outbox, "seqTtl": self.seq_ttl() }).to_string();
         Ok(Some(Extras { seq_key: self.keys.key(Key::OutboxSeq, orchestrator_id), args }))
+    }
+
+    /// The lengths of these daemons' event lists, which are in different slots: one command
+    /// each, side by side.
+    pub(super) async fn lengths_apart(&self, daemon_ids: &[impl AsRef<str>]) -> StoreResult<Vec<u64>> {
+        let connection = self.connection()?;
+        let lengths = join_all(daemon_ids.iter().map(|daemon_id| {
+            let mut connection = connection.clone();
+            let key = self.keys.daemon_events(daemon_id.as_ref());
+            async move { redis::cmd("LLEN").arg(key).query_async::<u64>(&mut connection).await }
+        }))
+        .await;
+        lengths.into_iter().map(|length| self.checked(length)).collect()
     }
 
     /// How long sequence numbers and what was moved are remembered: twice an outbox's life, so

@@ -37,6 +37,22 @@ macro_rules! lua_source {
     };
 }
 
+/// A script's source on a Redis Cluster: as [`lua_source!`], with lib/cluster.lua after the
+/// helpers and the operation's own file run as a function whose reply `cluster_reply` wraps.
+macro_rules! lua_cluster {
+    ($file:literal $(, $lib:literal)*) => {
+        Script::new(concat!(
+            include_str!("lua/lib/common.lua"),
+            "\n",
+            $(include_str!(concat!("lua/lib/", $lib)), "\n",)*
+            include_str!("lua/lib/cluster.lua"),
+            "\nreturn cluster_reply((function()\n",
+            include_str!(concat!("lua/", $file)),
+            "\nend)())\n"
+        ))
+    };
+}
+
 /// Builds a script from [`lua_source!`].
 macro_rules! lua {
     ($file:literal $(, $lib:literal)*) => {
@@ -87,11 +103,11 @@ impl Scripts {
     fn new(cluster: bool) -> Self {
         let (route, route_batch, route_broadcast, drain_step, redeliver_step) = if cluster {
             (
-                lua!("route.lua", "route.lua", "cluster.lua"),
-                lua!("route_batch.lua", "route.lua", "cluster.lua"),
-                lua!("route_broadcast.lua", "route.lua", "cluster.lua"),
-                lua!("drain_step.lua", "cluster.lua"),
-                lua!("redeliver_step.lua", "cluster.lua"),
+                lua_cluster!("route.lua", "route.lua"),
+                lua_cluster!("route_batch.lua", "route.lua"),
+                lua_cluster!("route_broadcast.lua", "route.lua"),
+                lua_cluster!("drain_step.lua"),
+                lua_cluster!("redeliver_step.lua"),
             )
         } else {
             (
@@ -622,7 +638,7 @@ impl RedisStore {
         let route_keys = self.route_keys();
         out.arg(&[b"EVALSHA"]);
         out.arg(&[self.route_script(kind).0.get_hash().as_bytes()]);
-        out.int((route_keys * requests.len() + copies + usize::from(extras.is_some())) as i64);
+        out.int((route_keys * requests.len() + copies + 2 * usize::from(extras.is_some())) as i64);
         // Keys come first, then arguments: write every request's keys, then every request's
         // arguments (broadcast: each request's other targets right after its own).
         for r in requests {
@@ -633,6 +649,7 @@ impl RedisStore {
         }
         if let Some(extras) = extras {
             out.arg(&[extras.seq_key.as_bytes()]);
+            out.arg(&[extras.due_key.as_bytes()]);
         }
         if kind != RouteScript::Single {
             out.int(requests.len() as i64);
@@ -1018,18 +1035,16 @@ impl Store for RedisStore {
         }
         let delivers = step.items.iter().any(|(_, action)| matches!(action, DrainAction::Deliver { .. }));
         let daemons = if delivers { step_daemons(step.session, &step.copies) } else { Vec::new() };
-        if let Some(extras) = self.extras(step.orchestrator_id, &daemons).await? {
-            invocation.key(extras.seq_key).arg(extras.args);
+        let extras = self.extras(step.orchestrator_id, &daemons).await?;
+        if let Some(extras) = &extras {
+            invocation.key(&extras.seq_key).key(&extras.due_key).arg(&extras.args);
         }
         let reply = self.run(&invocation).await?;
-        let reply = Self::parse_drain_reply(reply)?;
-        if self.keys.is_cluster() {
-            if matches!(&reply, DrainReply::Done { outcomes, .. } if outcomes.contains(&ItemOutcome::Delivered)) {
-                self.flush_outboxes(step.orchestrator_id, &daemons).await;
-            }
-            self.sync_due(step.orchestrator_id).await;
-        }
-        Ok(reply)
+        let reply = match extras {
+            Some(_) => self.after_step(step.orchestrator_id, reply).await?,
+            None => reply,
+        };
+        Self::parse_drain_reply(reply)
     }
     async fn acknowledge(&self, orchestrator_id: &str, message_ids: &[String]) -> StoreResult<Vec<String>> {
         if message_ids.is_empty() {
@@ -1103,17 +1118,16 @@ impl Store for RedisStore {
         }
         let redelivers = step.items.iter().any(|(_, _, action)| matches!(action, ReceiptAction::Redeliver { .. }));
         let daemons = if redelivers { step_daemons(step.session, &step.copies) } else { Vec::new() };
-        if let Some(extras) = self.extras(step.orchestrator_id, &daemons).await? {
-            invocation.key(extras.seq_key).arg(extras.args);
+        let extras = self.extras(step.orchestrator_id, &daemons).await?;
+        if let Some(extras) = &extras {
+            invocation.key(&extras.seq_key).key(&extras.due_key).arg(&extras.args);
         }
-        let reply = Self::parse_receipt_reply(self.run(&invocation).await?)?;
-        if self.keys.is_cluster() {
-            if matches!(&reply, ReceiptReply::Done(outcomes) if outcomes.contains(&ReceiptOutcome::Redelivered)) {
-                self.flush_outboxes(step.orchestrator_id, &daemons).await;
-            }
-            self.sync_due(step.orchestrator_id).await;
-        }
-        Ok(reply)
+        let reply = self.run(&invocation).await?;
+        let reply = match extras {
+            Some(_) => self.after_step(step.orchestrator_id, reply).await?,
+            None => reply,
+        };
+        Self::parse_receipt_reply(reply)
     }
     async fn dead_letters(&self, orchestrator_id: &str) -> StoreResult<Vec<String>> {
         let mut connection = self.connection()?;

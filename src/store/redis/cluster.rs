@@ -4,23 +4,28 @@
 //! step of the single-server design still runs as one script in one slot. Two things cross slots:
 //!
 //! - **A daemon's event list** keeps its deployed name (`daemon:events:<daemonId>`), in its own
-//!   slot. A step that delivers pushes the event, behind a sequence number, into the
-//!   orchestrator's outbox for that daemon (`routing:outbox:{orch}:<daemonId>`) in the same atomic
-//!   step that takes it from the queue and writes its marker; right after, the router moves the
-//!   outbox into the daemon's list ([`RedisStore::flush_outbox`]: read it, push, then remove what
-//!   it read). The push remembers per orchestrator the highest sequence number it moved into that
-//!   list (`routing:pushed:{daemon:events:<daemonId>}`), so moving an entry twice pushes it once.
-//!   Cut anywhere, nothing is lost or doubled: before the step nothing happened; after it, the
-//!   event waits in the outbox until the next move (this router's next delivery to the daemon,
-//!   or any router's sweep); after the push, a second move skips it; after the removal, it is done.
+//!   slot. A step that delivers pushes each event, behind a sequence number, into the
+//!   orchestrator's outbox for that daemon (`routing:outbox:{orch}:<daemonId>`), in the same atomic
+//!   step that takes the message from the queue and writes its marker, and answers with what the
+//!   outbox holds. The router then moves those entries into the daemon's list
+//!   ([`RedisStore::flush_outbox`]: `push_outbox.lua` in the list's slot, then `LREM` of exactly
+//!   those entries). The move remembers per orchestrator the highest sequence number it pushed
+//!   into that list (`routing:pushed:{daemon:events:<daemonId>}`) and skips entries at or below
+//!   it, so moving an entry twice pushes it once. Cut anywhere, nothing is lost or doubled: before
+//!   the step nothing happened; after it, the event waits in the outbox for the next move (this
+//!   router's next delivery to that daemon, or any router's sweep); after the push, a second move
+//!   skips it; after the removal, it is done. Sequence numbers only grow (the last one given, kept
+//!   in `routing:outbox-seq:{orch}`, or the server's clock in µs if that is higher).
 //! - **The index of orchestrators due a look** (`routing:pending`, from which routers claim) is
-//!   one key. Each step files the orchestrator in its own `routing:due:{orch}` instead, and the
-//!   router copies that into the index right after ([`RedisStore::sync_due`]). A copy that a
-//!   failure skips is made by the sweep; until then the orchestrator is looked at when a route,
+//!   one key. Each step files the orchestrator in its own `routing:due:{orch}` instead and answers
+//!   with that due time when it changed it; the router copies it into the index. A copy that a
+//!   failure skipped is made by the sweep; until then, the orchestrator is looked at when a route,
 //!   heartbeat or registration finds its queue.
 //!
-//! The sweep ([`RedisStore::sweep`]) runs on one router at a time, every `sweep_interval_ms`:
-//! it scans every master for outboxes and due times and moves and copies what it finds.
+//! What follows a step waits at most a quarter of the request timeout, so a slow daemon master
+//! does not make a committed step look failed. The sweep ([`RedisStore::sweep`]) runs on one
+//! router at a time, every `sweep_interval_ms`: it scans every master for outboxes and due times
+//! and moves and copies what it finds.
 
 use super::{cluster_id_error, parse_batch_reply, store_error, Client, Connection, Key, Keys, RedisStore, RouteScript, ROUTE_BATCH};
 use crate::store::{RouteReply, RouteRequest, StoreError, StoreLimits, StoreResult};
@@ -31,14 +36,15 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// The key and argument a delivering step takes last on a cluster (see lib/cluster.lua).
+/// The keys and argument a delivering step takes last on a cluster (see lib/cluster.lua).
 pub(super) struct Extras {
     pub seq_key: String,
+    pub due_key: String,
     pub args: String,
 }
 
-/// How many outbox entries one move reads.
-const MOVE_BATCH: isize = 500;
+/// How many outbox entries one move reads (lib/cluster.lua's `cluster_reply` reads as many).
+const MOVE_BATCH: usize = 500;
 
 impl RedisStore {
     /// A store on the Redis Cluster whose nodes include `nodes` (the others are discovered).
@@ -84,8 +90,8 @@ impl RedisStore {
         for (daemon_id, length) in daemon_ids.iter().zip(lengths) {
             by_outbox.insert(self.keys.target(orchestrator_id, daemon_id), length.into());
         }
-        let args = serde_json::json!({ "lengths": by_outbox, "seqTtl": self.seq_ttl() }).to_string();
-        Ok(Some(Extras { seq_key: self.keys.key(Key::OutboxSeq, orchestrator_id), args }))
+        let args = serde_json::json!({ "orchestrator": orchestrator_id, "lengths": by_outbox, "seqTtl": self.seq_ttl() }).to_string();
+        Ok(Some(Extras { seq_key: self.keys.key(Key::OutboxSeq, orchestrator_id), due_key: self.keys.index(orchestrator_id), args }))
     }
 
     /// The lengths of these daemons' event lists, which are in different slots: one command
@@ -114,31 +120,60 @@ impl RedisStore {
         self.timeout / 4
     }
 
-    /// Moves the orchestrator's outboxes for these daemons into their lists. A failure, or a move
-    /// slower than the follow-up budget, leaves the entries for the next move or the sweep (the
-    /// step that filled them has committed).
-    pub(super) async fn flush_outboxes(&self, orchestrator_id: &str, daemon_ids: &[&str]) {
-        let mut unique: Vec<&str> = daemon_ids.to_vec();
-        unique.sort_unstable();
-        unique.dedup();
-        let moves = join_all(unique.into_iter().map(|daemon_id| self.flush_outbox(orchestrator_id, daemon_id)));
-        let _ = tokio::time::timeout(self.follow_up_budget(), moves).await;
+    /// What follows a delivering step (its reply wrapped by lib/cluster.lua's `cluster_reply`):
+    /// moves the outboxes that hold entries into their daemons' lists, copies the orchestrator's
+    /// due time into the index if the step changed it, and returns the step's own reply. What is
+    /// not done within the follow-up budget, or fails, is left to the next move or the sweep.
+    pub(super) async fn after_step(&self, orchestrator_id: &str, wrapped: Value) -> StoreResult<Value> {
+        let Value::Array(mut parts) = wrapped else { return Err(super::unexpected("a cluster step", &wrapped)) };
+        if parts.len() < 3 {
+            return Err(super::unexpected("a cluster step", &Value::Array(parts)));
+        }
+        let rest = parts.split_off(1);
+        let reply = parts.pop().expect("one part");
+        let due = super::text(&rest[0]).filter(|due| !due.is_empty());
+        let changed = super::int(&rest[1]) == Some(1);
+        let mut moves = Vec::new();
+        for pair in rest[2..].chunks(2) {
+            let (Some(key), Some(Value::Array(entries))) = (super::text(&pair[0]), pair.get(1)) else { continue };
+            let entries: Vec<Vec<u8>> = entries.iter().filter_map(|e| if let Value::BulkString(b) = e { Some(b.clone()) } else { None }).collect();
+            moves.push((key, entries));
+        }
+        let moves = join_all(moves.into_iter().map(|(key, entries)| async move {
+            let Some((orchestrator_id, daemon_id)) = self.keys.parse_outbox(&key) else { return };
+            let _ = self.flush_outbox(orchestrator_id, daemon_id, Some(entries)).await;
+        }));
+        let copy = async {
+            if changed {
+                let _ = self.file_due(orchestrator_id, due).await;
+            }
+        };
+        let _ = tokio::time::timeout(self.follow_up_budget(), futures_util::future::join(moves, copy)).await;
+        Ok(reply)
     }
 
     /// Moves one outbox into the daemon's list and channel, oldest first, each entry once (see
-    /// the module docs); returns how many events were pushed.
-    pub(super) async fn flush_outbox(&self, orchestrator_id: &str, daemon_id: &str) -> StoreResult<u64> {
+    /// the module docs), starting with `first` (its oldest entries, as a step read them) when
+    /// given; returns how many events were pushed.
+    pub(super) async fn flush_outbox(&self, orchestrator_id: &str, daemon_id: &str, first: Option<Vec<Vec<u8>>>) -> StoreResult<u64> {
         let mut connection = self.connection()?;
         let outbox = self.keys.target(orchestrator_id, daemon_id);
         let mut pushed = 0;
+        let mut next = first;
         loop {
-            // The oldest entries are at the tail (steps push at the head).
-            let read = redis::cmd("LRANGE").arg(&outbox).arg(-MOVE_BATCH).arg(-1).query_async(&mut connection).await;
-            let mut entries: Vec<Vec<u8>> = self.checked(read)?;
+            let entries = match next.take() {
+                Some(entries) => entries,
+                None => {
+                    // The oldest entries are at the tail (steps push at the head).
+                    let read = redis::cmd("LRANGE").arg(&outbox).arg(-(MOVE_BATCH as isize)).arg(-1).query_async(&mut connection).await;
+                    let mut entries: Vec<Vec<u8>> = self.checked(read)?;
+                    entries.reverse();
+                    entries
+                }
+            };
             if entries.is_empty() {
                 return Ok(pushed);
             }
-            entries.reverse();
             let mut invocation = self.scripts.push_outbox.key(self.keys.daemon_events(daemon_id));
             invocation
                 .key(self.keys.pushed(daemon_id))
@@ -158,7 +193,7 @@ impl RedisStore {
                 removal.cmd("LREM").arg(&outbox).arg(-1).arg(entry.as_slice()).ignore();
             }
             self.checked(removal.query_async::<()>(&mut connection).await)?;
-            if (entries.len() as isize) < MOVE_BATCH {
+            if entries.len() < MOVE_BATCH {
                 return Ok(pushed);
             }
         }
@@ -167,14 +202,18 @@ impl RedisStore {
     /// Copies when the orchestrator is due a look (its `routing:due:{orch}`) into the index that
     /// routers claim from. A failure is left to the sweep.
     pub(super) async fn sync_due(&self, orchestrator_id: &str) {
-        let _ = tokio::time::timeout(self.follow_up_budget(), self.try_sync_due(orchestrator_id)).await;
+        let copy = async {
+            let mut connection = self.connection()?;
+            let due = redis::cmd("ZSCORE").arg(self.keys.index(orchestrator_id)).arg(orchestrator_id).query_async(&mut connection).await;
+            self.file_due(orchestrator_id, self.checked(due)?).await
+        };
+        let _ = tokio::time::timeout(self.follow_up_budget(), copy).await;
     }
 
-    async fn try_sync_due(&self, orchestrator_id: &str) -> StoreResult<()> {
+    /// Files the orchestrator in the index at `due`, or takes it out (`None`).
+    async fn file_due(&self, orchestrator_id: &str, due: Option<String>) -> StoreResult<()> {
         let mut connection = self.connection()?;
-        let score: Option<String> =
-            self.checked(redis::cmd("ZSCORE").arg(self.keys.index(orchestrator_id)).arg(orchestrator_id).query_async(&mut connection).await)?;
-        let mut command = match score {
+        let mut command = match due {
             Some(score) => redis::cmd("ZADD").arg(self.keys.pending()).arg(score).clone(),
             None => redis::cmd("ZREM").arg(self.keys.pending()).clone(),
         };
@@ -232,27 +271,11 @@ impl RedisStore {
             Ok(mut replies) => replies.pop().unwrap_or_else(|| Ok(Value::Nil)).map_err(store_error),
             Err(error) => Err(error),
         };
-        let replies = parse_batch_reply(chunk.len(), reply);
-        let mut delivered: Vec<&str> = Vec::new();
-        let mut filed = false;
-        for (r, reply) in chunk.iter().zip(&replies) {
-            match reply {
-                Ok(RouteReply::Delivered { .. }) => {
-                    delivered.push(r.daemon_id);
-                    delivered.extend(r.copies.iter().map(|c| c.daemon_id.as_str()));
-                    filed |= r.receipt.is_some();
-                }
-                Ok(RouteReply::Queued { .. } | RouteReply::QueueFull { .. }) => filed = true,
-                _ => {}
-            }
-        }
-        if !delivered.is_empty() {
-            self.flush_outboxes(orchestrator_id, &delivered).await;
-        }
-        if filed {
-            self.sync_due(orchestrator_id).await;
-        }
-        replies
+        let reply = match reply {
+            Ok(wrapped) => self.after_step(orchestrator_id, wrapped).await,
+            Err(error) => Err(error),
+        };
+        parse_batch_reply(chunk.len(), reply)
     }
 
     /// The address of every master (from `CLUSTER SLOTS`).
@@ -335,7 +358,7 @@ impl RedisStore {
         for key in outboxes {
             let key = String::from_utf8_lossy(&key).into_owned();
             if let Some((orchestrator_id, daemon_id)) = self.keys.parse_outbox(&key) {
-                let _ = self.flush_outbox(orchestrator_id, daemon_id).await;
+                let _ = self.flush_outbox(orchestrator_id, daemon_id, None).await;
             }
         }
         let dues = self.scan_all(&format!("{}{{*", super::glob_escape(&self.keys.key(Key::Due, "").trim_end_matches("{}")))).await?;

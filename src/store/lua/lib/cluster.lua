@@ -1,8 +1,31 @@
--- On a Redis Cluster, a step that delivers takes one more key, the orchestrator's outbox sequence
--- key (routing:outbox-seq:{orch}), and one more argument, JSON:
--- {"lengths": {<outbox key>: <its daemon list's length, read just before>}, "seqTtl": <seconds>}.
--- Both are taken off KEYS and ARGV here, so the step reads its own keys and arguments as on one
--- server (see OUTBOX in common.lua).
+-- On a Redis Cluster, a step that delivers takes two more keys, the orchestrator's outbox
+-- sequence key (routing:outbox-seq:{orch}) and its due key (routing:due:{orch}, which the step
+-- also has as its index key), and one more argument, JSON: {"orchestrator": <id>, "seqTtl":
+-- <seconds>, "lengths": {<outbox key>: <its daemon list's length, read just before>}}. They are
+-- taken off KEYS and ARGV here, so the step reads its own keys and arguments as on one server
+-- (see OUTBOX in common.lua); the step runs as a function whose reply cluster_reply wraps.
 OUTBOX = cjson.decode(table.remove(ARGV))
+OUTBOX.due_key = table.remove(KEYS)
 OUTBOX.seq_key = table.remove(KEYS)
 OUTBOX.seq_ttl = OUTBOX.seqTtl
+local due_before = redis.call('ZSCORE', OUTBOX.due_key, OUTBOX.orchestrator)
+
+-- cluster_reply: the step's reply, then what the router does next: the orchestrator's due time
+-- ('' when it is due no look), 1 if the step changed it (the router copies it into the index), and
+-- each target outbox that holds entries with its oldest entries (up to 500, oldest first), for the
+-- router to move into the daemon lists. An error reply is passed on as it is.
+local function cluster_reply(reply)
+  if type(reply) == 'table' and reply.err then return reply end
+  local due = redis.call('ZSCORE', OUTBOX.due_key, OUTBOX.orchestrator)
+  local out = {reply, due or '', due == due_before and 0 or 1}
+  for key in pairs(OUTBOX.lengths) do
+    local entries = redis.call('LRANGE', key, -500, -1)
+    if #entries > 0 then
+      local oldest_first = {}
+      for i = #entries, 1, -1 do oldest_first[#oldest_first + 1] = entries[i] end
+      out[#out + 1] = key
+      out[#out + 1] = oldest_first
+    end
+  end
+  return out
+end

@@ -2,6 +2,7 @@
 // (`{ cluster: [node URLs], username?, password? }`). These call redisTarget directly, so they need
 // neither the binding nor a server; the router's own cluster tests need both.
 import Redis, { Cluster } from 'ioredis';
+import { createClient, createCluster } from 'redis';
 import type { OrchestratorRouterConfig } from '..';
 
 type Target = { target: Record<string, unknown>; keyPrefix?: string };
@@ -96,6 +97,20 @@ describe('redis: { cluster }', () => {
 
   it('says why memory:// is refused', () => {
     expect(refusal({ cluster: ['memory://'] }).message).toMatch(/in-process store is not a cluster/);
+  });
+});
+
+describe('a node-redis cluster client', () => {
+  it('gives its root nodes and the credentials of its defaults (nothing connects)', () => {
+    const cluster = createCluster({
+      rootNodes: [{ url: 'redis://10.0.0.1:7000' }, { socket: { host: '10.0.0.2', port: 7001 } }],
+      defaults: { username: 'app', password: 'x' },
+    });
+    expect(redisTarget(cluster)).toEqual({ target: { cluster: ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7001'], username: 'app', password: 'x' } });
+  });
+
+  it('is not taken for a single-node node-redis client, which still is', () => {
+    expect(redisTarget(createClient({ url: 'redis://10.0.0.1:6380' }))).toEqual({ target: { url: 'redis://10.0.0.1:6380' } });
   });
 });
 

@@ -3,10 +3,14 @@
 // while messages are routed, and the options. These run on a private cluster of three masters,
 // since they pause and reshard its nodes.
 import { Cluster, Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
 import { OrchestratorRouter, OrchestratorRouterConfig } from '..';
-import { closeAll, message, newRouter, redisClusterUrls, uid, waitFor } from './support/helpers';
+import { closeAll, message, newRouter, record, redisClusterUrls, uid, waitFor } from './support/helpers';
 import { startRouterProcess } from './support/processes';
 import { RedisClusterProcess, startRedisCluster } from './support/redis-cluster';
+import { freePort } from './support/redis-server';
 
 let cluster: RedisClusterProcess;
 let admin: Cluster;
@@ -197,6 +201,99 @@ describe('the router on a Redis Cluster', () => {
     expect(received).toEqual(sent);
     expect(await r.getQueueDepth(orch)).toBe(0);
   }, 60_000);
+
+  it('files every orchestrator whose index copy was lost, in a sweep that never holds up the drains', async () => {
+    const { r, prefix } = router({ deliveryTimeoutMs: 100, daemonQueue: { maxEvents: 1 } });
+    // 3,000 orchestrators due a look that the index lacks (as if each copy had been cut off). Filing
+    // them takes longer than deliveryTimeoutMs, which bounds each claim of the drain ticker: the
+    // sweep runs beside the ticker, not inside it.
+    const lost = Array.from({ length: 3000 }, (_, i) => `lost_${i}`);
+    await Promise.all(lost.map((orch) => admin.zadd(`${prefix}routing:due:{${orch}}`, Date.now() + 3_600_000, orch)));
+    const orch = uid('orch');
+    await r.registerSession(orch, { id: 's1', daemonId: 'd1', status: 'active' });
+    expect((await r.routeMessage(message('m1'), orch)).status).toBe('delivered');
+    expect((await r.routeMessage(message('m2'), orch)).status).toBe('pending');
+    // The daemon takes m1: the drain ticker delivers m2 while the sweep works through the lost ones.
+    const [first] = await r.readDaemonEvents('d1');
+    await r.acknowledgeDaemonEvents('d1', [first.id]);
+    await waitFor(async () => ids(await r.readDaemonEvents('d1')).includes('m2'), 'the drain to deliver m2', 3000);
+    await waitFor(async () => (await admin.zcard(`${prefix}routing:pending`)) >= lost.length, 'the sweep to file every lost orchestrator', 20_000);
+    const filed = await admin.zmscore(`${prefix}routing:pending`, ...lost.slice(0, 500));
+    expect(filed.every((score) => score !== null)).toBe(true);
+  }, 30_000);
+
+  it('a route whose reply was lost after it ran, and which the cluster client therefore sent again, is queued once', async () => {
+    // A proxy in front of the first master, which announces it, drops the connection instead of
+    // passing on a reply that says 'queued' (once): the script ran, its reply is lost.
+    let armed = false;
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const server = net.connect(cluster.ports[0], '127.0.0.1');
+      sockets.add(client).add(server);
+      client.on('data', (data) => server.write(data));
+      server.on('data', (data) => {
+        if (armed && data.includes('queued')) {
+          armed = false;
+          client.destroy();
+          server.destroy();
+          return;
+        }
+        client.write(data);
+      });
+      for (const [a, b] of [[client, server], [server, client]]) {
+        a.on('error', () => b.destroy());
+        a.on('close', () => b.destroy());
+      }
+    });
+    const proxyPort = await freePort();
+    await new Promise<void>((resolve) => proxy.listen(proxyPort, '127.0.0.1', resolve));
+    /** Whether every master's slot map names `port`. */
+    const announced = async (port: number) => {
+      const maps = await Promise.all(nodes.map((node) => node.cluster('SLOTS')));
+      return maps.every((slots) => slots.some((range) => range[2][1] === port));
+    };
+    // An orchestrator whose slot the proxied master serves (found before it announces the proxy).
+    const tag = uid('o');
+    let orch = '';
+    for (let i = 0; !orch; i++) if ((await cluster.ownerOf(await cluster.slotOf(`{${tag}_${i}}`))) === 0) orch = `${tag}_${i}`;
+    await nodes[0].config('SET', 'cluster-announce-port', String(proxyPort));
+    try {
+      await waitFor(() => announced(proxyPort), 'the proxy port to be announced');
+      const { r } = router({ offlineQueue: { maxQueueSize: 2 }, retry: { maxAttempts: 1 }, deliveryTimeoutMs: 2000 });
+      const dropped = record(r, 'message.dropped');
+      expect((await r.routeMessage(message('x'), orch)).status).toBe('offline');
+      armed = true;
+      expect((await r.routeMessage(message('m1'), orch)).status).toBe('offline');
+      expect(armed).toBe(false);
+      expect(await r.getQueueDepth(orch)).toBe(2);
+      expect(dropped).toEqual([]);
+    } finally {
+      await nodes[0].config('SET', 'cluster-announce-port', '0');
+      await waitFor(async () => announced(cluster.ports[0]), 'the master to announce its own port again');
+      // The routers' connections through the proxy would keep it open.
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it('copies due times into the index by version: a copy that arrives after a newer one is ignored', async () => {
+    // file_due.lua as the router runs it, in the index's slot (copies from two routers can arrive
+    // in any order; the steps that made them were ordered in the orchestrator's slot).
+    const source = readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', 'file_due.lua'), 'utf8');
+    const pending = `${uid('p')}:routing:pending`;
+    const versions = `${pending}-versions:{${pending}}`;
+    const file = (due: string, version: number) => admin.eval(source, 2, pending, versions, 'o1', due, String(version));
+    expect(await file('1000', 5)).toBe(1);
+    expect(await file('', 4)).toBe(0); // an older removal, late
+    expect(await admin.zscore(pending, 'o1')).toBe('1000');
+    expect(await file('3000', 3)).toBe(0); // an older, later due time, late
+    expect(await admin.zscore(pending, 'o1')).toBe('1000');
+    expect(await file('', 6)).toBe(1);
+    expect(await admin.zscore(pending, 'o1')).toBeNull();
+    expect(await admin.hexists(versions, 'o1')).toBe(0);
+    expect(await file('2000', 7)).toBe(1);
+    expect(await admin.zscore(pending, 'o1')).toBe('2000');
+  });
 
   it('takes an ioredis Cluster as its redis option', async () => {
     const client = new Cluster(redisClusterUrls().map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) })), { lazyConnect: true });

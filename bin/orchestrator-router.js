@@ -88,7 +88,11 @@ async function read(shown, call, format) {
     json = await call();
   } catch (error) {
     const failure = fromNative(error);
-    if (failure.code === 'INVALID_ARGUMENT') return usage(`--redis ${failure.message.replace(/^Invalid redis: /, '')}`.replace(/^--redis cluster/, '--cluster'));
+    if (failure.code === 'INVALID_ARGUMENT') {
+      const problem = failure.message.replace(/^Invalid (redis|keyPrefix): /, '');
+      const option = failure.message.startsWith('Invalid keyPrefix') ? '--prefix' : problem.startsWith('cluster') ? '--cluster' : '--redis';
+      return usage(`${option} ${problem.replace(/^cluster/, '')}`.replace(/ {2,}/g, ' '));
+    }
     const reason = failure.message.replace(/^Redis error: /, '');
     process.stderr.write(`orchestrator-router: cannot read Redis at ${shown}: ${reason}\n`);
     return EXIT.redis;

@@ -98,6 +98,11 @@ function isIoredis(client) {
   return typeof client.duplicate === 'function' && client.options && typeof client.options === 'object' && !client.options.socket && client.isCluster !== true;
 }
 
+/** A node-redis cluster client (`createCluster()`): its options, root nodes included, are `_options`. */
+function isNodeRedisCluster(client) {
+  return typeof client.sendCommand === 'function' && client._options !== null && typeof client._options === 'object' && Array.isArray(client._options.rootNodes);
+}
+
 function isNodeRedis(client) {
   return typeof client.sendCommand === 'function' && client.options && typeof client.options === 'object';
 }
@@ -231,6 +236,24 @@ function ioredisClusterTarget(client) {
   };
 }
 
+/**
+ * A node-redis cluster client: its root nodes (`{ url }` or `{ socket: { host, port } }`) and the
+ * credentials of its `defaults`; `defaults.socket.tls` turns socket nodes into rediss://.
+ */
+function nodeRedisClusterTarget(client) {
+  const o = client._options;
+  const defaults = o.defaults && typeof o.defaults === 'object' ? o.defaults : {};
+  const scheme = defaults.socket && defaults.socket.tls ? 'rediss' : 'redis';
+  const cluster = clusterNodes('redis.options.rootNodes', o.rootNodes, (field, node) => {
+    if (node !== null && typeof node === 'object' && typeof node.url === 'string') return nodeUrl(`${field}.url`, node.url);
+    if (node !== null && typeof node === 'object' && node.socket && typeof node.socket === 'object') {
+      return nodeObjectUrl(`${field}.socket`, { host: node.socket.host, port: node.socket.port }, node.socket.tls ? 'rediss' : scheme);
+    }
+    throw new InvalidArgumentError(field, `must be { url } or { socket: { host, port } }, got ${describe(node)}`);
+  });
+  return { target: { cluster, ...clusterCredentials('redis.options.defaults', defaults) } };
+}
+
 /** Reads the `redis` option: a URL, an options object, or an ioredis / node-redis client. */
 function redisTarget(redis) {
   if (redis === undefined || redis === null) return { target: { url: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } };
@@ -239,6 +262,7 @@ function redisTarget(redis) {
     throw new InvalidArgumentError('redis', `must be a URL, an options object or a Redis client, got ${describe(redis)}`);
   }
   if (isIoredisCluster(redis)) return ioredisClusterTarget(redis);
+  if (isNodeRedisCluster(redis)) return nodeRedisClusterTarget(redis);
   if (isIoredis(redis)) {
     const o = redis.options;
     return {

@@ -366,10 +366,9 @@ impl NativeRouter {
             Some(name) => (AnyStore::Memory(MemoryStore::open(&name, &config.key_prefix, limits)), None),
             None if redis.get("cluster").is_some() => {
                 let timeout = Duration::from_millis(config.delivery_timeout_ms);
-                let store = cluster_target(&redis)
-                    .expect("a cluster target")
-                    .and_then(|target| target.store(&config.key_prefix, limits, timeout))
-                    .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+                let target = cluster_target(&redis).expect("a cluster target").map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+                let keys = Keys::cluster(&config.key_prefix).map_err(|m| js_error(RouterError::invalid("keyPrefix", m)))?;
+                let store = target.store(keys, limits, timeout).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
                 (AnyStore::Redis(store), None)
             }
             None => {
@@ -770,7 +769,9 @@ fn operator_store(redis_json: &str, key_prefix: &str, timeout_ms: u32) -> napi::
     let limits = RouterConfig::default().store_limits();
     let timeout = Duration::from_millis(u64::from(timeout_ms.max(1)));
     if let Some(target) = cluster_target(&redis) {
-        return target.and_then(|t| t.store(key_prefix, limits, timeout)).map_err(|m| js_error(RouterError::invalid("redis", m)));
+        let target = target.map_err(|m| js_error(RouterError::invalid("redis", m)))?;
+        let keys = Keys::cluster(key_prefix).map_err(|m| js_error(RouterError::invalid("keyPrefix", m)))?;
+        return target.store(keys, limits, timeout).map_err(|m| js_error(RouterError::invalid("redis", m)));
     }
     let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
     let ca = redis.pointer("/tls/ca").and_then(serde_json::Value::as_str);

@@ -87,9 +87,17 @@ impl<S: Store> Router<S> {
         });
     }
 
-    /// Claims the backlogs due a look and drains each (the ticker's work).
+    /// Claims the backlogs due a look and drains each (the ticker's work); starts the store's
+    /// upkeep beside it when none is running, so that a long one never holds up the claims.
     pub(super) async fn drain_due(self: &Arc<Self>) {
         let now = now_ms();
+        if !self.maintaining.swap(true, Ordering::AcqRel) {
+            let router = Arc::clone(self);
+            tokio::spawn(async move {
+                router.store.maintain(now).await;
+                router.maintaining.store(false, Ordering::Release);
+            });
+        }
         // Hides a claimed backlog from other routers while this one drains it; if this router
         // dies, another picks the backlog up when the lease ends.
         let lease = (self.config.drain_interval_ms * 4).max(1000) as i64;

@@ -78,6 +78,8 @@ pub struct Router<S: Store> {
     pub(super) drains: Mutex<HashMap<String, Arc<super::drain::DrainSlot>>>,
     pub(super) message_source: RwLock<Option<Arc<dyn MessageSource>>>,
     ticker: Mutex<Option<JoinHandle<()>>>,
+    /// The store's upkeep ([`Store::maintain`]) is running.
+    pub(super) maintaining: AtomicBool,
     closed: AtomicBool,
     pub(super) metrics: super::metrics::Metrics,
     /// The last delivery-order value handed out (see [`Router::reserve_orders`]).
@@ -120,6 +122,7 @@ impl<S: Store> Router<S> {
             drains: Mutex::new(HashMap::new()),
             message_source: RwLock::new(None),
             ticker: Mutex::new(None),
+            maintaining: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             metrics: super::metrics::Metrics::default(),
             last_order: std::sync::atomic::AtomicI64::new(0),

@@ -102,6 +102,10 @@ impl Store for AnyStore {
         each!(self, store => store.acknowledge_daemon_events(daemon_id, event_ids).await)
     }
 
+    async fn maintain(&self, now_ms: i64) {
+        each!(self, store => store.maintain(now_ms).await)
+    }
+
     fn close(&self) {
         each!(self, store => store.close())
     }

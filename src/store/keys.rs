@@ -105,7 +105,7 @@ impl Keys {
     /// must hold no brace, which would make its own hash tag.
     pub fn cluster(prefix: &str) -> Result<Self, String> {
         if prefix.contains(['{', '}']) {
-            return Err(format!("keyPrefix {prefix:?} must not contain '{{' or '}}' on a Redis Cluster (it would be taken for a hash tag)"));
+            return Err(format!("{prefix:?} must not contain '{{' or '}}' on a Redis Cluster (it would be taken for a hash tag)"));
         }
         Ok(Keys { prefix: prefix.to_owned(), cluster: true })
     }
@@ -159,6 +159,12 @@ impl Keys {
 
     pub fn index(&self, orchestrator_id: &str) -> String {
         join(&self.index_parts(orchestrator_id))
+    }
+
+    /// Cluster: the hash in the index's slot that holds the version of each orchestrator's due
+    /// time copied into the index (`routing:pending-versions:{routing:pending}`).
+    pub fn pending_versions(&self) -> String {
+        [self.prefix.as_str(), "routing:pending-versions:{", &self.pending(), "}"].concat()
     }
 
     /// Cluster: the hash in a daemon list's slot that remembers what was moved into it.
@@ -280,6 +286,7 @@ mod tests {
         assert_eq!(keys.key(Key::OutboxSeq, "o"), "app:routing:outbox-seq:{o}");
         // What stays one key, and what keeps the deployed name.
         assert_eq!(keys.pending(), "app:routing:pending");
+        assert_eq!(keys.pending_versions(), "app:routing:pending-versions:{app:routing:pending}");
         assert_eq!(keys.daemon_events("d1"), "app:daemon:events:d1");
         assert_eq!(keys.daemon_channel("d1"), "daemon:d1:events");
         // In the daemon list's slot: its whole name is the hash tag.

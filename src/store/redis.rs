@@ -90,6 +90,10 @@ struct Scripts {
     redeliver_step: Script,
     /// Cluster only: moves outbox entries into a daemon's list.
     push_outbox: Script,
+    /// Cluster only: an orchestrator's due time with a new version.
+    due_version: Script,
+    /// Cluster only: copies a due time into the index, unless a newer one is there.
+    file_due: Script,
     requeue_dead: Script,
     snapshot: Script,
     acknowledge_events: Script,
@@ -130,6 +134,8 @@ impl Scripts {
             read_receipts: lua!("read_receipts.lua"),
             redeliver_step,
             push_outbox: lua!("push_outbox.lua"),
+            due_version: lua!("due_version.lua"),
+            file_due: lua!("file_due.lua"),
             requeue_dead: lua!("requeue_dead.lua"),
             snapshot: lua!("snapshot.lua"),
             acknowledge_events: lua!("acknowledge_events.lua"),
@@ -217,6 +223,8 @@ pub struct RedisStore {
     connection: Mutex<Option<(Connection, u64)>>,
     /// Cluster: when this router next looks for outboxes and due times left behind (ms).
     next_sweep_ms: std::sync::atomic::AtomicI64,
+    /// Cluster: where this router's sweep stopped, per master and key pattern (SCAN cursors).
+    sweep_cursors: Mutex<std::collections::HashMap<String, u64>>,
     closed: std::sync::atomic::AtomicBool,
     keys: Keys,
     limits: StoreLimits,
@@ -472,6 +480,7 @@ impl RedisStore {
             timeout,
             connection: Mutex::new(None),
             next_sweep_ms: 0.into(),
+            sweep_cursors: Mutex::default(),
             closed: false.into(),
             scripts: Scripts::new(keys.is_cluster()),
             keys,
@@ -604,7 +613,9 @@ impl RedisStore {
         out.int(l.daemon_events_ttl_seconds as i64);
         out.int(r.expires_at_ms);
         out.int(r.now_ms);
-        out.arg(&[flag(r.dedupe).as_bytes()]);
+        // On a cluster the client resends a script whose connection dropped, even one that ran:
+        // a route always looks for its item before queueing it there.
+        out.arg(&[flag(r.dedupe || self.keys.is_cluster()).as_bytes()]);
         out.int(r.expires_at_ms + QUEUE_KEY_GRACE_MS);
         out.arg(&[flag(r.receipt.is_some()).as_bytes()]);
         out.arg(&[r.receipt.map_or("", |(record, _)| record).as_bytes()]);
@@ -1035,7 +1046,7 @@ impl Store for RedisStore {
         }
         let delivers = step.items.iter().any(|(_, action)| matches!(action, DrainAction::Deliver { .. }));
         let daemons = if delivers { step_daemons(step.session, &step.copies) } else { Vec::new() };
-        let extras = self.extras(step.orchestrator_id, &daemons).await?;
+        let extras = self.extras(step.orchestrator_id, &daemons, true).await?;
         if let Some(extras) = &extras {
             invocation.key(&extras.seq_key).key(&extras.due_key).arg(&extras.args);
         }
@@ -1118,7 +1129,7 @@ impl Store for RedisStore {
         }
         let redelivers = step.items.iter().any(|(_, _, action)| matches!(action, ReceiptAction::Redeliver { .. }));
         let daemons = if redelivers { step_daemons(step.session, &step.copies) } else { Vec::new() };
-        let extras = self.extras(step.orchestrator_id, &daemons).await?;
+        let extras = self.extras(step.orchestrator_id, &daemons, true).await?;
         if let Some(extras) = &extras {
             invocation.key(&extras.seq_key).key(&extras.due_key).arg(&extras.args);
         }
@@ -1176,9 +1187,6 @@ impl Store for RedisStore {
     }
 
     async fn claim_due(&self, now_ms: i64, lease_until_ms: i64, limit: usize) -> StoreResult<Vec<String>> {
-        if self.keys.is_cluster() {
-            self.sweep_if_due(now_ms).await;
-        }
         let reply = self
             .run(self.scripts.claim_due.key(self.keys.pending()).arg(now_ms).arg(lease_until_ms).arg(limit))
             .await?;
@@ -1291,6 +1299,12 @@ impl Store for RedisStore {
         }
         let reply = self.run(&invocation).await?;
         int(&reply).ok_or_else(|| unexpected("acknowledge_events", &reply))
+    }
+
+    async fn maintain(&self, now_ms: i64) {
+        if self.keys.is_cluster() {
+            self.sweep_if_due(now_ms).await;
+        }
     }
 
     fn close(&self) {

@@ -80,7 +80,9 @@ impl RedisStore {
 
     /// What a delivering step takes besides its own keys and arguments, `None` on one server:
     /// the orchestrator's sequence key and the lengths of the target daemons' lists, read now.
-    pub(super) async fn extras(&self, orchestrator_id: &str, daemon_ids: &[&str]) -> StoreResult<Option<Extras>> {
+    /// With `file`, the step answers the orchestrator's due time even if it left it unchanged
+    /// (a drain or receipt step, whose claim the index copy must replace).
+    pub(super) async fn extras(&self, orchestrator_id: &str, daemon_ids: &[&str], file: bool) -> StoreResult<Option<Extras>> {
         if !self.keys.is_cluster() {
             return Ok(None);
         }
@@ -90,7 +92,8 @@ impl RedisStore {
         for (daemon_id, length) in daemon_ids.iter().zip(lengths) {
             by_outbox.insert(self.keys.target(orchestrator_id, daemon_id), length.into());
         }
-        let args = serde_json::json!({ "orchestrator": orchestrator_id, "lengths": by_outbox, "seqTtl": self.seq_ttl() }).to_string();
+        let args =
+            serde_json::json!({ "orchestrator": orchestrator_id, "lengths": by_outbox, "seqTtl": self.seq_ttl(), "file": file }).to_string();
         Ok(Some(Extras { seq_key: self.keys.key(Key::OutboxSeq, orchestrator_id), due_key: self.keys.index(orchestrator_id), args }))
     }
 
@@ -132,7 +135,7 @@ impl RedisStore {
         let rest = parts.split_off(1);
         let reply = parts.pop().expect("one part");
         let due = super::text(&rest[0]).filter(|due| !due.is_empty());
-        let changed = super::int(&rest[1]) == Some(1);
+        let version = super::text(&rest[1]).filter(|version| !version.is_empty());
         let mut moves = Vec::new();
         for pair in rest[2..].chunks(2) {
             let (Some(key), Some(Value::Array(entries))) = (super::text(&pair[0]), pair.get(1)) else { continue };
@@ -144,8 +147,8 @@ impl RedisStore {
             let _ = self.flush_outbox(orchestrator_id, daemon_id, Some(entries)).await;
         }));
         let copy = async {
-            if changed {
-                let _ = self.file_due(orchestrator_id, due).await;
+            if let Some(version) = version {
+                let _ = self.file_due(orchestrator_id, due, &version).await;
             }
         };
         let _ = tokio::time::timeout(self.follow_up_budget(), futures_util::future::join(moves, copy)).await;
@@ -199,25 +202,44 @@ impl RedisStore {
         }
     }
 
-    /// Copies when the orchestrator is due a look (its `routing:due:{orch}`) into the index that
-    /// routers claim from. A failure is left to the sweep.
+    /// Copies when the orchestrator is due a look (its `routing:due:{orch}`, with a new version)
+    /// into the index that routers claim from, after a step that does not answer it. A failure is
+    /// left to the sweep.
     pub(super) async fn sync_due(&self, orchestrator_id: &str) {
-        let copy = async {
-            let mut connection = self.connection()?;
-            let due = redis::cmd("ZSCORE").arg(self.keys.index(orchestrator_id)).arg(orchestrator_id).query_async(&mut connection).await;
-            self.file_due(orchestrator_id, self.checked(due)?).await
-        };
-        let _ = tokio::time::timeout(self.follow_up_budget(), copy).await;
+        let _ = tokio::time::timeout(self.follow_up_budget(), self.copy_due(orchestrator_id)).await;
     }
 
-    /// Files the orchestrator in the index at `due`, or takes it out (`None`).
-    async fn file_due(&self, orchestrator_id: &str, due: Option<String>) -> StoreResult<()> {
-        let mut connection = self.connection()?;
-        let mut command = match due {
-            Some(score) => redis::cmd("ZADD").arg(self.keys.pending()).arg(score).clone(),
-            None => redis::cmd("ZREM").arg(self.keys.pending()).clone(),
-        };
-        self.checked(command.arg(orchestrator_id).query_async::<()>(&mut connection).await)
+    async fn copy_due(&self, orchestrator_id: &str) -> StoreResult<()> {
+        let reply = self
+            .run(
+                self.scripts
+                    .due_version
+                    .key(self.keys.index(orchestrator_id))
+                    .key(self.keys.key(Key::OutboxSeq, orchestrator_id))
+                    .arg(orchestrator_id)
+                    .arg(self.seq_ttl()),
+            )
+            .await?;
+        let Value::Array(parts) = &reply else { return Err(super::unexpected("due_version", &reply)) };
+        let due = parts.first().and_then(super::text).filter(|due| !due.is_empty());
+        let version = parts.get(1).and_then(super::text).ok_or_else(|| super::unexpected("due_version", &reply))?;
+        self.file_due(orchestrator_id, due, &version).await
+    }
+
+    /// Files the orchestrator in the index at `due`, or takes it out (`None`), unless a copy of a
+    /// newer version got there first.
+    async fn file_due(&self, orchestrator_id: &str, due: Option<String>, version: &str) -> StoreResult<()> {
+        self.run(
+            self.scripts
+                .file_due
+                .key(self.keys.pending())
+                .key(self.keys.pending_versions())
+                .arg(orchestrator_id)
+                .arg(due.unwrap_or_default())
+                .arg(version),
+        )
+        .await
+        .map(drop)
     }
 
     /// Routes on a cluster: one call per orchestrator (its keys share a slot), each orchestrator's
@@ -262,7 +284,7 @@ impl RedisStore {
         daemons.retain(|d| !d.is_empty());
         daemons.sort_unstable();
         daemons.dedup();
-        let extras = match self.extras(orchestrator_id, &daemons).await {
+        let extras = match self.extras(orchestrator_id, &daemons, false).await {
             Ok(extras) => extras,
             Err(error) => return vec![Err(error); chunk.len()],
         };
@@ -302,28 +324,37 @@ impl RedisStore {
         Ok(masters)
     }
 
+    /// One page of `SCAN cursor MATCH pattern` on `node` (a master's address; `None` on one server).
+    async fn scan_page(&self, connection: &mut Connection, node: Option<&(String, u16)>, cursor: u64, pattern: &str) -> StoreResult<(u64, Vec<Vec<u8>>)> {
+        let mut scan = redis::cmd("SCAN");
+        scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000);
+        let page = match (connection, node) {
+            (Connection::Cluster(cluster), Some((host, port))) => cluster
+                .route_command(scan, RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port }))
+                .await
+                .and_then(|v| redis::from_redis_value::<(u64, Vec<Vec<u8>>)>(v).map_err(Into::into)),
+            (connection, _) => scan.query_async(connection).await,
+        };
+        self.checked(page)
+    }
+
+    /// The masters to scan: every master of the cluster, or the one server (`None`).
+    async fn scan_nodes(&self, connection: &mut Connection) -> StoreResult<Vec<Option<(String, u16)>>> {
+        Ok(match connection {
+            Connection::Cluster(cluster) => self.masters(cluster).await?.into_iter().map(Some).collect(),
+            Connection::Single(_) => vec![None],
+        })
+    }
+
     /// Every key matching `pattern` (a SCAN pattern) on every master of the cluster, or on the
     /// one server.
     pub(super) async fn scan_all(&self, pattern: &str) -> StoreResult<Vec<Vec<u8>>> {
         let mut connection = self.connection()?;
-        let nodes = match &mut connection {
-            Connection::Cluster(cluster) => self.masters(cluster).await?.into_iter().map(Some).collect(),
-            Connection::Single(_) => vec![None],
-        };
         let mut found = Vec::new();
-        for node in nodes {
+        for node in self.scan_nodes(&mut connection).await? {
             let mut cursor = 0u64;
             loop {
-                let mut scan = redis::cmd("SCAN");
-                scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000);
-                let page = match (&mut connection, &node) {
-                    (Connection::Cluster(cluster), Some((host, port))) => cluster
-                        .route_command(scan, RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port }))
-                        .await
-                        .and_then(|v| redis::from_redis_value::<(u64, Vec<Vec<u8>>)>(v).map_err(Into::into)),
-                    _ => scan.query_async(&mut connection).await,
-                };
-                let (next, keys) = self.checked(page)?;
+                let (next, keys) = self.scan_page(&mut connection, node.as_ref(), cursor, pattern).await?;
                 found.extend(keys);
                 if next == 0 {
                     break;
@@ -334,8 +365,10 @@ impl RedisStore {
         Ok(found)
     }
 
-    /// Runs the sweep if it is this router's turn: at most once per `sweep_interval_ms` here, and
-    /// by one router at a time (a lock key held for the interval).
+    /// Runs a part of the sweep if it is this router's turn: at most once per `sweep_interval_ms`
+    /// here, and on one router at a time (a lock key held for the interval). Each part works for
+    /// at most half the interval (and 2 s), so it ends before the lock does; it picks up each
+    /// master's scan where the last part left it.
     pub(super) async fn sweep_if_due(&self, now_ms: i64) {
         let interval = self.limits.sweep_interval_ms as i64;
         let next = self.next_sweep_ms.load(Ordering::Acquire);
@@ -347,30 +380,39 @@ impl RedisStore {
         let taken: redis::RedisResult<Option<String>> =
             redis::cmd("SET").arg(&lock).arg(now_ms).arg("NX").arg("PX").arg(interval).query_async(&mut connection).await;
         if matches!(taken, Ok(Some(_))) {
-            let _ = self.sweep().await;
+            let budget = Duration::from_millis((interval as u64 / 2).min(2000));
+            let _ = tokio::time::timeout(budget, self.sweep(std::time::Instant::now() + budget)).await;
         }
     }
 
-    /// Moves every outbox left with entries and copies every due time into the index (for
-    /// orchestrators the index lacks), over the whole cluster.
-    pub(super) async fn sweep(&self) -> StoreResult<()> {
-        let outboxes = self.scan_all(&format!("{}{{*", super::glob_escape(&self.keys.key(Key::Outbox, "").trim_end_matches("{}")))).await?;
-        for key in outboxes {
-            let key = String::from_utf8_lossy(&key).into_owned();
-            if let Some((orchestrator_id, daemon_id)) = self.keys.parse_outbox(&key) {
-                let _ = self.flush_outbox(orchestrator_id, daemon_id, None).await;
-            }
-        }
-        let dues = self.scan_all(&format!("{}{{*", super::glob_escape(&self.keys.key(Key::Due, "").trim_end_matches("{}")))).await?;
+    /// Moves outboxes left with entries and copies due times into the index, scanning every
+    /// master from where the last sweep stopped, each master's share of the time until `deadline`
+    /// (at least one page of each scan).
+    pub(super) async fn sweep(&self, deadline: std::time::Instant) -> StoreResult<()> {
         let mut connection = self.connection()?;
-        for key in dues {
-            let key = String::from_utf8_lossy(&key).into_owned();
-            let Some(orchestrator_id) = self.keys.parse(Key::Due, &key) else { continue };
-            let score: Option<String> = self.checked(redis::cmd("ZSCORE").arg(&key).arg(orchestrator_id).query_async(&mut connection).await)?;
-            if let Some(score) = score {
-                // NX: an orchestrator the index has is claimed or filed already.
-                let filed = redis::cmd("ZADD").arg(self.keys.pending()).arg("NX").arg(score).arg(orchestrator_id).query_async::<()>(&mut connection).await;
-                self.checked(filed)?;
+        let nodes = self.scan_nodes(&mut connection).await?;
+        let patterns = [Key::Outbox, Key::Due].map(|key| format!("{}{{*", super::glob_escape(self.keys.key(key, "").trim_end_matches("{}"))));
+        let shares = (2 * nodes.len()) as u32;
+        for (n, node) in nodes.iter().enumerate() {
+            for (p, pattern) in patterns.iter().enumerate() {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let share_end = std::time::Instant::now() + left / (shares - (2 * n + p) as u32).max(1);
+                let place = format!("{node:?}{pattern}");
+                let mut cursor = self.sweep_cursors.lock().unwrap_or_else(|e| e.into_inner()).get(&place).copied().unwrap_or(0);
+                loop {
+                    let (next, keys) = self.scan_page(&mut connection, node.as_ref(), cursor, pattern).await?;
+                    let keys: Vec<String> = keys.iter().map(|key| String::from_utf8_lossy(key).into_owned()).collect();
+                    if p == 0 {
+                        join_all(keys.iter().filter_map(|key| self.keys.parse_outbox(key)).map(|(o, d)| self.flush_outbox(o, d, None))).await;
+                    } else {
+                        join_all(keys.iter().filter_map(|key| self.keys.parse(Key::Due, key)).map(|o| self.copy_due(o))).await;
+                    }
+                    cursor = next;
+                    self.sweep_cursors.lock().unwrap_or_else(|e| e.into_inner()).insert(place.clone(), cursor);
+                    if cursor == 0 || std::time::Instant::now() >= share_end {
+                        break;
+                    }
+                }
             }
         }
         Ok(())
@@ -406,9 +448,8 @@ pub struct ClusterTarget {
 }
 
 impl ClusterTarget {
-    /// The store on this cluster, its keys behind `key_prefix`.
-    pub fn store(self, key_prefix: &str, limits: StoreLimits, timeout: Duration) -> Result<RedisStore, String> {
-        let keys = Keys::cluster(key_prefix)?;
+    /// The store on this cluster, with `keys` (see [`Keys::cluster`]).
+    pub fn store(self, keys: Keys, limits: StoreLimits, timeout: Duration) -> Result<RedisStore, String> {
         RedisStore::cluster(self.nodes, self.username.as_deref(), self.password.as_deref(), keys, limits, timeout)
     }
 }

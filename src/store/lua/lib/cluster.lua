@@ -1,9 +1,10 @@
--- On a Redis Cluster, a step that delivers takes two more keys, the orchestrator's outbox
--- sequence key (routing:outbox-seq:{orch}) and its due key (routing:due:{orch}, which the step
--- also has as its index key), and one more argument, JSON: {"orchestrator": <id>, "seqTtl":
--- <seconds>, "lengths": {<outbox key>: <its daemon list's length, read just before>}}. They are
--- taken off KEYS and ARGV here, so the step reads its own keys and arguments as on one server
--- (see OUTBOX in common.lua); the step runs as a function whose reply cluster_reply wraps.
+-- On a Redis Cluster, a step that delivers takes two more keys, the orchestrator's sequence key
+-- (routing:outbox-seq:{orch}) and its due key (routing:due:{orch}, which the step also has as its
+-- index key), and one more argument, JSON: {"orchestrator": <id>, "seqTtl": <seconds>, "file":
+-- <true to answer the due time even if unchanged>, "lengths": {<outbox key>: <its daemon list's
+-- length, read just before>}}. They are taken off KEYS and ARGV here, so the step reads its own
+-- keys and arguments as on one server (see OUTBOX in common.lua); the step runs as a function
+-- whose reply cluster_reply wraps.
 OUTBOX = cjson.decode(table.remove(ARGV))
 OUTBOX.due_key = table.remove(KEYS)
 OUTBOX.seq_key = table.remove(KEYS)
@@ -11,13 +12,16 @@ OUTBOX.seq_ttl = OUTBOX.seqTtl
 local due_before = redis.call('ZSCORE', OUTBOX.due_key, OUTBOX.orchestrator)
 
 -- cluster_reply: the step's reply, then what the router does next: the orchestrator's due time
--- ('' when it is due no look), 1 if the step changed it (the router copies it into the index), and
--- each target outbox that holds entries with its oldest entries (up to 500, oldest first), for the
--- router to move into the daemon lists. An error reply is passed on as it is.
+-- ('' when it is due no look) and its version (a number of the orchestrator's sequence; '' when the
+-- step left the due time as it was and was not asked to file it), which the router copies into the
+-- index; then each target outbox that holds entries, with its oldest entries (up to 500, oldest
+-- first), for the router to move into the daemon lists. An error reply is passed on as it is.
 local function cluster_reply(reply)
   if type(reply) == 'table' and reply.err then return reply end
   local due = redis.call('ZSCORE', OUTBOX.due_key, OUTBOX.orchestrator)
-  local out = {reply, due or '', due == due_before and 0 or 1}
+  local version = ''
+  if due ~= due_before or OUTBOX.file then version = next_sequence(OUTBOX.seq_key, OUTBOX.seq_ttl) end
+  local out = {reply, due or '', version}
   for key in pairs(OUTBOX.lengths) do
     local entries = redis.call('LRANGE', key, -500, -1)
     if #entries > 0 then

@@ -7,21 +7,29 @@
 -- OUTBOX is set by lib/cluster.lua on a cluster, and nil on one server.
 local OUTBOX = nil
 
--- outbox_entry: what a step pushes for `event`: the event itself on one server; on a cluster, the
--- event behind the next sequence number of the orchestrator's outbox. Sequence numbers only grow:
--- each is above the last one given (kept in OUTBOX.seq_key) and at least the server's clock in
--- microseconds, so they keep growing even if that key was lost.
-local function outbox_entry(event)
-  if not OUTBOX then return event end
-  if not OUTBOX.next then
+-- next_sequence: the next number of an orchestrator's sequence (Redis Cluster), as a string. Numbers
+-- only grow: each is above the last one given (kept in `key` for `ttl` seconds) and at least the
+-- server's clock in microseconds, so they keep growing even if that key was lost. They number the
+-- outbox entries and version the due times the router copies into the index. Within one script
+-- call the key is read once.
+local sequence_next = {}
+local function next_sequence(key, ttl)
+  if not sequence_next[key] then
     local time = redis.call('TIME')
     local clock = tonumber(time[1]) * 1000000 + tonumber(time[2])
-    OUTBOX.next = math.max(tonumber(redis.call('GET', OUTBOX.seq_key) or '0') + 1, clock)
+    sequence_next[key] = math.max(tonumber(redis.call('GET', key) or '0') + 1, clock)
   end
-  local sequence = string.format('%d', OUTBOX.next)
-  OUTBOX.next = OUTBOX.next + 1
-  redis.call('SET', OUTBOX.seq_key, sequence, 'EX', OUTBOX.seq_ttl)
-  return sequence .. ' ' .. event
+  local sequence = string.format('%d', sequence_next[key])
+  sequence_next[key] = sequence_next[key] + 1
+  redis.call('SET', key, sequence, 'EX', ttl)
+  return sequence
+end
+
+-- outbox_entry: what a step pushes for `event`: the event itself on one server; on a cluster, the
+-- event behind the next number of the orchestrator's sequence.
+local function outbox_entry(event)
+  if not OUTBOX then return event end
+  return next_sequence(OUTBOX.seq_key, OUTBOX.seq_ttl) .. ' ' .. event
 end
 
 -- announce: publishes an event on a daemon's channel (on a cluster, moving it into the daemon's

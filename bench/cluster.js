@@ -30,6 +30,15 @@ async function round(redis, label) {
   samples.sort((a, b) => a - b);
   const p = (q) => samples[Math.floor(samples.length * q)];
 
+  // To an offline orchestrator: queued.
+  const queued = [];
+  for (let i = 0; i < 2_000; i++) {
+    const t = process.hrtime.bigint();
+    await router.routeMessage(message(), `offline_${i % 16}`);
+    queued.push(micros(t));
+  }
+  queued.sort((a, b) => a - b);
+
   let next = 0;
   const total = 50_000;
   let t = process.hrtime.bigint();
@@ -56,7 +65,7 @@ async function round(redis, label) {
   while ((await router.getQueueDepth(offline)) > 0) await new Promise((r) => setTimeout(r, 1));
   const drain = rate(10_000, t);
   await router.close();
-  return { label, p50: p(0.5).toFixed(0), p99: p(0.99).toFixed(0), inFlight, batches, drain };
+  return { label, p50: p(0.5).toFixed(0), p99: p(0.99).toFixed(0), queuedP50: queued[queued.length >> 1].toFixed(0), inFlight, batches, drain };
 }
 
 async function main() {
@@ -64,12 +73,12 @@ async function main() {
   const cluster = await startPrivateCluster(3);
   try {
     console.log(`bench:cluster: Node ${process.version}; one redis-server against a cluster of 3 masters, all local; ${ORCHESTRATORS} orchestrators online`);
-    console.log(`${'store, round'.padEnd(24)}${'routeMessage p50 / p99 (µs)'.padEnd(30)}${'256 in flight (/s)'.padEnd(21)}${'routeMessages ×1000 (/s)'.padEnd(27)}drain of 10,000 (/s)`);
+    console.log(`${'store, round'.padEnd(24)}${'routeMessage p50 / p99 (µs)'.padEnd(30)}${'queued p50 (µs)'.padEnd(18)}${'256 in flight (/s)'.padEnd(21)}${'routeMessages ×1000 (/s)'.padEnd(27)}drain of 10,000 (/s)`);
     for (let r = 1; r <= ROUNDS; r++) {
       for (const [redis, label] of [[server.url, 'one server'], [{ cluster: cluster.urls }, 'cluster of 3']]) {
         const row = await round(redis, label);
         const n = (x) => x.toLocaleString('en');
-        console.log(`${`${row.label}, ${r}`.padEnd(24)}${`${row.p50} / ${row.p99}`.padEnd(30)}${n(row.inFlight).padEnd(21)}${n(row.batches).padEnd(27)}${n(row.drain)}`);
+        console.log(`${`${row.label}, ${r}`.padEnd(24)}${`${row.p50} / ${row.p99}`.padEnd(30)}${row.queuedP50.padEnd(18)}${n(row.inFlight).padEnd(21)}${n(row.batches).padEnd(27)}${n(row.drain)}`);
       }
     }
   } finally {

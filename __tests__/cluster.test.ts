@@ -5,6 +5,8 @@
 import { Cluster, Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+// ioredis's own slot function (CRC16 of the hash tag), for picking keys by master without a round trip each.
+const keySlot: (key: string) => number = require('cluster-key-slot');
 import path from 'node:path';
 import { OrchestratorRouter, OrchestratorRouterConfig } from '..';
 import { closeAll, message, newRouter, record, redisClusterUrls, uid, waitFor } from './support/helpers';
@@ -65,11 +67,16 @@ describe('the router on a Redis Cluster', () => {
     expect(await admin.zscore(`${prefix}routing:pending`, online)).toBeNull();
   });
 
-  it('refuses ids with braces, which would change the hash tag', async () => {
+  it('refuses ids with braces, which would change the hash tag, on every call that names one', async () => {
     const { r } = router();
-    await expect(r.registerSession('orch_{x}', { id: 's', daemonId: 'd', status: 'active' })).rejects.toThrow(/cannot be used on a Redis Cluster/);
-    await expect(r.registerSession(uid('orch'), { id: 's', daemonId: 'd}', status: 'active' })).rejects.toThrow(/daemonId/);
-    expect(await r.routeMessage(message('m1'), 'orch_{x}')).toMatchObject({ success: false, status: 'failed', error: expect.stringContaining('cannot be used on a Redis Cluster') });
+    const refused = /^Invalid (orchestratorId|session\.daemonId|daemonId): .*cannot be used on a Redis Cluster/;
+    await expect(r.registerSession('orch_{x}', { id: 's', daemonId: 'd', status: 'active' })).rejects.toThrow(refused);
+    await expect(r.registerSession(uid('orch'), { id: 's', daemonId: 'd}', status: 'active' })).rejects.toThrow(refused);
+    await expect(r.routeMessage(message('m1'), 'orch_{x}')).rejects.toThrow(refused);
+    await expect(r.getQueueDepth('orch_{x}')).rejects.toThrow(refused);
+    await expect(r.updateSessionActivity('orch}')).rejects.toThrow(refused);
+    await expect(r.readDaemonEvents('d{1}')).rejects.toThrow(refused);
+    await expect(r.acknowledgeDaemonEvents('d{1}', ['evt_1'])).rejects.toThrow(refused);
   });
 
   it('refuses a key prefix with a brace', () => {
@@ -202,25 +209,55 @@ describe('the router on a Redis Cluster', () => {
     expect(await r.getQueueDepth(orch)).toBe(0);
   }, 60_000);
 
-  it('files every orchestrator whose index copy was lost, in a sweep that never holds up the drains', async () => {
-    const { r, prefix } = router({ deliveryTimeoutMs: 100, daemonQueue: { maxEvents: 1 } });
-    // 3,000 orchestrators due a look that the index lacks (as if each copy had been cut off). Filing
-    // them takes longer than deliveryTimeoutMs, which bounds each claim of the drain ticker: the
-    // sweep runs beside the ticker, not inside it.
-    const lost = Array.from({ length: 3000 }, (_, i) => `lost_${i}`);
+  it('sweeps in parts: files every orchestrator whose index copy was lost, leaves a claimed one alone, goes past a master that takes no writes, and never holds up the drains', async () => {
+    const { r, prefix } = router({ daemonQueue: { maxEvents: 1 } });
+    const pending = `${prefix}routing:pending`;
+    const ranges = await admin.cluster('SLOTS');
+    const owner = (key: string) => cluster.ports.indexOf(ranges.find(([from, to]) => keySlot(key) >= from && keySlot(key) <= to)![2][1]);
+    // An outbox whose daemon list lives on a master that will take no writes for a while: not the
+    // one with the index or the sweep lock, which the sweep writes to.
+    const busy = [owner(pending), owner(`${prefix}routing:pending-sweep`)];
+    let daemon = '';
+    for (let i = 0; !daemon; i++) if (!busy.includes(owner(`${prefix}daemon:events:stuck_${i}`))) daemon = `stuck_${i}`;
+    const paused = owner(`${prefix}daemon:events:${daemon}`);
+    const daemonNode = nodes[paused];
+    const away = (label: string, count: number) => {
+      const names: string[] = [];
+      for (let i = 0; names.length < count; i++) if (owner(`{${label}_${i}}`) !== paused) names.push(`${label}_${i}`);
+      return names;
+    };
+    // 3,000 orchestrators due a look that the index lacks (as if each copy had been cut off), and
+    // one that a router has claimed (the index holds its lease; its own due time has passed), all
+    // on the masters that take writes.
+    const lost = away('lost', 3000);
     await Promise.all(lost.map((orch) => admin.zadd(`${prefix}routing:due:{${orch}}`, Date.now() + 3_600_000, orch)));
-    const orch = uid('orch');
-    await r.registerSession(orch, { id: 's1', daemonId: 'd1', status: 'active' });
+    const [claimed] = away('claimed', 1);
+    const lease = Date.now() + 60_000;
+    await admin.zadd(`${prefix}routing:due:{${claimed}}`, Date.now() - 1000, claimed);
+    await admin.zadd(pending, lease, claimed);
+    const [stuck] = away('stuck', 1);
+    await admin.lpush(`${prefix}routing:outbox:{${stuck}}:${daemon}`, '1 {"id":"evt_1","payload":{"messageId":"stuck"}}');
+    const [orch] = away('orch', 1);
+    const [listener] = away(`${prefix}daemon:events:d`, 1).map((key) => key.slice(`${prefix}daemon:events:`.length));
+    // Long enough for several parts of the sweep (one a second here, each half a second at most).
+    const pauseEnds = Date.now() + 12_000;
+    await daemonNode.call('CLIENT', 'PAUSE', '12000', 'WRITE');
+
+    await r.registerSession(orch, { id: 's1', daemonId: listener, status: 'active' });
     expect((await r.routeMessage(message('m1'), orch)).status).toBe('delivered');
     expect((await r.routeMessage(message('m2'), orch)).status).toBe('pending');
-    // The daemon takes m1: the drain ticker delivers m2 while the sweep works through the lost ones.
-    const [first] = await r.readDaemonEvents('d1');
-    await r.acknowledgeDaemonEvents('d1', [first.id]);
-    await waitFor(async () => ids(await r.readDaemonEvents('d1')).includes('m2'), 'the drain to deliver m2', 3000);
-    await waitFor(async () => (await admin.zcard(`${prefix}routing:pending`)) >= lost.length, 'the sweep to file every lost orchestrator', 20_000);
-    const filed = await admin.zmscore(`${prefix}routing:pending`, ...lost.slice(0, 500));
-    expect(filed.every((score) => score !== null)).toBe(true);
-  }, 30_000);
+    // The daemon takes m1: the drain ticker delivers m2 while the sweep works.
+    const [first] = await r.readDaemonEvents(listener);
+    await r.acknowledgeDaemonEvents(listener, [first.id]);
+    await waitFor(async () => ids(await r.readDaemonEvents(listener)).includes('m2'), 'the drain to deliver m2', 3000);
+    await waitFor(async () => (await admin.zcard(pending)) >= lost.length + 1, 'the sweep to file every lost orchestrator', 20_000);
+    // All filed while the paused master still took no writes.
+    expect(Date.now()).toBeLessThan(pauseEnds);
+    expect((await admin.zmscore(pending, ...lost)).every((score) => score !== null)).toBe(true);
+    // Once that master takes writes again, the outbox goes too; the claim was never undone.
+    await waitFor(async () => (await admin.exists(`${prefix}routing:outbox:{${stuck}}:${daemon}`)) === 0, 'the stuck outbox to be moved', 15_000);
+    expect(Number(await admin.zscore(pending, claimed))).toBe(lease);
+  }, 40_000);
 
   it('a route whose reply was lost after it ran, and which the cluster client therefore sent again, is queued once', async () => {
     // A proxy in front of the first master, which announces it, drops the connection instead of

@@ -56,7 +56,7 @@ impl<S: Store> Router<S> {
     /// Drains the orchestrator's queue now (`processQueuedMessages`); one drain per orchestrator
     /// runs at a time in this process.
     pub async fn process_queue(self: &Arc<Self>, orchestrator_id: &str) -> Result<DrainSummary, RouterError> {
-        super::model::non_empty("orchestratorId", orchestrator_id)?;
+        self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
         self.drain(orchestrator_id).await
     }
@@ -94,8 +94,17 @@ impl<S: Store> Router<S> {
         if !self.maintaining.swap(true, Ordering::AcqRel) {
             let router = Arc::clone(self);
             tokio::spawn(async move {
-                router.store.maintain(now).await;
-                router.maintaining.store(false, Ordering::Release);
+                // Cleared however the upkeep ends (a panic included), so the next tick can start one.
+                struct Running<'a>(&'a AtomicBool);
+                impl Drop for Running<'_> {
+                    fn drop(&mut self) {
+                        self.0.store(false, Ordering::Release);
+                    }
+                }
+                let _running = Running(&router.maintaining);
+                if !router.is_closed() {
+                    router.store.maintain(now).await;
+                }
             });
         }
         // Hides a claimed backlog from other routers while this one drains it; if this router

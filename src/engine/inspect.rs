@@ -81,6 +81,9 @@ pub struct Unreadable {
 /// Reads one orchestrator's state at `now_ms`, writing nothing.
 pub async fn inspect<S: Store>(store: &S, orchestrator_id: &str, now_ms: i64) -> Result<Inspection, RouterError> {
     non_empty("orchestratorId", orchestrator_id)?;
+    if let Some(problem) = store.id_problem(orchestrator_id) {
+        return Err(RouterError::invalid("orchestratorId", problem));
+    }
     let raw = store.inspect(orchestrator_id).await.map_err(|e| RouterError::Store(e.0))?;
     let mut sessions = sessions_of(&raw, now_ms);
     let daemons: Vec<String> = sessions.iter().map(|s| s.daemon_id.clone()).collect();

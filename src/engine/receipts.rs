@@ -28,7 +28,7 @@ pub struct DeadLetterInfo {
 impl<S: Store> Router<S> {
     /// Ends the wait for these messages' receipts; returns how many were waiting.
     pub async fn acknowledge(self: &Arc<Self>, orchestrator_id: &str, message_ids: Vec<String>) -> Result<u64, RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
+        self.key_id("orchestratorId", orchestrator_id)?;
         for id in &message_ids {
             non_empty("messageIds[]", id)?;
         }
@@ -174,7 +174,7 @@ impl<S: Store> Router<S> {
 
     /// The orchestrator's dead letters, oldest first.
     pub async fn dead_letters(self: &Arc<Self>, orchestrator_id: &str) -> Result<Vec<DeadLetterInfo>, RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
+        self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
         let entries = self.bounded(self.store.dead_letters(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
         Ok(entries
@@ -194,7 +194,7 @@ impl<S: Store> Router<S> {
     /// Puts the orchestrator's dead letters back at the head of its queue, in their order (each
     /// queued anew, so its expiry counts from now), and drains if it is online; returns how many.
     pub async fn requeue_dead_letters(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
+        self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
         for _ in 0..MAX_STEPS {
             let entries = self.bounded(self.store.dead_letters(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;

@@ -218,8 +218,17 @@ impl<S: Store> Router<S> {
         }
     }
 
+    /// Refuses an id (orchestrator or daemon) that is empty or cannot name keys in the store.
+    pub(super) fn key_id(&self, field: &str, id: &str) -> Result<(), RouterError> {
+        non_empty(field, id)?;
+        match self.store.id_problem(id) {
+            Some(problem) => Err(RouterError::invalid(field, problem)),
+            None => Ok(()),
+        }
+    }
+
     pub(super) fn prepare(&self, message: &Message, orchestrator_id: &str) -> Result<Prepared, RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
+        self.key_id("orchestratorId", orchestrator_id)?;
         message.validate(self.config.max_message_bytes)?;
         let now = now_ms();
         let item = QueueItem::new(message, now);

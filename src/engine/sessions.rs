@@ -58,9 +58,9 @@ impl<S: Store> Router<S> {
     /// beside the others with `sessions.multiple`), reports it, then drains the orchestrator's
     /// queue before returning.
     pub async fn register_session(self: &Arc<Self>, orchestrator_id: &str, session: SessionInput) -> Result<(), RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
+        self.key_id("orchestratorId", orchestrator_id)?;
         non_empty("session.id", &session.id)?;
-        non_empty("session.daemonId", &session.daemon_id)?;
+        self.key_id("session.daemonId", &session.daemon_id)?;
         valid_date("session.createdAt", session.created_at_ms)?;
         if !model::SESSION_STATUSES.contains(&session.status.as_str()) {
             return Err(RouterError::invalid("session.status", format!("must be one of {}", model::SESSION_STATUSES.join(", "))));
@@ -93,7 +93,7 @@ impl<S: Store> Router<S> {
     /// Deletes one session of the orchestrator (`Some(id)`: the primary's place goes to the most
     /// recently active other one) or all of them.
     pub async fn unregister_session(self: &Arc<Self>, orchestrator_id: &str, session_id: Option<&str>) -> Result<(), RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
+        self.key_id("orchestratorId", orchestrator_id)?;
         if let Some(id) = session_id {
             non_empty("sessionId", id)?;
         }
@@ -110,7 +110,7 @@ impl<S: Store> Router<S> {
     /// The heartbeat: refreshes an existing session (the primary, or the one named, which becomes
     /// the primary; never recreating one) and drains a waiting backlog before returning.
     pub async fn touch_session(self: &Arc<Self>, orchestrator_id: &str, session_id: Option<&str>) -> Result<(), RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
+        self.key_id("orchestratorId", orchestrator_id)?;
         if let Some(id) = session_id {
             non_empty("sessionId", id)?;
         }
@@ -140,14 +140,14 @@ impl<S: Store> Router<S> {
     /// Up to `max` events of a daemon's event list, oldest first (`readDaemonEvents`: how an
     /// in-process daemon reads what was delivered to it).
     pub async fn read_daemon_events(self: &Arc<Self>, daemon_id: &str, max: usize) -> Result<Vec<String>, RouterError> {
-        non_empty("daemonId", daemon_id)?;
+        self.key_id("daemonId", daemon_id)?;
         self.check_open()?;
         self.bounded(self.store.read_daemon_events(daemon_id, max)).await.map_err(|e| RouterError::Store(e.0))
     }
 
     /// Removes these events from a daemon's event list (`acknowledgeDaemonEvents`); how many went.
     pub async fn acknowledge_daemon_events(self: &Arc<Self>, daemon_id: &str, event_ids: &[String]) -> Result<u64, RouterError> {
-        non_empty("daemonId", daemon_id)?;
+        self.key_id("daemonId", daemon_id)?;
         for id in event_ids {
             non_empty("eventIds[]", id)?;
         }
@@ -157,7 +157,7 @@ impl<S: Store> Router<S> {
 
     /// How many messages wait in the orchestrator's queue (`getQueueDepth`).
     pub async fn queue_depth(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
+        self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
         let lengths = self.bounded(self.store.queue_lengths(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
         Ok(lengths.iter().sum())
@@ -172,7 +172,7 @@ impl<S: Store> Router<S> {
     /// The orchestrator's living sessions, whatever their status, the primary first, then the
     /// others, most recently active first (`getOrchestratorSessions`). Unreadable records are left out.
     pub async fn sessions_of(self: &Arc<Self>, orchestrator_id: &str) -> Result<Vec<ActiveSession>, RouterError> {
-        non_empty("orchestratorId", orchestrator_id)?;
+        self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
         let raw = self.bounded(self.store.sessions(orchestrator_id, now_ms())).await.map_err(|e| RouterError::Store(e.0))?;
         Ok(raw

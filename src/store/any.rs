@@ -6,6 +6,9 @@ use super::redis::RedisStore;
 use super::*;
 
 /// Either store; every operation goes to the one it holds.
+// One per router, built once and never moved again: its size does not matter, and a box would add
+// an indirection to every call.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyStore {
     Redis(RedisStore),
     Memory(MemoryStore),
@@ -100,6 +103,10 @@ impl Store for AnyStore {
 
     async fn acknowledge_daemon_events(&self, daemon_id: &str, event_ids: &[String]) -> StoreResult<u64> {
         each!(self, store => store.acknowledge_daemon_events(daemon_id, event_ids).await)
+    }
+
+    fn id_problem(&self, id: &str) -> Option<String> {
+        each!(self, store => store.id_problem(id))
     }
 
     async fn maintain(&self, now_ms: i64) {

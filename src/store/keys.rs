@@ -245,9 +245,14 @@ fn join(parts: &KeyParts<'_>) -> String {
 
 /// Why an id cannot be part of a key on a Redis Cluster, if it cannot: a brace would make (or
 /// break) the hash tag that keeps an orchestrator's keys in one slot.
-pub fn cluster_id_error(field: &str, id: &str) -> Option<String> {
+pub fn cluster_id_problem(id: &str) -> Option<String> {
     id.contains(['{', '}'])
-        .then(|| format!("{field} {id:?} cannot be used on a Redis Cluster: ids there must not contain '{{' or '}}' (they would change the key's hash tag)"))
+        .then(|| format!("{id:?} cannot be used on a Redis Cluster: ids there must not contain '{{' or '}}' (they would change the key's hash tag)"))
+}
+
+/// [`cluster_id_problem`], naming the field.
+pub fn cluster_id_error(field: &str, id: &str) -> Option<String> {
+    cluster_id_problem(id).map(|problem| format!("{field} {problem}"))
 }
 
 #[cfg(test)]

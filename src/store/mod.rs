@@ -365,6 +365,12 @@ pub trait Store: Send + Sync + 'static {
     fn read_daemon_events(&self, daemon_id: &str, max: usize) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
     /// Removes the events with these ids from a daemon's event list; returns how many went.
     fn acknowledge_daemon_events(&self, daemon_id: &str, event_ids: &[String]) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Why `id` (an orchestrator or daemon id) cannot name keys in this store, if it cannot (on a
+    /// Redis Cluster, a brace would change the hash tag).
+    fn id_problem(&self, id: &str) -> Option<String> {
+        let _ = id;
+        None
+    }
     /// Background upkeep, which the engine runs beside its drains, one at a time per router: on a
     /// Redis Cluster, a part of the sweep (see `redis::cluster`); nothing on the other stores.
     fn maintain(&self, now_ms: i64) -> impl Future<Output = ()> + Send {

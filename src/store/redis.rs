@@ -94,6 +94,8 @@ struct Scripts {
     due_version: Script,
     /// Cluster only: copies a due time into the index, unless a newer one is there.
     file_due: Script,
+    /// Cluster only: which router sweeps.
+    sweep_lock: Script,
     requeue_dead: Script,
     snapshot: Script,
     acknowledge_events: Script,
@@ -136,6 +138,7 @@ impl Scripts {
             push_outbox: lua!("push_outbox.lua"),
             due_version: lua!("due_version.lua"),
             file_due: lua!("file_due.lua"),
+            sweep_lock: lua!("sweep_lock.lua"),
             requeue_dead: lua!("requeue_dead.lua"),
             snapshot: lua!("snapshot.lua"),
             acknowledge_events: lua!("acknowledge_events.lua"),
@@ -180,6 +183,8 @@ pub fn connection_info(redis: &Json) -> Result<ConnectionInfo, String> {
 }
 
 /// Where the store connects: one server, or a cluster.
+// One per store, built once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Client {
     Single(redis::Client),
     Cluster(redis::cluster::ClusterClient),
@@ -223,8 +228,11 @@ pub struct RedisStore {
     connection: Mutex<Option<(Connection, u64)>>,
     /// Cluster: when this router next looks for outboxes and due times left behind (ms).
     next_sweep_ms: std::sync::atomic::AtomicI64,
-    /// Cluster: where this router's sweep stopped, per master and key pattern (SCAN cursors).
-    sweep_cursors: Mutex<std::collections::HashMap<String, u64>>,
+    /// Cluster: where this router's sweep stopped, per master and key pattern (SCAN cursors), and
+    /// how many parts it ran (the next part starts at the next master and pattern).
+    sweep_cursors: Mutex<(std::collections::HashMap<String, u64>, usize)>,
+    /// Cluster: this router's token in the sweep lock.
+    sweep_token: String,
     closed: std::sync::atomic::AtomicBool,
     keys: Keys,
     limits: StoreLimits,
@@ -481,6 +489,7 @@ impl RedisStore {
             connection: Mutex::new(None),
             next_sweep_ms: 0.into(),
             sweep_cursors: Mutex::default(),
+            sweep_token: cluster::token(),
             closed: false.into(),
             scripts: Scripts::new(keys.is_cluster()),
             keys,
@@ -1299,6 +1308,10 @@ impl Store for RedisStore {
         }
         let reply = self.run(&invocation).await?;
         int(&reply).ok_or_else(|| unexpected("acknowledge_events", &reply))
+    }
+
+    fn id_problem(&self, id: &str) -> Option<String> {
+        if self.keys.is_cluster() { super::keys::cluster_id_problem(id) } else { None }
     }
 
     async fn maintain(&self, now_ms: i64) {

@@ -148,7 +148,7 @@ impl RedisStore {
         }));
         let copy = async {
             if let Some(version) = version {
-                let _ = self.file_due(orchestrator_id, due, &version).await;
+                let _ = self.file_due(orchestrator_id, due, &version, false).await;
             }
         };
         let _ = tokio::time::timeout(self.follow_up_budget(), futures_util::future::join(moves, copy)).await;
@@ -206,10 +206,12 @@ impl RedisStore {
     /// into the index that routers claim from, after a step that does not answer it. A failure is
     /// left to the sweep.
     pub(super) async fn sync_due(&self, orchestrator_id: &str) {
-        let _ = tokio::time::timeout(self.follow_up_budget(), self.copy_due(orchestrator_id)).await;
+        let _ = tokio::time::timeout(self.follow_up_budget(), self.copy_due(orchestrator_id, false)).await;
     }
 
-    async fn copy_due(&self, orchestrator_id: &str) -> StoreResult<()> {
+    /// Copies the orchestrator's due time into the index: with a new version after a step, or
+    /// (`sweep`) with the last version given, only adding or taking out (see file_due.lua).
+    async fn copy_due(&self, orchestrator_id: &str, sweep: bool) -> StoreResult<()> {
         let reply = self
             .run(
                 self.scripts
@@ -217,18 +219,19 @@ impl RedisStore {
                     .key(self.keys.index(orchestrator_id))
                     .key(self.keys.key(Key::OutboxSeq, orchestrator_id))
                     .arg(orchestrator_id)
-                    .arg(self.seq_ttl()),
+                    .arg(self.seq_ttl())
+                    .arg(if sweep { "read" } else { "" }),
             )
             .await?;
         let Value::Array(parts) = &reply else { return Err(super::unexpected("due_version", &reply)) };
         let due = parts.first().and_then(super::text).filter(|due| !due.is_empty());
         let version = parts.get(1).and_then(super::text).ok_or_else(|| super::unexpected("due_version", &reply))?;
-        self.file_due(orchestrator_id, due, &version).await
+        self.file_due(orchestrator_id, due, &version, sweep).await
     }
 
     /// Files the orchestrator in the index at `due`, or takes it out (`None`), unless a copy of a
-    /// newer version got there first.
-    async fn file_due(&self, orchestrator_id: &str, due: Option<String>, version: &str) -> StoreResult<()> {
+    /// newer version got there first; the sweep's copy (`sweep`) leaves a filed one as it is.
+    async fn file_due(&self, orchestrator_id: &str, due: Option<String>, version: &str, sweep: bool) -> StoreResult<()> {
         self.run(
             self.scripts
                 .file_due
@@ -236,7 +239,8 @@ impl RedisStore {
                 .key(self.keys.pending_versions())
                 .arg(orchestrator_id)
                 .arg(due.unwrap_or_default())
-                .arg(version),
+                .arg(version)
+                .arg(if sweep { "sweep" } else { "" }),
         )
         .await
         .map(drop)
@@ -366,57 +370,81 @@ impl RedisStore {
     }
 
     /// Runs a part of the sweep if it is this router's turn: at most once per `sweep_interval_ms`
-    /// here, and on one router at a time (a lock key held for the interval). Each part works for
-    /// at most half the interval (and 2 s), so it ends before the lock does; it picks up each
-    /// master's scan where the last part left it.
+    /// here, and only on the router that holds the sweep lock (it keeps it while it lives, so its
+    /// scan goes on where it stopped). A part works for at most half the interval (and 2 s).
     pub(super) async fn sweep_if_due(&self, now_ms: i64) {
         let interval = self.limits.sweep_interval_ms as i64;
         let next = self.next_sweep_ms.load(Ordering::Acquire);
         if now_ms < next || self.next_sweep_ms.compare_exchange(next, now_ms + interval, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return;
         }
-        let Ok(mut connection) = self.connection() else { return };
-        let lock = self.keys.key(Key::Pending, "-sweep");
-        let taken: redis::RedisResult<Option<String>> =
-            redis::cmd("SET").arg(&lock).arg(now_ms).arg("NX").arg("PX").arg(interval).query_async(&mut connection).await;
-        if matches!(taken, Ok(Some(_))) {
+        let lock = self.run(self.scripts.sweep_lock.key(self.keys.key(Key::Pending, "-sweep")).arg(&self.sweep_token).arg(3 * interval)).await;
+        if matches!(lock, Ok(Value::Int(1))) {
             let budget = Duration::from_millis((interval as u64 / 2).min(2000));
-            let _ = tokio::time::timeout(budget, self.sweep(std::time::Instant::now() + budget)).await;
+            self.sweep(std::time::Instant::now() + budget).await;
         }
     }
 
-    /// Moves outboxes left with entries and copies due times into the index, scanning every
-    /// master from where the last sweep stopped, each master's share of the time until `deadline`
-    /// (at least one page of each scan).
-    pub(super) async fn sweep(&self, deadline: std::time::Instant) -> StoreResult<()> {
-        let mut connection = self.connection()?;
-        let nodes = self.scan_nodes(&mut connection).await?;
+    /// One part of the sweep: moves outboxes left with entries and copies due times into the
+    /// index, page by page of each master's scan, from where the last part stopped. Each master and
+    /// pattern gets its share of the time until `deadline`, whatever another one does (a master that
+    /// does not answer only loses its own share), and the next part starts one place further.
+    /// Keys whose work failed or ran out of time are left for the next pass.
+    pub(super) async fn sweep(&self, deadline: std::time::Instant) {
+        use std::time::Instant;
+        let Ok(mut connection) = self.connection() else { return };
+        let Ok(Ok(nodes)) = tokio::time::timeout_at(deadline.into(), self.scan_nodes(&mut connection)).await else { return };
         let patterns = [Key::Outbox, Key::Due].map(|key| format!("{}{{*", super::glob_escape(self.keys.key(key, "").trim_end_matches("{}"))));
-        let shares = (2 * nodes.len()) as u32;
-        for (n, node) in nodes.iter().enumerate() {
-            for (p, pattern) in patterns.iter().enumerate() {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                let share_end = std::time::Instant::now() + left / (shares - (2 * n + p) as u32).max(1);
-                let place = format!("{node:?}{pattern}");
-                let mut cursor = self.sweep_cursors.lock().unwrap_or_else(|e| e.into_inner()).get(&place).copied().unwrap_or(0);
-                loop {
-                    let (next, keys) = self.scan_page(&mut connection, node.as_ref(), cursor, pattern).await?;
-                    let keys: Vec<String> = keys.iter().map(|key| String::from_utf8_lossy(key).into_owned()).collect();
-                    if p == 0 {
-                        join_all(keys.iter().filter_map(|key| self.keys.parse_outbox(key)).map(|(o, d)| self.flush_outbox(o, d, None))).await;
+        let places: Vec<(Option<(String, u16)>, usize)> = nodes.into_iter().flat_map(|node| [(node.clone(), 0), (node, 1)]).collect();
+        let start = {
+            let mut state = self.sweep_cursors.lock().unwrap_or_else(|e| e.into_inner());
+            state.1 += 1;
+            state.1
+        };
+        for turn in 0..places.len() {
+            let (node, p) = &places[(start + turn) % places.len()];
+            let now = Instant::now();
+            if now >= deadline || self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            let share_end = now + (deadline - now) / (places.len() - turn) as u32;
+            let place = format!("{node:?}{}", patterns[*p]);
+            let mut cursor = self.sweep_cursors.lock().unwrap_or_else(|e| e.into_inner()).0.get(&place).copied().unwrap_or(0);
+            loop {
+                let page = tokio::time::timeout_at(share_end.into(), self.scan_page(&mut connection, node.as_ref(), cursor, &patterns[*p])).await;
+                let Ok(Ok((next, keys))) = page else { break };
+                let keys: Vec<String> = keys.iter().map(|key| String::from_utf8_lossy(key).into_owned()).collect();
+                let work = async {
+                    if *p == 0 {
+                        join_all(keys.iter().filter_map(|key| self.keys.parse_outbox(key)).map(|(o, d)| async move {
+                            let _ = self.flush_outbox(o, d, None).await;
+                        }))
+                        .await;
                     } else {
-                        join_all(keys.iter().filter_map(|key| self.keys.parse(Key::Due, key)).map(|o| self.copy_due(o))).await;
+                        join_all(keys.iter().filter_map(|key| self.keys.parse(Key::Due, key)).map(|o| async move {
+                            let _ = self.copy_due(o, true).await;
+                        }))
+                        .await;
                     }
-                    cursor = next;
-                    self.sweep_cursors.lock().unwrap_or_else(|e| e.into_inner()).insert(place.clone(), cursor);
-                    if cursor == 0 || std::time::Instant::now() >= share_end {
-                        break;
-                    }
+                };
+                let _ = tokio::time::timeout_at(share_end.into(), work).await;
+                cursor = next;
+                self.sweep_cursors.lock().unwrap_or_else(|e| e.into_inner()).0.insert(place.clone(), cursor);
+                if cursor == 0 || Instant::now() >= share_end || self.closed.load(Ordering::Acquire) {
+                    break;
                 }
             }
         }
-        Ok(())
     }
+}
+
+/// A token that names this router in the sweep lock.
+pub(super) fn token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    format!("{}:{:016x}", std::process::id(), hasher.finish())
 }
 
 /// The nodes of a cluster target (`{ cluster: [url, ...], username?, password? }`), or `None`

@@ -18,14 +18,18 @@
 //!   in `routing:outbox-seq:{orch}`, or the server's clock in µs if that is higher).
 //! - **The index of orchestrators due a look** (`routing:pending`, from which routers claim) is
 //!   one key. Each step files the orchestrator in its own `routing:due:{orch}` instead and answers
-//!   with that due time when it changed it; the router copies it into the index. A copy that a
-//!   failure skipped is made by the sweep; until then, the orchestrator is looked at when a route,
-//!   heartbeat or registration finds its queue.
+//!   with that due time and a version (a number of the orchestrator's sequence) when it changed it;
+//!   the router copies it into the index with `file_due.lua`, which ignores a copy older than the
+//!   one there (copies from two routers can arrive in any order). A copy that a failure skipped is
+//!   made by the sweep; until then, the orchestrator is looked at when a route, heartbeat or
+//!   registration finds its queue.
 //!
 //! What follows a step waits at most a quarter of the request timeout, so a slow daemon master
-//! does not make a committed step look failed. The sweep ([`RedisStore::sweep`]) runs on one
-//! router at a time, every `sweep_interval_ms`: it scans every master for outboxes and due times
-//! and moves and copies what it finds.
+//! does not make a committed step look failed. The sweep ([`RedisStore::sweep`]) is the store's
+//! upkeep, run beside the drain ticker by the router that holds the sweep lock, one bounded part
+//! per `sweep_interval_ms`: it scans the masters (each with its share of the part's time, from
+//! where the last part stopped) for outboxes, which it moves, and due times, which it copies into
+//! the index when the index lacks the orchestrator or should not have it.
 
 use super::{cluster_id_error, parse_batch_reply, store_error, Client, Connection, Key, Keys, RedisStore, RouteScript, ROUTE_BATCH};
 use crate::store::{RouteReply, RouteRequest, StoreError, StoreLimits, StoreResult};
@@ -125,7 +129,8 @@ impl RedisStore {
 
     /// What follows a delivering step (its reply wrapped by lib/cluster.lua's `cluster_reply`):
     /// moves the outboxes that hold entries into their daemons' lists, copies the orchestrator's
-    /// due time into the index if the step changed it, and returns the step's own reply. What is
+    /// due time into the index when the step answered it with a version (it changed it, or was
+    /// asked to file it), and returns the step's own reply. What is
     /// not done within the follow-up budget, or fails, is left to the next move or the sweep.
     pub(super) async fn after_step(&self, orchestrator_id: &str, wrapped: Value) -> StoreResult<Value> {
         let Value::Array(mut parts) = wrapped else { return Err(super::unexpected("a cluster step", &wrapped)) };

@@ -215,8 +215,8 @@ describe('the router on a Redis Cluster', () => {
     const ranges = await admin.cluster('SLOTS');
     const owner = (key: string) => cluster.ports.indexOf(ranges.find(([from, to]) => keySlot(key) >= from && keySlot(key) <= to)![2][1]);
     // An outbox whose daemon list lives on a master that will take no writes for a while: not the
-    // one with the index or the sweep lock, which the sweep writes to.
-    const busy = [owner(pending), owner(`${prefix}routing:pending-sweep`)];
+    // one with the index (and the sweep lock, in its slot), which the sweep writes to.
+    const busy = [owner(pending)];
     let daemon = '';
     for (let i = 0; !daemon; i++) if (!busy.includes(owner(`${prefix}daemon:events:stuck_${i}`))) daemon = `stuck_${i}`;
     const paused = owner(`${prefix}daemon:events:${daemon}`);
@@ -313,23 +313,34 @@ describe('the router on a Redis Cluster', () => {
     }
   });
 
-  it('copies due times into the index by version: a copy that arrives after a newer one is ignored', async () => {
-    // file_due.lua as the router runs it, in the index's slot (copies from two routers can arrive
-    // in any order; the steps that made them were ordered in the orchestrator's slot).
+  it('copies due times into the index by version: a copy that arrives after a newer one is ignored, a removal included', async () => {
+    // file_due.lua as the router runs it, in the index's slot (copies from two routers, and the
+    // sweep's, can arrive in any order; the steps that made them were ordered in the orchestrator's
+    // slot).
     const source = readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', 'file_due.lua'), 'utf8');
     const pending = `${uid('p')}:routing:pending`;
     const versions = `${pending}-versions:{${pending}}`;
-    const file = (due: string, version: number) => admin.eval(source, 2, pending, versions, 'o1', due, String(version));
+    const base = Date.now() * 1000;
+    const file = (due: string, version: number, sweep = '', orch = 'o1') => admin.eval(source, 2, pending, versions, orch, due, String(base + version), sweep);
     expect(await file('1000', 5)).toBe(1);
     expect(await file('', 4)).toBe(0); // an older removal, late
     expect(await admin.zscore(pending, 'o1')).toBe('1000');
     expect(await file('3000', 3)).toBe(0); // an older, later due time, late
     expect(await admin.zscore(pending, 'o1')).toBe('1000');
-    expect(await file('', 6)).toBe(1);
+    expect(await file('2000', 6, 'sweep')).toBe(0); // the sweep leaves a filed one (maybe a claim) alone
+    expect(await admin.zscore(pending, 'o1')).toBe('1000');
+    expect(await file('', 7)).toBe(1);
     expect(await admin.zscore(pending, 'o1')).toBeNull();
-    expect(await admin.hexists(versions, 'o1')).toBe(0);
-    expect(await file('2000', 7)).toBe(1);
+    expect(await file('1500', 6, 'sweep')).toBe(0); // older than the removal: not put back
+    expect(await file('1500', 5)).toBe(0);
+    expect(await admin.zscore(pending, 'o1')).toBeNull();
+    expect(await file('2000', 8, 'sweep')).toBe(1); // missing, newer: the sweep adds it
     expect(await admin.zscore(pending, 'o1')).toBe('2000');
+    // Versions more than ten minutes (in µs) older than a copy's are forgotten.
+    expect(await file('', 9, '', 'o2')).toBe(1);
+    expect(await file('2500', 10 + 600_000_000)).toBe(1);
+    expect(await admin.zscore(versions, 'o2')).toBeNull();
+    expect(await admin.zscore(versions, 'o1')).toBe(String(base + 10 + 600_000_000));
   });
 
   it('takes an ioredis Cluster as its redis option', async () => {

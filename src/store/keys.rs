@@ -161,10 +161,16 @@ impl Keys {
         join(&self.index_parts(orchestrator_id))
     }
 
-    /// Cluster: the hash in the index's slot that holds the version of each orchestrator's due
-    /// time copied into the index (`routing:pending-versions:{routing:pending}`).
+    /// Cluster: the sorted set in the index's slot that holds the version of each orchestrator's
+    /// due time copied into the index (`routing:pending-versions:{routing:pending}`).
     pub fn pending_versions(&self) -> String {
         [self.prefix.as_str(), "routing:pending-versions:{", &self.pending(), "}"].concat()
+    }
+
+    /// Cluster: the key naming the router that sweeps, in the index's slot (so that the sweep
+    /// depends on no other master than the index's).
+    pub fn sweep_lock(&self) -> String {
+        [self.prefix.as_str(), "routing:pending-sweep:{", &self.pending(), "}"].concat()
     }
 
     /// Cluster: the hash in a daemon list's slot that remembers what was moved into it.
@@ -292,6 +298,7 @@ mod tests {
         // What stays one key, and what keeps the deployed name.
         assert_eq!(keys.pending(), "app:routing:pending");
         assert_eq!(keys.pending_versions(), "app:routing:pending-versions:{app:routing:pending}");
+        assert_eq!(keys.sweep_lock(), "app:routing:pending-sweep:{app:routing:pending}");
         assert_eq!(keys.daemon_events("d1"), "app:daemon:events:d1");
         assert_eq!(keys.daemon_channel("d1"), "daemon:d1:events");
         // In the daemon list's slot: its whole name is the hash tag.

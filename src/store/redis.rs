@@ -228,9 +228,8 @@ pub struct RedisStore {
     connection: Mutex<Option<(Connection, u64)>>,
     /// Cluster: when this router next looks for outboxes and due times left behind (ms).
     next_sweep_ms: std::sync::atomic::AtomicI64,
-    /// Cluster: where this router's sweep stopped, per master and key pattern (SCAN cursors), and
-    /// how many parts it ran (the next part starts at the next master and pattern).
-    sweep_cursors: Mutex<(std::collections::HashMap<String, u64>, usize)>,
+    /// Cluster: where this router's sweep stands (see `cluster::Sweep`).
+    sweep: Mutex<cluster::Sweep>,
     /// Cluster: this router's token in the sweep lock.
     sweep_token: String,
     closed: std::sync::atomic::AtomicBool,
@@ -488,7 +487,7 @@ impl RedisStore {
             timeout,
             connection: Mutex::new(None),
             next_sweep_ms: 0.into(),
-            sweep_cursors: Mutex::default(),
+            sweep: Mutex::default(),
             sweep_token: cluster::token(),
             closed: false.into(),
             scripts: Scripts::new(keys.is_cluster()),

@@ -1,7 +1,7 @@
 -- sweep_lock (Redis Cluster only): whether this router sweeps now. The router holding the lock
 -- keeps it (each turn renews it), so one router's sweep goes on from where it stopped; another
 -- takes it when the holder stops renewing.
--- KEYS: 1 routing:pending-sweep
+-- KEYS: 1 routing:pending-sweep:{routing:pending}
 -- ARGV: 1 this router's token  2 lock TTL ms
 -- Returns 1 if this router holds the lock now, else 0.
 local holder = redis.call('GET', KEYS[1])

@@ -50,6 +50,21 @@ pub(super) struct Extras {
 /// How many outbox entries one move reads (lib/cluster.lua's `cluster_reply` reads as many).
 const MOVE_BATCH: usize = 500;
 
+/// Where this router's sweep stands: per master and key pattern, the SCAN cursor and the COUNT
+/// its pages ask for; the masters last found; how many parts ran (the next part starts one
+/// master-and-pattern further).
+#[derive(Default)]
+pub(super) struct Sweep {
+    places: HashMap<String, (u64, u32)>,
+    masters: Vec<Option<(String, u16)>>,
+    parts: usize,
+}
+
+/// The COUNT of a sweep's SCAN pages: at most this, halved after a page whose work did not finish
+/// in its share (which is then scanned again), doubled back after one that did.
+const SWEEP_COUNT: u32 = 1000;
+const SWEEP_COUNT_LEAST: u32 = 10;
+
 impl RedisStore {
     /// A store on the Redis Cluster whose nodes include `nodes` (the others are discovered).
     pub fn cluster(
@@ -334,9 +349,9 @@ impl RedisStore {
     }
 
     /// One page of `SCAN cursor MATCH pattern` on `node` (a master's address; `None` on one server).
-    async fn scan_page(&self, connection: &mut Connection, node: Option<&(String, u16)>, cursor: u64, pattern: &str) -> StoreResult<(u64, Vec<Vec<u8>>)> {
+    async fn scan_page(&self, connection: &mut Connection, node: Option<&(String, u16)>, cursor: u64, pattern: &str, count: u32) -> StoreResult<(u64, Vec<Vec<u8>>)> {
         let mut scan = redis::cmd("SCAN");
-        scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000);
+        scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(count);
         let page = match (connection, node) {
             (Connection::Cluster(cluster), Some((host, port))) => cluster
                 .route_command(scan, RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port }))
@@ -363,7 +378,7 @@ impl RedisStore {
         for node in self.scan_nodes(&mut connection).await? {
             let mut cursor = 0u64;
             loop {
-                let (next, keys) = self.scan_page(&mut connection, node.as_ref(), cursor, pattern).await?;
+                let (next, keys) = self.scan_page(&mut connection, node.as_ref(), cursor, pattern, SWEEP_COUNT).await?;
                 found.extend(keys);
                 if next == 0 {
                     break;
@@ -383,7 +398,9 @@ impl RedisStore {
         if now_ms < next || self.next_sweep_ms.compare_exchange(next, now_ms + interval, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return;
         }
-        let lock = self.run(self.scripts.sweep_lock.key(self.keys.key(Key::Pending, "-sweep")).arg(&self.sweep_token).arg(3 * interval)).await;
+        // Held across a few turns, and across a tick slowed by a claim that waits for its timeout.
+        let hold = 3 * interval + 2 * self.timeout.as_millis() as i64;
+        let lock = self.run(self.scripts.sweep_lock.key(self.keys.sweep_lock()).arg(&self.sweep_token).arg(hold)).await;
         if matches!(lock, Ok(Value::Int(1))) {
             let budget = Duration::from_millis((interval as u64 / 2).min(2000));
             self.sweep(std::time::Instant::now() + budget).await;
@@ -398,14 +415,20 @@ impl RedisStore {
     pub(super) async fn sweep(&self, deadline: std::time::Instant) {
         use std::time::Instant;
         let Ok(mut connection) = self.connection() else { return };
-        let Ok(Ok(nodes)) = tokio::time::timeout_at(deadline.into(), self.scan_nodes(&mut connection)).await else { return };
+        // The masters, from one node's slot map; if that node is slow to answer, the last list.
+        let budget = deadline.saturating_duration_since(Instant::now());
+        let found = tokio::time::timeout(budget / 10, self.scan_nodes(&mut connection)).await;
+        let nodes = {
+            let mut state = self.sweep.lock().unwrap_or_else(|e| e.into_inner());
+            if let Ok(Ok(nodes)) = found {
+                state.masters = nodes;
+            }
+            state.parts += 1;
+            state.masters.clone()
+        };
+        let start = self.sweep.lock().unwrap_or_else(|e| e.into_inner()).parts;
         let patterns = [Key::Outbox, Key::Due].map(|key| format!("{}{{*", super::glob_escape(self.keys.key(key, "").trim_end_matches("{}"))));
         let places: Vec<(Option<(String, u16)>, usize)> = nodes.into_iter().flat_map(|node| [(node.clone(), 0), (node, 1)]).collect();
-        let start = {
-            let mut state = self.sweep_cursors.lock().unwrap_or_else(|e| e.into_inner());
-            state.1 += 1;
-            state.1
-        };
         for turn in 0..places.len() {
             let (node, p) = &places[(start + turn) % places.len()];
             let now = Instant::now();
@@ -414,9 +437,9 @@ impl RedisStore {
             }
             let share_end = now + (deadline - now) / (places.len() - turn) as u32;
             let place = format!("{node:?}{}", patterns[*p]);
-            let mut cursor = self.sweep_cursors.lock().unwrap_or_else(|e| e.into_inner()).0.get(&place).copied().unwrap_or(0);
+            let (mut cursor, mut count) = self.sweep.lock().unwrap_or_else(|e| e.into_inner()).places.get(&place).copied().unwrap_or((0, SWEEP_COUNT));
             loop {
-                let page = tokio::time::timeout_at(share_end.into(), self.scan_page(&mut connection, node.as_ref(), cursor, &patterns[*p])).await;
+                let page = tokio::time::timeout_at(share_end.into(), self.scan_page(&mut connection, node.as_ref(), cursor, &patterns[*p], count)).await;
                 let Ok(Ok((next, keys))) = page else { break };
                 let keys: Vec<String> = keys.iter().map(|key| String::from_utf8_lossy(key).into_owned()).collect();
                 let work = async {
@@ -432,10 +455,16 @@ impl RedisStore {
                         .await;
                     }
                 };
-                let _ = tokio::time::timeout_at(share_end.into(), work).await;
-                cursor = next;
-                self.sweep_cursors.lock().unwrap_or_else(|e| e.into_inner()).0.insert(place.clone(), cursor);
-                if cursor == 0 || Instant::now() >= share_end || self.closed.load(Ordering::Acquire) {
+                // A page whose work did not finish in the share is scanned again, in smaller pages,
+                // down to a few keys a page; a page that small that still does not finish (its keys'
+                // masters do not answer) is left for the next pass.
+                let finished = tokio::time::timeout_at(share_end.into(), work).await.is_ok();
+                if finished || count <= SWEEP_COUNT_LEAST {
+                    cursor = next;
+                }
+                count = if finished { (count * 2).min(SWEEP_COUNT) } else { (count / 2).max(SWEEP_COUNT_LEAST) };
+                self.sweep.lock().unwrap_or_else(|e| e.into_inner()).places.insert(place.clone(), (cursor, count));
+                if (finished && cursor == 0) || Instant::now() >= share_end || self.closed.load(Ordering::Acquire) {
                     break;
                 }
             }

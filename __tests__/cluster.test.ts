@@ -259,6 +259,24 @@ describe('the router on a Redis Cluster', () => {
     expect(Number(await admin.zscore(pending, claimed))).toBe(lease);
   }, 40_000);
 
+  it('hands the sweep to another router when the one holding its lock is gone', async () => {
+    const { r: first, prefix } = router({ deliveryTimeoutMs: 200 });
+    const lock = `${prefix}routing:pending-sweep:{${prefix}routing:pending}`;
+    // The first router, alone, takes the lock on its first tick.
+    await first.getQueueDepth(uid('orch'));
+    const holder = await waitFor(() => admin.get(lock), 'the first router to take the sweep lock');
+    const second = newRouter({ redis: { cluster: cluster.urls }, keyPrefix: prefix, drainIntervalMs: 25, deliveryTimeoutMs: 200 });
+    await second.getQueueDepth(uid('orch'));
+    await first.close();
+    // An orchestrator whose index copy was lost: only a sweep files it, and only the second router
+    // is left, once the first one's lock has expired (3 intervals + 2 × deliveryTimeoutMs, 3.4 s).
+    await admin.zadd(`${prefix}routing:due:{lost}`, Date.now() + 3_600_000, 'lost');
+    await waitFor(async () => (await admin.zscore(`${prefix}routing:pending`, 'lost')) !== null, 'the second router to sweep', 10_000);
+    const taker = await admin.get(lock);
+    expect(taker).not.toBeNull();
+    expect(taker).not.toBe(holder);
+  }, 20_000);
+
   it('a route whose reply was lost after it ran, and which the cluster client therefore sent again, is queued once', async () => {
     // A proxy in front of the first master, which announces it, drops the connection instead of
     // passing on a reply that says 'queued' (once): the script ran, its reply is lost.

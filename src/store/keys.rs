@@ -256,11 +256,6 @@ pub fn cluster_id_problem(id: &str) -> Option<String> {
         .then(|| format!("{id:?} cannot be used on a Redis Cluster: ids there must not contain '{{' or '}}' (they would change the key's hash tag)"))
 }
 
-/// [`cluster_id_problem`], naming the field.
-pub fn cluster_id_error(field: &str, id: &str) -> Option<String> {
-    cluster_id_problem(id).map(|problem| format!("{field} {problem}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +302,7 @@ mod tests {
         assert_eq!(keys.parse(Key::Due, "app:routing:due:{o}"), Some("o"));
         assert_eq!(keys.parse(Key::Queue, "app:routing:queue:{o}"), Some("o"));
         assert!(Keys::cluster("a{b}:").is_err());
-        assert!(cluster_id_error("orchestratorId", "a}b").is_some());
-        assert!(cluster_id_error("orchestratorId", "orch_1").is_none());
+        assert!(cluster_id_problem("a}b").is_some());
+        assert!(cluster_id_problem("orch_1").is_none());
     }
 }

@@ -8,7 +8,7 @@ mod cluster;
 
 pub use cluster::{cluster_target, ClusterTarget};
 
-use super::keys::{cluster_id_error, Key, Keys};
+use super::keys::{Key, Keys};
 use super::pipe::{Pipe, PipeError};
 use super::{
     DrainAction, DrainReply, DrainStep, ItemOutcome, OverdueReceipts, Priority, QueueInspection, QueueSnapshot, QueueStatus,
@@ -20,7 +20,6 @@ use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionI
 use serde_json::Value as Json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
 
 /// Messages routed by one call of the batch route script.
 const ROUTE_BATCH: usize = 100;
@@ -806,7 +805,6 @@ impl RedisStore {
         })
     }
 
-
     /// What redeliver_step.lua answered.
     fn parse_receipt_reply(reply: Value) -> StoreResult<ReceiptReply> {
         let parts = match &reply {
@@ -834,7 +832,6 @@ impl RedisStore {
         }
     }
 
-
     async fn piped(pipe: &Pipe, packed: &[&[u8]]) -> StoreResult<Vec<Result<Value, PipeError>>> {
         let mut replies = Vec::with_capacity(packed.len());
         for reply in pipe.send(packed) {
@@ -844,6 +841,17 @@ impl RedisStore {
             }
         }
         Ok(replies)
+    }
+
+    /// Runs a drain or receipt step that delivers to `daemons` (if any); on a cluster, with the
+    /// extras it takes last, then what follows it (see `cluster`), answering the step's own reply.
+    async fn run_step(&self, mut invocation: redis::ScriptInvocation<'_>, orchestrator_id: &str, daemons: Option<Vec<&str>>) -> StoreResult<Value> {
+        let Some(extras) = self.extras(orchestrator_id, daemons.as_deref().unwrap_or_default(), true).await? else {
+            return self.run(&invocation).await;
+        };
+        invocation.key(&extras.seq_key).key(&extras.due_key).arg(&extras.args);
+        let wrapped = self.run(&invocation).await?;
+        self.after_step(orchestrator_id, wrapped).await
     }
 
     /// After a step that may have filed the orchestrator in the index: on a cluster, copies its
@@ -897,10 +905,6 @@ impl Store for RedisStore {
     }
 
     async fn register_session(&self, orchestrator_id: &str, session_id: &str, session: &str, now_ms: i64) -> StoreResult<u64> {
-        if self.keys.is_cluster() {
-            let daemon_id = serde_json::from_str::<Json>(session).ok().and_then(|s| s.get("daemonId").and_then(Json::as_str).map(str::to_owned));
-            self.cluster_ids_ok([("orchestratorId", orchestrator_id), ("session.daemonId", daemon_id.as_deref().unwrap_or(""))])?;
-        }
         let reply = self
             .run(
                 self.session_step(&self.scripts.register_session, orchestrator_id)
@@ -1053,18 +1057,10 @@ impl Store for RedisStore {
             }
         }
         let delivers = step.items.iter().any(|(_, action)| matches!(action, DrainAction::Deliver { .. }));
-        let daemons = if delivers { step_daemons(step.session, &step.copies) } else { Vec::new() };
-        let extras = self.extras(step.orchestrator_id, &daemons, true).await?;
-        if let Some(extras) = &extras {
-            invocation.key(&extras.seq_key).key(&extras.due_key).arg(&extras.args);
-        }
-        let reply = self.run(&invocation).await?;
-        let reply = match extras {
-            Some(_) => self.after_step(step.orchestrator_id, reply).await?,
-            None => reply,
-        };
+        let reply = self.run_step(invocation, step.orchestrator_id, delivers.then(|| step_daemons(step.session, &step.copies))).await?;
         Self::parse_drain_reply(reply)
     }
+
     async fn acknowledge(&self, orchestrator_id: &str, message_ids: &[String]) -> StoreResult<Vec<String>> {
         if message_ids.is_empty() {
             return Ok(Vec::new());
@@ -1136,18 +1132,10 @@ impl Store for RedisStore {
             }
         }
         let redelivers = step.items.iter().any(|(_, _, action)| matches!(action, ReceiptAction::Redeliver { .. }));
-        let daemons = if redelivers { step_daemons(step.session, &step.copies) } else { Vec::new() };
-        let extras = self.extras(step.orchestrator_id, &daemons, true).await?;
-        if let Some(extras) = &extras {
-            invocation.key(&extras.seq_key).key(&extras.due_key).arg(&extras.args);
-        }
-        let reply = self.run(&invocation).await?;
-        let reply = match extras {
-            Some(_) => self.after_step(step.orchestrator_id, reply).await?,
-            None => reply,
-        };
+        let reply = self.run_step(invocation, step.orchestrator_id, redelivers.then(|| step_daemons(step.session, &step.copies))).await?;
         Self::parse_receipt_reply(reply)
     }
+
     async fn dead_letters(&self, orchestrator_id: &str) -> StoreResult<Vec<String>> {
         let mut connection = self.connection()?;
         let entries = redis::cmd("LRANGE").arg(self.keys.dead(orchestrator_id)).arg(0).arg(-1).query_async(&mut connection).await;

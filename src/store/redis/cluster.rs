@@ -31,7 +31,7 @@
 //! where the last part stopped) for outboxes, which it moves, and due times, which it copies into
 //! the index when the index lacks the orchestrator or should not have it.
 
-use super::{cluster_id_error, parse_batch_reply, store_error, Client, Connection, Key, Keys, RedisStore, RouteScript, ROUTE_BATCH};
+use super::{parse_batch_reply, store_error, Client, Connection, Key, Keys, RedisStore, RouteScript, ROUTE_BATCH};
 use crate::store::{RouteReply, RouteRequest, StoreError, StoreLimits, StoreResult};
 use futures_util::future::join_all;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
@@ -89,14 +89,6 @@ impl RedisStore {
         Ok(Self::with_client(Client::Cluster(client), keys, limits, timeout, None))
     }
 
-    /// Refuses ids that cannot be part of a key on a cluster (a brace would change the hash tag).
-    pub(super) fn cluster_ids_ok<'a>(&self, ids: impl IntoIterator<Item = (&'static str, &'a str)>) -> StoreResult<()> {
-        if !self.keys.is_cluster() {
-            return Ok(());
-        }
-        ids.into_iter().find_map(|(field, id)| cluster_id_error(field, id)).map_or(Ok(()), |e| Err(StoreError(e)))
-    }
-
     /// What a delivering step takes besides its own keys and arguments, `None` on one server:
     /// the orchestrator's sequence key and the lengths of the target daemons' lists, read now.
     /// With `file`, the step answers the orchestrator's due time even if it left it unchanged
@@ -105,7 +97,6 @@ impl RedisStore {
         if !self.keys.is_cluster() {
             return Ok(None);
         }
-        self.cluster_ids_ok(std::iter::once(("orchestratorId", orchestrator_id)).chain(daemon_ids.iter().map(|d| ("daemonId", *d))))?;
         let lengths = self.lengths_apart(daemon_ids).await?;
         let mut by_outbox = serde_json::Map::new();
         for (daemon_id, length) in daemon_ids.iter().zip(lengths) {

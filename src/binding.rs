@@ -10,7 +10,7 @@ use crate::engine::config::RouterConfig;
 use crate::engine::error::RouterError;
 use crate::engine::events::{EventKind, EventSink, Stamped};
 use crate::engine::model::{Message, Priority};
-use crate::engine::{ActiveSession, BatchItem, MessageSource, MessageUpdate, RouteOutcome, Router, SessionInput};
+use crate::engine::{ActiveSession, BatchItem, MessageSource, MessageUpdate, PresenceSource, RouteOutcome, Router, SessionInput};
 use crate::store::keys::Keys;
 use crate::store::Store;
 use crate::store::pipe::Pipe;
@@ -250,6 +250,19 @@ impl MessageSource for JsMessageSource {
     }
 }
 
+/// The presence service, reached through a JS function `(orchestratorId) => Promise<boolean>`
+/// (whether it says ONLINE).
+struct JsPresenceSource(Arc<JsCallback<String, Promise<bool>>>);
+
+impl PresenceSource for JsPresenceSource {
+    fn online(&self, orchestrator_id: String) -> crate::engine::PresenceFuture {
+        let callback = Arc::clone(&self.0);
+        Box::pin(async move {
+            let promise = callback.call_async_catch(orchestrator_id).await.map_err(|e| e.reason.clone())?;
+            promise.await.map_err(|e| e.reason.clone())
+        })
+    }
+}
 
 /// A session; dates in ms since the epoch (NaN when unreadable).
 #[napi(object)]
@@ -271,12 +284,13 @@ fn session_result(s: ActiveSession) -> SessionResult {
     }
 }
 
-/// `processQueuedMessages`'s result.
+/// `processQueuedMessages`'s result; `deferred` is `{ reason, error? }` when set.
 #[napi(object)]
 pub struct DrainResult {
     pub processed: f64,
     pub failed: f64,
     pub remaining: f64,
+    pub deferred: Option<serde_json::Value>,
 }
 
 /// A dead letter; dates as ISO-8601 strings (`deadLetteredAt` in ms, NaN when unreadable).
@@ -678,6 +692,7 @@ impl NativeRouter {
             processed: summary.processed as f64,
             failed: summary.failed as f64,
             remaining: summary.remaining as f64,
+            deferred: summary.deferred.map(|d| serde_json::to_value(d).expect("deferrals serialise")),
         })
     }
 
@@ -745,12 +760,27 @@ impl NativeRouter {
         Ok(())
     }
 
-    /// Stops background work and releases the Redis connections and the message service; the
+    /// Sets (or, with null, clears) the presence function a drain asks before delivering.
+    #[napi]
+    pub fn set_presence_source(&self, online: Option<Function<String, Promise<bool>>>) -> napi::Result<()> {
+        let source = match online {
+            Some(online) => {
+                let callback = online.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
+                Some(Arc::new(JsPresenceSource(Arc::new(callback))) as Arc<dyn PresenceSource>)
+            }
+            None => None,
+        };
+        self.router.set_presence_source(source);
+        Ok(())
+    }
+
+    /// Stops background work and releases the Redis connections and the host's services; the
     /// calls waiting on Redis settle (reported as `pump`).
     #[napi]
     pub fn close(&self) -> u32 {
         self.router.close();
         self.router.set_message_source(None);
+        self.router.set_presence_source(None);
         self.settle()
     }
 

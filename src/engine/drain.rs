@@ -2,7 +2,7 @@
 //! exactly once, in atomic steps that check the queue head they were planned on.
 
 use super::error::RouterError;
-use super::events::{DropReason, Event, EventKind};
+use super::events::{Deferred, DropReason, Event, EventKind};
 use super::model::{to_json, DaemonEvent, DeliveredMarker, InflightRecord};
 use super::router::{Classified, MessageUpdate, Router};
 use super::sessions::KnownSession;
@@ -25,7 +25,7 @@ const CLAIM_LIMIT: usize = 64;
 const MAX_CONFLICTS: u32 = 32;
 
 /// What one drain did, as `processQueuedMessages` resolves it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DrainSummary {
     /// Delivered to the daemon.
     pub processed: u64,
@@ -33,6 +33,9 @@ pub struct DrainSummary {
     pub failed: u64,
     /// Still queued afterwards.
     pub remaining: u64,
+    /// Why messages the drain could have delivered stay queued, when they do (presence says the
+    /// orchestrator is offline, or the messages could not be re-read); a later look tries again.
+    pub deferred: Option<Deferred>,
 }
 
 /// One orchestrator's drain in this process: the lock that keeps drains one at a time, and
@@ -41,6 +44,23 @@ pub struct DrainSummary {
 pub(super) struct DrainSlot {
     lock: tokio::sync::Mutex<()>,
     again: AtomicBool,
+}
+
+/// The presence service's answer for one drain: asked at most once, and only once there is
+/// something to deliver.
+#[derive(Default)]
+pub(super) struct Presence(Option<bool>);
+
+impl Presence {
+    /// Whether presence says the orchestrator is offline (see [`Router::presence_says_offline`]).
+    pub(super) async fn offline<S: Store>(&mut self, router: &Router<S>, orchestrator_id: &str) -> bool {
+        if let Some(offline) = self.0 {
+            return offline;
+        }
+        let offline = router.presence_says_offline(orchestrator_id).await;
+        self.0 = Some(offline);
+        offline
+    }
 }
 
 /// One planned item: its raw entry, its action, and what to report if it is dropped.
@@ -109,11 +129,26 @@ impl<S: Store> Router<S> {
         }
         // Hides a claimed backlog from other routers while this one drains it; if this router
         // dies, another picks the backlog up when the lease ends.
-        let lease = (self.config.drain_interval_ms * 4).max(1000) as i64;
-        if let Ok(due) = self.bounded(self.store.claim_due(now, now + lease, CLAIM_LIMIT)).await {
+        if let Ok(due) = self.bounded(self.store.claim_due(now, now + self.lease_ms(), CLAIM_LIMIT)).await {
             for orchestrator_id in due {
                 self.spawn_drain(&orchestrator_id);
             }
+        }
+    }
+
+    /// How long a claimed backlog stays hidden from other routers; also how soon a deferred drain
+    /// is looked at again.
+    fn lease_ms(&self) -> i64 {
+        (self.config.drain_interval_ms * 4).max(1000) as i64
+    }
+
+    /// Whether the presence service says the orchestrator is not online. No service, or one that
+    /// fails, leaves it to the sessions, as `routeMessage` does.
+    async fn presence_says_offline(&self, orchestrator_id: &str) -> bool {
+        let source = self.presence_source.read().unwrap_or_else(|e| e.into_inner()).clone();
+        match source {
+            Some(source) => matches!(self.bounded_host("the presence service", source.online(orchestrator_id.to_owned())).await, Ok(false)),
+            None => false,
         }
     }
 
@@ -145,8 +180,9 @@ impl<S: Store> Router<S> {
     }
 
     async fn drain_once(self: &Arc<Self>, orchestrator_id: &str, keep_pace: bool) -> Result<DrainSummary, RouterError> {
+        let mut presence = Presence::default();
         if self.config.delivery_receipts {
-            self.settle_overdue(orchestrator_id).await?;
+            self.settle_overdue(orchestrator_id, &mut presence).await?;
         }
         let mut summary = DrainSummary::default();
         let mut started = false;
@@ -161,8 +197,12 @@ impl<S: Store> Router<S> {
                 Err(e) => break Err(RouterError::Store(e.0)),
             };
             summary.remaining = snapshot.length;
-            let session = snapshot.session.as_deref().and_then(|raw| self.learn_session(orchestrator_id, raw));
-            if session.is_some() && !started && !snapshot.head.is_empty() {
+            let known = snapshot.session.as_deref().and_then(|raw| self.learn_session(orchestrator_id, raw));
+            let has_session = known.is_some();
+            // While presence says offline, the drain only drops what expired, as with no session.
+            let offline = has_session && !snapshot.head.is_empty() && presence.offline(self, orchestrator_id).await;
+            let session = known.filter(|_| !offline);
+            if has_session && !started && !snapshot.head.is_empty() {
                 started = true;
                 self.emit(EventKind::QueueProcessingStarted, || Event::QueueProcessingStarted {
                     orchestrator_id: orchestrator_id.to_owned(),
@@ -170,9 +210,10 @@ impl<S: Store> Router<S> {
                 });
             }
             let now = now_ms();
+            let recheck = offline.then(|| now + self.lease_ms());
             let (replies, mut failed) = match &session {
                 Some(session) => self.drain_round(orchestrator_id, session, &snapshot.head, now).await,
-                None => (vec![self.drop_expired(orchestrator_id, &snapshot.head, snapshot.levels, read, now).await], None),
+                None => (vec![self.drop_expired(orchestrator_id, &snapshot.head, snapshot.levels, read, now, recheck).await], None),
             };
             // Every reply is looked at: a step can commit after an earlier one conflicted (another
             // router took exactly the earlier one's items), and its deliveries must be reported.
@@ -192,7 +233,20 @@ impl<S: Store> Router<S> {
                 }
             }
             if let Some(error) = failed {
-                break Err(error);
+                let RouterError::MessageService(error) = error else { break Err(error) };
+                // The messages stay queued, in order; expired ones still go, and the orchestrator is
+                // filed for another look soon (one step that may find the head changed: harmless).
+                summary.deferred = Some(Deferred::LookupFailed { error });
+                let (plan, reply) =
+                    self.drop_expired(orchestrator_id, &snapshot.head, snapshot.levels, read, now, Some(now + self.lease_ms())).await;
+                if let Ok(DrainReply::Done { outcomes, remaining }) = &reply {
+                    summary.remaining = *remaining;
+                    self.report_step(orchestrator_id, None, &plan, outcomes, &mut summary);
+                }
+                break Ok(());
+            }
+            if recheck.is_some() && summary.remaining > 0 {
+                summary.deferred = Some(Deferred::Offline);
             }
             if finished {
                 break Ok(());
@@ -235,6 +289,7 @@ impl<S: Store> Router<S> {
                 orchestrator_id: orchestrator_id.to_owned(),
                 processed: summary.processed,
                 failed: summary.failed,
+                deferred: summary.deferred.clone(),
             });
         }
         result.map(|()| summary)
@@ -282,8 +337,8 @@ impl<S: Store> Router<S> {
 
     /// Offline: drops what expired (or cannot be read) at the head of each level, in one step
     /// that checks those heads, and files the orchestrator for when the next queued message
-    /// expires. `head` holds the first items of each level (`levels` of each, read at most
-    /// `read` per level); the rest waits, in order.
+    /// expires, or at `recheck` if sooner (a deferred drain). `head` holds the first items of each
+    /// level (`levels` of each, read at most `read` per level); the rest waits, in order.
     async fn drop_expired<'a>(
         &self,
         orchestrator_id: &str,
@@ -291,6 +346,7 @@ impl<S: Store> Router<S> {
         levels: [usize; 3],
         read: usize,
         now: i64,
+        recheck: Option<i64>,
     ) -> (Vec<Planned<'a>>, StoreResult<DrainReply>) {
         let ttl_ms = self.config.offline_queue.queue_ttl_seconds as i64 * 1000;
         let mut plan = Vec::new();
@@ -316,6 +372,9 @@ impl<S: Store> Router<S> {
             if counts[level] == count && count >= read {
                 revisit = Some(now);
             }
+        }
+        if let Some(recheck) = recheck {
+            revisit = Some(revisit.map_or(recheck, |r| r.min(recheck)));
         }
         let step = DrainStep {
             orchestrator_id,
@@ -359,10 +418,10 @@ impl<S: Store> Router<S> {
         let updates = match source {
             Some(source) if !live.is_empty() => {
                 let ids = live.iter().map(|(_, item)| item.message_id.clone()).collect();
-                let updates = source.fetch(ids).await.map_err(RouterError::MessageService)?;
+                let updates = self.bounded_host("the message look-up", source.fetch(ids)).await.map_err(RouterError::MessageService)?;
                 if updates.len() != live.len() {
                     return Err(RouterError::MessageService(format!(
-                        "returned {} messages for {} ids",
+                        "the message look-up returned {} messages for {} ids",
                         updates.len(),
                         live.len()
                     )));

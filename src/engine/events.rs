@@ -16,6 +16,19 @@ pub enum DropReason {
     Invalid,
 }
 
+/// Why a drain left messages it could deliver queued, for a later look to try again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Deferred {
+    /// The presence service does not say the orchestrator is ONLINE.
+    Offline,
+    /// The message service (or the database) could not re-read the messages to deliver.
+    LookupFailed {
+        /// What went wrong, naming the call that failed.
+        error: String,
+    },
+}
+
 /// One event, with its fields; serialised as `{ type, ...fields }` in camelCase.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type")]
@@ -48,7 +61,14 @@ pub enum Event {
     #[serde(rename = "queue.processing_started", rename_all = "camelCase")]
     QueueProcessingStarted { orchestrator_id: String, queue_size: u64 },
     #[serde(rename = "queue.processing_completed", rename_all = "camelCase")]
-    QueueProcessingCompleted { orchestrator_id: String, processed: u64, failed: u64 },
+    QueueProcessingCompleted {
+        orchestrator_id: String,
+        processed: u64,
+        failed: u64,
+        /// Set when the drain stopped with messages it could not deliver yet.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deferred: Option<Deferred>,
+    },
 }
 
 /// Which event, without its fields: what a listener subscribes to.
@@ -165,6 +185,23 @@ mod tests {
             serde_json::to_string(&stamped).unwrap(),
             r#"{"type":"message.dropped","messageId":"m","orchestratorId":"o","reason":"queue_full","timestamp":7}"#
         );
+    }
+
+    #[test]
+    fn a_deferred_drain_names_its_reason() {
+        let completed = |deferred| {
+            let event = Event::QueueProcessingCompleted { orchestrator_id: "o".into(), processed: 1, failed: 0, deferred };
+            serde_json::to_string(&Stamped { event, timestamp: 7 }).unwrap()
+        };
+        assert_eq!(
+            completed(None),
+            r#"{"type":"queue.processing_completed","orchestratorId":"o","processed":1,"failed":0,"timestamp":7}"#
+        );
+        assert_eq!(
+            completed(Some(Deferred::LookupFailed { error: "boom".into() })),
+            r#"{"type":"queue.processing_completed","orchestratorId":"o","processed":1,"failed":0,"deferred":{"reason":"lookup_failed","error":"boom"},"timestamp":7}"#
+        );
+        assert!(completed(Some(Deferred::Offline)).contains(r#""deferred":{"reason":"offline"}"#));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod time;
 
 pub use batch::BatchItem;
 pub use drain::DrainSummary;
+pub use events::Deferred;
 pub use receipts::DeadLetterInfo;
-pub use router::{FetchFuture, MessageSource, MessageUpdate, RouteOutcome, RouteStatus, Router};
+pub use router::{FetchFuture, MessageSource, MessageUpdate, PresenceFuture, PresenceSource, RouteOutcome, RouteStatus, Router};
 pub use sessions::{ActiveSession, SessionInput};

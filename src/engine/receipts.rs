@@ -1,6 +1,7 @@
 //! Delivery receipts: acknowledging delivered messages, redelivering those not acknowledged in
 //! time, and the dead-letter list for those never acknowledged.
 
+use super::drain::Presence;
 use super::error::RouterError;
 use super::events::{Event, EventKind};
 use super::model::{non_empty, to_json, DaemonEvent, DeadLetter, InflightRecord, Priority, QueueItem};
@@ -46,8 +47,9 @@ impl<S: Store> Router<S> {
         Ok(acknowledged.len() as u64)
     }
 
-    /// Redelivers, requeues or dead-letters the orchestrator's messages whose receipt is overdue.
-    pub(super) async fn settle_overdue(self: &Arc<Self>, orchestrator_id: &str) -> Result<(), RouterError> {
+    /// Redelivers, requeues or dead-letters the orchestrator's messages whose receipt is overdue;
+    /// requeues instead of redelivering while `presence` says the orchestrator is offline.
+    pub(super) async fn settle_overdue(self: &Arc<Self>, orchestrator_id: &str, presence: &mut Presence) -> Result<(), RouterError> {
         for _ in 0..MAX_STEPS {
             let now = now_ms();
             let overdue = self
@@ -57,7 +59,10 @@ impl<S: Store> Router<S> {
             if overdue.overdue.is_empty() {
                 return Ok(());
             }
-            let session = overdue.session.as_deref().and_then(|raw| self.learn_session(orchestrator_id, raw));
+            let mut session = overdue.session.as_deref().and_then(|raw| self.learn_session(orchestrator_id, raw));
+            if session.is_some() && presence.offline(self, orchestrator_id).await {
+                session = None;
+            }
             let mut records: Vec<(&str, &str, Option<InflightRecord>)> = overdue
                 .overdue
                 .iter()

@@ -69,6 +69,16 @@ pub trait MessageSource: Send + Sync + 'static {
     fn fetch(&self, message_ids: Vec<String>) -> FetchFuture;
 }
 
+/// Future returned by a [`PresenceSource`].
+pub type PresenceFuture = Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;
+
+/// Says whether an orchestrator is online (Neolith's presence service): a drain asks it once
+/// before delivering, and leaves the queue as it is when the answer is no.
+pub trait PresenceSource: Send + Sync + 'static {
+    /// Whether the orchestrator is online; an error when the service could not tell.
+    fn online(&self, orchestrator_id: String) -> PresenceFuture;
+}
+
 /// Routes messages to orchestrator daemons over a [`Store`].
 pub struct Router<S: Store> {
     pub(super) store: S,
@@ -77,6 +87,7 @@ pub struct Router<S: Store> {
     pub(super) sessions: Mutex<HashMap<String, KnownSession>>,
     pub(super) drains: Mutex<HashMap<String, Arc<super::drain::DrainSlot>>>,
     pub(super) message_source: RwLock<Option<Arc<dyn MessageSource>>>,
+    pub(super) presence_source: RwLock<Option<Arc<dyn PresenceSource>>>,
     ticker: Mutex<Option<JoinHandle<()>>>,
     /// The store's upkeep ([`Store::maintain`]) is running.
     pub(super) maintaining: AtomicBool,
@@ -121,6 +132,7 @@ impl<S: Store> Router<S> {
             sessions: Mutex::new(HashMap::new()),
             drains: Mutex::new(HashMap::new()),
             message_source: RwLock::new(None),
+            presence_source: RwLock::new(None),
             ticker: Mutex::new(None),
             maintaining: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -143,6 +155,15 @@ impl<S: Store> Router<S> {
         match tokio::time::timeout(limit, operation).await {
             Ok(result) => result,
             Err(_) => Err(StoreError(format!("timed out after {} ms", self.config.delivery_timeout_ms))),
+        }
+    }
+
+    /// Bounds a call into the host (`what`: its message or presence service) by `deliveryTimeoutMs`.
+    pub(super) async fn bounded_host<T>(&self, what: &str, call: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+        let limit = Duration::from_millis(self.config.delivery_timeout_ms);
+        match tokio::time::timeout(limit, call).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("{what} gave no answer within {} ms", self.config.delivery_timeout_ms)),
         }
     }
 
@@ -486,6 +507,11 @@ impl<S: Store> Router<S> {
     /// Sets (or clears) the message service that drains re-read queued messages through.
     pub fn set_message_source(&self, source: Option<Arc<dyn MessageSource>>) {
         *self.message_source.write().unwrap_or_else(|e| e.into_inner()) = source;
+    }
+
+    /// Sets (or clears) the presence service a drain asks before delivering.
+    pub fn set_presence_source(&self, source: Option<Arc<dyn PresenceSource>>) {
+        *self.presence_source.write().unwrap_or_else(|e| e.into_inner()) = source;
     }
 
     /// Stops background work and releases the store's connections; later calls fail.

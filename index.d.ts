@@ -4,6 +4,24 @@ import { EventEmitter } from 'node:events';
 /** Where a routed message ended up. */
 export type MessageRoutingStatus = 'pending' | 'routing' | 'delivered' | 'failed' | 'offline';
 
+/** Routing state a host may keep beside a message (the deployed module's type; the router itself does not read or write it). */
+export interface MessageRoutingMetadata {
+  /** Whether the message is directed to an orchestrator. */
+  isForOrchestrator: boolean;
+  /** The orchestrator it is for. */
+  targetOrchestratorId?: string;
+  /** Where routing stands. */
+  routingStatus: MessageRoutingStatus;
+  /** When it reached a daemon. */
+  deliveredAt?: Date;
+  /** Attempts made. */
+  deliveryAttempts: number;
+  /** The last error, if routing failed. */
+  lastError?: string;
+  /** The session it was delivered through. */
+  sessionId?: string;
+}
+
 /** The status of a daemon session; only `'active'` sessions receive messages. */
 export type DaemonSessionStatus = 'active' | 'idle' | 'expired' | 'revoked' | 'terminated';
 
@@ -152,8 +170,21 @@ export interface OrchestratorRouterConfig {
    * them from. Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`.
    */
   redis?: string | RedisConnectionOptions | RedisClusterOptions | RedisClientLike;
-  /** Accepted and ignored: the router never reads the database (see `setMessageService`). */
-  prisma?: unknown;
+  /**
+   * A Prisma client (@neolith/core's database client). Until a message service is set, each drain
+   * step re-reads the messages it is about to deliver with one
+   * `prisma.message.findMany({ where: { id: { in: ids } } })`: a message no longer found, or
+   * deleted (`isDeleted`, or `deletedAt` set), is dropped (`deleted`); an edited one is delivered
+   * as edited; a failed query leaves the messages queued (see `ProcessQueueResult.deferred`).
+   */
+  prisma?: PrismaClientLike | null;
+  /**
+   * The class every error the router raises extends, constructed as
+   * `new errorBase(message, code, statusCode, metadata)`: @neolith/core's `GenesisError`, so that
+   * core's `isGenesisError` and `wrapError` keep each error's code, status and metadata. The
+   * classes are those `errorClasses(errorBase)` returns. Default: the package's `RouterBaseError`.
+   */
+  errorBase?: ErrorBaseConstructor;
   /** Retry policy for deliveries. */
   retry?: Partial<RoutingRetryConfig>;
   /** The offline queue. */
@@ -270,8 +301,8 @@ export interface DaemonEvent {
     /** The message's `createdAt`, ISO-8601. */
     timestamp?: string;
   };
-  /** When it was delivered, ISO-8601. */
-  timestamp: string;
+  /** When it was delivered (ISO-8601 in Redis; a `Date` as `readDaemonEvents` returns it). */
+  timestamp: Date;
   requiresAck: true;
   /** 3 high, 2 normal, 1 low (`PRIORITY_VALUES`). */
   priority: 1 | 2 | 3;
@@ -291,6 +322,23 @@ export interface ProcessQueueResult {
   failed: number;
   /** Messages still queued. */
   remaining: number;
+  /**
+   * Set when messages the drain could deliver stay queued, in order, for a later look (within
+   * max(1 s, 4 × `drainIntervalMs`), or the next heartbeat or registration) to try again.
+   */
+  deferred?: DrainDeferral;
+}
+
+/** Why a drain left deliverable messages queued. */
+export type DrainDeferral =
+  /** The presence service does not say the orchestrator is ONLINE. */
+  | { reason: 'offline' }
+  /** The message service or the Prisma client failed, or answered something that is not a message or null; `error` says which call and what. */
+  | { reason: 'lookup_failed'; error: string };
+
+/** What the router uses of a Prisma client: the `message` model's `findMany`. */
+export interface PrismaClientLike {
+  message: { findMany(args: { where: { id: { in: string[] } } }): PromiseLike<unknown[]> };
 }
 
 /** Neolith's presence service, as far as the router uses it. */
@@ -299,7 +347,7 @@ export interface PresenceServiceLike {
   getVPPresence(orchestratorId: string): Promise<{ status: 'ONLINE' | 'AWAY' | 'BUSY' | 'OFFLINE' | string } | null>;
 }
 
-/** A message as the message service returns it now. */
+/** A message as the message service (or Prisma) returns it now. */
 export interface CurrentMessage {
   /** Message id. */
   id: string;
@@ -311,14 +359,20 @@ export interface CurrentMessage {
   authorId?: string | null;
   /** When the message was created. */
   createdAt?: Date | string | number;
+  /** True when the message was soft-deleted (Neolith's way); it is then dropped with reason `'deleted'`. */
+  isDeleted?: boolean;
   /** Set when the message was deleted; such a message is dropped with reason `'deleted'`. */
   deletedAt?: Date | string | null;
 }
 
-/** Neolith's message service, as far as a drain uses it: one of the two methods. */
+/**
+ * Neolith's message service, as far as a drain uses it: `getMessage(id)` (as @neolith/core's
+ * `MessageServiceImpl` has it), or a batch `getMessagesByIds(ids)` answering the messages found,
+ * in any order. A channel-paging `getMessages(channelId, options)` is never called.
+ */
 export type MessageServiceLike =
-  | { getMessages(ids: string[]): Promise<Array<CurrentMessage | null | undefined>> }
-  | { getMessage(id: string): Promise<CurrentMessage | null | undefined> };
+  | { getMessage(id: string): Promise<CurrentMessage | null | undefined> }
+  | { getMessagesByIds(ids: string[]): Promise<Array<CurrentMessage | null | undefined>> };
 
 /** Fields every event has. */
 export interface RouterEventBase<T extends string> {
@@ -356,11 +410,22 @@ export interface OrchestratorRouterEvents {
   /** A drain of an orchestrator's queue started. */
   'queue.processing_started': RouterEventBase<'queue.processing_started'> & { orchestratorId: string; queueSize: number };
   /** A drain of an orchestrator's queue finished. */
-  'queue.processing_completed': RouterEventBase<'queue.processing_completed'> & { orchestratorId: string; processed: number; failed: number };
+  'queue.processing_completed': RouterEventBase<'queue.processing_completed'> & {
+    orchestratorId: string;
+    processed: number;
+    failed: number;
+    /** Set when messages it could deliver stay queued for a later look: presence says offline, or the message look-up failed. */
+    deferred?: DrainDeferral;
+  };
 }
 
 /** The name of a router event. */
 export type OrchestratorRouterEventName = keyof OrchestratorRouterEvents;
+
+/** The listener of event `E`: typed for a router event; for any other name, any listener (as EventEmitter takes). */
+export type RouterListener<E extends string | symbol> = E extends OrchestratorRouterEventName
+  ? (event: OrchestratorRouterEvents[E]) => void
+  : (...args: any[]) => void;
 
 /** Routes messages to orchestrators' daemons through Redis; emits the events of `OrchestratorRouterEvents`. */
 export declare class OrchestratorRouter extends EventEmitter {
@@ -386,9 +451,9 @@ export declare class OrchestratorRouter extends EventEmitter {
   updateSessionActivity(orchestratorId: string, sessionId?: string): Promise<void>;
   /** Drains the orchestrator's queue now. */
   processQueuedMessages(orchestratorId: string): Promise<ProcessQueueResult>;
-  /** Sets the presence service consulted when routing. */
+  /** Sets the presence service: routes queue for an orchestrator it does not say is ONLINE, and each drain asks it once before delivering. */
   setPresenceService(presenceService: PresenceServiceLike | null): void;
-  /** Sets the message service through which drains re-read queued messages. */
+  /** Sets the message service drains re-read queued messages through (instead of `prisma`); throws `InvalidArgumentError` for an object with neither method. */
   setMessageService(messageService: MessageServiceLike | null): void;
   /** Returns the router itself: it is the event emitter. */
   getEventEmitter(): this;
@@ -411,18 +476,38 @@ export declare class OrchestratorRouter extends EventEmitter {
   /** Stops background work and closes the Redis connections; the process can exit right after. */
   close(): Promise<void>;
 
-  /** Adds a listener for a router event. */
+  // The router is an EventEmitter: a router event's name types its listener's event; any other
+  // name (a string variable, an event of the caller's own) takes any listener, as EventEmitter does.
+  /** Adds a listener for a router event, its listener typed. */
   on<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
-  /** Adds a one-time listener for a router event. */
+  /** Adds a listener, as `EventEmitter.on` (typed when `event` names a router event). */
+  on<E extends string | symbol>(event: E, listener: RouterListener<E>): this;
+  /** Adds a one-time listener for a router event, its listener typed. */
   once<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
-  /** Removes a listener. */
+  /** Adds a one-time listener, as `EventEmitter.once` (typed when `event` names a router event). */
+  once<E extends string | symbol>(event: E, listener: RouterListener<E>): this;
+  /** Removes a listener for a router event, its listener typed. */
   off<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
-  /** Adds a listener for a router event. */
+  /** Removes a listener, as `EventEmitter.off` (typed when `event` names a router event). */
+  off<E extends string | symbol>(event: E, listener: RouterListener<E>): this;
+  /** Adds a listener for a router event, its listener typed. */
   addListener<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
-  /** Removes a listener. */
+  /** Adds a listener, as `EventEmitter.addListener` (typed when `event` names a router event). */
+  addListener<E extends string | symbol>(event: E, listener: RouterListener<E>): this;
+  /** Removes a listener for a router event, its listener typed. */
   removeListener<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
+  /** Removes a listener, as `EventEmitter.removeListener` (typed when `event` names a router event). */
+  removeListener<E extends string | symbol>(event: E, listener: RouterListener<E>): this;
+  /** Adds a listener ahead of the others for a router event, its listener typed. */
+  prependListener<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
+  /** Adds a listener ahead of the others, as `EventEmitter.prependListener` (typed when `event` names a router event). */
+  prependListener<E extends string | symbol>(event: E, listener: RouterListener<E>): this;
+  /** Adds a one-time listener ahead of the others for a router event, its listener typed. */
+  prependOnceListener<E extends OrchestratorRouterEventName>(event: E, listener: (event: OrchestratorRouterEvents[E]) => void): this;
+  /** Adds a one-time listener ahead of the others, as `EventEmitter.prependOnceListener` (typed when `event` names a router event). */
+  prependOnceListener<E extends string | symbol>(event: E, listener: RouterListener<E>): this;
   /** Removes every listener, or every listener of one event. */
-  removeAllListeners(event?: OrchestratorRouterEventName): this;
+  removeAllListeners(event?: string | symbol): this;
 }
 
 /** Creates a router; the same as `new OrchestratorRouter(config)`. */
@@ -434,15 +519,46 @@ export declare const orchestratorRouter: OrchestratorRouter;
 /** Every event name, in a fixed order. */
 export declare const EVENT_NAMES: readonly OrchestratorRouterEventName[];
 
-/** Neolith's base error shape. */
+/**
+ * Neolith's base error shape, as @neolith/core's GenesisError has it. `instanceof` any of the
+ * package's error classes also holds for the same error raised in a host's hierarchy
+ * (`errorBase`), so either import catches it.
+ */
 export declare class RouterBaseError extends Error {
+  /** Creates an error with its code, HTTP status (default 500) and metadata. */
+  constructor(message: string, code: string, statusCode?: number, metadata?: Record<string, unknown>);
   /** Stable error code. */
   readonly code: string;
   /** HTTP status the error maps to. */
   readonly statusCode: number;
   /** Extra context. */
   readonly metadata?: Record<string, unknown>;
+  /** `{ name, message, code, statusCode, metadata }`. */
+  toJSON(): Record<string, unknown>;
 }
+
+/** A host's base error class, constructed as `new Base(message, code, statusCode, metadata)` (@neolith/core's GenesisError). */
+export type ErrorBaseConstructor = new (message: string, code: string, statusCode?: number, metadata?: Record<string, unknown>) => Error;
+
+/** The router's four error classes, built on the base class `B`. */
+export interface RouterErrorClasses<B extends Error = RouterBaseError> {
+  /** A routing failure: code `ORCHESTRATOR_ROUTING_ERROR`, status 500. */
+  OrchestratorRoutingError: new (message: string, metadata?: Record<string, unknown>) => B & { readonly code: 'ORCHESTRATOR_ROUTING_ERROR'; readonly statusCode: number; readonly metadata?: Record<string, unknown> };
+  /** The orchestrator is offline: code `ORCHESTRATOR_OFFLINE`, status 503, metadata `{ orchestratorId }`. */
+  OrchestratorOfflineError: new (orchestratorId: string) => B & { readonly code: 'ORCHESTRATOR_OFFLINE'; readonly statusCode: number; readonly metadata: { orchestratorId: string } };
+  /** No active session: code `NO_ACTIVE_SESSION`, status 404, metadata `{ orchestratorId }`. */
+  NoActiveSessionError: new (orchestratorId: string) => B & { readonly code: 'NO_ACTIVE_SESSION'; readonly statusCode: number; readonly metadata: { orchestratorId: string } };
+  /** Bad input refused before anything was written: code `INVALID_ARGUMENT`, status 400, metadata `{ field }`. */
+  InvalidArgumentError: new (field: string, problem: string) => B & { readonly code: 'INVALID_ARGUMENT'; readonly statusCode: number; readonly metadata: { field: string } };
+}
+
+/**
+ * The router's error classes built on a host's base class (such as @neolith/core's GenesisError):
+ * the classes a router given the same `errorBase` raises. The same base always gives the same
+ * classes. Without a base, the package's own classes.
+ */
+export declare function errorClasses<B extends ErrorBaseConstructor>(base: B): RouterErrorClasses<InstanceType<B>>;
+export declare function errorClasses(): RouterErrorClasses;
 
 /** A routing failure: code `ORCHESTRATOR_ROUTING_ERROR`, status 500. */
 export declare class OrchestratorRoutingError extends RouterBaseError {

@@ -1,8 +1,8 @@
 'use strict';
 // The public JS surface of @neolith/orchestrator-router: the EventEmitter class and the exports.
-// Error classes live in lib/errors.js, argument checks in lib/arguments.js, the message-service
-// adapter in lib/message-service.js. Routing itself happens in the native binding (src/), which
-// this file calls with flat values.
+// Error classes live in lib/errors.js, argument checks in lib/arguments.js, the message look-ups
+// (message service, Prisma) in lib/message-service.js. Routing itself happens in the native binding
+// (src/), which this file calls with flat values.
 
 const { EventEmitter } = require('node:events');
 const net = require('node:net');
@@ -13,11 +13,12 @@ const {
   OrchestratorOfflineError,
   NoActiveSessionError,
   InvalidArgumentError,
+  errorClasses,
   errorFrom,
   fromNative,
 } = require('./lib/errors');
-const { PRIORITY_VALUES, describe, requireId, optionalId, toMillis, messageArgs, redisTarget } = require('./lib/arguments');
-const { messageFetcher } = require('./lib/message-service');
+const { PRIORITY_VALUES, describe, checksIn } = require('./lib/arguments');
+const { serviceLookup, prismaLookup, isMessageService, isPrismaClient, forBinding } = require('./lib/message-service');
 
 const EVENT_NAMES = Object.freeze([
   'message.routed',
@@ -66,14 +67,25 @@ class OrchestratorRouter extends EventEmitter {
     if (config === null || typeof config !== 'object') {
       throw new InvalidArgumentError('config', `must be an object, got ${describe(config)}`);
     }
-    const { target, keyPrefix } = redisTarget(config.redis);
-    const nativeConfig = { ...config, prisma: undefined, redis: target, keyPrefix: config.keyPrefix ?? keyPrefix };
+    // Every error this router raises is of this family: the package's classes, or the host's
+    // hierarchy (`errorBase`, such as @neolith/core's GenesisError).
+    this._errors = errorClasses(config.errorBase);
+    this._check = checksIn(this._errors);
+    const prisma = config.prisma ?? null;
+    if (prisma !== null && !isPrismaClient(prisma)) {
+      throw new this._errors.InvalidArgumentError('prisma', `must be a Prisma client with the message model (prisma.message.findMany), got ${describe(prisma)}`);
+    }
+    const { target, keyPrefix } = this._check.redisTarget(config.redis);
+    const nativeConfig = { ...config, prisma: undefined, errorBase: undefined, redis: target, keyPrefix: config.keyPrefix ?? keyPrefix };
     try {
       this._native = new NativeRouter(JSON.stringify(nativeConfig), () => this._after(this._native.pump()));
     } catch (error) {
-      throw fromNative(error);
+      throw fromNative(error, undefined, this._errors);
     }
     this._presence = null;
+    // How drains re-read queued messages: the message service once set, else the Prisma client.
+    this._prismaLookup = prisma === null ? null : prismaLookup(prisma);
+    if (this._prismaLookup) this._native.setMessageSource(forBinding(this._prismaLookup));
     // Routing calls in flight: their promises are settled from the binding's completion batches.
     this._calls = new Map();
     this._callSeq = 0;
@@ -208,7 +220,7 @@ class OrchestratorRouter extends EventEmitter {
       const call = this._calls.get(id);
       if (!call) continue;
       this._calls.delete(id);
-      if (error) call.reject(errorFrom(error, call.orchestratorId));
+      if (error) call.reject(errorFrom(error, call.orchestratorId, this._errors));
       else call.resolve(value);
     }
     this._releaseSoon();
@@ -244,7 +256,7 @@ class OrchestratorRouter extends EventEmitter {
   /** Starts a routing call in the binding; its promise settles when its completion arrives. */
   _submit(orchestratorId, start) {
     if (this._closed) {
-      return Promise.reject(new OrchestratorRoutingError('OrchestratorRouter is closed', orchestratorId ? { orchestratorId } : undefined));
+      return Promise.reject(new this._errors.OrchestratorRoutingError('OrchestratorRouter is closed', orchestratorId ? { orchestratorId } : undefined));
     }
     const id = (this._callSeq = (this._callSeq + 1) >>> 0);
     return new Promise((resolve, reject) => {
@@ -257,7 +269,7 @@ class OrchestratorRouter extends EventEmitter {
         // The binding refused the call outright (an argument it could not convert).
         this._calls.delete(id);
         this._releaseSoon();
-        reject(fromNative(error, orchestratorId));
+        reject(fromNative(error, orchestratorId, this._errors));
         return;
       }
       this._after(flags);
@@ -269,7 +281,7 @@ class OrchestratorRouter extends EventEmitter {
     try {
       return await promise;
     } catch (error) {
-      throw fromNative(error, orchestratorId);
+      throw fromNative(error, orchestratorId, this._errors);
     } finally {
       this._deliverEvents();
     }
@@ -292,17 +304,35 @@ class OrchestratorRouter extends EventEmitter {
     return this;
   }
 
-  /** Sets the presence service consulted by `routeMessage` and `isOrchestratorOnline`. */
+  /**
+   * Sets (or, with null, removes) the presence service: `routeMessage` queues for an orchestrator
+   * it does not say is ONLINE, and each drain asks it once before delivering.
+   */
   setPresenceService(presenceService) {
-    this._presence = presenceService || null;
+    if (presenceService !== null && presenceService !== undefined && (typeof presenceService !== 'object' || typeof presenceService.getVPPresence !== 'function')) {
+      throw new this._errors.InvalidArgumentError('presenceService', `must have getVPPresence(orchestratorId), got ${describe(presenceService)}`);
+    }
+    this._presence = presenceService ?? null;
+    const presence = this._presence;
+    this._native.setPresenceSource(presence === null ? null : async (orchestratorId) => {
+      const answer = await presence.getVPPresence(orchestratorId);
+      return answer !== null && typeof answer === 'object' && answer.status === 'ONLINE';
+    });
   }
 
-  /** Sets the message service through which a drain re-reads queued messages before delivering. */
+  /**
+   * Sets (or, with null, removes) the message service a drain re-reads queued messages through
+   * just before delivering them: `getMessagesByIds(ids)` when it has one, else `getMessage(id)`.
+   * Without one, the Prisma client given as `prisma` is read instead, if any.
+   */
   setMessageService(messageService) {
-    if (messageService && typeof messageService.getMessages !== 'function' && typeof messageService.getMessage !== 'function') {
-      throw new InvalidArgumentError('messageService', 'must have getMessage(id) or getMessages(ids)');
+    if (messageService !== null && messageService !== undefined && !isMessageService(messageService)) {
+      const paging = messageService !== null && typeof messageService === 'object' && typeof messageService.getMessages === 'function';
+      const hint = paging ? ' (its getMessages is not used: in Neolith it pages a channel)' : '';
+      throw new this._errors.InvalidArgumentError('messageService', `must have getMessage(id) or getMessagesByIds(ids)${hint}, got ${describe(messageService)}`);
     }
-    this._native.setMessageSource(messageService ? messageFetcher(messageService) : null);
+    const lookup = messageService ? serviceLookup(messageService) : this._prismaLookup;
+    this._native.setMessageSource(lookup ? forBinding(lookup) : null);
   }
 
   /** Presence's answer (`true`/`false`), or `undefined` when there is no presence service or it failed. */
@@ -318,8 +348,8 @@ class OrchestratorRouter extends EventEmitter {
 
   /** Routes a message to the orchestrator's active daemon, or queues it; never rejects for a routing failure. */
   async routeMessage(message, orchestratorId) {
-    const args = messageArgs(message);
-    requireId('orchestratorId', orchestratorId);
+    const args = this._check.messageArgs(message);
+    this._check.requireId('orchestratorId', orchestratorId);
     const offline = this._presence ? (await this._presenceSaysOnline(orchestratorId)) === false : false;
     return this._submit(orchestratorId, (id) => this._native.route(id, orchestratorId, ...args, offline));
   }
@@ -330,7 +360,7 @@ class OrchestratorRouter extends EventEmitter {
    * batch, writing nothing, if any item is invalid.
    */
   async routeMessages(items) {
-    if (!Array.isArray(items)) throw new InvalidArgumentError('items', `must be an array, got ${describe(items)}`);
+    if (!Array.isArray(items)) throw new this._errors.InvalidArgumentError('items', `must be an array, got ${describe(items)}`);
     const n = items.length;
     const orchestratorIds = new Array(n);
     const ids = new Array(n);
@@ -341,13 +371,13 @@ class OrchestratorRouter extends EventEmitter {
     const priorities = new Array(n);
     for (let i = 0; i < n; i++) {
       const item = items[i];
-      if (item === null || typeof item !== 'object') throw new InvalidArgumentError(`items[${i}]`, `must be { message, orchestratorId }, got ${describe(item)}`);
+      if (item === null || typeof item !== 'object') throw new this._errors.InvalidArgumentError(`items[${i}]`, `must be { message, orchestratorId }, got ${describe(item)}`);
       let args;
       try {
-        args = messageArgs(item.message);
-        orchestratorIds[i] = requireId('orchestratorId', item.orchestratorId);
+        args = this._check.messageArgs(item.message);
+        orchestratorIds[i] = this._check.requireId('orchestratorId', item.orchestratorId);
       } catch (error) {
-        throw new InvalidArgumentError(`items[${i}].${error.metadata.field}`, error.message.replace(/^Invalid [^:]*: /, ''));
+        throw new this._errors.InvalidArgumentError(`items[${i}].${error.metadata.field}`, error.message.replace(/^Invalid [^:]*: /, ''));
       }
       [ids[i], channelIds[i], authorIds[i], contents[i], createdAts[i], priorities[i]] = args;
       authorIds[i] = authorIds[i] ?? null;
@@ -364,14 +394,14 @@ class OrchestratorRouter extends EventEmitter {
 
   /** Queues a message for later delivery to the orchestrator. */
   async queueMessageForOffline(message, orchestratorId) {
-    const args = messageArgs(message);
-    requireId('orchestratorId', orchestratorId);
+    const args = this._check.messageArgs(message);
+    this._check.requireId('orchestratorId', orchestratorId);
     await this._submit(orchestratorId, (id) => this._native.queue(id, orchestratorId, ...args));
   }
 
   /** The orchestrator's active daemon session (the primary one, with several), or `null`. */
   async getOrchestratorSession(orchestratorId) {
-    requireId('orchestratorId', orchestratorId);
+    this._check.requireId('orchestratorId', orchestratorId);
     const session = await this._call(orchestratorId, this._native.getSession(orchestratorId));
     if (session === null || session === undefined) return null;
     return sessionInfo(session);
@@ -382,14 +412,14 @@ class OrchestratorRouter extends EventEmitter {
    * active) first, then the others, most recently active first.
    */
   async getOrchestratorSessions(orchestratorId) {
-    requireId('orchestratorId', orchestratorId);
+    this._check.requireId('orchestratorId', orchestratorId);
     const sessions = await this._call(orchestratorId, this._native.getSessions(orchestratorId));
     return sessions.map(sessionInfo);
   }
 
   /** Whether the orchestrator is online: presence when set, else whether it has an active session. */
   async isOrchestratorOnline(orchestratorId) {
-    requireId('orchestratorId', orchestratorId);
+    this._check.requireId('orchestratorId', orchestratorId);
     const online = await this._presenceSaysOnline(orchestratorId);
     if (online !== undefined) return online;
     return (await this.getOrchestratorSession(orchestratorId)) !== null;
@@ -397,15 +427,15 @@ class OrchestratorRouter extends EventEmitter {
 
   /** Registers a daemon session, then drains the orchestrator's queue before resolving. */
   async registerSession(orchestratorId, session) {
-    requireId('orchestratorId', orchestratorId);
+    this._check.requireId('orchestratorId', orchestratorId);
     if (session === null || typeof session !== 'object') {
-      throw new InvalidArgumentError('session', `must be an object, got ${describe(session)}`);
+      throw new this._errors.InvalidArgumentError('session', `must be an object, got ${describe(session)}`);
     }
-    const id = requireId('session.id', session.id);
-    const daemonId = requireId('session.daemonId', session.daemonId);
+    const id = this._check.requireId('session.id', session.id);
+    const daemonId = this._check.requireId('session.daemonId', session.daemonId);
     const status = session.status === undefined ? 'active' : session.status;
-    if (typeof status !== 'string') throw new InvalidArgumentError('session.status', `must be a string, got ${describe(status)}`);
-    const createdAt = toMillis('session.createdAt', session.createdAt);
+    if (typeof status !== 'string') throw new this._errors.InvalidArgumentError('session.status', `must be a string, got ${describe(status)}`);
+    const createdAt = this._check.toMillis('session.createdAt', session.createdAt);
     await this._call(orchestratorId, this._native.registerSession(orchestratorId, id, daemonId, status, createdAt));
   }
 
@@ -414,8 +444,8 @@ class OrchestratorRouter extends EventEmitter {
    * `sessionId` is given. When the primary goes, the most recently active other one takes its place.
    */
   async unregisterSession(orchestratorId, sessionId) {
-    requireId('orchestratorId', orchestratorId);
-    const id = optionalId('sessionId', sessionId);
+    this._check.requireId('orchestratorId', orchestratorId);
+    const id = this._check.optionalId('sessionId', sessionId);
     await this._call(orchestratorId, this._native.unregisterSession(orchestratorId, id));
   }
 
@@ -424,14 +454,14 @@ class OrchestratorRouter extends EventEmitter {
    * becomes the primary) and drains a waiting backlog; never recreates a session.
    */
   async updateSessionActivity(orchestratorId, sessionId) {
-    requireId('orchestratorId', orchestratorId);
-    const id = optionalId('sessionId', sessionId);
+    this._check.requireId('orchestratorId', orchestratorId);
+    const id = this._check.optionalId('sessionId', sessionId);
     await this._call(orchestratorId, this._native.touchSession(orchestratorId, id));
   }
 
   /** Drains the orchestrator's queue now; resolves what was delivered, dropped and left. */
   async processQueuedMessages(orchestratorId) {
-    requireId('orchestratorId', orchestratorId);
+    this._check.requireId('orchestratorId', orchestratorId);
     return this._call(orchestratorId, this._native.processQueue(orchestratorId));
   }
 
@@ -455,7 +485,7 @@ class OrchestratorRouter extends EventEmitter {
 
   /** How many messages wait in the orchestrator's queue. */
   async getQueueDepth(orchestratorId) {
-    requireId('orchestratorId', orchestratorId);
+    this._check.requireId('orchestratorId', orchestratorId);
     return this._call(orchestratorId, this._native.queueDepth(orchestratorId));
   }
 
@@ -464,35 +494,40 @@ class OrchestratorRouter extends EventEmitter {
    * in-process daemon (with `redis: 'memory://'`) or a test reads of what was delivered to it.
    */
   async readDaemonEvents(daemonId, options = {}) {
-    requireId('daemonId', daemonId);
-    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', `must be an object, got ${describe(options)}`);
+    this._check.requireId('daemonId', daemonId);
+    if (options === null || typeof options !== 'object') throw new this._errors.InvalidArgumentError('options', `must be an object, got ${describe(options)}`);
     const max = options.max === undefined ? 100 : options.max;
-    if (!Number.isInteger(max) || max < 1 || max > 0xffffffff) throw new InvalidArgumentError('options.max', `must be a positive integer, got ${describe(max)}`);
+    if (!Number.isInteger(max) || max < 1 || max > 0xffffffff) throw new this._errors.InvalidArgumentError('options.max', `must be a positive integer, got ${describe(max)}`);
     const events = await this._call(undefined, this._native.readDaemonEvents(daemonId, max));
-    return events.map((json) => JSON.parse(json));
+    return events.map((json) => {
+      const event = JSON.parse(json);
+      // A Date, as @neolith/core's DaemonEvent has it (the payload's `timestamp` stays a string).
+      if (typeof event.timestamp === 'string') event.timestamp = new Date(event.timestamp);
+      return event;
+    });
   }
 
   /** Removes these events (by `id`) from a daemon's event list, as the daemon API does on an ack; resolves how many went. */
   async acknowledgeDaemonEvents(daemonId, eventIds) {
-    requireId('daemonId', daemonId);
-    if (!Array.isArray(eventIds)) throw new InvalidArgumentError('eventIds', `must be an array of event ids, got ${describe(eventIds)}`);
-    for (let i = 0; i < eventIds.length; i++) requireId(`eventIds[${i}]`, eventIds[i]);
+    this._check.requireId('daemonId', daemonId);
+    if (!Array.isArray(eventIds)) throw new this._errors.InvalidArgumentError('eventIds', `must be an array of event ids, got ${describe(eventIds)}`);
+    for (let i = 0; i < eventIds.length; i++) this._check.requireId(`eventIds[${i}]`, eventIds[i]);
     return this._call(undefined, this._native.acknowledgeDaemonEvents(daemonId, eventIds));
   }
 
   /** Acknowledges delivered messages (delivery receipts); resolves how many were awaiting a receipt. */
   async acknowledge(orchestratorId, messageIds) {
-    requireId('orchestratorId', orchestratorId);
+    this._check.requireId('orchestratorId', orchestratorId);
     if (!Array.isArray(messageIds)) {
-      throw new InvalidArgumentError('messageIds', `must be an array of message ids, got ${describe(messageIds)}`);
+      throw new this._errors.InvalidArgumentError('messageIds', `must be an array of message ids, got ${describe(messageIds)}`);
     }
-    for (let i = 0; i < messageIds.length; i++) requireId(`messageIds[${i}]`, messageIds[i]);
+    for (let i = 0; i < messageIds.length; i++) this._check.requireId(`messageIds[${i}]`, messageIds[i]);
     return this._call(orchestratorId, this._native.acknowledge(orchestratorId, messageIds));
   }
 
   /** The orchestrator's dead letters (never acknowledged), oldest first, with attempts and last error. */
   async getDeadLetters(orchestratorId) {
-    requireId('orchestratorId', orchestratorId);
+    this._check.requireId('orchestratorId', orchestratorId);
     const letters = await this._call(orchestratorId, this._native.deadLetters(orchestratorId));
     return letters.map((l) => {
       const letter = { messageId: l.messageId, channelId: l.channelId };
@@ -509,7 +544,7 @@ class OrchestratorRouter extends EventEmitter {
 
   /** Puts the orchestrator's dead letters back at the head of its queue, in order; resolves how many. */
   async requeueDeadLetters(orchestratorId) {
-    requireId('orchestratorId', orchestratorId);
+    this._check.requireId('orchestratorId', orchestratorId);
     return this._call(orchestratorId, this._native.requeueDeadLetters(orchestratorId));
   }
 
@@ -543,6 +578,7 @@ module.exports = {
   NoActiveSessionError,
   InvalidArgumentError,
   RouterBaseError,
+  errorClasses,
   EVENT_NAMES,
   PRIORITY_VALUES,
 };

@@ -4,6 +4,11 @@ module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/__tests__/tsconfig.json' }] },
   testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+  // The stand-in for @neolith/core (__tests__/core-swap) imports its workspace packages by name.
+  moduleNameMapper: {
+    '^@neolith/database$': '<rootDir>/__tests__/core-swap/database/index.ts',
+    '^@neolith/orchestrator-router$': '<rootDir>/index.js',
+  },
   globalSetup: '<rootDir>/__tests__/support/global-setup.ts',
   globalTeardown: '<rootDir>/__tests__/support/global-teardown.ts',
   testTimeout: 30000,

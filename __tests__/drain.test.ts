@@ -59,7 +59,7 @@ describe('draining a backlog', () => {
     for (const id of ids('m', 450)) await router.routeMessage(message(id), orch);
     let calls = 0;
     router.setMessageService({
-      getMessages: async (wanted: string[]) => {
+      getMessagesByIds: async (wanted: string[]) => {
         calls += 1;
         if (calls === 2) await router.unregisterSession(orch);
         return wanted.map((id) => ({ id, content: `content of ${id}` }));
@@ -127,7 +127,7 @@ describe('a drain reading two steps at once', () => {
     await fill(router, orch, daemon, 450);
     let calls = 0;
     router.setMessageService({
-      getMessages: async (messageIds: string[]) => {
+      getMessagesByIds: async (messageIds: string[]) => {
         calls += 1;
         if (calls === 2) throw new Error('database down');
         return messageIds.map((id) => ({ id, content: id }));
@@ -135,11 +135,12 @@ describe('a drain reading two steps at once', () => {
     });
     const routed = record(router, 'message.routed');
     const completed = record(router, 'queue.processing_completed');
-    await expect(router.processQueuedMessages(orch)).rejects.toThrow('database down');
+    const deferred = { reason: 'lookup_failed', error: 'messageService.getMessagesByIds(ids) failed: database down' };
+    expect(await router.processQueuedMessages(orch)).toEqual({ processed: 200, failed: 0, remaining: 250, deferred });
     const delivered = await daemonMessageIds(plainClient(), router, daemon);
     expect(delivered).toEqual(ids('s', 200));
     expect(routed.map((e) => e.messageId)).toEqual(delivered);
-    expect(completed).toEqual([expect.objectContaining({ processed: 200 })]);
+    expect(completed).toEqual([expect.objectContaining({ processed: 200, deferred })]);
   });
 
   it('gives every delivery awaiting a receipt its own place in delivery order', async () => {
@@ -156,7 +157,7 @@ describe('a drain reading two steps at once', () => {
 });
 
 describe('re-reading queued messages through the message service', () => {
-  it('delivers an edited message as edited and drops a deleted one with reason deleted (getMessages)', async () => {
+  it('delivers an edited message as edited and drops a deleted one with reason deleted (getMessagesByIds)', async () => {
     const router = newRouter();
     const dropped = record(router, 'message.dropped');
     const redis = plainClient();
@@ -165,7 +166,7 @@ describe('re-reading queued messages through the message service', () => {
     for (const id of ['keep', 'edit', 'gone', 'soft']) await router.routeMessage(message(id), orch);
     const asked: string[][] = [];
     router.setMessageService({
-      getMessages: async (wanted: string[]) => {
+      getMessagesByIds: async (wanted: string[]) => {
         asked.push(wanted);
         return [
           { id: 'soft', content: 'x', deletedAt: new Date() },
@@ -196,14 +197,19 @@ describe('re-reading queued messages through the message service', () => {
     expect(events).toEqual([expect.objectContaining({ messageId: 'a', content: 'A!' })]);
   });
 
-  it('keeps messages queued when the message service fails', async () => {
+  it('keeps messages queued when the message service fails, and says so', async () => {
     const router = newRouter();
     const redis = plainClient();
     const orch = uid('orch');
     await router.routeMessage(message('a'), orch);
-    router.setMessageService({ getMessages: async () => { throw new Error('database down'); } });
+    router.setMessageService({ getMessagesByIds: async () => { throw new Error('database down'); } });
     await router.registerSession(orch, { id: 's', daemonId: uid('daemon'), status: 'active', createdAt: new Date() });
-    await expect(router.processQueuedMessages(orch)).rejects.toMatchObject({ code: 'ORCHESTRATOR_ROUTING_ERROR', message: expect.stringContaining('database down') });
+    expect(await router.processQueuedMessages(orch)).toEqual({
+      processed: 0,
+      failed: 0,
+      remaining: 1,
+      deferred: { reason: 'lookup_failed', error: 'messageService.getMessagesByIds(ids) failed: database down' },
+    });
     expect(await redis.llen(keyOf(router, `routing:queue:${orch}`))).toBe(1);
   });
 });

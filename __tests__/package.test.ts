@@ -111,8 +111,9 @@ describe('the npm package', () => {
         r.on('message.routed', (e) => e.sessionId.toUpperCase());
         // @ts-expect-error not a priority level
         await r.routeMessage({ id: 'm', channelId: 'c', content: 'x', priority: 'urgent' }, 'o');
-        // @ts-expect-error not an event name
-        r.on('message.routd', () => undefined);
+        // @ts-expect-error a router event's listener is typed
+        r.on('message.queued', (e) => e.sessionId);
+        r.on('a.name.of.its.own', (...args: unknown[]) => void args);
         void [result, events, priority];
       }
       void main;

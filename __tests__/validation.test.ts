@@ -108,9 +108,12 @@ describe('configuration', () => {
     }
   });
 
-  it('accepts and ignores prisma', async () => {
-    const router = newRouter({ prisma: { message: { findUnique: () => null } } });
-    expect((await router.routeMessage(message('m'), uid('o'))).status).toBe('offline');
+  it('refuses a prisma that has no message.findMany, naming it', () => {
+    for (const prisma of [{}, { message: { findUnique: async () => null } }, 'postgres://db']) {
+      expect(() => createOrchestratorRouter({ redis: 'memory://validation', prisma: prisma as never })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', metadata: { field: 'prisma' }, message: expect.stringContaining('prisma.message.findMany') }),
+      );
+    }
   });
 });
 

@@ -2,7 +2,7 @@
 // Argument checks that need JavaScript types (strings, Dates, clients), turning what callers pass
 // into the flat values the binding takes. Refusals are InvalidArgumentErrors naming the field.
 
-const { InvalidArgumentError } = require('./errors');
+const { InvalidArgumentError, adopt } = require('./errors');
 
 /** A short description of a value for an error message. */
 function describe(value) {
@@ -301,4 +301,31 @@ function redisTarget(redis) {
   return { target: { host, port, username, password, db, tls: tlsTarget('redis.tls', tls) } };
 }
 
-module.exports = { PRIORITY_VALUES, describe, requireId, optionalId, toMillis, messageArgs, redisTarget };
+const CHECKS = { requireId, optionalId, toMillis, messageArgs, redisTarget };
+const checksByFamily = new WeakMap();
+
+/**
+ * The checks a router makes, refusing in its error family (see `errorClasses` in ./errors): the
+ * functions above as they are for the package's own classes, else each raising its refusal again
+ * in the family's InvalidArgumentError.
+ */
+function checksIn(family) {
+  if (family.InvalidArgumentError === InvalidArgumentError) return CHECKS;
+  let checks = checksByFamily.get(family);
+  if (!checks) {
+    checks = {};
+    for (const [name, check] of Object.entries(CHECKS)) {
+      checks[name] = (...args) => {
+        try {
+          return check(...args);
+        } catch (error) {
+          throw adopt(error, family);
+        }
+      };
+    }
+    checksByFamily.set(family, checks);
+  }
+  return checks;
+}
+
+module.exports = { PRIORITY_VALUES, describe, checksIn, redisTarget };

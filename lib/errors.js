@@ -1,74 +1,164 @@
 'use strict';
 // The error classes of @neolith/orchestrator-router (the deployed service's three, with its names,
-// codes, status codes and messages, and InvalidArgumentError), and the mapping from the binding's
+// codes, status codes and messages, and InvalidArgumentError), built on the package's own base or
+// on a host's (`errorBase`: @neolith/core's GenesisError), and the mapping from the binding's
 // `{ code, field?, message }` errors to them.
 
-/** Neolith's base error shape: `message`, `code`, `statusCode`, optional `metadata`, `name`. */
+/** Marks every error the router raises with its code, whichever base its class was built on. */
+const CODE = Symbol.for('@neolith/orchestrator-router:code');
+
+/**
+ * Neolith's base error shape: `message`, `code`, `statusCode`, optional `metadata`, `name`, and
+ * `toJSON()` as @neolith/core's GenesisError has them.
+ */
 class RouterBaseError extends Error {
-  constructor(message, code, statusCode, metadata) {
+  constructor(message, code, statusCode = 500, metadata) {
     super(message);
     this.name = new.target.name;
     this.code = code;
     this.statusCode = statusCode;
     if (metadata !== undefined) this.metadata = metadata;
+    Error.captureStackTrace(this, new.target);
+  }
+
+  /** `{ name, message, code, statusCode, metadata }`, as `JSON.stringify` and loggers read it. */
+  toJSON() {
+    return { name: this.name, message: this.message, code: this.code, statusCode: this.statusCode, metadata: this.metadata };
+  }
+
+  /**
+   * `error instanceof` one of the package's classes also holds for the same error raised in a
+   * host's hierarchy (a router built with `errorBase`), so either import can be used to catch it.
+   */
+  static [Symbol.hasInstance](value) {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+    const code = value[CODE];
+    return code !== undefined && (this === RouterBaseError || this.code === code);
   }
 }
 
-/** A routing failure. */
-class OrchestratorRoutingError extends RouterBaseError {
-  constructor(message, metadata) {
-    super(message, 'ORCHESTRATOR_ROUTING_ERROR', 500, metadata);
+/** Builds the four error classes on `Base`, constructed as `new Base(message, code, statusCode, metadata)`. */
+function defineClasses(Base) {
+  /** A routing failure: code `ORCHESTRATOR_ROUTING_ERROR`, status 500. */
+  class OrchestratorRoutingError extends Base {
+    constructor(message, metadata) {
+      super(message, 'ORCHESTRATOR_ROUTING_ERROR', 500, metadata);
+      this.name = 'OrchestratorRoutingError';
+      brand(this, 'ORCHESTRATOR_ROUTING_ERROR');
+    }
   }
+
+  /** The orchestrator is not online: code `ORCHESTRATOR_OFFLINE`, status 503. */
+  class OrchestratorOfflineError extends Base {
+    constructor(orchestratorId) {
+      super(`Orchestrator is offline: ${orchestratorId}`, 'ORCHESTRATOR_OFFLINE', 503, { orchestratorId });
+      this.name = 'OrchestratorOfflineError';
+      brand(this, 'ORCHESTRATOR_OFFLINE');
+    }
+  }
+
+  /** The orchestrator has no active daemon session: code `NO_ACTIVE_SESSION`, status 404. */
+  class NoActiveSessionError extends Base {
+    constructor(orchestratorId) {
+      super(`No active session found for orchestrator: ${orchestratorId}`, 'NO_ACTIVE_SESSION', 404, { orchestratorId });
+      this.name = 'NoActiveSessionError';
+      brand(this, 'NO_ACTIVE_SESSION');
+    }
+  }
+
+  /** An argument or configuration value was refused before anything was written: code `INVALID_ARGUMENT`, status 400. */
+  class InvalidArgumentError extends Base {
+    constructor(field, problem) {
+      super(`Invalid ${field}: ${problem}`, 'INVALID_ARGUMENT', 400, { field });
+      this.name = 'InvalidArgumentError';
+      brand(this, 'INVALID_ARGUMENT');
+    }
+  }
+
+  OrchestratorRoutingError.code = 'ORCHESTRATOR_ROUTING_ERROR';
+  OrchestratorOfflineError.code = 'ORCHESTRATOR_OFFLINE';
+  NoActiveSessionError.code = 'NO_ACTIVE_SESSION';
+  InvalidArgumentError.code = 'INVALID_ARGUMENT';
+  return Object.freeze({ OrchestratorRoutingError, OrchestratorOfflineError, NoActiveSessionError, InvalidArgumentError });
 }
 
-/** The orchestrator is not online. */
-class OrchestratorOfflineError extends RouterBaseError {
-  constructor(orchestratorId) {
-    super(`Orchestrator is offline: ${orchestratorId}`, 'ORCHESTRATOR_OFFLINE', 503, { orchestratorId });
-  }
+function brand(error, code) {
+  Object.defineProperty(error, CODE, { value: code, enumerable: false });
 }
 
-/** The orchestrator has no active daemon session. */
-class NoActiveSessionError extends RouterBaseError {
-  constructor(orchestratorId) {
-    super(`No active session found for orchestrator: ${orchestratorId}`, 'NO_ACTIVE_SESSION', 404, { orchestratorId });
+const OWN = defineClasses(RouterBaseError);
+const families = new WeakMap([[RouterBaseError, OWN]]);
+
+/**
+ * The router's error classes built on `base` (a class constructed as
+ * `new base(message, code, statusCode, metadata)`, such as @neolith/core's GenesisError), or the
+ * package's own without one. The same base always gives the same classes, so the classes a host
+ * exports and the ones its routers raise are one and the same.
+ */
+function errorClasses(base) {
+  if (base === undefined || base === null) return OWN;
+  if (typeof base !== 'function' || !(base === Error || base.prototype instanceof Error)) {
+    throw new OWN.InvalidArgumentError('errorBase', 'must be a class that extends Error (constructed as new errorBase(message, code, statusCode, metadata))');
   }
+  let family = families.get(base);
+  if (!family) {
+    family = defineClasses(base);
+    families.set(base, family);
+  }
+  return family;
 }
 
-/** An argument or configuration value was refused before anything was written. */
-class InvalidArgumentError extends RouterBaseError {
-  constructor(field, problem) {
-    super(`Invalid ${field}: ${problem}`, 'INVALID_ARGUMENT', 400, { field });
+/** `error` raised again in `family` when it is one of the package's own errors (else unchanged). */
+function adopt(error, family) {
+  if (family === OWN || error === null || typeof error !== 'object' || error[CODE] === undefined) return error;
+  const base = Object.getPrototypeOf(family.OrchestratorRoutingError);
+  if (Function.prototype[Symbol.hasInstance].call(base, error)) return error;
+  let adopted;
+  switch (error[CODE]) {
+    case 'INVALID_ARGUMENT':
+      adopted = new family.InvalidArgumentError(error.metadata.field, '');
+      break;
+    case 'ORCHESTRATOR_OFFLINE':
+      adopted = new family.OrchestratorOfflineError(error.metadata.orchestratorId);
+      break;
+    case 'NO_ACTIVE_SESSION':
+      adopted = new family.NoActiveSessionError(error.metadata.orchestratorId);
+      break;
+    default:
+      adopted = new family.OrchestratorRoutingError(error.message, error.metadata);
   }
+  adopted.message = error.message;
+  adopted.stack = error.stack;
+  return adopted;
 }
 
-/** Turns a binding error (`{ code, field?, message }`) into one of the error classes. */
-function errorFrom(parsed, orchestratorId) {
+/** Turns a binding error (`{ code, field?, message }`) into one of `family`'s classes. */
+function errorFrom(parsed, orchestratorId, family = OWN) {
   if (parsed.code === 'INVALID_ARGUMENT') {
-    const err = new InvalidArgumentError(parsed.field, '');
+    const err = new family.InvalidArgumentError(parsed.field, '');
     err.message = parsed.message;
     return err;
   }
-  return new OrchestratorRoutingError(parsed.message, orchestratorId ? { orchestratorId } : undefined);
+  return new family.OrchestratorRoutingError(parsed.message, orchestratorId ? { orchestratorId } : undefined);
 }
 
 /** Turns an error thrown by the binding (its message is the JSON of `errorFrom`'s argument). */
-function fromNative(error, orchestratorId) {
+function fromNative(error, orchestratorId, family = OWN) {
   let parsed;
   try {
     parsed = JSON.parse(error.message);
   } catch {
-    return new OrchestratorRoutingError(error.message, orchestratorId ? { orchestratorId } : undefined);
+    return new family.OrchestratorRoutingError(error.message, orchestratorId ? { orchestratorId } : undefined);
   }
-  return errorFrom(parsed, orchestratorId);
+  return errorFrom(parsed, orchestratorId, family);
 }
 
 module.exports = {
   RouterBaseError,
-  OrchestratorRoutingError,
-  OrchestratorOfflineError,
-  NoActiveSessionError,
-  InvalidArgumentError,
+  ...OWN,
+  errorClasses,
+  adopt,
   errorFrom,
   fromNative,
 };

@@ -55,7 +55,7 @@ async function drain() {
     drainIntervalMs: 20,
   });
   router.setMessageService({
-    getMessages: async (ids) => {
+    getMessagesByIds: async (ids) => {
       await new Promise((r) => setTimeout(r, spec.batchDelayMs));
       print({ batch: ids.length });
       return ids.map((id) => ({ id, content: `content of ${id}` }));

@@ -10,6 +10,7 @@ export const {
   NoActiveSessionError,
   InvalidArgumentError,
   RouterBaseError,
+  errorClasses,
   EVENT_NAMES,
   PRIORITY_VALUES,
 } = cjs;

@@ -8,6 +8,7 @@ import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..');
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const VITEST = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 /** Runs a command, resolving its stdout; rejects with its output when it fails. */
@@ -94,6 +95,37 @@ describe('the npm package', () => {
     const out = JSON.parse(await run(process.execPath, ['main.mjs'], consumer));
     expect(out).toEqual({ queued: { success: true, status: 'offline', attempts: 1 }, same: true, defaultInstance: true, low: 1, events: expect.any(Number) });
   });
+
+  it("passes a consumer's own tests under vitest 2 (@neolith/core's runner), in its forks and its threads pool", async () => {
+    // Three test files, each routing on the in-process store and through Redis: the threads pool
+    // loads the package in several worker threads, one after another and side by side.
+    const dir = path.join(consumer, 'vitest');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const n of [1, 2, 3]) {
+      fs.writeFileSync(path.join(dir, `route${n}.test.mjs`), `
+        import { createOrchestratorRouter } from '@neolith/orchestrator-router';
+        describe('the router in test file ${n}', () => {
+          it('routes on the in-process store', async () => {
+            const r = createOrchestratorRouter({ redis: 'memory://vitest${n}' });
+            await r.registerSession('orch', { id: 's', daemonId: 'd' });
+            expect(await r.routeMessage({ id: 'm${n}', channelId: 'c', content: 'hi' }, 'orch')).toMatchObject({ status: 'delivered' });
+            expect((await r.readDaemonEvents('d')).map((e) => e.payload.messageId)).toEqual(['m${n}']);
+            await r.close();
+          });
+          it('routes through Redis', async () => {
+            const r = createOrchestratorRouter({ redis: process.env.REDIS_URL, keyPrefix: 'vitest${n}:' + process.pid + ':' + Date.now() + ':' });
+            await r.registerSession('orch', { id: 's', daemonId: 'd' });
+            expect(await r.routeMessage({ id: 'm', channelId: 'c', content: 'hi' }, 'orch')).toMatchObject({ status: 'delivered' });
+            await r.close();
+          });
+        });`);
+    }
+    for (const pool of ['forks', 'threads', 'threads']) {
+      // `run` rejects when vitest exits non-zero (a crashed worker included), with its output.
+      const out = await run(process.execPath, [VITEST, 'run', '--root', dir, '--globals', '--pool', pool, '--reporter', 'verbose'], consumer);
+      expect(out).toMatch(/Tests\s+6 passed \(6\)/);
+    }
+  }, 120_000);
 
   it('ships the operator tool as a bin', async () => {
     const help = await run(path.join(consumer, 'node_modules', '.bin', 'orchestrator-router'), ['--help'], consumer);

@@ -22,7 +22,9 @@ import {
 import type { DaemonEvent, DaemonSession } from './types/daemon';
 import type { MessageWithRelations } from './types/message';
 
-export async function routeLikeCore(message: MessageWithRelations, session: DaemonSession, api: DaemonApiService): Promise<MessageRoutingMetadata> {
+type DaemonToken = Parameters<DaemonApiService['getPendingEvents']>[0];
+
+export async function routeLikeCore(message: MessageWithRelations, session: DaemonSession, api: DaemonApiService, token: DaemonToken): Promise<MessageRoutingMetadata> {
   const retry: Partial<RoutingRetryConfig> = { maxAttempts: 5 };
   const queue: Partial<OfflineQueueConfig> = { maxQueueSize: 500 };
   const config: OrchestratorRouterConfig = { retry, offlineQueue: queue, deliveryTimeoutMs: 2000 };
@@ -44,7 +46,7 @@ export async function routeLikeCore(message: MessageWithRelations, session: Daem
   const status: MessageRoutingStatus = result.status;
   const active: OrchestratorSessionInfo | null = await router.getOrchestratorSession(session.orchestratorId);
   const received: DaemonEvent[] = await router.readDaemonEvents(session.daemonId);
-  const pending: DaemonEvent[] = await api.getPendingEvents({ daemonId: session.daemonId, orchestratorId: session.orchestratorId });
+  const pending: DaemonEvent[] = await api.getPendingEvents(token);
   await router.close();
   return {
     isForOrchestrator: true,

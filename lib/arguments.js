@@ -315,9 +315,10 @@ function checksIn(family) {
   if (!checks) {
     checks = {};
     for (const [name, check] of Object.entries(CHECKS)) {
-      checks[name] = (...args) => {
+      // Every check takes one or two arguments (fixed arity keeps the route path free of rest arrays).
+      checks[name] = (a, b) => {
         try {
-          return check(...args);
+          return check(a, b);
         } catch (error) {
           throw adopt(error, family);
         }

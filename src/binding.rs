@@ -31,9 +31,21 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-/// The runtime background work runs on; routing calls enter it on the JS thread for timers and
-/// for the drains they start.
-static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+/// The process's one tokio runtime: `#[napi] async fn`s and background work run on it (see
+/// `SharedRuntime`), and routing calls enter it on the JS thread for timers and the drains they
+/// start. Built once and never shut down or dropped, because every Node environment (the main
+/// thread and each worker) shares it, and any of them may be the first to load or the last to go.
+static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("the tokio runtime starts")
+    })
+}
 
 /// The most `routeMessage` calls of one tick routed as one batch: several batches in flight let
 /// Redis run one while this thread settles another (256 in flight on a 2-core machine: about
@@ -180,7 +192,7 @@ impl Local {
 
     /// Polls every call that can make progress (on the JS thread).
     fn run(&self) {
-        let _runtime = RUNTIME.get().expect("the runtime starts at module load").enter();
+        let _runtime = runtime().enter();
         loop {
             let next = self.ready.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
             match next {
@@ -831,13 +843,50 @@ pub async fn queue_stats(redis_json: String, key_prefix: String, timeout_ms: u32
 /// every timer on one tokio worker thread: a future and the Redis connection's driver then wake
 /// each other on one thread instead of across two (when routes ran there too, this measured one
 /// call in flight p50 about 190 µs instead of 213 µs on a 2-core machine).
+///
+/// napi's own tokio runtime (`create_custom_tokio_runtime`) is not used: napi shuts it down when
+/// the last live environment goes (a worker that loaded first and exited) and then builds a
+/// default one, while handles to the first stayed in use. This backend hands napi the shared
+/// runtime instead, and ignores napi's shutdown.
+struct SharedRuntime;
+
+struct Entered(#[allow(dead_code)] tokio::runtime::EnterGuard<'static>);
+impl napi::bindgen_prelude::AsyncRuntimeGuard for Entered {}
+
+// SAFETY: napi asks that nothing of the backend runs after `shutdown` returns, because Node may
+// unload the addon's image then. The image is pinned for the life of the process (below), so the
+// runtime's threads may keep running its code: other environments still use them.
+unsafe impl napi::bindgen_prelude::AsyncRuntime for SharedRuntime {
+    fn spawn(
+        &self,
+        task: napi::bindgen_prelude::AsyncRuntimeTask,
+    ) -> Result<(), napi::bindgen_prelude::AsyncRuntimeRejection<napi::bindgen_prelude::AsyncRuntimeTask>> {
+        runtime().spawn(task);
+        Ok(())
+    }
+
+    fn block_on(&self, future: std::pin::Pin<&mut dyn Future<Output = ()>>) -> napi::Result<()> {
+        runtime().block_on(future);
+        Ok(())
+    }
+
+    fn enter(&self) -> napi::Result<Box<dyn napi::bindgen_prelude::AsyncRuntimeGuard + '_>> {
+        Ok(Box::new(Entered(runtime().enter())))
+    }
+
+    fn start(&self) -> napi::Result<()> {
+        runtime();
+        Ok(())
+    }
+
+    /// Called when the last live environment goes; another may load the addon after it.
+    fn shutdown(&self) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
 #[napi_derive::module_init]
 fn init() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts");
-    let _ = RUNTIME.set(runtime.handle().clone());
-    napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    napi::bindgen_prelude::retain_current_module_for_unload_safety();
+    napi::bindgen_prelude::register_async_runtime(SharedRuntime);
 }

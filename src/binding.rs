@@ -18,7 +18,7 @@ use crate::store::any::AnyStore;
 use crate::store::memory::{memory_name, MemoryStore};
 use crate::store::redis::{cluster_target, connection_info, RedisStore};
 use async_task::Runnable;
-use napi::bindgen_prelude::{BufferSlice, Function, Promise};
+use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder, BufferSlice, Function, Promise};
 use napi::Env;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
@@ -413,6 +413,17 @@ impl NativeRouter {
         Ok(NativeRouter { router, sink, local, pipe, tick: Mutex::new((Vec::new(), Vec::new())), silence_ms })
     }
 
+    /// `call`'s future as a promise, run on the shared runtime. The future owns a clone of the
+    /// router and never borrows `self`: a worker terminated mid-call frees its `NativeRouter` at
+    /// teardown while the future may still be running on the runtime, which outlives every env.
+    fn promise<T, F>(&self, env: &Env, call: impl FnOnce(Arc<Router<AnyStore>>) -> F) -> napi::Result<AsyncBlock<T>>
+    where
+        T: napi::bindgen_prelude::ToNapiValue + Send + 'static,
+        F: Future<Output = napi::Result<T>> + Send + 'static,
+    {
+        AsyncBlockBuilder::new(call(Arc::clone(&self.router))).build(env)
+    }
+
     /// Runs what can make progress and tells JS what is left for it (`EVENTS | RESULTS | OUTPUT`).
     fn settle(&self) -> u32 {
         self.local.run();
@@ -627,61 +638,66 @@ impl NativeRouter {
     }
 
     /// Stores a daemon session and drains the orchestrator's queue.
-    #[napi]
-    pub async fn register_session(
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn register_session(
         &self,
+        env: &Env,
         orchestrator_id: String,
         id: String,
         daemon_id: String,
         status: String,
         created_at: f64,
-    ) -> napi::Result<()> {
+    ) -> napi::Result<AsyncBlock<()>> {
         let session = SessionInput { id, daemon_id, status, created_at_ms: created_at as i64 };
-        self.router.register_session(&orchestrator_id, session).await.map_err(js_error)
+        self.promise(env, |router| async move { router.register_session(&orchestrator_id, session).await.map_err(js_error) })
     }
 
     /// Deletes one session of the orchestrator, or all of them.
-    #[napi]
-    pub async fn unregister_session(&self, orchestrator_id: String, session_id: Option<String>) -> napi::Result<()> {
-        self.router.unregister_session(&orchestrator_id, session_id.as_deref()).await.map_err(js_error)
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn unregister_session(&self, env: &Env, orchestrator_id: String, session_id: Option<String>) -> napi::Result<AsyncBlock<()>> {
+        self.promise(env, |router| async move { router.unregister_session(&orchestrator_id, session_id.as_deref()).await.map_err(js_error) })
     }
 
     /// The heartbeat of the primary session, or of the one named.
-    #[napi]
-    pub async fn touch_session(&self, orchestrator_id: String, session_id: Option<String>) -> napi::Result<()> {
-        self.router.touch_session(&orchestrator_id, session_id.as_deref()).await.map_err(js_error)
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn touch_session(&self, env: &Env, orchestrator_id: String, session_id: Option<String>) -> napi::Result<AsyncBlock<()>> {
+        self.promise(env, |router| async move { router.touch_session(&orchestrator_id, session_id.as_deref()).await.map_err(js_error) })
     }
 
     /// The orchestrator's active (primary) session, if any.
-    #[napi]
-    pub async fn get_session(&self, orchestrator_id: String) -> napi::Result<Option<SessionResult>> {
-        let session = self.router.active_session(&orchestrator_id).await.map_err(js_error)?;
-        Ok(session.map(session_result))
+    #[napi(ts_return_type = "Promise<SessionResult | null>")]
+    pub fn get_session(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<Option<SessionResult>>> {
+        self.promise(env, |router| async move {
+            let session = router.active_session(&orchestrator_id).await.map_err(js_error)?;
+            Ok(session.map(session_result))
+        })
     }
 
     /// The orchestrator's living sessions, the primary first.
     #[napi]
-    pub async fn get_sessions(&self, orchestrator_id: String) -> napi::Result<Vec<SessionResult>> {
-        let sessions = self.router.sessions_of(&orchestrator_id).await.map_err(js_error)?;
-        Ok(sessions.into_iter().map(session_result).collect())
+    pub fn get_sessions(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<Vec<SessionResult>>> {
+        self.promise(env, |router| async move {
+            let sessions = router.sessions_of(&orchestrator_id).await.map_err(js_error)?;
+            Ok(sessions.into_iter().map(session_result).collect())
+        })
     }
 
     /// Up to `max` events of the daemon's event list, oldest first, as a JSON array of event JSON.
     #[napi]
-    pub async fn read_daemon_events(&self, daemon_id: String, max: u32) -> napi::Result<Vec<String>> {
-        self.router.read_daemon_events(&daemon_id, max as usize).await.map_err(js_error)
+    pub fn read_daemon_events(&self, env: &Env, daemon_id: String, max: u32) -> napi::Result<AsyncBlock<Vec<String>>> {
+        self.promise(env, |router| async move { router.read_daemon_events(&daemon_id, max as usize).await.map_err(js_error) })
     }
 
     /// Removes these events from the daemon's event list; how many went.
     #[napi]
-    pub async fn acknowledge_daemon_events(&self, daemon_id: String, event_ids: Vec<String>) -> napi::Result<f64> {
-        self.router.acknowledge_daemon_events(&daemon_id, &event_ids).await.map(|n| n as f64).map_err(js_error)
+    pub fn acknowledge_daemon_events(&self, env: &Env, daemon_id: String, event_ids: Vec<String>) -> napi::Result<AsyncBlock<f64>> {
+        self.promise(env, |router| async move { router.acknowledge_daemon_events(&daemon_id, &event_ids).await.map(|n| n as f64).map_err(js_error) })
     }
 
     /// How many messages wait in the orchestrator's queue.
     #[napi]
-    pub async fn queue_depth(&self, orchestrator_id: String) -> napi::Result<f64> {
-        self.router.queue_depth(&orchestrator_id).await.map(|n| n as f64).map_err(js_error)
+    pub fn queue_depth(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<f64>> {
+        self.promise(env, |router| async move { router.queue_depth(&orchestrator_id).await.map(|n| n as f64).map_err(js_error) })
     }
 
     /// The router's counters and delivery-latency summary since it was created, as JSON.
@@ -698,46 +714,50 @@ impl NativeRouter {
 
     /// Drains the orchestrator's queue now.
     #[napi]
-    pub async fn process_queue(&self, orchestrator_id: String) -> napi::Result<DrainResult> {
-        let summary = self.router.process_queue(&orchestrator_id).await.map_err(js_error)?;
-        Ok(DrainResult {
-            processed: summary.processed as f64,
-            failed: summary.failed as f64,
-            remaining: summary.remaining as f64,
-            deferred: summary.deferred.map(|d| serde_json::to_value(d).expect("deferrals serialise")),
+    pub fn process_queue(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<DrainResult>> {
+        self.promise(env, |router| async move {
+            let summary = router.process_queue(&orchestrator_id).await.map_err(js_error)?;
+            Ok(DrainResult {
+                processed: summary.processed as f64,
+                failed: summary.failed as f64,
+                remaining: summary.remaining as f64,
+                deferred: summary.deferred.map(|d| serde_json::to_value(d).expect("deferrals serialise")),
+            })
         })
     }
 
     /// Ends the wait for these messages' receipts; resolves how many were waiting.
     #[napi]
-    pub async fn acknowledge(&self, orchestrator_id: String, message_ids: Vec<String>) -> napi::Result<f64> {
-        self.router.acknowledge(&orchestrator_id, message_ids).await.map(|n| n as f64).map_err(js_error)
+    pub fn acknowledge(&self, env: &Env, orchestrator_id: String, message_ids: Vec<String>) -> napi::Result<AsyncBlock<f64>> {
+        self.promise(env, |router| async move { router.acknowledge(&orchestrator_id, message_ids).await.map(|n| n as f64).map_err(js_error) })
     }
 
     /// The orchestrator's dead letters, oldest first.
     #[napi]
-    pub async fn dead_letters(&self, orchestrator_id: String) -> napi::Result<Vec<DeadLetterResult>> {
-        let letters = self.router.dead_letters(&orchestrator_id).await.map_err(js_error)?;
-        Ok(letters
-            .into_iter()
-            .map(|letter| DeadLetterResult {
-                message_id: letter.item.message_id,
-                channel_id: letter.item.channel_id,
-                author_id: letter.item.author_id,
-                content: letter.item.content,
-                created_at: letter.item.created_at,
-                queued_at: letter.item.queued_at,
-                attempts: letter.attempts,
-                last_error: letter.last_error,
-                dead_lettered_at: letter.dead_lettered_at_ms.map_or(f64::NAN, |t| t as f64),
-            })
-            .collect())
+    pub fn dead_letters(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<Vec<DeadLetterResult>>> {
+        self.promise(env, |router| async move {
+            let letters = router.dead_letters(&orchestrator_id).await.map_err(js_error)?;
+            Ok(letters
+                .into_iter()
+                .map(|letter| DeadLetterResult {
+                    message_id: letter.item.message_id,
+                    channel_id: letter.item.channel_id,
+                    author_id: letter.item.author_id,
+                    content: letter.item.content,
+                    created_at: letter.item.created_at,
+                    queued_at: letter.item.queued_at,
+                    attempts: letter.attempts,
+                    last_error: letter.last_error,
+                    dead_lettered_at: letter.dead_lettered_at_ms.map_or(f64::NAN, |t| t as f64),
+                })
+                .collect())
+        })
     }
 
     /// Puts the dead letters back at the head of the queue; resolves how many.
     #[napi]
-    pub async fn requeue_dead_letters(&self, orchestrator_id: String) -> napi::Result<f64> {
-        self.router.requeue_dead_letters(&orchestrator_id).await.map(|n| n as f64).map_err(js_error)
+    pub fn requeue_dead_letters(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<f64>> {
+        self.promise(env, |router| async move { router.requeue_dead_letters(&orchestrator_id).await.map(|n| n as f64).map_err(js_error) })
     }
 
     /// Turns delivery of one event kind to JS on or off.

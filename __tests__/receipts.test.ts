@@ -72,6 +72,24 @@ describe('delivery receipts', () => {
     }]);
   });
 
+  it('puts every message awaiting a receipt back at the head of the queue, in delivery order, once one is overdue and the orchestrator is offline', async () => {
+    // m3's receipt is due seconds after m1's and m2's (another router, with a longer timeout,
+    // delivered it): it still goes back with them, behind them, not later ahead of them.
+    const router = newRouter(receipts);
+    const slow = newRouter({ ...receipts, deliveryTimeoutMs: 3000, keyPrefix: keyOf(router, '') });
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await online(router, orch, daemon);
+    for (const id of ['m1', 'm2']) await router.routeMessage(message(id), orch);
+    await slow.routeMessage(message('m3'), orch);
+    await router.unregisterSession(orch);
+    await router.routeMessage(message('m4'), orch);
+    const queueKey = keyOf(router, `routing:queue:${orch}`);
+    await waitFor(async () => (await redis.llen(queueKey)) === 4, 'the awaited messages to return to the queue');
+    expect((await redis.lrange(queueKey, 0, -1)).map((i) => JSON.parse(i).messageId)).toEqual(['m1', 'm2', 'm3', 'm4']);
+  });
+
   it('puts overdue messages back at the head of the queue, in order, when the orchestrator went offline', async () => {
     const router = newRouter(receipts);
     const redis = plainClient();

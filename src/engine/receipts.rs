@@ -8,6 +8,7 @@ use super::model::{non_empty, to_json, DaemonEvent, DeadLetter, InflightRecord, 
 use super::router::Router;
 use super::time::{format_iso, now_ms, parse_iso};
 use crate::store::{ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, Store};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Overdue messages read and acted on in one step. Requeued messages keep their order only
@@ -53,7 +54,7 @@ impl<S: Store> Router<S> {
         for _ in 0..MAX_STEPS {
             let now = now_ms();
             let overdue = self
-                .bounded(self.store.overdue_receipts(orchestrator_id, now, OVERDUE_BATCH))
+                .bounded(self.store.overdue_receipts(orchestrator_id, now, now, OVERDUE_BATCH))
                 .await
                 .map_err(|e| RouterError::Store(e.0))?;
             if overdue.overdue.is_empty() {
@@ -63,8 +64,22 @@ impl<S: Store> Router<S> {
             if session.is_some() && presence.offline(self, orchestrator_id).await {
                 session = None;
             }
-            let mut records: Vec<(&str, &str, Option<InflightRecord>)> = overdue
-                .overdue
+            // With nowhere to redeliver, every message still awaiting its receipt goes back to the
+            // queue with the overdue ones, in one step and in delivery order: each step puts its
+            // messages at the head of the queue, so one requeued by a later step would go ahead of
+            // the earlier deliveries.
+            let awaited = match session {
+                Some(_) => None,
+                None => Some(
+                    self.bounded(self.store.overdue_receipts(orchestrator_id, now, i64::MAX, OVERDUE_BATCH))
+                        .await
+                        .map_err(|e| RouterError::Store(e.0))?,
+                ),
+            };
+            let due: HashSet<&str> = overdue.overdue.iter().map(|(id, _)| id.as_str()).collect();
+            let mut records: Vec<(&str, &str, Option<InflightRecord>)> = awaited
+                .as_ref()
+                .map_or(&overdue.overdue, |awaited| &awaited.overdue)
                 .iter()
                 .map(|(id, raw)| (id.as_str(), raw.as_str(), serde_json::from_str(raw).ok()))
                 .collect();
@@ -75,7 +90,7 @@ impl<S: Store> Router<S> {
                 .iter()
                 .map(|(id, raw, record)| {
                     let action = match (record, &session) {
-                        (Some(record), _) if record.attempts >= self.config.retry.max_attempts => ReceiptAction::DeadLetter {
+                        (Some(record), _) if record.attempts >= self.config.retry.max_attempts && due.contains(id) => ReceiptAction::DeadLetter {
                             entry: to_json(&DeadLetter {
                                 item: record.item.clone(),
                                 attempts: record.attempts,

@@ -69,8 +69,8 @@ impl Store for AnyStore {
         each!(self, store => store.acknowledge(orchestrator_id, message_ids).await)
     }
 
-    async fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, limit: usize) -> StoreResult<OverdueReceipts> {
-        each!(self, store => store.overdue_receipts(orchestrator_id, now_ms, limit).await)
+    async fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, due_by_ms: i64, limit: usize) -> StoreResult<OverdueReceipts> {
+        each!(self, store => store.overdue_receipts(orchestrator_id, now_ms, due_by_ms, limit).await)
     }
 
     async fn receipt_step(&self, step: &ReceiptStep<'_>) -> StoreResult<ReceiptReply> {

@@ -758,12 +758,12 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, limit: usize) -> StoreResult<OverdueReceipts> {
+    async fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, due_by_ms: i64, limit: usize) -> StoreResult<OverdueReceipts> {
         self.orchestrator_step(orchestrator_id, |state| {
             let o = state.orchestrator(orchestrator_id, now_ms);
             let session = self.read_session(o, now_ms);
             let mut overdue = Vec::new();
-            for id in o.receipts.up_to(now_ms, limit) {
+            for id in o.receipts.up_to(due_by_ms, limit) {
                 match o.inflight.get(&id) {
                     Some(record) => overdue.push((id, record.clone())),
                     None => {

@@ -337,8 +337,15 @@ pub trait Store: Send + Sync + 'static {
     fn claim_due(&self, now_ms: i64, lease_until_ms: i64, limit: usize) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
     /// Ends the wait for these messages' receipts; returns the ids that were waiting.
     fn acknowledge(&self, orchestrator_id: &str, message_ids: &[String]) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
-    /// Reads up to `limit` messages whose receipt deadline is at or before `now_ms`.
-    fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, limit: usize) -> impl Future<Output = StoreResult<OverdueReceipts>> + Send;
+    /// Reads the session (as of `now_ms`) and up to `limit` messages whose receipt deadline is at
+    /// or before `due_by_ms` (`now_ms` for the overdue ones; later, to read ones still awaited too).
+    fn overdue_receipts(
+        &self,
+        orchestrator_id: &str,
+        now_ms: i64,
+        due_by_ms: i64,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<OverdueReceipts>> + Send;
     /// Applies a step over overdue messages.
     fn receipt_step(&self, step: &ReceiptStep<'_>) -> impl Future<Output = StoreResult<ReceiptReply>> + Send;
     /// Reads the orchestrator's dead-letter list (raw entries, oldest first).

@@ -1076,7 +1076,7 @@ impl Store for RedisStore {
         }
     }
 
-    async fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, limit: usize) -> StoreResult<OverdueReceipts> {
+    async fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, due_by_ms: i64, limit: usize) -> StoreResult<OverdueReceipts> {
         let k = &self.keys;
         let reply = self
             .run(
@@ -1088,7 +1088,8 @@ impl Store for RedisStore {
                     .key(k.session_set(orchestrator_id).as_slice())
                     .arg(now_ms)
                     .arg(limit)
-                    .arg(flag(self.limits.broadcast)),
+                    .arg(flag(self.limits.broadcast))
+                    .arg(due_by_ms),
             )
             .await?;
         let parts = match &reply {

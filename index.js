@@ -50,6 +50,12 @@ const READ_BUFFER_BYTES = 256 * 1024;
  * Routes chat messages to orchestrators' daemons through Redis, queues them while an
  * orchestrator is offline, and drains the queue when it returns.
  */
+/** Whether the presence service says the orchestrator is online: only `'ONLINE'` counts. */
+async function saysOnline(presence, orchestratorId) {
+  const answer = await presence.getVPPresence(orchestratorId);
+  return answer !== null && typeof answer === 'object' && answer.status === 'ONLINE';
+}
+
 /** A session as the binding returns it, with `Date` fields. */
 function sessionInfo(session) {
   return {
@@ -314,10 +320,7 @@ class OrchestratorRouter extends EventEmitter {
     }
     this._presence = presenceService ?? null;
     const presence = this._presence;
-    this._native.setPresenceSource(presence === null ? null : async (orchestratorId) => {
-      const answer = await presence.getVPPresence(orchestratorId);
-      return answer !== null && typeof answer === 'object' && answer.status === 'ONLINE';
-    });
+    this._native.setPresenceSource(presence === null ? null : (orchestratorId) => saysOnline(presence, orchestratorId));
   }
 
   /**
@@ -327,7 +330,7 @@ class OrchestratorRouter extends EventEmitter {
    */
   setMessageService(messageService) {
     if (messageService !== null && messageService !== undefined && !isMessageService(messageService)) {
-      const paging = messageService !== null && typeof messageService === 'object' && typeof messageService.getMessages === 'function';
+      const paging = typeof messageService === 'object' && typeof messageService.getMessages === 'function';
       const hint = paging ? ' (its getMessages is not used: in Neolith it pages a channel)' : '';
       throw new this._errors.InvalidArgumentError('messageService', `must have getMessage(id) or getMessagesByIds(ids)${hint}, got ${describe(messageService)}`);
     }
@@ -339,8 +342,7 @@ class OrchestratorRouter extends EventEmitter {
   async _presenceSaysOnline(orchestratorId) {
     if (!this._presence) return undefined;
     try {
-      const presence = await this._presence.getVPPresence(orchestratorId);
-      return Boolean(presence && presence.status === 'ONLINE');
+      return await saysOnline(this._presence, orchestratorId);
     } catch {
       return undefined;
     }

@@ -42,47 +42,52 @@ class RouterBaseError extends Error {
 function defineClasses(Base) {
   /** A routing failure: code `ORCHESTRATOR_ROUTING_ERROR`, status 500. */
   class OrchestratorRoutingError extends Base {
+    static code = 'ORCHESTRATOR_ROUTING_ERROR';
+
     constructor(message, metadata) {
-      super(message, 'ORCHESTRATOR_ROUTING_ERROR', 500, metadata);
+      super(message, OrchestratorRoutingError.code, 500, metadata);
       this.name = 'OrchestratorRoutingError';
-      brand(this, 'ORCHESTRATOR_ROUTING_ERROR');
+      brand(this, OrchestratorRoutingError.code);
     }
   }
 
   /** The orchestrator is not online: code `ORCHESTRATOR_OFFLINE`, status 503. */
   class OrchestratorOfflineError extends Base {
+    static code = 'ORCHESTRATOR_OFFLINE';
+
     constructor(orchestratorId) {
-      super(`Orchestrator is offline: ${orchestratorId}`, 'ORCHESTRATOR_OFFLINE', 503, { orchestratorId });
+      super(`Orchestrator is offline: ${orchestratorId}`, OrchestratorOfflineError.code, 503, { orchestratorId });
       this.name = 'OrchestratorOfflineError';
-      brand(this, 'ORCHESTRATOR_OFFLINE');
+      brand(this, OrchestratorOfflineError.code);
     }
   }
 
   /** The orchestrator has no active daemon session: code `NO_ACTIVE_SESSION`, status 404. */
   class NoActiveSessionError extends Base {
+    static code = 'NO_ACTIVE_SESSION';
+
     constructor(orchestratorId) {
-      super(`No active session found for orchestrator: ${orchestratorId}`, 'NO_ACTIVE_SESSION', 404, { orchestratorId });
+      super(`No active session found for orchestrator: ${orchestratorId}`, NoActiveSessionError.code, 404, { orchestratorId });
       this.name = 'NoActiveSessionError';
-      brand(this, 'NO_ACTIVE_SESSION');
+      brand(this, NoActiveSessionError.code);
     }
   }
 
   /** An argument or configuration value was refused before anything was written: code `INVALID_ARGUMENT`, status 400. */
   class InvalidArgumentError extends Base {
+    static code = 'INVALID_ARGUMENT';
+
     constructor(field, problem) {
-      super(`Invalid ${field}: ${problem}`, 'INVALID_ARGUMENT', 400, { field });
+      super(`Invalid ${field}: ${problem}`, InvalidArgumentError.code, 400, { field });
       this.name = 'InvalidArgumentError';
-      brand(this, 'INVALID_ARGUMENT');
+      brand(this, InvalidArgumentError.code);
     }
   }
 
-  OrchestratorRoutingError.code = 'ORCHESTRATOR_ROUTING_ERROR';
-  OrchestratorOfflineError.code = 'ORCHESTRATOR_OFFLINE';
-  NoActiveSessionError.code = 'NO_ACTIVE_SESSION';
-  InvalidArgumentError.code = 'INVALID_ARGUMENT';
   return Object.freeze({ OrchestratorRoutingError, OrchestratorOfflineError, NoActiveSessionError, InvalidArgumentError });
 }
 
+/** Marks `error` with its code (non-enumerable), for `instanceof` across bases. */
 function brand(error, code) {
   Object.defineProperty(error, CODE, { value: code, enumerable: false });
 }

@@ -63,6 +63,15 @@ const AWAITING: u32 = 16; // requests on the Redis socket wait for replies
 /// caller's to handle.
 type JsCallback<Args, Return> = ThreadsafeFunction<Args, Return, Args, Status, false, true>;
 
+/// Makes a host's function (message look-up, presence) a [`JsCallback`].
+fn js_callback<Args, Return>(function: Function<'_, Args, Return>) -> napi::Result<Arc<JsCallback<Args, Return>>>
+where
+    Args: napi::bindgen_prelude::JsValuesTupleIntoVec + 'static,
+    Return: napi::bindgen_prelude::FromNapiValue + 'static,
+{
+    Ok(Arc::new(function.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?))
+}
+
 /// Converts a router error into a JS error whose message is `{ code, field?, message }` as JSON,
 /// which the JS layer turns into its error classes.
 fn js_error(error: RouterError) -> napi::Error {
@@ -781,13 +790,7 @@ impl NativeRouter {
     /// Sets (or, with null, clears) the message-service function drains re-read messages through.
     #[napi]
     pub fn set_message_source(&self, fetch: Option<Function<String, Promise<String>>>) -> napi::Result<()> {
-        let source = match fetch {
-            Some(fetch) => {
-                let callback = fetch.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
-                Some(Arc::new(JsMessageSource(Arc::new(callback))) as Arc<dyn MessageSource>)
-            }
-            None => None,
-        };
+        let source = fetch.map(js_callback).transpose()?.map(|f| Arc::new(JsMessageSource(f)) as Arc<dyn MessageSource>);
         self.router.set_message_source(source);
         Ok(())
     }
@@ -795,13 +798,7 @@ impl NativeRouter {
     /// Sets (or, with null, clears) the presence function a drain asks before delivering.
     #[napi]
     pub fn set_presence_source(&self, online: Option<Function<String, Promise<bool>>>) -> napi::Result<()> {
-        let source = match online {
-            Some(online) => {
-                let callback = online.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
-                Some(Arc::new(JsPresenceSource(Arc::new(callback))) as Arc<dyn PresenceSource>)
-            }
-            None => None,
-        };
+        let source = online.map(js_callback).transpose()?.map(|f| Arc::new(JsPresenceSource(f)) as Arc<dyn PresenceSource>);
         self.router.set_presence_source(source);
         Ok(())
     }

@@ -198,11 +198,11 @@ impl<S: Store> Router<S> {
             };
             summary.remaining = snapshot.length;
             let known = snapshot.session.as_deref().and_then(|raw| self.learn_session(orchestrator_id, raw));
-            let has_session = known.is_some();
+            let has_work = known.is_some() && !snapshot.head.is_empty();
             // While presence says offline, the drain only drops what expired, as with no session.
-            let offline = has_session && !snapshot.head.is_empty() && presence.offline(self, orchestrator_id).await;
+            let offline = has_work && presence.offline(self, orchestrator_id).await;
             let session = known.filter(|_| !offline);
-            if has_session && !started && !snapshot.head.is_empty() {
+            if has_work && !started {
                 started = true;
                 self.emit(EventKind::QueueProcessingStarted, || Event::QueueProcessingStarted {
                     orchestrator_id: orchestrator_id.to_owned(),

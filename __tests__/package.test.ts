@@ -14,7 +14,11 @@ const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 /** Runs a command, resolving its stdout; rejects with its output when it fails. */
 function run(command: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd, timeout: 120_000, env: { ...process.env, npm_config_update_notifier: 'false' } }, (error, stdout, stderr) => {
+    // Colour is switched off: a CI that sets FORCE_COLOR would otherwise put escape codes in the
+    // output the tests match.
+    const env: NodeJS.ProcessEnv = { ...process.env, npm_config_update_notifier: 'false', NO_COLOR: '1' };
+    delete env.FORCE_COLOR;
+    execFile(command, args, { cwd, timeout: 120_000, env }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
       else resolve(stdout);
     });

@@ -133,7 +133,7 @@ export interface RouterMetrics {
   /** Messages dead-lettered after their last delivery went unacknowledged. */
   deadLettered: number;
   /** Messages that left a queue undelivered, by reason. */
-  dropped: { queue_full: number; expired: number; deleted: number; invalid: number };
+  dropped: { queue_full: number; expired: number; deleted: number; invalid: number; too_large: number };
   /**
    * Milliseconds from when the router took a message (the call, or its queuing) to its push to the
    * daemon; percentiles estimated from a histogram, `null` until something was delivered.
@@ -383,7 +383,7 @@ export interface RouterEventBase<T extends string> {
 }
 
 /** Why a message left the system undelivered. */
-export type DropReason = 'queue_full' | 'expired' | 'deleted' | 'invalid';
+export type DropReason = 'queue_full' | 'expired' | 'deleted' | 'invalid' | 'too_large';
 
 /** Every event the router emits, by name. */
 export interface OrchestratorRouterEvents {

@@ -68,11 +68,13 @@ function sessionInfo(session) {
 }
 
 class OrchestratorRouter extends EventEmitter {
-  constructor(config = {}) {
+  constructor(options = {}) {
     super();
-    if (config === null || typeof config !== 'object') {
-      throw new InvalidArgumentError('config', `must be an object, got ${describe(config)}`);
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('config', `must be an object, got ${describe(options)}`);
     }
+    // A copy, so that each option is read once (the binding reads the copy's JSON).
+    const config = { ...options };
     // Every error this router raises is of this family: the package's classes, or the host's
     // hierarchy (`errorBase`, such as @neolith/core's GenesisError).
     this._errors = errorClasses(config.errorBase);
@@ -209,15 +211,7 @@ class OrchestratorRouter extends EventEmitter {
     if (batch !== null) {
       for (const event of JSON.parse(batch)) {
         event.timestamp = new Date(event.timestamp);
-        try {
-          this.emit(event.type, event);
-        } catch (error) {
-          // A throwing listener must not break event delivery; it surfaces as Node reports any
-          // exception thrown from an event listener.
-          process.nextTick(() => {
-            throw error;
-          });
-        }
+        this.emit(event.type, event);
       }
     }
     const done = flags & RESULTS ? this._native.takeCompletions() : null;
@@ -293,10 +287,33 @@ class OrchestratorRouter extends EventEmitter {
     }
   }
 
+  /**
+   * Emits as `EventEmitter` does, except that each listener of a router event is called on its
+   * own: one that throws does not keep the event from the listeners after it, and its exception
+   * surfaces as `uncaughtException`, as any exception thrown from an event listener would.
+   */
+  emit(eventName, ...args) {
+    if (!WATCHED.has(eventName)) return super.emit(eventName, ...args);
+    // A copy: a listener that adds or removes listeners changes the next event, not this one.
+    const listeners = this.rawListeners(eventName);
+    for (const listener of listeners) {
+      try {
+        Reflect.apply(listener, this, args);
+      } catch (error) {
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
+    return listeners.length > 0;
+  }
+
   /** Removes listeners (all, or of one event) and keeps listener tracking in place. */
   removeAllListeners(eventName) {
-    super.removeAllListeners(eventName);
-    if (eventName === undefined || eventName === 'newListener' || eventName === 'removeListener') {
+    // Called with no argument, every event's listeners go (`undefined` would name an event).
+    if (arguments.length === 0) super.removeAllListeners();
+    else super.removeAllListeners(eventName);
+    if (arguments.length === 0 || eventName === 'newListener' || eventName === 'removeListener') {
       super.removeAllListeners('newListener');
       super.removeAllListeners('removeListener');
       this._watchListeners();
@@ -374,11 +391,16 @@ class OrchestratorRouter extends EventEmitter {
     for (let i = 0; i < n; i++) {
       const item = items[i];
       if (item === null || typeof item !== 'object') throw new this._errors.InvalidArgumentError(`items[${i}]`, `must be { message, orchestratorId }, got ${describe(item)}`);
+      // Each field is read once, outside the try: an exception from the caller's own getter or
+      // Proxy passes through as it is, as it does from routeMessage.
+      const { message, orchestratorId } = item;
       let args;
       try {
-        args = this._check.messageArgs(item.message);
-        orchestratorIds[i] = this._check.requireId('orchestratorId', item.orchestratorId);
+        args = this._check.messageArgs(message);
+        orchestratorIds[i] = this._check.requireId('orchestratorId', orchestratorId);
       } catch (error) {
+        // A refusal of the checks names the item; anything else is the caller's own (a getter's).
+        if (!(error instanceof this._errors.InvalidArgumentError)) throw error;
         throw new this._errors.InvalidArgumentError(`items[${i}].${error.metadata.field}`, error.message.replace(/^Invalid [^:]*: /, ''));
       }
       [ids[i], channelIds[i], authorIds[i], contents[i], createdAts[i], priorities[i]] = args;
@@ -433,11 +455,12 @@ class OrchestratorRouter extends EventEmitter {
     if (session === null || typeof session !== 'object') {
       throw new this._errors.InvalidArgumentError('session', `must be an object, got ${describe(session)}`);
     }
-    const id = this._check.requireId('session.id', session.id);
-    const daemonId = this._check.requireId('session.daemonId', session.daemonId);
-    const status = session.status === undefined ? 'active' : session.status;
+    // Each field read once, then checked and used as read.
+    const { id: rawId, daemonId: rawDaemonId, status = 'active', createdAt: rawCreatedAt } = session;
+    const id = this._check.requireId('session.id', rawId);
+    const daemonId = this._check.requireId('session.daemonId', rawDaemonId);
     if (typeof status !== 'string') throw new this._errors.InvalidArgumentError('session.status', `must be a string, got ${describe(status)}`);
-    const createdAt = this._check.toMillis('session.createdAt', session.createdAt);
+    const createdAt = this._check.toMillis('session.createdAt', rawCreatedAt);
     await this._call(orchestratorId, this._native.registerSession(orchestratorId, id, daemonId, status, createdAt));
   }
 

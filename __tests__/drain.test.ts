@@ -197,6 +197,24 @@ describe('re-reading queued messages through the message service', () => {
     expect(events).toEqual([expect.objectContaining({ messageId: 'a', content: 'A!' })]);
   });
 
+  it('drops and reports an edit over maxMessageBytes instead of delivering it', async () => {
+    const router = newRouter({ maxMessageBytes: 1024 });
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    for (const id of ['a', 'b', 'c']) await router.routeMessage(message(id), orch);
+    // 'b' was edited past the limit a routed message is held to (1,025 bytes: one over).
+    router.setMessageService({ getMessage: async (id: string) => ({ id, content: id === 'b' ? 'é'.repeat(512) + 'x' : `${id}!` }) });
+    const dropped = record(router, 'message.dropped');
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    // The daemon list holds the newest first.
+    const events = (await redis.lrange(keyOf(router, `daemon:events:${daemon}`), 0, -1)).reverse().map((e) => JSON.parse(e).payload);
+    expect(events.map((e) => [e.messageId, e.content])).toEqual([['a', 'a!'], ['c', 'c!']]);
+    expect(dropped.map((e) => [e.messageId, e.reason])).toEqual([['b', 'too_large']]);
+    expect(router.getMetrics().dropped.too_large).toBe(1);
+    expect(await redis.llen(keyOf(router, `routing:queue:${orch}`))).toBe(0);
+  });
+
   it('keeps messages queued when the message service fails, and says so', async () => {
     const router = newRouter();
     const redis = plainClient();

@@ -25,7 +25,7 @@ describe('metrics', () => {
       queued: 4,
       failed: 0,
       retries: 0,
-      dropped: { queue_full: 2, expired: 0, deleted: 0, invalid: 0 },
+      dropped: { queue_full: 2, expired: 0, deleted: 0, invalid: 0, too_large: 0 },
     });
     expect(m.deliveryLatencyMs.count).toBe(4);
     for (const p of [m.deliveryLatencyMs.p50, m.deliveryLatencyMs.p90, m.deliveryLatencyMs.p99]) {
@@ -55,7 +55,7 @@ describe('metrics', () => {
     const family = (name: string) => families.find((f) => f.name === name);
     for (const f of families) expect(f.name.startsWith('orchestrator_router_')).toBe(true);
     expect(family('orchestrator_router_delivered_total')).toMatchObject({ type: 'COUNTER', metrics: [{ value: '5' }] });
-    expect(family('orchestrator_router_dropped_total')?.metrics.map((s) => s.labels?.reason).sort()).toEqual(['deleted', 'expired', 'invalid', 'queue_full']);
+    expect(family('orchestrator_router_dropped_total')?.metrics.map((s) => s.labels?.reason).sort()).toEqual(['deleted', 'expired', 'invalid', 'queue_full', 'too_large']);
     const latency = family('orchestrator_router_delivery_latency_seconds');
     expect(latency?.type).toBe('HISTOGRAM');
     expect(latency?.metrics[0].count).toBe('5');

@@ -65,13 +65,15 @@ function messageArgs(message) {
   if (message === null || typeof message !== 'object') {
     throw new InvalidArgumentError('message', `must be an object, got ${describe(message)}`);
   }
-  const id = requireId('message.id', message.id);
-  const channelId = requireId('message.channelId', message.channelId);
-  if (typeof message.content !== 'string') {
-    throw new InvalidArgumentError('message.content', `must be a string, got ${describe(message.content)}`);
+  // Every field is read exactly once, then checked and used as read: a getter or Proxy that
+  // answers differently each time cannot slip an unchecked value past the checks.
+  const { id: rawId, channelId: rawChannelId, content, authorId, createdAt, priority } = message;
+  const id = requireId('message.id', rawId);
+  const channelId = requireId('message.channelId', rawChannelId);
+  if (typeof content !== 'string') {
+    throw new InvalidArgumentError('message.content', `must be a string, got ${describe(content)}`);
   }
-  wellFormed('message.content', message.content);
-  const authorId = message.authorId;
+  wellFormed('message.content', content);
   if (authorId !== undefined && authorId !== null) {
     if (typeof authorId !== 'string') {
       throw new InvalidArgumentError('message.authorId', `must be a string when given, got ${describe(authorId)}`);
@@ -82,9 +84,9 @@ function messageArgs(message) {
     id,
     channelId,
     authorId ?? undefined,
-    message.content,
-    toMillis('message.createdAt', message.createdAt),
-    priorityValue(message.priority),
+    content,
+    toMillis('message.createdAt', createdAt),
+    priorityValue(priority),
   ];
 }
 

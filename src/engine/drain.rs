@@ -438,7 +438,14 @@ impl<S: Store> Router<S> {
                     plan[index].drop = Some((item.message_id, DropReason::Deleted));
                     continue;
                 }
-                Some(Some(update)) => apply_update(&mut item, update),
+                Some(Some(update)) => {
+                    apply_update(&mut item, update);
+                    // An edit is held to the limit a routed message is: it is never delivered past it.
+                    if item.content.len() as u64 > self.config.max_message_bytes {
+                        plan[index].drop = Some((item.message_id, DropReason::TooLarge));
+                        continue;
+                    }
+                }
                 None => {}
             }
             let event_id = super::model::new_event_id(now);

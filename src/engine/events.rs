@@ -14,6 +14,8 @@ pub enum DropReason {
     Deleted,
     /// A queue entry that is not a readable queue item (written by something else).
     Invalid,
+    /// The message service's copy (an edit) is larger than `maxMessageBytes`.
+    TooLarge,
 }
 
 /// Why a drain left messages it could deliver queued, for a later look to try again.

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const LATENCY_BOUNDS_MS: [f64; 16] =
     [0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10_000.0, 60_000.0, 300_000.0];
 
-const DROP_REASONS: [DropReason; 4] = [DropReason::QueueFull, DropReason::Expired, DropReason::Deleted, DropReason::Invalid];
+const DROP_REASONS: [DropReason; 5] =
+    [DropReason::QueueFull, DropReason::Expired, DropReason::Deleted, DropReason::Invalid, DropReason::TooLarge];
 
 /// The router's counters; every method may be called from any thread.
 #[derive(Default)]
@@ -24,7 +25,7 @@ pub struct Metrics {
     redeliveries: AtomicU64,
     acknowledged: AtomicU64,
     dead_lettered: AtomicU64,
-    dropped: [AtomicU64; 4],
+    dropped: [AtomicU64; 5],
     latency_buckets: [AtomicU64; LATENCY_BOUNDS_MS.len() + 1],
     /// Sum of the latencies, in µs.
     latency_sum_us: AtomicU64,
@@ -62,6 +63,7 @@ pub struct DroppedCounts {
     pub expired: u64,
     pub deleted: u64,
     pub invalid: u64,
+    pub too_large: u64,
 }
 
 /// Percentiles are estimated from the histogram's buckets (linearly within a bucket); `null`
@@ -144,6 +146,7 @@ impl Metrics {
                 expired: read(&self.dropped[1]),
                 deleted: read(&self.dropped[2]),
                 invalid: read(&self.dropped[3]),
+                too_large: read(&self.dropped[4]),
             },
             delivery_latency_ms: LatencySummary {
                 count,
@@ -174,7 +177,7 @@ impl Metrics {
         counter("dead_lettered_total", "Messages dead-lettered after their last delivery went unacknowledged.", s.dead_lettered);
         out.push_str("# HELP orchestrator_router_dropped_total Messages that left a queue undelivered, by reason.\n");
         out.push_str("# TYPE orchestrator_router_dropped_total counter\n");
-        for (reason, value) in [("queue_full", s.dropped.queue_full), ("expired", s.dropped.expired), ("deleted", s.dropped.deleted), ("invalid", s.dropped.invalid)] {
+        for (reason, value) in [("queue_full", s.dropped.queue_full), ("expired", s.dropped.expired), ("deleted", s.dropped.deleted), ("invalid", s.dropped.invalid), ("too_large", s.dropped.too_large)] {
             let _ = writeln!(out, "orchestrator_router_dropped_total{{reason=\"{reason}\"}} {value}");
         }
         out.push_str("# HELP orchestrator_router_delivery_latency_seconds From when the router took a message to its push to the daemon.\n");

@@ -43,8 +43,12 @@ const RESET = 4; // the Redis socket is unusable: drop it
 const RESULTS = 8; // routing calls to settle
 const AWAITING = 16; // requests on the Redis socket wait for replies
 
-// The routes' socket reads into one buffer of this size, reused for every read.
+// Every router's routes' socket reads into one buffer of this size, reused for every read: each
+// read is handed to the binding (which copies what it keeps) before the next read of any socket
+// of this thread, so the routers of a thread can share it. (A buffer per router cost 256 KB each,
+// held until the garbage collector ran.)
 const READ_BUFFER_BYTES = 256 * 1024;
+let readBuffer = null;
 
 /**
  * Routes chat messages to orchestrators' daemons through Redis, queues them while an
@@ -86,7 +90,14 @@ class OrchestratorRouter extends EventEmitter {
     const { target, keyPrefix } = this._check.redisTarget(config.redis);
     const nativeConfig = { ...config, prisma: undefined, errorBase: undefined, redis: target, keyPrefix: config.keyPrefix ?? keyPrefix };
     try {
-      this._native = new NativeRouter(JSON.stringify(nativeConfig), () => this._after(this._native.pump()));
+      // The binding's wake-up reaches the router through `link`, which close() empties: Node lets
+      // go of the function only on a later turn of the event loop, and a loop that creates and
+      // closes routers without one would keep every closed router's objects alive until then.
+      const link = { router: this };
+      this._link = link;
+      this._native = new NativeRouter(JSON.stringify(nativeConfig), () => {
+        if (link.router !== null) link.router._after(link.router._native.pump());
+      });
     } catch (error) {
       throw fromNative(error, undefined, this._errors);
     }
@@ -104,7 +115,6 @@ class OrchestratorRouter extends EventEmitter {
     const pipeTarget = this._native.pipeTarget();
     this._target = pipeTarget === null ? null : JSON.parse(pipeTarget);
     this._socket = null;
-    this._readBuffer = null;
     this._flushQueued = false;
     this._held = false;
     this._releasing = false;
@@ -155,10 +165,10 @@ class OrchestratorRouter extends EventEmitter {
     const target = this._target;
     // Replies are read into one reused buffer and handed straight to the binding (`onread`),
     // bypassing the stream machinery and a Buffer per read.
-    if (this._readBuffer === null) this._readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    if (readBuffer === null) readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     let socket;
     const onread = {
-      buffer: this._readBuffer,
+      buffer: readBuffer,
       callback: (length, buffer) => {
         if (this._socket !== socket) return;
         if (this._silence !== null) this._silence.refresh();
@@ -586,6 +596,7 @@ class OrchestratorRouter extends EventEmitter {
     await Promise.all(inFlight);
     this._deliverEvents();
     this._native.release();
+    this._link.router = null;
   }
 }
 

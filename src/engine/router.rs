@@ -521,6 +521,9 @@ impl<S: Store> Router<S> {
             ticker.abort();
         }
         self.store.close();
+        // What the router learned per orchestrator goes now, not when the JS object is collected.
+        *self.sessions.lock().unwrap_or_else(|e| e.into_inner()) = HashMap::new();
+        *self.drains.lock().unwrap_or_else(|e| e.into_inner()) = HashMap::new();
     }
 
     /// Whether [`Router::close`] was called.

@@ -229,6 +229,12 @@ impl Pipe {
     pub fn shut(&self) {
         self.state().closed = true;
         self.closed("the router is closed");
+        // A closed pipe never carries bytes again: its buffers go now, not when the last handle does.
+        let mut state = self.state();
+        state.output = Vec::new();
+        state.input = Vec::new();
+        state.greeting = Vec::new();
+        state.waiting = VecDeque::new();
     }
 }
 

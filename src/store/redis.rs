@@ -18,7 +18,7 @@ use super::{
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo, Script, Value};
 use serde_json::Value as Json;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Messages routed by one call of the batch route script.
@@ -103,6 +103,15 @@ struct Scripts {
 }
 
 impl Scripts {
+    /// The scripts for one server, or (`cluster`) those whose steps deliver into outboxes, built
+    /// once for the process: every store shares them (each set is about 370 KB of Lua with the
+    /// shared library prepended, which a store of its own would hold until it is dropped).
+    fn shared(cluster: bool) -> &'static Scripts {
+        static SINGLE: OnceLock<Scripts> = OnceLock::new();
+        static CLUSTER: OnceLock<Scripts> = OnceLock::new();
+        if cluster { CLUSTER.get_or_init(|| Scripts::new(true)) } else { SINGLE.get_or_init(|| Scripts::new(false)) }
+    }
+
     /// The scripts for one server, or (`cluster`) those whose steps deliver into outboxes (see
     /// lib/cluster.lua).
     fn new(cluster: bool) -> Self {
@@ -234,7 +243,7 @@ pub struct RedisStore {
     closed: std::sync::atomic::AtomicBool,
     keys: Keys,
     limits: StoreLimits,
-    scripts: Scripts,
+    scripts: &'static Scripts,
     /// Carries routes when set (the binding's JS-thread connection); everything else, and routes
     /// without it, go through `connection`.
     pipe: Option<Arc<Pipe>>,
@@ -489,7 +498,7 @@ impl RedisStore {
             sweep: Mutex::default(),
             sweep_token: cluster::token(),
             closed: false.into(),
-            scripts: Scripts::new(keys.is_cluster()),
+            scripts: Scripts::shared(keys.is_cluster()),
             keys,
             limits,
             pipe,

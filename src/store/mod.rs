@@ -29,6 +29,22 @@ impl std::fmt::Display for StoreError {
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Redis's refusal of the connection's credentials, with the option that fixes it (Redis's own
+/// words name no option of this package); any other message as it is.
+pub fn with_hint(message: String) -> String {
+    const NOAUTH: &str = "the server requires a password: give it in the URL, redis://:password@host, or as redis.password, with redis.username for an ACL user";
+    // What Redis answers a long command sent before authenticating, instead of NOAUTH.
+    if message.contains("unauthenticated multibulk") || message.contains("unauthenticated bulk") {
+        format!("NOAUTH: {NOAUTH} (Redis answered: {message})")
+    } else if message.contains("NOAUTH") {
+        format!("{message} ({NOAUTH})")
+    } else if message.contains("WRONGPASS") {
+        format!("{message} (check redis.username and redis.password, or the credentials in the URL)")
+    } else {
+        message
+    }
+}
+
 /// Limits and lifetimes the store applies inside its atomic steps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreLimits {

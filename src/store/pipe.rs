@@ -82,6 +82,11 @@ impl Pipe {
                 auth.arg(username);
             }
             handshake.push(auth.arg(password).get_packed_command());
+        } else {
+            // Without a password, a PING opens the connection: a server that wants one answers
+            // NOAUTH to it, before any command went out (and before a long command's length
+            // could make it drop the connection with a protocol error instead).
+            handshake.push(redis::cmd("PING").get_packed_command());
         }
         if settings.db() != 0 {
             handshake.push(redis::cmd("SELECT").arg(settings.db()).get_packed_command());
@@ -180,7 +185,7 @@ impl Pipe {
                             Some(Waiter::Request(sender)) => settled.push((sender, reply)),
                             Some(Waiter::Handshake) => {
                                 if let Err(PipeError::Server(error)) = reply {
-                                    fault = Some(format!("Redis refused the connection: {error}"));
+                                    fault = Some(format!("Redis refused the connection: {}", super::with_hint(error)));
                                     break;
                                 }
                                 state.opening = state.opening.saturating_sub(1);
@@ -363,7 +368,8 @@ mod tests {
         let waiting = pipe.send(&[b"A"]).pop().unwrap();
         pipe.opened();
         pipe.take_output();
-        assert_eq!(pipe.feed(b"-WRONGPASS invalid password\r\n"), Err("Redis refused the connection: WRONGPASS invalid password".into()));
+        let refused = pipe.feed(b"-WRONGPASS invalid password\r\n").unwrap_err();
+        assert!(refused.starts_with("Redis refused the connection: WRONGPASS invalid password (check redis.username"), "{refused}");
         assert!(pipe.take_output().is_empty(), "nothing goes out on a refused connection");
         pipe.closed("connection reset");
         assert_eq!(waiting.await, Err(PipeError::Connection("connection reset".into())));

@@ -100,6 +100,8 @@ struct Scripts {
     acknowledge_events: Script,
     unregister_session: Script,
     read_sessions: Script,
+    queue_lengths: Script,
+    inspect: Script,
 }
 
 impl Scripts {
@@ -152,6 +154,8 @@ impl Scripts {
             acknowledge_events: lua!("acknowledge_events.lua"),
             unregister_session: lua!("unregister_session.lua"),
             read_sessions: lua!("read_sessions.lua"),
+            queue_lengths: lua!("queue_lengths.lua"),
+            inspect: lua!("inspect.lua"),
         }
     }
 }
@@ -302,7 +306,7 @@ fn level(priority: Priority) -> i64 {
 }
 
 fn store_error(error: redis::RedisError) -> StoreError {
-    StoreError(error.to_string())
+    StoreError(super::with_hint(error.to_string()))
 }
 
 fn unexpected(what: &str, value: &Value) -> StoreError {
@@ -881,7 +885,10 @@ impl RedisStore {
     /// request connects afresh instead of awaiting the failed attempt (the manager caches it).
     fn checked<T>(&self, result: redis::RedisResult<T>) -> StoreResult<T> {
         result.map_err(|error| {
-            if error.is_io_error() || error.is_connection_refusal() || error.is_connection_dropped() {
+            // Redis closes a connection after a protocol error (such as a long command sent
+            // before authenticating), so it is dropped too.
+            let protocol = error.to_string().contains("Protocol error");
+            if protocol || error.is_io_error() || error.is_connection_refusal() || error.is_connection_dropped() {
                 self.connection.lock().unwrap_or_else(|e| e.into_inner()).take();
             }
             store_error(error)
@@ -990,14 +997,12 @@ impl Store for RedisStore {
     }
 
     async fn queue_lengths(&self, orchestrator_id: &str) -> StoreResult<[u64; 3]> {
-        let mut connection = self.connection()?;
-        let mut pipeline = redis::pipe();
-        pipeline.atomic();
+        let mut invocation = self.scripts.queue_lengths.prepare_invoke();
         for queue in self.keys.queues(orchestrator_id) {
-            pipeline.llen(queue);
+            invocation.key(queue);
         }
-        let lengths: redis::RedisResult<(u64, u64, u64)> = pipeline.query_async(&mut connection).await;
-        let (high, normal, low) = self.checked(lengths)?;
+        let reply = self.run(&invocation).await?;
+        let (high, normal, low): (u64, u64, u64) = redis::from_redis_value(reply.clone()).map_err(|_| unexpected("queue_lengths", &reply))?;
         Ok([high, normal, low])
     }
 
@@ -1204,17 +1209,12 @@ impl Store for RedisStore {
 
     async fn inspect(&self, orchestrator_id: &str) -> StoreResult<QueueInspection> {
         let k = &self.keys;
-        let mut connection = self.connection()?;
-        let mut pipeline = redis::pipe();
-        pipeline.atomic();
-        pipeline
-            .get(k.session(orchestrator_id))
-            .zrange_withscores(k.key(Key::Sessions, orchestrator_id), 0, -1)
-            .hgetall(k.key(Key::SessionRecords, orchestrator_id));
+        let mut invocation = self.scripts.inspect.key(k.session(orchestrator_id));
+        invocation.key(k.key(Key::Sessions, orchestrator_id)).key(k.key(Key::SessionRecords, orchestrator_id));
         for queue in k.queues(orchestrator_id) {
-            pipeline.llen(&queue).lindex(&queue, 0);
+            invocation.key(queue);
         }
-        pipeline.zcard(k.receipts(orchestrator_id)).llen(k.dead(orchestrator_id));
+        invocation.key(k.receipts(orchestrator_id)).key(k.dead(orchestrator_id));
         type Reply = (
             Option<String>,
             Vec<(String, f64)>,
@@ -1228,7 +1228,8 @@ impl Store for RedisStore {
             u64,
             u64,
         );
-        let reply: Reply = match pipeline.query_async(&mut connection).await {
+        let mut connection = self.connection()?;
+        let reply: Reply = match invocation.invoke_async(&mut connection).await {
             Ok(reply) => reply,
             Err(error) if error.to_string().contains("WRONGTYPE") => {
                 return Err(self.wrong_type(&mut connection, orchestrator_id).await.unwrap_or_else(|| store_error(error)));

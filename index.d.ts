@@ -132,6 +132,8 @@ export interface RouterMetrics {
   acknowledged: number;
   /** Messages dead-lettered after their last delivery went unacknowledged. */
   deadLettered: number;
+  /** Drains that failed against Redis (each a `queue.processing_failed` event, then retried). */
+  drainFailures: number;
   /** Messages that left a queue undelivered, by reason. */
   dropped: { queue_full: number; expired: number; deleted: number; invalid: number; too_large: number };
   /**
@@ -403,6 +405,12 @@ export interface OrchestratorRouterEvents {
   'message.redelivered': RouterEventBase<'message.redelivered'> & { messageId: string; orchestratorId: string; sessionId: string; attempts: number };
   /** A message delivered `retry.maxAttempts` times without a receipt moved to the dead-letter list. */
   'message.dead_lettered': RouterEventBase<'message.dead_lettered'> & { messageId: string; orchestratorId: string; attempts: number; error: string };
+  /**
+   * A drain failed against Redis (a refused command, out of memory, the connection lost): the
+   * backlog stays queued as it was and the drain is tried again in `retryInMs` (the `retry`
+   * policy's delay after `attempts` failures in a row).
+   */
+  'queue.processing_failed': RouterEventBase<'queue.processing_failed'> & { orchestratorId: string; error: string; attempts: number; retryInMs: number };
   /** A daemon session was registered. */
   'session.registered': RouterEventBase<'session.registered'> & { orchestratorId: string; sessionId: string };
   /** A daemon session was unregistered. */

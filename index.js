@@ -33,6 +33,7 @@ const EVENT_NAMES = Object.freeze([
   'message.acknowledged',
   'message.redelivered',
   'message.dead_lettered',
+  'queue.processing_failed',
 ]);
 const WATCHED = new Set(EVENT_NAMES);
 
@@ -502,7 +503,7 @@ class OrchestratorRouter extends EventEmitter {
 
   /**
    * What this router has done since it was created: counters (routed, delivered, drained, queued,
-   * failed, retries, redeliveries, acknowledged, deadLettered, dropped by reason) and the delivery
+   * failed, retries, redeliveries, acknowledged, deadLettered, drainFailures, dropped by reason) and the delivery
    * latency (ms, from when the router took a message to its push to the daemon) with p50/p90/p99
    * estimated from a histogram. Counts are this process's, not the cluster's.
    */

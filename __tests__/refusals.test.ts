@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import Redis, { RedisOptions } from 'ioredis';
 import { createOrchestratorRouter, OrchestratorRouter } from '..';
-import { message, uid } from './support/helpers';
+import { message, record, uid, waitFor } from './support/helpers';
 import { startRedis, RedisProcess } from './support/redis-server';
 
 const BIN = path.join(__dirname, '..', 'bin', 'orchestrator-router.js');
@@ -99,5 +99,36 @@ describe('a Redis that requires a password, given none', () => {
       await r.registerSession(orch, { id: 's', daemonId: uid('d') });
       expect(await r.routeMessage(message('m1'), orch)).toMatchObject({ status: 'delivered' });
     }
+  });
+});
+
+describe('a drain that Redis refuses', () => {
+  it('is reported with Redis’s error, counted, and retried with backoff until it succeeds', async () => {
+    const redis = await server(['--maxmemory-policy', 'noeviction']);
+    const admin = client(redis.url);
+    const r = router({ redis: redis.url, daemonQueue: { maxEvents: 1 }, retry: { initialDelayMs: 20, backoffMultiplier: 2, maxDelayMs: 80 } });
+    const failed = record(r, 'queue.processing_failed');
+    const routed = record(r, 'message.routed');
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await r.registerSession(orch, { id: 's', daemonId: daemon });
+    // The daemon's list holds one event: the next two wait in the queue behind it.
+    expect((await Promise.all(['m0', 'm1', 'm2'].map((id) => r.routeMessage(message(id), orch)))).map((x) => x.status)).toEqual(['delivered', 'pending', 'pending']);
+    await waitFor(async () => (await r.getQueueDepth(orch)) === 2, 'the two pending messages queued');
+    // Redis runs out of memory while the daemon takes its event: the drain's first write is refused.
+    await admin.config('SET', 'maxmemory', '1');
+    await admin.del(`daemon:events:${daemon}`);
+    await expect(r.processQueuedMessages(orch)).rejects.toThrow(/OOM/);
+    await waitFor(() => failed.length >= 3, 'three failed drains in a row');
+    expect(failed[0]).toMatchObject({ orchestratorId: orch, attempts: 1, retryInMs: 20 });
+    expect(failed[0].error).toMatch(/OOM/);
+    expect(failed.slice(0, 3).map((e) => [e.attempts, e.retryInMs])).toEqual([[1, 20], [2, 40], [3, 80]]);
+    expect(r.getMetrics().drainFailures).toBeGreaterThanOrEqual(3);
+    expect(await r.getQueueDepth(orch)).toBe(2);
+    // With memory again, a retry delivers what waited, with no call from anyone.
+    routed.length = 0;
+    await admin.config('SET', 'maxmemory', '0');
+    await waitFor(() => routed.length === 1, 'the next message delivered by a retry');
+    expect(routed.map((e) => e.messageId)).toEqual(['m1']);
   });
 });

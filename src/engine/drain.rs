@@ -8,7 +8,7 @@ use super::router::{Classified, MessageUpdate, Router};
 use super::sessions::KnownSession;
 use super::time::{format_iso, now_ms};
 use crate::store::{DrainAction, DrainReply, DrainStep, ItemOutcome, Store, StoreResult};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +44,11 @@ pub struct DrainSummary {
 pub(super) struct DrainSlot {
     lock: tokio::sync::Mutex<()>,
     again: AtomicBool,
+    /// Drains of this orchestrator that failed in a row (kept while a retry waits, which holds
+    /// the slot).
+    failures: AtomicU32,
+    /// A retry after a failed drain is waiting: another failure does not start a second one.
+    retrying: AtomicBool,
 }
 
 /// The presence service's answer for one drain: asked at most once, and only once there is
@@ -93,8 +98,8 @@ impl<S: Store> Router<S> {
         let router = Arc::clone(self);
         let orchestrator_id = orchestrator_id.to_owned();
         tokio::spawn(async move {
-            // A failed drain leaves the backlog due in the pending index; the ticker retries it.
-            let _ = router.drain_paced(&orchestrator_id, true).await;
+            // The slot goes along, so that a count of failures in it lasts (see `drain_failed`).
+            let _ = router.drain_in(&slot, &orchestrator_id, true).await;
         });
     }
 
@@ -170,13 +175,54 @@ impl<S: Store> Router<S> {
     /// from is looked at again shortly instead of at the next tick.
     async fn drain_paced(self: &Arc<Self>, orchestrator_id: &str, keep_pace: bool) -> Result<DrainSummary, RouterError> {
         let slot = self.drain_slot(orchestrator_id);
+        self.drain_in(&slot, orchestrator_id, keep_pace).await
+    }
+
+    /// [`Router::drain_paced`] in the orchestrator's `slot`.
+    async fn drain_in(self: &Arc<Self>, slot: &Arc<DrainSlot>, orchestrator_id: &str, keep_pace: bool) -> Result<DrainSummary, RouterError> {
         let _one_at_a_time = slot.lock.lock().await;
         loop {
-            let summary = self.drain_once(orchestrator_id, keep_pace).await?;
+            let summary = match self.drain_once(orchestrator_id, keep_pace).await {
+                Ok(summary) => summary,
+                Err(error) => {
+                    self.drain_failed(orchestrator_id, slot, &error);
+                    return Err(error);
+                }
+            };
+            slot.failures.store(0, Ordering::Release);
             if !slot.again.swap(false, Ordering::AcqRel) {
                 return Ok(summary);
             }
         }
+    }
+
+    /// A drain failed against Redis (a refused command, out of memory, the connection lost): it
+    /// is reported with Redis's error, counted, and tried again after the retry policy's delay,
+    /// whoever started it. The backlog stays queued as it was, so nothing waits on it silently.
+    fn drain_failed(self: &Arc<Self>, orchestrator_id: &str, slot: &Arc<DrainSlot>, error: &RouterError) {
+        if self.is_closed() {
+            return;
+        }
+        let attempts = slot.failures.fetch_add(1, Ordering::AcqRel).saturating_add(1);
+        let retry_in_ms = self.config.retry.delay_ms(attempts);
+        self.emit(EventKind::QueueProcessingFailed, || Event::QueueProcessingFailed {
+            orchestrator_id: orchestrator_id.to_owned(),
+            error: error.to_string(),
+            attempts,
+            retry_in_ms,
+        });
+        if slot.retrying.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // The retry holds the slot (and so the count of failures) until its drain has the slot too.
+        let (router, slot, orchestrator_id) = (Arc::downgrade(self), Arc::clone(slot), orchestrator_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(retry_in_ms)).await;
+            slot.retrying.store(false, Ordering::Release);
+            if let Some(router) = router.upgrade().filter(|router| !router.is_closed()) {
+                router.spawn_drain(&orchestrator_id);
+            }
+        });
     }
 
     async fn drain_once(self: &Arc<Self>, orchestrator_id: &str, keep_pace: bool) -> Result<DrainSummary, RouterError> {

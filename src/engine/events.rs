@@ -71,6 +71,10 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         deferred: Option<Deferred>,
     },
+    /// A drain failed against Redis (the backlog stays queued, as it was); it is tried again in
+    /// `retry_in_ms`, the retry policy's delay after `attempts` failures in a row.
+    #[serde(rename = "queue.processing_failed", rename_all = "camelCase")]
+    QueueProcessingFailed { orchestrator_id: String, error: String, attempts: u32, retry_in_ms: u64 },
 }
 
 /// Which event, without its fields: what a listener subscribes to.
@@ -88,11 +92,12 @@ pub enum EventKind {
     MessageAcknowledged,
     MessageRedelivered,
     MessageDeadLettered,
+    QueueProcessingFailed,
 }
 
 impl EventKind {
     /// Every kind, in bit order.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::MessageRouted,
         EventKind::MessageRoutingFailed,
         EventKind::MessageRoutingError,
@@ -105,6 +110,7 @@ impl EventKind {
         EventKind::MessageAcknowledged,
         EventKind::MessageRedelivered,
         EventKind::MessageDeadLettered,
+        EventKind::QueueProcessingFailed,
     ];
 
     /// The event name listeners use.
@@ -122,6 +128,7 @@ impl EventKind {
             EventKind::MessageAcknowledged => "message.acknowledged",
             EventKind::MessageRedelivered => "message.redelivered",
             EventKind::MessageDeadLettered => "message.dead_lettered",
+            EventKind::QueueProcessingFailed => "queue.processing_failed",
         }
     }
 
@@ -152,6 +159,7 @@ impl Event {
             Event::MessageAcknowledged { .. } => EventKind::MessageAcknowledged,
             Event::MessageRedelivered { .. } => EventKind::MessageRedelivered,
             Event::MessageDeadLettered { .. } => EventKind::MessageDeadLettered,
+            Event::QueueProcessingFailed { .. } => EventKind::QueueProcessingFailed,
         }
     }
 }

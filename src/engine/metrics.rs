@@ -25,6 +25,7 @@ pub struct Metrics {
     redeliveries: AtomicU64,
     acknowledged: AtomicU64,
     dead_lettered: AtomicU64,
+    drain_failures: AtomicU64,
     dropped: [AtomicU64; 5],
     latency_buckets: [AtomicU64; LATENCY_BOUNDS_MS.len() + 1],
     /// Sum of the latencies, in µs.
@@ -51,6 +52,8 @@ pub struct MetricsSnapshot {
     pub redeliveries: u64,
     pub acknowledged: u64,
     pub dead_lettered: u64,
+    /// Drains that failed against Redis (each reported as `queue.processing_failed`, then retried).
+    pub drain_failures: u64,
     /// Messages that left a queue undelivered, by reason (`queue_full`, `expired`, `deleted`, `invalid`).
     pub dropped: DroppedCounts,
     /// From when the router took a message (the call, or its queuing) to its push to the daemon.
@@ -99,6 +102,7 @@ impl Metrics {
             EventKind::MessageRedelivered => add(&self.redeliveries, 1),
             EventKind::MessageAcknowledged => add(&self.acknowledged, 1),
             EventKind::MessageDeadLettered => add(&self.dead_lettered, 1),
+            EventKind::QueueProcessingFailed => add(&self.drain_failures, 1),
             _ => {}
         }
     }
@@ -141,6 +145,7 @@ impl Metrics {
             redeliveries: read(&self.redeliveries),
             acknowledged: read(&self.acknowledged),
             dead_lettered: read(&self.dead_lettered),
+            drain_failures: read(&self.drain_failures),
             dropped: DroppedCounts {
                 queue_full: read(&self.dropped[0]),
                 expired: read(&self.dropped[1]),
@@ -175,6 +180,7 @@ impl Metrics {
         counter("redeliveries_total", "Deliveries made again for want of a receipt.", s.redeliveries);
         counter("acknowledged_total", "Messages acknowledged by their daemon.", s.acknowledged);
         counter("dead_lettered_total", "Messages dead-lettered after their last delivery went unacknowledged.", s.dead_lettered);
+        counter("drain_failures_total", "Drains that failed against Redis, each retried with backoff.", s.drain_failures);
         out.push_str("# HELP orchestrator_router_dropped_total Messages that left a queue undelivered, by reason.\n");
         out.push_str("# TYPE orchestrator_router_dropped_total counter\n");
         for (reason, value) in [("queue_full", s.dropped.queue_full), ("expired", s.dropped.expired), ("deleted", s.dropped.deleted), ("invalid", s.dropped.invalid), ("too_large", s.dropped.too_large)] {

@@ -175,5 +175,5 @@ describe('the npm package', () => {
     fs.writeFileSync(path.join(consumer, 'wrong.mts'), `import { createOrchestratorRouter } from '@neolith/orchestrator-router';\ncreateOrchestratorRouter({ retry: { maxAttempts: 'three' } });\n`);
     await expect(run(process.execPath, [TSC, '--strict', '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), 'wrong.mts'], consumer))
       .rejects.toThrow(/wrong\.mts\(2,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
-  }, 60_000);
+  }, 180_000);
 });

@@ -46,5 +46,7 @@ for (const [name, description] of Object.entries(scenarios)) {
   }
   lines.push('', `Last run: ${figures.ranAt}.`, '');
 }
+// The hardening scenarios are tests of their own (listed there with their figures), kept as written.
+lines.push(fs.readFileSync(path.join(root, 'reliability', 'hardening.md'), 'utf8'));
 fs.writeFileSync(path.join(root, 'RELIABILITY.md'), lines.join('\n'));
 console.log('RELIABILITY.md written from reliability/results.json');

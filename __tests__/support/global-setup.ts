@@ -1,10 +1,11 @@
-// Starts the redis-server the tests share (unless REDIS_URL names one) and a shared 3-master Redis
-// Cluster (unless REDIS_CLUSTER_URLS names one), and hands their URLs to the test workers through
-// the environment.
+// Starts the redis-server the tests share (unless REDIS_URL names one), a shared 3-master Redis
+// Cluster (unless REDIS_CLUSTER_URLS names one) and a shared TLS-only redis-server (unless
+// REDIS_TLS_URL names one), and hands their URLs to the test workers through the environment.
 import { spawn } from 'node:child_process';
 import globalTeardown from './global-teardown';
 import { startRedisCluster } from './redis-cluster';
 import { freePort, waitForPing } from './redis-server';
+import { startTlsRedis } from './redis-tls';
 
 /** Starts the shared redis-server unless REDIS_URL is set. */
 async function startSharedServer(): Promise<void> {
@@ -26,9 +27,22 @@ async function startSharedCluster(): Promise<void> {
   process.env.REDIS_CLUSTER_URLS = cluster.urls.join(',');
 }
 
+/**
+ * Starts the shared TLS-only server unless REDIS_TLS_URL is set (a `rediss://` URL; then
+ * REDIS_TLS_CA names the PEM file of its CA, and REDIS_TLS_OTHER_CA one of a CA that did not sign it).
+ */
+async function startSharedTlsServer(): Promise<void> {
+  if (process.env.REDIS_TLS_URL) return;
+  const server = await startTlsRedis();
+  (globalThis as { __redisTlsServer?: typeof server }).__redisTlsServer = server;
+  process.env.REDIS_TLS_URL = server.url;
+  process.env.REDIS_TLS_CA = server.caPath;
+  process.env.REDIS_TLS_OTHER_CA = server.otherCaPath;
+}
+
 export default async function globalSetup(): Promise<void> {
   // Side by side: the cluster's start (2 s or more) is most of the setup's time.
-  const results = await Promise.allSettled([startSharedServer(), startSharedCluster()]);
+  const results = await Promise.allSettled([startSharedServer(), startSharedCluster(), startSharedTlsServer()]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     // jest runs no teardown after a failed setup: stop what did start, or it outlives the run.

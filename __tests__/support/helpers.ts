@@ -2,6 +2,7 @@
 // plain Redis client to read what the router wrote, and bounded polling.
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import { createOrchestratorRouter, OrchestratorRouter, OrchestratorRouterConfig, OrchestratorRouterEventName, OrchestratorRouterEvents, RoutableMessage } from '../..';
 
 /** The server the global setup started (or REDIS_URL). */
@@ -16,6 +17,13 @@ export function redisClusterUrls(): string[] {
   const urls = process.env.REDIS_CLUSTER_URLS;
   if (!urls) throw new Error('REDIS_CLUSTER_URLS is not set: the global setup did not run');
   return urls.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+}
+
+/** The TLS-only server the global setup started (or REDIS_TLS_URL): its URL, its CA, and an unrelated CA (PEM). */
+export function redisTls(): { url: string; ca: string; otherCa: string } {
+  const { REDIS_TLS_URL: url, REDIS_TLS_CA: ca, REDIS_TLS_OTHER_CA: otherCa } = process.env;
+  if (!url || !ca || !otherCa) throw new Error('REDIS_TLS_URL, REDIS_TLS_CA or REDIS_TLS_OTHER_CA is not set: the global setup did not run');
+  return { url, ca: fs.readFileSync(ca, 'utf8'), otherCa: fs.readFileSync(otherCa, 'utf8') };
 }
 
 /** A short id that no other test uses. */

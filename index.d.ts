@@ -65,11 +65,23 @@ export interface RedisConnectionOptions {
   password?: string;
   /** Database number. Default 0. */
   db?: number;
-  /**
-   * Connect with TLS: `true` trusts the system's root certificates; `{ ca }` trusts these instead
-   * (PEM text, as a string, a Buffer or an array of them, as in Node's `tls.connect`).
-   */
-  tls?: boolean | { ca?: string | Buffer | Array<string | Buffer> };
+  /** Connect with TLS (see `RedisTlsOption`). */
+  tls?: RedisTlsOption;
+}
+
+/**
+ * TLS: `true` trusts the system's root certificates; `{ ca }` trusts these instead (PEM
+ * certificates, as a string, a Buffer or an array of them, as in Node's `tls.connect`). A `ca`
+ * that holds no certificate, or anything but certificates that parse, is refused at construction.
+ */
+export type RedisTlsOption = boolean | { ca?: string | Buffer | Array<string | Buffer> };
+
+/** A URL, and with a `rediss://` one the certificates it trusts. */
+export interface RedisUrlOptions {
+  /** `redis://`, `rediss://`, `unix://` or `memory://` URL, as the `redis` option takes it. */
+  url: string;
+  /** With a `rediss://` URL: the certificates it trusts (see `RedisTlsOption`). */
+  tls?: RedisTlsOption;
 }
 
 /**
@@ -168,10 +180,11 @@ export interface DeadLetter {
 /** Router configuration; every field is optional and merged over the defaults. */
 export interface OrchestratorRouterConfig {
   /**
-   * A URL, connection options, a Redis Cluster's nodes (`{ cluster: [...] }`), or a client to copy
-   * them from. Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`.
+   * A URL (alone, or as `{ url, tls }` to give a `rediss://` URL its CA), connection options, a
+   * Redis Cluster's nodes (`{ cluster: [...] }`), or a client to copy them from. Default
+   * `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`.
    */
-  redis?: string | RedisConnectionOptions | RedisClusterOptions | RedisClientLike;
+  redis?: string | RedisUrlOptions | RedisConnectionOptions | RedisClusterOptions | RedisClientLike;
   /**
    * A Prisma client (@neolith/core's database client). Until a message service is set, each drain
    * step re-reads the messages it is about to deliver with one

@@ -88,6 +88,10 @@ class OrchestratorRouter extends EventEmitter {
     if (prisma !== null && !isPrismaClient(prisma)) {
       throw new this._errors.InvalidArgumentError('prisma', `must be a Prisma client with the message model (prisma.message.findMany), got ${describe(prisma)}`);
     }
+    if (config.tls !== undefined) {
+      // Not read here: a top-level tls would otherwise be dropped without a word.
+      throw new this._errors.InvalidArgumentError('tls', "is read inside redis: give redis: { url: 'rediss://…', tls } or { host, port, tls }");
+    }
     const { target, keyPrefix } = this._check.redisTarget(config.redis);
     const nativeConfig = { ...config, prisma: undefined, errorBase: undefined, redis: target, keyPrefix: config.keyPrefix ?? keyPrefix };
     try {

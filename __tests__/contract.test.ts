@@ -1,8 +1,9 @@
-// The contract every store keeps: one suite, run on Redis, on a Redis Cluster of three masters
+// The contract every store keeps: one suite, run on Redis, on Redis over TLS (routes then take
+// the store's own connection, not the Node socket), on a Redis Cluster of three masters
 // and on the in-process store (`redis: 'memory://…'`). It sees the router only through its public
 // API, and what daemons received only through readDaemonEvents, so it holds for all alike.
 import { DaemonEvent, OrchestratorRouter, OrchestratorRouterConfig, OrchestratorRoutingError } from '..';
-import { closeAll, keyOf, message, newRouter, record, redisClusterUrls, redisUrl, uid, waitFor } from './support/helpers';
+import { closeAll, keyOf, message, newRouter, record, redisClusterUrls, redisTls, redisUrl, uid, waitFor } from './support/helpers';
 
 afterEach(closeAll);
 
@@ -10,6 +11,7 @@ type RedisOption = OrchestratorRouterConfig['redis'];
 
 const stores: Array<[string, () => RedisOption]> = [
   ['Redis', () => redisUrl()],
+  ['Redis over TLS', () => ({ url: redisTls().url, tls: { ca: redisTls().ca } })],
   ['a Redis Cluster', () => ({ cluster: redisClusterUrls() })],
   ['the in-process store', () => `memory://${uid('contract')}`],
 ];

@@ -2,6 +2,7 @@
 // Argument checks that need JavaScript types (strings, Dates, clients), turning what callers pass
 // into the flat values the binding takes. Refusals are InvalidArgumentErrors naming the field.
 
+const { X509Certificate } = require('node:crypto');
 const { InvalidArgumentError, adopt } = require('./errors');
 
 /** A short description of a value for an error message. */
@@ -109,23 +110,64 @@ function isNodeRedis(client) {
   return typeof client.sendCommand === 'function' && client.options && typeof client.options === 'object';
 }
 
+/** Every PEM block of a text: its whole text and its label (`CERTIFICATE`, `PRIVATE KEY`, …). */
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+
+/**
+ * One `ca` entry as PEM text, checked as Node's `tls` would read it: at least one certificate, and
+ * nothing but certificates that parse (else redis-rs builds a store that trusts nothing, and every
+ * connection fails later, less clearly).
+ */
+function caPem(field, part) {
+  if (typeof part !== 'string' && !Buffer.isBuffer(part)) {
+    throw new InvalidArgumentError(field, `must be PEM text (a string or a Buffer, or an array of them), got ${describe(part)}`);
+  }
+  const blocks = [...(typeof part === 'string' ? part : part.toString('latin1')).matchAll(PEM_BLOCK)];
+  if (blocks.length === 0) {
+    throw new InvalidArgumentError(field, 'must be PEM text holding at least one certificate (-----BEGIN CERTIFICATE-----), got no PEM block');
+  }
+  for (const [block, label] of blocks) {
+    if (label !== 'CERTIFICATE') throw new InvalidArgumentError(field, `must hold only certificates, got a PEM ${label}`);
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      throw new InvalidArgumentError(field, `holds a certificate that does not parse (${error.message})`);
+    }
+  }
+  return blocks.map(([block]) => block).join('\n');
+}
+
 /**
  * The `tls` option as the binding reads it: `false`, `true` (the system's trusted roots), or
  * `{ ca }` with the trusted root certificates as one PEM string. `ca` may be a string, a Buffer or
- * an array of them, as in Node's `tls.connect` (and so in ioredis and node-redis options).
+ * an array of them, as in Node's `tls.connect` (and so in ioredis and node-redis options); each
+ * must hold PEM certificates (see `caPem`).
  */
 function tlsTarget(field, tls) {
   if (tls === undefined || tls === null || tls === false) return false;
   if (tls === true) return true;
   if (typeof tls !== 'object') throw new InvalidArgumentError(field, `must be true, false or an options object, got ${describe(tls)}`);
-  if (tls.ca === undefined || tls.ca === null) return true;
-  const parts = Array.isArray(tls.ca) ? tls.ca : [tls.ca];
-  const pems = parts.map((part, i) => {
-    if (typeof part === 'string') return part;
-    if (Buffer.isBuffer(part)) return part.toString('utf8');
-    throw new InvalidArgumentError(`${field}.ca`, `must be PEM text (a string or a Buffer, or an array of them), got ${describe(part)}${Array.isArray(tls.ca) ? ` at [${i}]` : ''}`);
-  });
-  return { ca: pems.join('\n') };
+  const { ca } = tls;
+  if (ca === undefined || ca === null) return true;
+  if (!Array.isArray(ca)) return { ca: caPem(`${field}.ca`, ca) };
+  if (ca.length === 0) throw new InvalidArgumentError(`${field}.ca`, 'must hold at least one certificate, got an empty array');
+  // Array.from visits holes (as undefined, refused), where map would skip them.
+  return { ca: Array.from(ca, (part, i) => caPem(`${field}.ca[${i}]`, part)).join('\n') };
+}
+
+/** `redis: { url, tls? }` (`url` as read from it): a URL, and with a rediss:// one the CAs it trusts. */
+function urlOptionsTarget(url, redis) {
+  const { tls } = redis;
+  if (typeof url !== 'string') throw new InvalidArgumentError('redis.url', `must be a string, got ${describe(url)}`);
+  // Options a URL carries would be silently dropped beside it: refuse them.
+  for (const name of ['host', 'port', 'username', 'password', 'db']) {
+    if (redis[name] !== undefined) throw new InvalidArgumentError(`redis.${name}`, 'is not read with redis.url: give it in the URL');
+  }
+  const target = tlsTarget('redis.tls', tls);
+  if (target !== false && !/^rediss:\/\//i.test(url)) {
+    throw new InvalidArgumentError('redis.tls', 'is read only with a rediss:// URL (redis.url is not one)');
+  }
+  return { target: { url, tls: target } };
 }
 
 /** `host:port` as a URL authority: an IPv6 address goes in brackets. */
@@ -256,7 +298,7 @@ function nodeRedisClusterTarget(client) {
   return { target: { cluster, ...clusterCredentials('redis.options.defaults', defaults) } };
 }
 
-/** Reads the `redis` option: a URL, an options object, or an ioredis / node-redis client. */
+/** Reads the `redis` option: a URL, an options object (`{ url, tls }` too), or an ioredis / node-redis client. */
 function redisTarget(redis) {
   if (redis === undefined || redis === null) return { target: { url: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } };
   if (typeof redis === 'string') return { target: { url: redis } };
@@ -274,8 +316,9 @@ function redisTarget(redis) {
   }
   if (isNodeRedis(redis)) {
     const o = redis.options;
-    if (o.url) return { target: { url: o.url } };
     const socket = o.socket || {};
+    // node-redis keeps `url` and merges what it parsed (rediss:// sets `socket.tls`) into `socket`.
+    if (o.url) return { target: socket.tls ? { url: o.url, tls: tlsTarget('redis.options.socket', { ca: socket.ca }) } : { url: o.url } };
     return {
       target: {
         host: socket.host,
@@ -289,6 +332,8 @@ function redisTarget(redis) {
   }
   // After the clients: an ioredis client's `cluster` is its CLUSTER command.
   if (redis.cluster !== undefined) return clusterOptionsTarget(redis);
+  const url = redis.url;
+  if (url !== undefined) return urlOptionsTarget(url, redis);
   const { host, port, username, password, db, tls } = redis;
   for (const [field, value, type] of [['host', host, 'string'], ['username', username, 'string'], ['password', password, 'string']]) {
     if (value !== undefined && typeof value !== type) {

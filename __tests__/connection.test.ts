@@ -6,9 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createOrchestratorRouter, OrchestratorRouter } from '..';
 import { closeAll, message, plainClient, redisUrl, uid } from './support/helpers';
-import { freePort, startRedis } from './support/redis-server';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
+import { startRedis } from './support/redis-server';
 
 const opened: OrchestratorRouter[] = [];
 afterEach(async () => {
@@ -192,54 +190,3 @@ describe('the routes\' own connection (a Node socket the binding writes its comm
     }
   });
 });
-
-describe('TLS (rediss), where routes take the store\'s own connection', () => {
-  /** A CA and a server certificate it signed, for 127.0.0.1, made with openssl. */
-  function certificates(): { dir: string; ca: string } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'router-tls-'));
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=router test CA');
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-    fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext');
-    return { dir, ca: fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8') };
-  }
-
-  it('routes, registers and drains over TLS trusting the given CA, and refuses a server it cannot verify', async () => {
-    const { dir, ca } = certificates();
-    const tlsPort = await freePort();
-    const server = await startRedis([
-      '--tls-port', String(tlsPort),
-      '--tls-cert-file', path.join(dir, 'server.pem'),
-      '--tls-key-file', path.join(dir, 'server.key'),
-      '--tls-ca-cert-file', path.join(dir, 'ca.pem'),
-      '--tls-auth-clients', 'no',
-    ]);
-    try {
-      const orch = uid('orch');
-      const secure = router({ redis: { host: '127.0.0.1', port: tlsPort, tls: { ca: Buffer.from(ca) } }, keyPrefix: 'tls:' });
-      expect(await secure.routeMessage(message('queued'), orch)).toMatchObject({ success: true, status: 'offline' });
-      await secure.registerSession(orch, { id: 's', daemonId: 'd_tls', status: 'active' });
-      expect(await secure.routeMessage(message('live'), orch)).toMatchObject({ success: true, status: 'delivered' });
-      const events = await plainClient(server.url).lrange('tls:daemon:events:d_tls', 0, -1);
-      expect(events.map((e) => JSON.parse(e).payload.messageId).reverse()).toEqual(['queued', 'live']);
-
-      // Without the CA, the system's roots do not know this server.
-      const untrusted = router({ redis: { host: '127.0.0.1', port: tlsPort, tls: true }, retry: { maxAttempts: 1 } });
-      const refused = await untrusted.routeMessage(message('never'), orch);
-      expect(refused).toMatchObject({ success: false, status: 'failed' });
-      expect(refused.error).toMatch(/certificate|UnknownIssuer/i);
-    } finally {
-      await closeAll();
-      await server.kill();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('refuses a ca that is not PEM text, naming the field', () => {
-    expect(() => createOrchestratorRouter({ redis: { host: '127.0.0.1', tls: { ca: 42 as never } } })).toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT', metadata: { field: 'redis.tls.ca' } }),
-    );
-  });
-});
-

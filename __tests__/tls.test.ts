@@ -1,13 +1,13 @@
 // TLS (rediss): every documented way to give the router a TLS target and the CAs it trusts, each
-// routing a message for real through the TLS-only server the global setup started, and a CA it
-// cannot use refused at construction.
+// routing a message for real through the TLS-only server the global setup started; a server its
+// CAs do not vouch for failing clearly; and a CA it cannot use refused at construction.
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createOrchestratorRouter, InvalidArgumentError, OrchestratorRouterConfig } from '..';
+import { createOrchestratorRouter, InvalidArgumentError, OrchestratorRouterConfig, OrchestratorRoutingError } from '..';
 import { closeAll, daemonMessageIds, message, newRouter, redisTls, uid } from './support/helpers';
 
 type RedisOption = OrchestratorRouterConfig['redis'];
@@ -89,6 +89,25 @@ describe('connecting over TLS', () => {
       { success: true, status: 'offline', attempts: 1 },
       { success: true, status: 'offline', attempts: 1 },
     ]);
+  });
+});
+
+describe('a TLS server the given CAs do not vouch for', () => {
+  const untrusted: Array<[string, () => RedisOption]> = [
+    ['an unrelated CA', () => ({ ...address(), tls: { ca: redisTls().otherCa } })],
+    ['a rediss:// URL with an unrelated CA', () => ({ url: redisTls().url, tls: { ca: redisTls().otherCa } })],
+    ['the system roots (a rediss:// URL alone)', () => redisTls().url],
+  ];
+
+  it.each(untrusted)('fails every call saying certificate verification failed, with %s', async (_form, redis) => {
+    const r = newRouter({ redis: redis(), retry: { maxAttempts: 1 } });
+    const orch = uid('orch');
+    const routed = await r.routeMessage(message('never'), orch);
+    expect(routed).toMatchObject({ success: false, status: 'failed' });
+    expect(routed.error).toMatch(/certificate verification failed/i);
+    await expect(r.registerSession(orch, { id: 's', daemonId: 'd', status: 'active' })).rejects.toThrow(OrchestratorRoutingError);
+    await expect(r.registerSession(orch, { id: 's', daemonId: 'd', status: 'active' })).rejects.toThrow(/certificate verification failed/i);
+    await expect(r.getQueueDepth(orch)).rejects.toThrow(/certificate verification failed/i);
   });
 });
 

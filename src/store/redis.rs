@@ -305,8 +305,18 @@ fn level(priority: Priority) -> i64 {
     priority.rank() as i64 + 1
 }
 
+/// A Redis error as the router reports it. A server certificate that TLS refused is named as such:
+/// rustls says only `invalid peer certificate: <reason>`, and the error reaches here as text
+/// inside an I/O error.
 fn store_error(error: redis::RedisError) -> StoreError {
-    StoreError(super::with_hint(error.to_string()))
+    let text = error.to_string();
+    if text.contains("invalid peer certificate") {
+        return StoreError(format!(
+            "TLS certificate verification failed ({text}): the server's certificate must be valid for the host and \
+             signed by a CA the router trusts (tls.ca when given, else the system's root certificates)"
+        ));
+    }
+    StoreError(super::with_hint(text))
 }
 
 fn unexpected(what: &str, value: &Value) -> StoreError {
@@ -1375,6 +1385,16 @@ mod tests {
         assert_eq!(redact_url("unix:///tmp/redis.sock?db=1&pass=s3cret"), "unix:///tmp/redis.sock?db=1&pass=***");
         assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
         assert_eq!(redact_url("redis://user@host"), "redis://user@host");
+    }
+
+    #[test]
+    fn a_server_certificate_that_tls_refused_is_named_as_such() {
+        // As tokio-rustls hands a refused handshake to redis-rs.
+        let refused = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer));
+        let StoreError(message) = store_error(refused.into());
+        assert!(message.starts_with("TLS certificate verification failed (invalid peer certificate: UnknownIssuer)"), "{message}");
+        let StoreError(message) = store_error(std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into());
+        assert_eq!(message, "connection refused");
     }
 
     #[test]

@@ -205,8 +205,9 @@ describe("core's message service, set with setMessageService", () => {
     expect(await router.processQueuedMessages(orch)).toEqual({ processed: 0, failed: 0, remaining: 3, deferred });
     expect(await router.getQueueDepth(orch)).toBe(3);
     store.failure = null;
-    // A later look (the background drain) tries again.
-    await waitFor(async () => (await received(daemon)).length === 3, 'the queue to drain once the database answers');
+    // A later look (the background drain, within max(1 s, 4 × drainIntervalMs)) tries again; the
+    // deadline leaves room for a loaded machine.
+    await waitFor(async () => (await received(daemon)).length === 3, 'the queue to drain once the database answers', 20_000);
     expect((await received(daemon)).map((e) => e.payload.messageId)).toEqual(messages.map((m) => m.id));
   });
 

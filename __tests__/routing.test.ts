@@ -1,4 +1,4 @@
-import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, record, uid, waitFor } from './support/helpers';
+import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, readyClient, record, uid, waitFor } from './support/helpers';
 
 afterEach(closeAll);
 
@@ -6,7 +6,7 @@ describe('routing a message to an online orchestrator', () => {
   it('pushes the deployed daemon event JSON to the daemon list and its channel, and resolves delivered', async () => {
     const router = newRouter();
     const redis = plainClient();
-    const subscriber = plainClient();
+    const subscriber = await readyClient();
     const orch = uid('orch');
     const daemon = uid('daemon');
     await router.registerSession(orch, { id: 'sess_1', daemonId: daemon, status: 'active', createdAt: new Date() });

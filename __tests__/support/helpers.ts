@@ -64,6 +64,18 @@ export function plainClient(url = redisUrl()): Redis {
   return client;
 }
 
+/**
+ * A plain ioredis client on the test server, closed after the test, once it is ready. A client
+ * that subscribes must be ready first: ioredis sends SUBSCRIBE while it still connects, and its
+ * ready check (INFO) then fails in subscriber mode and the client reconnects, missing what is
+ * published meanwhile.
+ */
+export async function readyClient(url = redisUrl()): Promise<Redis> {
+  const client = plainClient(url);
+  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+  return client;
+}
+
 /** Closes every router and client the test made. */
 export async function closeAll(): Promise<void> {
   await Promise.all(routers.splice(0).map((r) => r.close()));
@@ -75,13 +87,16 @@ export function message(id: string, overrides: Partial<RoutableMessage> = {}): R
   return { id, channelId: 'chan_1', authorId: 'user_1', content: `content of ${id}`, createdAt: new Date('2026-11-27T10:00:00.000Z'), ...overrides };
 }
 
-/** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 5000): Promise<T> {
+/**
+ * Polls `check` until it returns a truthy value, or fails after `timeoutMs` saying what it waited
+ * for (`what`, or what it returns when called then: how far things got).
+ */
+export async function waitFor<T>(check: () => Promise<T> | T, what: string | (() => string | Promise<string>), timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : await what()}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

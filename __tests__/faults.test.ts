@@ -1,4 +1,4 @@
-import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, record, uid } from './support/helpers';
+import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, record, uid, waitFor } from './support/helpers';
 import { RedisProcess, startRedis } from './support/redis-server';
 
 let server: RedisProcess;
@@ -45,21 +45,36 @@ describe('retries and an unreachable Redis', () => {
   });
 
   it('bounds each attempt by deliveryTimeoutMs and never pushes twice when a slow attempt lands late', async () => {
-    const router = newRouter({ redis: server.url, deliveryTimeoutMs: 150, retry: { maxAttempts: 4, initialDelayMs: 300, backoffMultiplier: 2, maxDelayMs: 2000 } });
+    const router = newRouter({ redis: server.url, deliveryTimeoutMs: 150, retry: { maxAttempts: 10, initialDelayMs: 300, backoffMultiplier: 2, maxDelayMs: 2000 } });
     const errors = record(router, 'message.routing_error');
     const admin = plainClient(server.url);
     const orch = uid('orch');
     const daemon = uid('daemon');
     await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
-    const sleeping = admin.call('DEBUG', 'SLEEP', '0.8');
-    await new Promise((r) => setTimeout(r, 20));
-    const result = await router.routeMessage(message('slow'), orch);
-    await sleeping;
-    expect(errors.length).toBeGreaterThanOrEqual(1);
-    expect(errors[0].error).toContain('timed out');
+    // A first route loads the route script: the late attempts below run it (on a fresh server
+    // they would only be answered NOSCRIPT, and the marker would never be put to the test).
+    expect((await router.routeMessage(message('first'), orch)).status).toBe('delivered');
+    // Redis holds every write (the route script included) until told otherwise: the pause is in
+    // force once the reply comes.
+    await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+    let result;
+    try {
+      const routing = router.routeMessage(message('slow'), orch);
+      // Two attempts time out; both stay queued at the server and run, late, once it resumes.
+      await waitFor(() => errors.length >= 2, 'two attempts to time out');
+      await admin.call('CLIENT', 'UNPAUSE');
+      result = await routing;
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE');
+    }
+    expect(errors[0].error).toBe('timed out after 150 ms');
     expect(result).toMatchObject({ success: true, status: 'delivered', sessionId: 's' });
-    expect(result.attempts).toBeGreaterThan(1);
-    expect(await daemonMessageIds(admin, router, daemon)).toEqual(['slow']);
+    expect(result.attempts).toBeGreaterThan(2);
+    const events = (await admin.lrange(keyOf(router, `daemon:events:${daemon}`), 0, -1)).reverse().map((e) => JSON.parse(e));
+    expect(events.map((e) => e.payload.messageId)).toEqual(['first', 'slow']);
+    // The event in the list is the one the first attempt built, before it timed out: a late
+    // attempt landed, and the ones after it pushed nothing.
+    expect(Date.parse(events[1].timestamp)).toBeLessThan(errors[0].timestamp.getTime());
   });
 });
 

@@ -11,7 +11,7 @@ beforeAll(async () => {
   cluster = await startRedisCluster(3);
   client = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })), { redisOptions: { maxRetriesPerRequest: 1 } });
   client.on('error', () => undefined);
-}, 30_000);
+}, 90_000);
 
 afterAll(async () => {
   await client?.quit().catch(() => client.disconnect());
@@ -24,8 +24,39 @@ it('serves every slot from one of its masters, each with its own id', async () =
   const ids = await cluster.nodeIds();
   expect(new Set(ids).size).toBe(3);
   for (const id of ids) expect(id).toMatch(/^[0-9a-f]{40}$/);
-  const owners = new Set(await Promise.all([0, 5000, 10000, 16383].map((slot) => cluster.ownerOf(slot))));
-  expect(owners.size).toBeGreaterThan(1);
+  // Every node's view: all 16384 slots assigned and served, by the three masters.
+  for (const port of cluster.ports) {
+    const node = new Redis(port, '127.0.0.1');
+    try {
+      const info = (await node.cluster('INFO')) as string;
+      expect(info).toMatch(/^cluster_state:ok\r?$/m);
+      expect(info).toMatch(/^cluster_slots_assigned:16384\r?$/m);
+      expect(info).toMatch(/^cluster_slots_ok:16384\r?$/m);
+      expect(info).toMatch(/^cluster_known_nodes:3\r?$/m);
+      expect(info).toMatch(/^cluster_size:3\r?$/m);
+    } finally {
+      node.disconnect();
+    }
+  }
+  // ownerOf agrees, slot by slot, with the slot ranges CLUSTER NODES lists for each master, and
+  // each master serves some.
+  const listed = new Array<number>(16384).fill(-1);
+  const first = new Redis(cluster.ports[0], '127.0.0.1');
+  try {
+    for (const line of ((await first.cluster('NODES')) as string).trim().split('\n')) {
+      const [, address, , , , , , , ...ranges] = line.split(' ');
+      const owner = cluster.ports.indexOf(Number(address.split('@')[0].split(':')[1]));
+      for (const range of ranges.filter((r) => !r.startsWith('['))) {
+        const [from, to = from] = range.split('-').map(Number);
+        for (let slot = from; slot <= to; slot++) listed[slot] = owner;
+      }
+    }
+  } finally {
+    first.disconnect();
+  }
+  const owners = await Promise.all(Array.from({ length: 16384 }, (_, slot) => cluster.ownerOf(slot)));
+  expect(owners).toEqual(listed);
+  expect(new Set(owners)).toEqual(new Set([0, 1, 2]));
   expect(await cluster.slotOf('{orch_1}:x')).toBe(await cluster.slotOf('orch_1'));
 });
 
@@ -63,8 +94,11 @@ it('moves a slot with its keys to another master while a client keeps incrementi
       between: async () => {
         batches += 1;
         const target = succeeded + 3;
-        const deadline = Date.now() + 2000;
-        while (succeeded < target && errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+        const deadline = Date.now() + 20_000;
+        while (succeeded < target && errors.length === 0) {
+          if (Date.now() > deadline) throw new Error(`only ${3 - (target - succeeded)} of 3 INCRs within 20 s after batch ${batches}`);
+          await new Promise((r) => setTimeout(r, 2));
+        }
       },
     });
     expect(moved).toBe(50);
@@ -100,7 +134,12 @@ it('the shared cluster of the global setup serves every slot', async () => {
     const key = `{harness_shared_${process.pid}}:probe`;
     await shared.set(key, 'ok', 'EX', 60);
     expect(await shared.get(key)).toBe('ok');
-    expect(await shared.cluster('INFO')).toMatch(/^cluster_state:ok\r?$/m);
+    for (const node of shared.nodes('master')) {
+      const info = (await node.cluster('INFO')) as string;
+      expect(info).toMatch(/^cluster_state:ok\r?$/m);
+      expect(info).toMatch(/^cluster_slots_ok:16384\r?$/m);
+    }
+    expect(shared.nodes('master')).toHaveLength(urls.length);
   } finally {
     shared.disconnect();
   }

@@ -91,11 +91,11 @@ function coversAllSlots(ranges: Array<[number, number, ...unknown[]]>): boolean 
   return covered === SLOTS;
 }
 
-/** Polls `check` until it is true, or fails with `what` after `timeoutMs`. */
-async function until(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+/** Polls `check` until it is true, or fails with `what` (or what it returns then) after `timeoutMs`. */
+async function until(check: () => Promise<boolean>, what: string | (() => Promise<string>), timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : await what()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -167,14 +167,16 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterProces
       admins.push(client);
     }
     // redis-cli returns once the nodes agree on the configuration, but a node may still report
-    // cluster_state:fail (or an incomplete CLUSTER SLOTS) until its gossip settles.
+    // cluster_state:fail (or an incomplete CLUSTER SLOTS) until its gossip settles: seconds, more
+    // on a busy machine.
+    const views = () => Promise.all(admins.map(async (c) => ({ info: (await c.cluster('INFO')) as string, slots: await c.cluster('SLOTS') })));
     await until(
+      async () => (await views()).every(({ info, slots }) => /^cluster_state:ok\r?$/m.test(info) && coversAllSlots(slots)),
       async () => {
-        const views = await Promise.all(admins.map(async (c) => ({ info: await c.cluster('INFO'), slots: await c.cluster('SLOTS') })));
-        return views.every(({ info, slots }) => /^cluster_state:ok\r?$/m.test(info) && coversAllSlots(slots));
+        const seen = (await views()).map(({ info, slots }, i) => `${ports[i]}: ${/^cluster_state:(\w+)/m.exec(info)?.[1]}, ${slots.length} ranges`);
+        return `every node of the cluster on ports ${ports.join(', ')} to report cluster_state:ok and all ${SLOTS} slots (${seen.join('; ')})`;
       },
-      `every node of the cluster on ports ${ports.join(', ')} to report cluster_state:ok and all ${SLOTS} slots`,
-      15_000,
+      60_000,
     );
   } catch (error) {
     await stop();

@@ -211,7 +211,10 @@ describe('several sessions per orchestrator, broadcast routing', () => {
       ...broadcast,
       deliveryReceipts: { enabled: true },
       deliveryTimeoutMs: 150,
-      retry: { maxAttempts: 3, initialDelayMs: 10, backoffMultiplier: 2, maxDelayMs: 40 },
+      // Enough attempts that the message still awaits its receipt when the test acknowledges it,
+      // however slow the machine (three would dead-letter it a third of a second after the first
+      // redelivery).
+      retry: { maxAttempts: 100, initialDelayMs: 10, backoffMultiplier: 2, maxDelayMs: 40 },
       drainIntervalMs: 20,
     });
     const redelivered = record(router, 'message.redelivered');

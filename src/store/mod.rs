@@ -29,12 +29,18 @@ impl std::fmt::Display for StoreError {
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Redis's refusal of the connection's credentials, with the option that fixes it (Redis's own
-/// words name no option of this package); any other message as it is.
+/// A refused connection's error with the option that fixes it (Redis's and rustls's own words name
+/// no option of this package): credentials, or a server certificate TLS refused (rustls says only
+/// `invalid peer certificate: <reason>`, inside an I/O error); any other message as it is.
 pub fn with_hint(message: String) -> String {
     const NOAUTH: &str = "the server requires a password: give it in the URL, redis://:password@host, or as redis.password, with redis.username for an ACL user";
-    // What Redis answers a long command sent before authenticating, instead of NOAUTH.
-    if message.contains("unauthenticated multibulk") || message.contains("unauthenticated bulk") {
+    if message.contains("invalid peer certificate") {
+        format!(
+            "TLS certificate verification failed ({message}): the server's certificate must be valid for the host and \
+             signed by a CA the router trusts (tls.ca when given, else the system's root certificates)"
+        )
+    } else if message.contains("unauthenticated multibulk") || message.contains("unauthenticated bulk") {
+        // What Redis answers a long command sent before authenticating, instead of NOAUTH.
         format!("NOAUTH: {NOAUTH} (Redis answered: {message})")
     } else if message.contains("NOAUTH") {
         format!("{message} ({NOAUTH})")

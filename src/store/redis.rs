@@ -305,18 +305,9 @@ fn level(priority: Priority) -> i64 {
     priority.rank() as i64 + 1
 }
 
-/// A Redis error as the router reports it. A server certificate that TLS refused is named as such:
-/// rustls says only `invalid peer certificate: <reason>`, and the error reaches here as text
-/// inside an I/O error.
+/// A Redis error as the router reports it, with what to do about it (see [`super::with_hint`]).
 fn store_error(error: redis::RedisError) -> StoreError {
-    let text = error.to_string();
-    if text.contains("invalid peer certificate") {
-        return StoreError(format!(
-            "TLS certificate verification failed ({text}): the server's certificate must be valid for the host and \
-             signed by a CA the router trusts (tls.ca when given, else the system's root certificates)"
-        ));
-    }
-    StoreError(super::with_hint(text))
+    StoreError(super::with_hint(error.to_string()))
 }
 
 fn unexpected(what: &str, value: &Value) -> StoreError {

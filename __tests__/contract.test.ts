@@ -1,25 +1,31 @@
-// The contract every store keeps: one suite, run on Redis, on Redis over TLS (routes then take
-// the store's own connection, not the Node socket), on a Redis Cluster of three masters
+// The contract every store keeps: one suite, run on Redis, on Redis as a user with no more than
+// the README's least-privilege ACL, on Redis over TLS (routes then take the store's own
+// connection, not the Node socket), on a Redis Cluster of three masters
 // and on the in-process store (`redis: 'memory://…'`). It sees the router only through its public
 // API, and what daemons received only through readDaemonEvents, so it holds for all alike.
 import { DaemonEvent, OrchestratorRouter, OrchestratorRouterConfig, OrchestratorRoutingError } from '..';
-import { closeAll, keyOf, message, newRouter, record, redisClusterUrls, redisTls, redisUrl, uid, waitFor } from './support/helpers';
+import { closeAll, keyOf, message, newRouter, record, redisAclUrl, redisClusterUrls, redisTls, redisUrl, uid, waitFor } from './support/helpers';
 
 afterEach(closeAll);
 
 type RedisOption = OrchestratorRouterConfig['redis'];
 
-const stores: Array<[string, () => RedisOption]> = [
+/** A store's name, its `redis` option and, when it needs one, how its key prefixes start. */
+const stores: Array<[string, () => RedisOption, string?]> = [
   ['Redis', () => redisUrl()],
+  // The ACL user's keys start with 'acl_' (ACL_PREFIX_PATTERN in support/acl.ts).
+  ['Redis as the least-privilege ACL user', () => redisAclUrl(), 'acl'],
   ['Redis over TLS', () => ({ url: redisTls().url, tls: { ca: redisTls().ca } })],
   ['a Redis Cluster', () => ({ cluster: redisClusterUrls() })],
   ['the in-process store', () => `memory://${uid('contract')}`],
 ];
 
-describe.each(stores)('the routing contract on %s', (_name, store) => {
+describe.each(stores)('the routing contract on %s', (_name, store, prefix) => {
   /** A router on a fresh store (Redis: a fresh key prefix); `like` shares another router's store. */
   function router(config: OrchestratorRouterConfig = {}, like?: OrchestratorRouter): OrchestratorRouter {
-    const shared = like ? { redis: options.get(like), keyPrefix: keyOf(like, '') } : { redis: store() };
+    const shared = like
+      ? { redis: options.get(like), keyPrefix: keyOf(like, '') }
+      : { redis: store(), ...(prefix ? { keyPrefix: uid(prefix) + ':' } : {}) };
     const made = newRouter({ ...config, ...shared });
     options.set(made, shared.redis);
     return made;

@@ -3,6 +3,7 @@
 // REDIS_TLS_URL names one), and hands their URLs to the test workers through the environment.
 import { spawn } from 'node:child_process';
 import globalTeardown from './global-teardown';
+import { ACL_PREFIX_PATTERN, createAclUser, routerAclRules } from './acl';
 import { startRedisCluster } from './redis-cluster';
 import { freePort, waitForPing } from './redis-server';
 import { startTlsRedis } from './redis-tls';
@@ -17,6 +18,15 @@ async function startSharedServer(): Promise<void> {
   (globalThis as { __redisServer?: typeof child }).__redisServer = child;
   await waitForPing(port);
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
+}
+
+/**
+ * On the shared server, the user the contract suite runs as, with exactly the least-privilege ACL
+ * (for routers whose key prefix matches ACL_PREFIX_PATTERN), unless REDIS_ACL_URL is set.
+ */
+async function createSharedAclUser(): Promise<void> {
+  if (process.env.REDIS_ACL_URL) return;
+  process.env.REDIS_ACL_URL = await createAclUser(process.env.REDIS_URL!, 'router', 'router-secret', routerAclRules(ACL_PREFIX_PATTERN));
 }
 
 /** Starts the shared cluster unless REDIS_CLUSTER_URLS is set (node URLs, comma-separated). */
@@ -42,7 +52,11 @@ async function startSharedTlsServer(): Promise<void> {
 
 export default async function globalSetup(): Promise<void> {
   // Side by side: the cluster's start (2 s or more) is most of the setup's time.
-  const results = await Promise.allSettled([startSharedServer(), startSharedCluster(), startSharedTlsServer()]);
+  const results = await Promise.allSettled([
+    startSharedServer().then(createSharedAclUser),
+    startSharedCluster(),
+    startSharedTlsServer(),
+  ]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     // jest runs no teardown after a failed setup: stop what did start, or it outlives the run.

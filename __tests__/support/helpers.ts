@@ -12,6 +12,13 @@ export function redisUrl(): string {
   return url;
 }
 
+/** The shared server as the least-privilege ACL user (or REDIS_ACL_URL): see acl.ts. */
+export function redisAclUrl(): string {
+  const url = process.env.REDIS_ACL_URL;
+  if (!url) throw new Error('REDIS_ACL_URL is not set: the global setup did not run');
+  return url;
+}
+
 /** The node URLs of the Redis Cluster the global setup started (or REDIS_CLUSTER_URLS, comma-separated). */
 export function redisClusterUrls(): string[] {
   const urls = process.env.REDIS_CLUSTER_URLS;

@@ -29,9 +29,10 @@ impl std::fmt::Display for StoreError {
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A refused connection's error with the option that fixes it (Redis's and rustls's own words name
-/// no option of this package): credentials, or a server certificate TLS refused (rustls says only
-/// `invalid peer certificate: <reason>`, inside an I/O error); any other message as it is.
+/// A refused connection's or command's error with what fixes it (Redis's and rustls's own words
+/// name no option of this package): credentials, a server certificate TLS refused (rustls says only
+/// `invalid peer certificate: <reason>`, inside an I/O error), or an ACL missing a command; any
+/// other message as it is.
 pub fn with_hint(message: String) -> String {
     const NOAUTH: &str = "the server requires a password: give it in the URL, redis://:password@host, or as redis.password, with redis.username for an ACL user";
     if message.contains("invalid peer certificate") {
@@ -44,6 +45,9 @@ pub fn with_hint(message: String) -> String {
         format!("NOAUTH: {NOAUTH} (Redis answered: {message})")
     } else if message.contains("NOAUTH") {
         format!("{message} ({NOAUTH})")
+    } else if (message.contains("NOPERM") || message.contains("NoPerm")) && !message.contains("least-privilege") {
+        // Redis's own refusal (the scripts' checks name the ACL already).
+        format!("{message} (the router's Redis user needs the README's least-privilege ACL)")
     } else if message.contains("WRONGPASS") {
         format!("{message} (check redis.username and redis.password, or the credentials in the URL)")
     } else {

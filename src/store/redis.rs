@@ -786,7 +786,8 @@ impl RedisStore {
         Ok(replies
             .into_iter()
             .map(|reply| reply.map_err(|e| match e {
-                PipeError::Server(message) | PipeError::Connection(message) => StoreError(message),
+                PipeError::Server(message) => StoreError(super::with_hint(message)),
+                PipeError::Connection(message) => StoreError(message),
             }))
             .collect())
     }

@@ -3,6 +3,8 @@
 -- KEYS: 1 daemon:events:<daemon>
 -- ARGV: event ids...
 -- Returns: how many events were removed
+local denied = refused('daemon event acknowledgement', {'lrange', 'lrem'})
+if denied then return denied end
 local wanted = {}
 for i = 1, #ARGV do wanted[ARGV[i]] = true end
 local removed = 0

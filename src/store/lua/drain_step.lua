@@ -30,6 +30,10 @@ local first_item = 19 + 3 * c
 local stride = 6 + c
 local first_marker = 11 + c
 
+local denied = refused('drain', {'get', 'set', 'lrange', 'type', 'llen', 'ltrim', 'lpush', 'expire', 'zadd',
+  'zrange', 'zrem', 'hget', 'hset', 'hdel'}, step_channels(copies))
+if denied then return denied end
+
 if ARGV[2] ~= '' then
   local stale = step_stale(ARGV[13], ARGV[14], copies)
   if stale then return stale end

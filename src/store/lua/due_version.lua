@@ -4,6 +4,8 @@
 -- KEYS: 1 routing:due:{orch}  2 routing:outbox-seq:{orch}
 -- ARGV: 1 orchestratorId  2 sequence key TTL s  3 'read' or ''
 -- Returns {due time or '', version}.
+local denied = refused('due time', {'time', 'get', 'set', 'zscore'})
+if denied then return denied end
 local version
 if ARGV[3] == 'read' then
   version = redis.call('GET', KEYS[2]) or '0'

@@ -9,6 +9,8 @@
 -- KEYS: 1 routing:pending  2 routing:pending-versions:{routing:pending}
 -- ARGV: 1 orchestratorId  2 due time (ms; '' when it is due no look)  3 version  4 'sweep' or ''
 -- Returns 1 if copied, 0 if not.
+local denied = refused('due time', {'zremrangebyscore', 'zscore', 'zrem', 'zadd'})
+if denied then return denied end
 local version = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%d', version - 600000000))
 local known = redis.call('ZSCORE', KEYS[2], ARGV[1])

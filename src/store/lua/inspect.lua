@@ -7,6 +7,8 @@
 -- Returns: {primary session JSON or false, {id, expiry, ...}, {field, value, ...},
 --           high length, high head or false, normal length, normal head or false,
 --           low length, low head or false, receipts awaited, dead letters}
+local denied = refused('inspection', {'get', 'zrange', 'hgetall', 'llen', 'lindex', 'zcard'})
+if denied then return denied end
 local reply = {
   redis.call('GET', KEYS[1]),
   redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES'),

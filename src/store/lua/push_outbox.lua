@@ -7,6 +7,8 @@
 -- ARGV: 1 orchestratorId  2 daemon channel  3 daemon list TTL s  4 pushed hash TTL s
 --       5.. outbox entries ('<sequence> <event JSON>'), oldest first
 -- Returns how many events were pushed.
+local denied = refused('outbox', {'type', 'hget', 'lpush', 'expire', 'hset'}, {[ARGV[2]] = true})
+if denied then return denied end
 local wrong_type = list_or_error(KEYS[1])
 if wrong_type then return wrong_type end
 local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')

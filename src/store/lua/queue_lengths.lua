@@ -4,4 +4,6 @@
 -- KEYS: 1 routing:queue-high:<orch>  2 routing:queue:<orch>  3 routing:queue-low:<orch>
 -- ARGV: none
 -- Returns: {high, normal, low}
+local denied = refused('queue depth', {'llen'})
+if denied then return denied end
 return {redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('LLEN', KEYS[3])}

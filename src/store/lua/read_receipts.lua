@@ -5,6 +5,8 @@
 -- ARGV: 1 now (ms)  2 limit  3 broadcast ('1': the session is every target session's JSON, as
 --       one JSON array, the primary first)  4 the latest deadline read (ms; now, for the overdue)
 -- Returns: {sessionJSON or false, messageId1, record1, messageId2, record2, ...}
+local denied = refused('receipt reading', {'get', 'set', 'zrange', 'zrem', 'hget', 'hdel'})
+if denied then return denied end
 local reply = {}
 if ARGV[3] == '1' then
   reply[1] = sessions_reply(broadcast_sessions(KEYS[1], KEYS[4], KEYS[5], ARGV[1]))

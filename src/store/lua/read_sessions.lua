@@ -3,6 +3,8 @@
 -- KEYS: 1 routing:session:<orch>  2 routing:sessions:<orch>  3 routing:session-records:<orch>
 -- ARGV: 1 now (ms)
 -- Returns: the sessions' JSON
+local denied = refused('session reading', {'get', 'set', 'zrange', 'zrem', 'hget', 'hdel'})
+if denied then return denied end
 local primary = current_session(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
 local sessions, primary_id = {}, nil
 if primary then

@@ -30,6 +30,10 @@ local stride = 6 + c
 local dead_key = KEYS[11 + c]
 local first_marker = 12 + c
 
+local denied = refused('redelivery', {'get', 'set', 'del', 'type', 'llen', 'rpush', 'lpush', 'expire',
+  'pexpiretime', 'pexpireat', 'zadd', 'zrange', 'zrem', 'hget', 'hset', 'hdel'}, step_channels(copies))
+if denied then return denied end
+
 local redeliveries = false
 for i = 1, n do
   if ARGV[first_item + stride * (i - 1) + 2] == 'r' then redeliveries = true end

@@ -8,6 +8,8 @@
 -- ARGV: 1 session JSON  2 session TTL s  3 orchestratorId  4 now (ms)  5 sessionId
 --       6 several sessions ('1'/'0')
 -- Returns: the queue length
+local denied = refused('registration', {'get', 'set', 'del', 'llen', 'pexpireat', 'zadd', 'zrange', 'zrem', 'hget', 'hset', 'hdel'})
+if denied then return denied end
 if ARGV[6] == '1' then
   prune_sessions(KEYS[6], KEYS[7], ARGV[4])
   -- Settles a primary whose key a deployed instance deleted before this one takes a place.

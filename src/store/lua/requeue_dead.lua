@@ -7,6 +7,8 @@
 --       then n expected dead-letter entries, n queue items and n levels (1 high, 2 normal, 3 low),
 --       all in the same order
 -- Returns: n, or -1 when the dead-letter list changed
+local denied = refused('dead-letter requeue', {'lrange', 'ltrim', 'del', 'lpush', 'pexpiretime', 'pexpireat', 'llen', 'zrange', 'zadd', 'zrem'})
+if denied then return denied end
 local n = tonumber(ARGV[4])
 if n == 0 then return 0 end
 local head = redis.call('LRANGE', KEYS[1], 0, n - 1)

@@ -15,6 +15,10 @@
 -- Returns: {'delivered', sessionId} | {'already', markerJSON} | {'stale', sessionJSON}
 --        | {'queued', 'offline'|'pending', queueSize, dropped...} | {'refused', 'offline'|'pending'}
 --        | {'full', 'offline'|'pending', queueSize, dropped...} (not queued: everything queued outranks it)
+local channels = {}
+add_channel(channels, ARGV[3], ARGV[6])
+local denied = refused('route', ROUTE_COMMANDS, channels)
+if denied then return denied end
 local reply = route_message(KEYS, ARGV)
 finish_routes()
 return reply

@@ -5,6 +5,10 @@
 -- Returns: for each message, the length of its reply followed by the reply (as route.lua's)
 local n = tonumber(ARGV[1])
 local stride = #KEYS / n
+local channels = {}
+for i = 0, n - 1 do add_channel(channels, ARGV[22 * i + 4], ARGV[22 * i + 7]) end
+local denied = refused('route', ROUTE_COMMANDS, channels)
+if denied then return denied end
 local replies = {}
 for i = 0, n - 1 do
   -- One constructor per table sizes it once; filling an empty table grows it step by step.

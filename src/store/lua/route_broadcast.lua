@@ -12,20 +12,28 @@
 --          JSON, as one JSON array, in 'stale'
 local n = tonumber(ARGV[1])
 local key_at, arg_at = 1, 2
-local replies = {}
-for _ = 1, n do
+local messages, channels = {}, {}
+for m = 1, n do
   local c = tonumber(ARGV[arg_at])
   local k = {unpack(KEYS, key_at, key_at + 10)}
   local a = {unpack(ARGV, arg_at + 1, arg_at + 22)}
+  add_channel(channels, a[3], a[6])
   local copies = {}
   for i = 1, c do
     local base = arg_at + 22 + 4 * (i - 1)
     copies[i] = {key = KEYS[key_at + 10 + i], session_id = ARGV[base + 1], daemon_id = ARGV[base + 2],
                  event = ARGV[base + 3], channel = ARGV[base + 4]}
+    add_channel(channels, copies[i].daemon_id, copies[i].channel)
   end
   key_at = key_at + 11 + c
   arg_at = arg_at + 23 + 4 * c
-  append_reply(replies, route_broadcast(k, a, copies))
+  messages[m] = {k, a, copies}
+end
+local denied = refused('route', BROADCAST_COMMANDS, channels)
+if denied then return denied end
+local replies = {}
+for m = 1, n do
+  append_reply(replies, route_broadcast(messages[m][1], messages[m][2], messages[m][3]))
 end
 finish_routes()
 return replies

@@ -8,6 +8,8 @@
 --       target session's JSON, as one JSON array, the primary first)
 -- Returns: {sessionJSON or false, queueLength, 'p' (prefix in drain order) | 'l' (per level),
 --           items from high, from normal, from low, items...}
+local denied = refused('drain', {'get', 'set', 'lrange', 'llen', 'zrange', 'zrem', 'hget', 'hdel'})
+if denied then return denied end
 local queues = {KEYS[2], KEYS[3], KEYS[4]}
 local n = tonumber(ARGV[1])
 local session, online

@@ -4,6 +4,8 @@
 -- KEYS: 1 routing:pending-sweep:{routing:pending}
 -- ARGV: 1 this router's token  2 lock TTL ms
 -- Returns 1 if this router holds the lock now, else 0.
+local denied = refused('sweep lock', {'get', 'pexpire', 'set'})
+if denied then return denied end
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])

@@ -6,6 +6,8 @@
 --       7 routing:session-records:<orch>
 -- ARGV: 1 now (ISO-8601)  2 session TTL s  3 orchestratorId  4 now (ms)  5 sessionId ('' = the primary)
 -- Returns: false when there is no such session, else {sessionJSON, queueLength}
+local denied = refused('heartbeat', {'get', 'set', 'del', 'llen', 'pexpireat', 'zadd', 'zscore', 'zrange', 'zrem', 'hget', 'hset', 'hdel'})
+if denied then return denied end
 local now = tonumber(ARGV[4])
 local raw = false
 if ARGV[5] == '' then

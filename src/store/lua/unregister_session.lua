@@ -3,6 +3,8 @@
 -- KEYS: 1 routing:session:<orch>  2 routing:sessions:<orch>  3 routing:session-records:<orch>
 -- ARGV: 1 sessionId ('' = every session)  2 now (ms)
 -- Returns: 1 when a session was removed, else 0
+local denied = refused('unregistration', {'get', 'set', 'del', 'pexpireat', 'zrange', 'zrem', 'hget', 'hdel'})
+if denied then return denied end
 if ARGV[1] == '' then
   return redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) > 0 and 1 or 0
 end

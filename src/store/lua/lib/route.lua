@@ -5,6 +5,17 @@
 -- finish_routes(), which every script that routes calls last.
 local routed_sessions, routed_lengths, routed_pushed = {}, {}, {}
 
+-- The commands routing may call (see refused in common.lua), broadcast adding TYPE.
+local ROUTE_COMMANDS = {'get', 'set', 'del', 'llen', 'lpos', 'lpop', 'rpush', 'lpush', 'pexpiretime',
+  'pexpireat', 'expire', 'zadd', 'zrange', 'zrem', 'hget', 'hset', 'hdel'}
+local BROADCAST_COMMANDS = {'type', unpack(ROUTE_COMMANDS)}
+
+-- add_channel: adds the daemon channel `channel` of a message expecting the daemon `daemon_id`
+-- to `channels` (a message that expects no session publishes nothing).
+local function add_channel(channels, daemon_id, channel)
+  if daemon_id ~= '' then channels[channel] = true end
+end
+
 local function list_length(key)
   local length = routed_lengths[key]
   if length == nil then

@@ -775,7 +775,7 @@ impl RedisStore {
         if !lost.is_empty() {
             let load = redis::cmd("SCRIPT").arg("LOAD").arg(source).get_packed_command();
             if let Some(Err(PipeError::Server(error))) = Self::piped(pipe, &[&load]).await?.pop() {
-                return Err(StoreError(format!("could not load the route script: {error}")));
+                return Err(StoreError(format!("could not load the route script: {}", super::with_hint(error))));
             }
             let lost_commands: Vec<&[u8]> = lost.iter().map(|&i| packed[i].as_slice()).collect();
             let again = Self::piped(pipe, &lost_commands).await?;

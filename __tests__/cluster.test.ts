@@ -360,7 +360,8 @@ describe('the router on a Redis Cluster', () => {
     // file_due.lua as the router runs it, in the index's slot (copies from two routers, and the
     // sweep's, can arrive in any order; the steps that made them were ordered in the orchestrator's
     // slot).
-    const source = readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', 'file_due.lua'), 'utf8');
+    const lua = (file: string) => readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', file), 'utf8');
+    const source = [lua('lib/common.lua'), lua('file_due.lua')].join('\n');
     const pending = `${uid('p')}:routing:pending`;
     const versions = `${pending}-versions:{${pending}}`;
     const base = Date.now() * 1000;

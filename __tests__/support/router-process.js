@@ -5,9 +5,12 @@
 //   { "role": "load", "redis", "keyPrefix", "name", "orchestrators": [...], "count", "churnEvery" }
 //       routes `count` messages round-robin over the orchestrators (awaiting each), and every
 //       `churnEvery` messages unregisters or re-registers one orchestrator's session.
-//   { "role": "drain", "redis", "keyPrefix", "orchestrator", "daemon", "batchDelayMs" }
+//   { "role": "drain", "redis", "keyPrefix", "orchestrator", "daemon", "batchDelayMs",
+//     "drainIntervalMs" (default 20), "hangAfter" (default: never) }
 //       registers the orchestrator's session (which drains its queue), re-reading each batch
-//       through a message service that takes `batchDelayMs`, then idles until killed.
+//       through a message service that takes `batchDelayMs` (and, past `hangAfter` look-ups,
+//       never answers: the drain stays stuck mid-backlog), then idles until killed. Each look-up
+//       prints { lookup } when it begins and { batch } when it answers.
 
 const { createOrchestratorRouter } = require('../..');
 
@@ -52,10 +55,14 @@ async function drain() {
     keyPrefix: spec.keyPrefix,
     daemonQueue: { maxEvents: 1_000_000 },
     offlineQueue: { maxQueueSize: 1_000_000 },
-    drainIntervalMs: 20,
+    drainIntervalMs: spec.drainIntervalMs ?? 20,
   });
+  let lookups = 0;
   router.setMessageService({
     getMessagesByIds: async (ids) => {
+      lookups += 1;
+      print({ lookup: lookups });
+      if (spec.hangAfter !== undefined && lookups > spec.hangAfter) await new Promise(() => undefined);
       await new Promise((r) => setTimeout(r, spec.batchDelayMs));
       print({ batch: ids.length });
       return ids.map((id) => ({ id, content: `content of ${id}` }));

@@ -134,7 +134,7 @@ export interface RouterMetrics {
   drained: number;
   /** Messages put in an orchestrator's queue. */
   queued: number;
-  /** Routing calls that resolved `failed`. */
+  /** Messages that failed: routing calls that resolved `failed`, and messages dead-lettered (receipts); each reported by `message.routing_failed`. */
   failed: number;
   /** Attempts made again after a failed one (Redis unreachable or slow). */
   retries: number;

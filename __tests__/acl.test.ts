@@ -83,8 +83,8 @@ async function exercise(url: string): Promise<Exercise> {
     return [user, newRouter({ ...options, redis: server.url })] as const;
   };
 
-  // One session per orchestrator.
-  const [r, admin] = pair(config);
+  // One session per orchestrator; a queue of one message, so that queueing another drops the first.
+  const [r, admin] = pair({ ...config, offlineQueue: { maxQueueSize: 1 } });
   await admin.registerSession('o1', session('s1', 'd1'));
   await plainClient(server.url).script('FLUSH'); // the user's router loads every script it calls
   await attempt('route', () => r.routeMessage(message('m1'), 'o1'));
@@ -92,7 +92,8 @@ async function exercise(url: string): Promise<Exercise> {
     const results = await r.routeMessages([{ message: message('m2'), orchestratorId: 'o1' }, { message: message('m3'), orchestratorId: 'o1' }]);
     return results.find((x) => !x.success) ?? results[0];
   });
-  await attempt('queue', () => r.routeMessage(message('q1'), 'o2'));
+  await admin.routeMessage(message('q0'), 'o2');
+  await attempt('queue, dropping the oldest', () => r.routeMessage(message('q1'), 'o2'));
   await attempt('register', () => r.registerSession('o3', session('s3', 'd3')));
   // A backlog for an orchestrator with a session: queued as queueMessageForOffline does, whatever the session.
   await admin.registerSession('o4', session('s4', 'd4'));
@@ -167,7 +168,7 @@ describe('least privilege', () => {
     const { errors, done, receipts } = await exercise(await userWithout());
     expect(errors).toEqual([]);
     expect(done).toEqual([
-      'route', 'batch', 'queue', 'register', 'drain', 'heartbeat', 'sessions', 'depth', 'daemon events', 'unregister',
+      'route', 'batch', 'queue, dropping the oldest', 'register', 'drain', 'heartbeat', 'sessions', 'depth', 'daemon events', 'unregister',
       'register another', 'broadcast', 'broadcast drain', 'named heartbeat', 'unregister one',
       'acknowledge', 'redeliver and dead-letter', 'dead letters', 'requeue dead letters',
     ]);

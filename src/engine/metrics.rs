@@ -175,7 +175,7 @@ impl Metrics {
         counter("delivered_total", "Messages pushed to a daemon's event list.", s.delivered);
         counter("drained_total", "Messages pushed to a daemon's event list by a drain.", s.drained);
         counter("queued_total", "Messages put in an orchestrator's queue.", s.queued);
-        counter("failed_total", "Routing calls that resolved failed.", s.failed);
+        counter("failed_total", "Messages that failed: routing calls that resolved failed, and dead letters (each reported by message.routing_failed).", s.failed);
         counter("retries_total", "Attempts made again after a failed one.", s.retries);
         counter("redeliveries_total", "Deliveries made again for want of a receipt.", s.redeliveries);
         counter("acknowledged_total", "Messages acknowledged by their daemon.", s.acknowledged);

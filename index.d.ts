@@ -331,7 +331,7 @@ export declare const PRIORITY_VALUES: Readonly<{ high: 3; normal: 2; low: 1 }>;
 
 /** The result of `processQueuedMessages`. */
 export interface ProcessQueueResult {
-  /** Messages delivered to the daemon. */
+  /** Messages that left the queue delivered (a message whose delivered marker says it reached the daemon already counts, and is not pushed again). */
   processed: number;
   /** Messages that left the queue undelivered (expired, deleted or unreadable), each reported by `message.dropped`. */
   failed: number;

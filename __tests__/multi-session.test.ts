@@ -171,6 +171,28 @@ describe('several sessions per orchestrator, broadcast routing', () => {
     expect(await primaryKey(router, orch)).toBe('s3');
   });
 
+  it('pushes a message id once to each target, however often it is routed', async () => {
+    const router = newRouter(broadcast);
+    const orch = uid('orch');
+    await register(router, orch, 's1', 'd1');
+    await register(router, orch, 's2', 'd2');
+    for (let i = 0; i < 3; i++) expect(await router.routeMessage(message('same'), orch)).toMatchObject({ status: 'delivered' });
+    expect((await events(router, 'd1')).map(([id]) => id)).toEqual(['same']);
+    expect((await events(router, 'd2')).map(([id]) => id)).toEqual(['same']);
+  });
+
+  it('holds every daemon list to maxEvents within one batch: what does not fit waits, in order', async () => {
+    const router = newRouter({ ...broadcast, daemonQueue: { maxEvents: 2 }, drainIntervalMs: 60_000 });
+    const orch = uid('orch');
+    await register(router, orch, 's1', 'd1');
+    await register(router, orch, 's2', 'd2');
+    const results = await router.routeMessages(['m1', 'm2', 'm3'].map((id) => ({ message: message(id), orchestratorId: orch })));
+    expect(results.map((r) => r.status)).toEqual(['delivered', 'delivered', 'pending']);
+    expect((await events(router, 'd1')).map(([id]) => id)).toEqual(['m1', 'm2']);
+    expect((await events(router, 'd2')).map(([id]) => id)).toEqual(['m1', 'm2']);
+    expect(await router.getQueueDepth(orch)).toBe(1);
+  });
+
   it('follows session changes made by another router, and routes batches to every target', async () => {
     const a = newRouter(broadcast);
     const b = newRouter({ ...broadcast, keyPrefix: keyOf(a, '') });

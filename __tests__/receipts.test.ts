@@ -183,4 +183,21 @@ describe('delivery receipts', () => {
     await waitFor(() => redelivered.length === 1, 'the second router to redeliver');
     expect((await deliveries(second, daemon)).map(([id]) => id)).toEqual(['m1', 'm1']);
   });
+
+  it('looks at an orchestrator by its earliest receipt deadline, whatever a later delivery awaits', async () => {
+    // Two routers on one store, one waiting 60 s for a receipt: the index keeps the earlier deadline.
+    const soon = newRouter({ ...receipts, deliveryTimeoutMs: 500, drainIntervalMs: 60_000 });
+    const late = newRouter({ ...receipts, deliveryTimeoutMs: 60_000, drainIntervalMs: 60_000, keyPrefix: keyOf(soon, '') });
+    const orch = uid('orch');
+    await online(soon, orch, uid('daemon'));
+    await soon.routeMessage(message('m1'), orch);
+    await late.routeMessage(message('m2'), orch);
+    const redis = plainClient();
+    const [deadline1, deadline2] = [
+      Number(await redis.zscore(keyOf(soon, `routing:receipts:${orch}`), 'm1')),
+      Number(await redis.zscore(keyOf(soon, `routing:receipts:${orch}`), 'm2')),
+    ];
+    expect(deadline2).toBeGreaterThan(deadline1);
+    expect(Number(await redis.zscore(keyOf(soon, 'routing:pending'), orch))).toBe(deadline1);
+  });
 });

@@ -83,6 +83,20 @@ describe('routing a message to an online orchestrator', () => {
     expect(await daemonMessageIds(redis, router, 'daemon_new')).toEqual(['m2']);
     expect(await daemonMessageIds(redis, router, 'daemon_old')).toEqual(['m1']);
   });
+
+  it('follows a session another router replaced on the same daemon, reporting the new session', async () => {
+    // The session id alone changed: a route planned on the old one is stale all the same.
+    const router = newRouter();
+    const other = newRouter({ keyPrefix: keyOf(router, '') });
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await router.registerSession(orch, { id: 'sess_old', daemonId: daemon, status: 'active', createdAt: new Date() });
+    expect(await router.routeMessage(message('m1'), orch)).toMatchObject({ status: 'delivered', sessionId: 'sess_old' });
+    await other.registerSession(orch, { id: 'sess_new', daemonId: daemon, status: 'active', createdAt: new Date() });
+    expect(await router.routeMessage(message('m2'), orch)).toMatchObject({ status: 'delivered', sessionId: 'sess_new' });
+    const markers = await plainClient().mget(keyOf(router, 'routing:delivered:m1'), keyOf(router, 'routing:delivered:m2'));
+    expect(markers.map((m) => JSON.parse(m!).sessionId)).toEqual(['sess_old', 'sess_new']);
+  });
 });
 
 describe('routing a message to an offline orchestrator', () => {

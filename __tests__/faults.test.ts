@@ -76,6 +76,30 @@ describe('retries and an unreachable Redis', () => {
     // attempt landed, and the ones after it pushed nothing.
     expect(Date.parse(events[1].timestamp)).toBeLessThan(errors[0].timestamp.getTime());
   });
+
+  it('never queues a message twice when a slow attempt lands late, and reports it queued', async () => {
+    const router = newRouter({ redis: server.url, deliveryTimeoutMs: 150, retry: { maxAttempts: 10, initialDelayMs: 300, backoffMultiplier: 2, maxDelayMs: 2000 } });
+    const errors = record(router, 'message.routing_error');
+    const admin = plainClient(server.url);
+    const orch = uid('orch');
+    // Loads the route script (see above); the orchestrator stays offline: routes queue.
+    expect((await router.routeMessage(message('first'), orch)).status).toBe('offline');
+    await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+    let result;
+    try {
+      const routing = router.routeMessage(message('slow'), orch);
+      await waitFor(() => errors.length >= 2, 'two attempts to time out');
+      await admin.call('CLIENT', 'UNPAUSE');
+      result = await routing;
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE');
+    }
+    // A late attempt queued it; the attempt that answered found it there (a retry looks first).
+    expect(result).toMatchObject({ success: true, status: 'offline' });
+    expect(result.attempts).toBeGreaterThan(2);
+    const queued = (await admin.lrange(keyOf(router, `routing:queue:${orch}`), 0, -1)).map((item) => JSON.parse(item).messageId);
+    expect(queued).toEqual(['first', 'slow']);
+  });
 });
 
 describe('a key of the wrong type (written by something else)', () => {

@@ -32,6 +32,17 @@ describe('one session per orchestrator (the default, as deployed)', () => {
     expect(await sessionIds(router, orch)).toEqual([]);
     expect(await primaryKey(router, orch)).toBeNull();
   });
+
+  it('keeps the deployed keys only: a heartbeat adds no session set', async () => {
+    const router = newRouter();
+    const orch = uid('orch');
+    await register(router, orch, 's1', 'd1');
+    await router.updateSessionActivity(orch);
+    await router.updateSessionActivity(orch, 's1');
+    const redis = plainClient();
+    expect(await redis.exists(keyOf(router, `routing:sessions:${orch}`), keyOf(router, `routing:session-records:${orch}`))).toBe(0);
+    expect(await primaryKey(router, orch)).toBe('s1');
+  });
 });
 
 describe('several sessions per orchestrator, primary routing', () => {

@@ -6,7 +6,7 @@
 
 const { EventEmitter } = require('node:events');
 const net = require('node:net');
-const { NativeRouter } = require('./binding.js');
+const { NativeRouter } = require('./lib/native').loadBinding();
 const {
   RouterBaseError,
   OrchestratorRoutingError,

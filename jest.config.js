@@ -4,6 +4,8 @@ module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/__tests__/tsconfig.json' }] },
   testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+  // The release checks need every target's binary (npm run build:all): `npm run test:release`.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/__tests__/release/'],
   // The stand-in for @neolith/core (__tests__/core-swap) imports its workspace packages by name.
   moduleNameMapper: {
     '^@neolith/database$': '<rootDir>/__tests__/core-swap/database/index.ts',

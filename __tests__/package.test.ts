@@ -1,5 +1,7 @@
-// The package as users get it: `npm pack`, installed from the tarball into a new TypeScript
-// project outside the repository, used from CommonJS and from ES modules, and type-checked with
+// The package as users get it: `npm pack` of the main package and of this machine's platform
+// package (npm/<platform>/, holding the development build here; `npm run test:release` does the
+// same with every release binary), installed from the tarballs into a new TypeScript project
+// outside the repository, used from CommonJS and from ES modules, and type-checked with
 // `tsc --strict` there.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,6 +12,7 @@ const ROOT = path.join(__dirname, '..');
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const VITEST = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const { currentPlatform } = require('../lib/native') as { currentPlatform(): string };
 
 /** Runs a command, resolving its stdout; rejects with its output when it fails. */
 function run(command: string, args: string[], cwd: string): Promise<string> {
@@ -35,6 +38,7 @@ interface Packed {
 describe('the npm package', () => {
   let work: string;
   let packed: Packed;
+  let platformPacked: Packed;
   let consumer: string;
 
   beforeAll(async () => {
@@ -42,10 +46,18 @@ describe('the npm package', () => {
     // The binding is already built (`pretest`); pack what is there.
     const json = await run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT);
     [packed] = JSON.parse(json) as Packed[];
+    // This platform's package, as `napi artifacts` fills it: its package.json and README, and the binary.
+    const platform = currentPlatform();
+    const platformDir = path.join(work, platform);
+    fs.mkdirSync(platformDir);
+    for (const file of ['package.json', 'README.md']) fs.copyFileSync(path.join(ROOT, 'npm', platform, file), path.join(platformDir, file));
+    const binary = `orchestrator-router.${platform}.node`;
+    fs.copyFileSync(path.join(ROOT, binary), path.join(platformDir, binary));
+    [platformPacked] = JSON.parse(await run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], platformDir)) as Packed[];
     consumer = path.join(work, 'consumer');
     fs.mkdirSync(consumer);
     fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-    await run(NPM, ['install', '--offline', '--no-audit', '--no-fund', path.join(work, packed.filename)], consumer);
+    await run(NPM, ['install', '--offline', '--no-audit', '--no-fund', path.join(work, packed.filename), path.join(work, platformPacked.filename)], consumer);
   }, 180_000);
 
   afterAll(() => {
@@ -58,12 +70,17 @@ describe('the npm package', () => {
       'CHANGELOG.md', 'LICENSE', 'README.md', 'bin/orchestrator-router.js', 'binding.js', 'index.d.mts', 'index.d.ts',
       'index.js', 'index.mjs', 'lib/arguments.js', 'lib/errors.js', 'lib/message-service.js', 'package.json',
     ]));
-    expect(files.filter((f) => f.endsWith('.node'))).toHaveLength(1);
+    // The binary is in the platform package, next to its package.json and README, and nowhere else.
+    expect(files.filter((f) => f.endsWith('.node'))).toEqual([]);
+    expect(platformPacked.files.map((f) => f.path).sort()).toEqual(['README.md', `orchestrator-router.${currentPlatform()}.node`, 'package.json']);
     const unwanted = files.filter((f) => /^(src|__tests__|target|bench|scripts|demo|reliability)\/|\.(rs|lua|toml|lock)$|^\.|tsconfig|jest/.test(f));
     expect(unwanted).toEqual([]);
     // The size is reported with the test's output (and in the README).
-    process.stdout.write(`npm pack: ${packed.filename}, ${files.length} files, ${(packed.size / 1e6).toFixed(2)} MB packed, ${(packed.unpackedSize / 1e6).toFixed(2)} MB unpacked\n`);
-    expect(packed.size).toBeLessThan(5e6);
+    for (const p of [packed, platformPacked]) {
+      process.stdout.write(`npm pack: ${p.filename}, ${p.files.length} files, ${(p.size / 1e6).toFixed(2)} MB packed, ${(p.unpackedSize / 1e6).toFixed(2)} MB unpacked\n`);
+    }
+    expect(packed.size).toBeLessThan(0.2e6);
+    expect(platformPacked.size).toBeLessThan(5e6);
   });
 
   it('works from CommonJS (require), from the installed copy', async () => {
@@ -76,10 +93,14 @@ describe('the npm package', () => {
         const result = await r.routeMessage({ id: 'm1', channelId: 'c', content: 'hi', priority: 'high' }, 'orch');
         const [event] = await r.readDaemonEvents('d');
         await r.close();
-        console.log(JSON.stringify({ where, result, priority: event.priority, error: new router.InvalidArgumentError('x', 'y').code }));
+        const binaries = process.report.getReport().sharedObjects.filter((o) => o.endsWith('.node'));
+        console.log(JSON.stringify({ where, binaries, result, priority: event.priority, error: new router.InvalidArgumentError('x', 'y').code }));
       })();`);
     const out = JSON.parse(await run(process.execPath, ['main.cjs'], consumer));
-    expect(out.where).toBe(path.join(fs.realpathSync(consumer), 'node_modules', '@neolith', 'orchestrator-router', 'index.js'));
+    const installed = path.join(fs.realpathSync(consumer), 'node_modules', '@neolith');
+    expect(out.where).toBe(path.join(installed, 'orchestrator-router', 'index.js'));
+    // The loader found the binary in the platform package.
+    expect(out.binaries).toEqual([path.join(installed, `orchestrator-router-${currentPlatform()}`, `orchestrator-router.${currentPlatform()}.node`)]);
     expect(out).toMatchObject({ result: { success: true, status: 'delivered', sessionId: 's' }, priority: 3, error: 'INVALID_ARGUMENT' });
   });
 

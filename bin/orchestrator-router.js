@@ -5,7 +5,7 @@
 // reads; it never drains, promotes a session or writes anything.
 
 const { parseArgs } = require('node:util');
-const { inspectOrchestrator, queueStats } = require('../binding.js');
+const { inspectOrchestrator, queueStats } = require('../lib/native').loadBinding();
 const { fromNative } = require('../lib/errors');
 
 const USAGE = `Usage:

@@ -1,0 +1,127 @@
+// The release binaries that `npm run build:all` puts in npm/<platform>/, read with LLVM's tools
+// (rustup's llvm-tools): each is a shared library of its platform's format and architecture, for
+// its libc, exporting the N-API entry point; the Linux ones need nothing newer than glibc 2.17, the
+// darwin ones bind each framework symbol to its framework. The one for this machine's platform
+// is the one this run's tests load (see use-release-binary.js) and route with.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const { llvmTool } = require('../../scripts/llvm-tools') as { llvmTool(name: string): string };
+const { platformOf, currentPlatform } = require('../../lib/native') as { platformOf(t: string): string; currentPlatform(): string };
+const pkg = require('../../package.json') as { napi: { binaryName: string; targets: string[] } };
+
+const ROOT = path.join(__dirname, '..', '..');
+
+interface Expected {
+  format: string;
+  arch: string;
+  libc?: 'glibc' | 'musl';
+  /** The oldest macOS it loads on (LC_BUILD_VERSION's minos). */
+  macos?: string;
+}
+
+const EXPECTED: Record<string, Expected> = {
+  'x86_64-unknown-linux-gnu': { format: 'elf64-x86-64', arch: 'x86_64', libc: 'glibc' },
+  'aarch64-unknown-linux-gnu': { format: 'elf64-littleaarch64', arch: 'aarch64', libc: 'glibc' },
+  'x86_64-unknown-linux-musl': { format: 'elf64-x86-64', arch: 'x86_64', libc: 'musl' },
+  'aarch64-unknown-linux-musl': { format: 'elf64-littleaarch64', arch: 'aarch64', libc: 'musl' },
+  'x86_64-apple-darwin': { format: 'Mach-O 64-bit x86-64', arch: 'x86_64', macos: '10.15' },
+  'aarch64-apple-darwin': { format: 'Mach-O arm64', arch: 'aarch64', macos: '11.0' },
+};
+
+function tool(name: string, args: string[]): string {
+  return execFileSync(llvmTool(name), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+}
+
+function binaryOf(target: string): string {
+  const platform = platformOf(target);
+  return path.join(ROOT, 'npm', platform, `${pkg.napi.binaryName}.${platform}.node`);
+}
+
+describe('the release binaries', () => {
+  it('cover exactly the targets package.json lists, each with what its platform needs', () => {
+    expect(Object.keys(EXPECTED).sort()).toEqual([...pkg.napi.targets].sort());
+  });
+
+  describe.each(pkg.napi.targets)('%s', (target) => {
+    const expected = EXPECTED[target];
+    const binary = binaryOf(target);
+
+    it('is in its platform package, built by npm run build:all', () => {
+      expect(fs.existsSync(binary) ? binary : `${binary} is missing: run npm run build:all`).toBe(binary);
+      const platformPackage = JSON.parse(fs.readFileSync(path.join(path.dirname(binary), 'package.json'), 'utf8'));
+      expect(platformPackage.main).toBe(path.basename(binary));
+    });
+
+    it(`is a ${expected.format} shared library for ${expected.arch}`, () => {
+      const headers = tool('llvm-readobj', ['--file-headers', binary]);
+      expect(headers).toMatch(new RegExp(`^Format: ${expected.format}$`, 'm'));
+      expect(headers).toMatch(new RegExp(`^Arch: ${expected.arch}$`, 'm'));
+      expect(headers).toMatch(expected.macos ? /FileType: Dylib \(0x6\)/ : /Type: SharedObject \(0x3\)/);
+    });
+
+    it('exports the N-API entry point, napi_register_module_v1', () => {
+      const exported = expected.macos
+        ? tool('llvm-nm', ['-g', '--defined-only', binary])
+        : tool('llvm-nm', ['-D', '--defined-only', binary]);
+      expect(exported).toMatch(expected.macos ? / T _napi_register_module_v1$/m : / T napi_register_module_v1$/m);
+    });
+
+    if (expected.libc === 'glibc') {
+      it('links glibc, no newer than 2.17', () => {
+        expect(tool('llvm-readobj', ['--needed-libs', binary])).toMatch(/^\s+libc\.so\.6$/m);
+        const versions = [...tool('llvm-readobj', ['--version-info', binary]).matchAll(/GLIBC_(\d+)\.(\d+)/g)]
+          .map(([, major, minor]) => Number(major) * 1000 + Number(minor));
+        expect(versions.length).toBeGreaterThan(0);
+        expect(Math.max(...versions)).toBeLessThanOrEqual(2017);
+      });
+    }
+
+    if (expected.libc === 'musl') {
+      it("links musl's libc (which is also its loader), not glibc", () => {
+        const needed = tool('llvm-readobj', ['--needed-libs', binary]);
+        expect(needed).toMatch(/^\s+libc\.so$/m);
+        expect(needed).not.toMatch(/libc\.so\.6|libpthread|libdl|libm\.so/);
+        expect(tool('llvm-readobj', ['--version-info', binary])).not.toMatch(/GLIBC_/);
+      });
+    }
+
+    const macos = expected.macos;
+    if (macos) {
+      it(`loads on macOS ${macos} and later, linking only libSystem and its two frameworks`, () => {
+        const loads = tool('llvm-objdump', ['--macho', '--private-headers', binary]);
+        const version = macos.replace('.', '\\.');
+        expect(loads).toMatch(new RegExp(`minos ${version}\\b|version ${version}\\b`));
+        const dylibs = tool('llvm-objdump', ['--macho', '--dylibs-used', binary]).split('\n').slice(1).map((l) => l.trim().split(' ')[0]).filter(Boolean);
+        expect(dylibs).toEqual(expect.arrayContaining([
+          '/usr/lib/libSystem.B.dylib',
+          '/System/Library/Frameworks/CoreFoundation.framework/Versions/A/CoreFoundation',
+          '/System/Library/Frameworks/Security.framework/Versions/A/Security',
+        ]));
+        expect(dylibs.filter((d) => !/^\/usr\/lib\/|^\/System\/Library\/Frameworks\/(CoreFoundation|Security)\.framework\//.test(d) && !d.endsWith('liborchestrator_router.dylib')))
+          .toEqual([]);
+      });
+
+      it('binds every symbol it takes from macOS to its library; only N-API is left to Node.js', () => {
+        const undefinedSymbols = tool('llvm-nm', ['-m', '-u', binary]).split('\n').filter(Boolean);
+        expect(undefinedSymbols.length).toBeGreaterThan(100);
+        const unbound = undefinedSymbols.filter((line) => !/\(from \S+\)/.test(line)).map((line) => line.trim().split(' ').pop());
+        // A framework symbol left unbound here means cross/macos-sdk's stubs are out of date:
+        // node scripts/macos-sdk-stubs.js npm/darwin-*/*.node writes them again.
+        expect(unbound.filter((symbol) => !/^_(napi|node_api)_/.test(symbol!))).toEqual([]);
+      });
+    }
+  });
+
+  it("is what this run's tests load, on this machine's platform", () => {
+    const platform = currentPlatform();
+    const target = pkg.napi.targets.find((t) => platformOf(t) === platform)!;
+    expect(process.env.NAPI_RS_NATIVE_LIBRARY_PATH).toBe(binaryOf(target));
+    const { loadBinding } = require('../../lib/native') as { loadBinding(): { NativeRouter: unknown } };
+    expect(typeof loadBinding().NativeRouter).toBe('function');
+    const report = process.report!.getReport() as unknown as { sharedObjects: string[] };
+    expect(report.sharedObjects).toContain(binaryOf(target));
+    expect(report.sharedObjects.filter((s) => s.endsWith('.node'))).toEqual([binaryOf(target)]);
+  });
+});

@@ -12,7 +12,8 @@ const ROOT = path.join(__dirname, '..');
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const VITEST = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const { currentPlatform } = require('../lib/native') as { currentPlatform(): string };
+const { currentPlatform, SUPPORTED_PLATFORMS } = require('../lib/native') as { currentPlatform(): string; SUPPORTED_PLATFORMS: string[] };
+const NAPI = path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js');
 
 /** Runs a command, resolving its stdout; rejects with its output when it fails. */
 function run(command: string, args: string[], cwd: string): Promise<string> {
@@ -81,6 +82,32 @@ describe('the npm package', () => {
     }
     expect(packed.size).toBeLessThan(0.2e6);
     expect(platformPacked.size).toBeLessThan(5e6);
+  });
+
+  it("ships the loader napi-rs generates, committed as generated for this version", async () => {
+    // `npm run build` (pretest) writes binding.js again: a committed copy that differs is stale.
+    await run('git', ['diff', '--exit-code', '--', 'binding.js'], ROOT);
+    const loader = fs.readFileSync(path.join(ROOT, 'binding.js'), 'utf8');
+    const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+    // It checks each platform package against the main package's version.
+    expect(loader).toContain(`require('@neolith/orchestrator-router-${currentPlatform()}/package.json').version`);
+    expect(loader).toContain(`bindingPackageVersion !== '${version}'`);
+  });
+
+  it('has one platform package per napi target, at the main version, which `napi version` keeps in step', async () => {
+    const main = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    const dirs = fs.readdirSync(path.join(ROOT, 'npm')).sort();
+    expect(dirs).toEqual([...SUPPORTED_PLATFORMS].sort());
+    for (const dir of dirs) {
+      const platform = JSON.parse(fs.readFileSync(path.join(ROOT, 'npm', dir, 'package.json'), 'utf8'));
+      expect(platform).toMatchObject({ name: `${main.name}-${dir}`, version: main.version, engines: main.engines, license: main.license });
+    }
+    // `npm version x.y.z` runs `napi version`: in a copy, a new version reaches every platform package.
+    const copy = path.join(work, 'versioned');
+    fs.cpSync(path.join(ROOT, 'npm'), path.join(copy, 'npm'), { recursive: true, filter: (f) => !f.endsWith('.node') });
+    fs.writeFileSync(path.join(copy, 'package.json'), JSON.stringify({ ...main, version: '9.8.7' }));
+    await run(process.execPath, [NAPI, 'version'], copy);
+    for (const dir of dirs) expect(JSON.parse(fs.readFileSync(path.join(copy, 'npm', dir, 'package.json'), 'utf8')).version).toBe('9.8.7');
   });
 
   it('works from CommonJS (require), from the installed copy', async () => {

@@ -5,6 +5,7 @@
 // is the one this run's tests load (see use-release-binary.js) and route with.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const { llvmTool } = require('../../scripts/llvm-tools') as { llvmTool(name: string): string };
@@ -12,6 +13,8 @@ const { platformOf, currentPlatform } = require('../../lib/native') as { platfor
 const pkg = require('../../package.json') as { napi: { binaryName: string; targets: string[] } };
 
 const ROOT = path.join(__dirname, '..', '..');
+/** This machine's architecture as llvm-readobj names it. */
+const HOST_ARCH = ({ x64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[process.arch];
 
 interface Expected {
   format: string;
@@ -84,6 +87,38 @@ describe('the release binaries', () => {
         expect(needed).toMatch(/^\s+libc\.so$/m);
         expect(needed).not.toMatch(/libc\.so\.6|libpthread|libdl|libm\.so/);
         expect(tool('llvm-readobj', ['--version-info', binary])).not.toMatch(/GLIBC_/);
+      });
+    }
+
+    if (expected.libc === 'musl' && expected.arch === HOST_ARCH) {
+      it("is loaded by musl's dynamic linker, as Node.js on Alpine loads it", () => {
+        // A musl program that exports a stand-in for each N-API function the binary needs (as
+        // Node.js does) and dlopen()s it with every relocation resolved at once.
+        const work = fs.mkdtempSync(path.join(os.tmpdir(), 'musl-dlopen-'));
+        try {
+          const napi = tool('llvm-nm', ['-D', '--undefined-only', binary]).split('\n')
+            .map((line) => line.trim().split(/\s+/).pop()!).filter((symbol) => /^(napi|node_api)_/.test(symbol));
+          expect(napi.length).toBeGreaterThan(20);
+          fs.writeFileSync(path.join(work, 'host.c'), [
+            '#include <dlfcn.h>',
+            '#include <stdio.h>',
+            ...napi.map((symbol) => `int ${symbol}(void) { return 1; }`),
+            'int main(int argc, char **argv) {',
+            '  void *library = dlopen(argv[1], RTLD_NOW);',
+            '  if (!library) { printf("dlopen failed: %s\\n", dlerror()); return 1; }',
+            '  printf("loaded, napi_register_module_v1 %s\\n", dlsym(library, "napi_register_module_v1") ? "found" : "missing");',
+            '  return 0;',
+            '}',
+          ].join('\n'));
+          // musl-gcc: Debian's musl-tools (.ci/run installs it).
+          execFileSync('musl-gcc', ['-rdynamic', '-o', path.join(work, 'host'), path.join(work, 'host.c')]);
+          const out = execFileSync(path.join(work, 'host'), [binary], { encoding: 'utf8' });
+          expect(out).toBe('loaded, napi_register_module_v1 found\n');
+          // The program really is musl's: its interpreter is musl's loader.
+          expect(fs.readFileSync(path.join(work, 'host')).includes('/lib/ld-musl-')).toBe(true);
+        } finally {
+          fs.rmSync(work, { recursive: true, force: true });
+        }
       });
     }
 

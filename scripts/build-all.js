@@ -38,8 +38,11 @@ const { platformOf } = require(path.join(ROOT, 'lib', 'native.js'));
 
 /** The glibc a `-gnu` binary is linked against (zig's pin): what the oldest supported Linux has. */
 const GLIBC = '2.17';
-/** The oldest macOS the darwin binaries load on (Node.js 18 needs 10.15 itself; arm64 starts at 11). */
-const MACOS_DEPLOYMENT_TARGET = { 'x86_64-apple-darwin': '10.15', 'aarch64-apple-darwin': '11.0' };
+/**
+ * The oldest macOS the darwin binaries load on: 11, which Node.js 22 and 24 need themselves (zig
+ * cannot link for older ones: its own floor is 11.7.1, which its builds here say).
+ */
+const MACOS_DEPLOYMENT_TARGET = '11.0';
 
 function fail(message) {
   process.stderr.write(`build:all: ${message}\n`);
@@ -131,7 +134,7 @@ function main() {
       how = 'zig';
     }
     if (target.endsWith('-apple-darwin')) {
-      env.MACOSX_DEPLOYMENT_TARGET = MACOS_DEPLOYMENT_TARGET[target];
+      env.MACOSX_DEPLOYMENT_TARGET = MACOS_DEPLOYMENT_TARGET;
       if (!native) env.SDKROOT = MACOS_SDK;
     }
     process.stdout.write(`[${index + 1}/${targets.length}] ${target} (${platform}, ${how}): building, log in ${path.relative(ROOT, log)}\n`);

@@ -156,9 +156,18 @@ function main() {
     results.push({ target, platform, ok: true, seconds, bytes });
   }
 
-  // napi's own bookkeeping: copy each binary into its platform package under npm/.
-  if (results.some((r) => r.ok) && !run(process.execPath, [NAPI, 'artifacts', '--output-dir', 'artifacts', '--npm-dir', 'npm'])) {
-    fail('napi artifacts failed');
+  // Each binary into its platform package under npm/: with every target's binary at hand, by
+  // napi's own bookkeeping (`napi artifacts`, which refuses a partial set and also copies each
+  // binary beside the loader); for some targets only (a release runner builds one), directly.
+  const built = PACKAGE.napi.targets.filter((t) => fs.existsSync(path.join(ARTIFACTS, t, `${PACKAGE.napi.binaryName}.${platformOf(t)}.node`)));
+  if (built.length === PACKAGE.napi.targets.length) {
+    if (!run(process.execPath, [NAPI, 'artifacts', '--output-dir', 'artifacts', '--npm-dir', 'npm'])) fail('napi artifacts failed');
+  } else {
+    for (const { target, platform, ok } of results) {
+      if (!ok) continue;
+      const name = `${PACKAGE.napi.binaryName}.${platform}.node`;
+      fs.copyFileSync(path.join(ARTIFACTS, target, name), path.join(ROOT, 'npm', platform, name));
+    }
   }
 
   process.stdout.write('\ntarget                         platform           size      time\n');

@@ -85,6 +85,8 @@ describe('the release tarballs', () => {
     for (const file of fs.readdirSync(dist)) {
       const out = await run(NPM, ['publish', '--dry-run', '--ignore-scripts', '--access', 'public', path.join(dist, file)], work);
       expect(out).toMatch(new RegExp(`\\+ @neolith/orchestrator-router(-[a-z0-9-]+)?@${pkg.version.replace(/\./g, '\\.')}`));
+      // It would publish the tarball's files and no others.
+      expect(Number(/total files:\s+(\d+)/.exec(out)?.[1])).toBe((await contents(path.join(dist, file))).files.length);
     }
   }, 300_000);
 
@@ -141,14 +143,14 @@ describe('the release tarballs', () => {
     }, 300_000);
 
     it.each([
-      ['linux', 'arm64', 'glibc', 'linux-arm64-gnu'],
-      ['linux', 'x64', 'musl', 'linux-x64-musl'],
-      ['linux', 'arm64', 'musl', 'linux-arm64-musl'],
-      ['darwin', 'arm64', undefined, 'darwin-arm64'],
-      ['darwin', 'x64', undefined, 'darwin-x64'],
-    ])('told it runs on %s %s %s, gets %s alone', async (osName, cpu, libc, platform) => {
+      ['--os=linux --cpu=arm64 --libc=glibc', 'linux-arm64-gnu'],
+      ['--os=linux --cpu=x64 --libc=musl', 'linux-x64-musl'],
+      ['--os=linux --cpu=arm64 --libc=musl', 'linux-arm64-musl'],
+      ['--os=darwin --cpu=arm64', 'darwin-arm64'],
+      ['--os=darwin --cpu=x64', 'darwin-x64'],
+    ])('npm install %s takes %s alone', async (flags, platform) => {
       const dir = project(`on-${platform}`);
-      await run(NPM, ['install', '--offline', '--no-audit', '--no-fund', `--os=${osName}`, `--cpu=${cpu}`, ...(libc ? [`--libc=${libc}`] : [])], dir);
+      await run(NPM, ['install', '--offline', '--no-audit', '--no-fund', ...flags.split(' ')], dir);
       expect(installed(dir)).toEqual(['orchestrator-router', `orchestrator-router-${platform}`]);
     }, 300_000);
 

@@ -42,6 +42,7 @@ die() { say "error: $*"; exit 1; }
 # The e_machine field of an ELF header (bytes 18-19, little-endian): 183 is aarch64.
 elf_machine() { od -An -t u2 -j 18 -N 2 "$1" | tr -d ' '; }
 
+[ "$(uname -m)" = x86_64 ] && command -v dpkg >/dev/null || die "this script emulates arm64 on an x86_64 Debian machine"
 [ -f "$BINARY" ] || die "no arm64 binary at $BINARY (build it, or set ARM64_BINARY=/abs/path.node)"
 [ "$(elf_machine "$BINARY")" = 183 ] || die "$BINARY is not an aarch64 ELF file"
 [ -f binding.js ] && [ -d node_modules/jest ] || die "run npm ci first (binding.js and node_modules/jest are missing)"
@@ -82,15 +83,17 @@ if [ "$(cat "$SYSROOT/.sysroot-stamp" 2>/dev/null)" != "$want_stamp" ] || [ ! -e
     apt_update
   fi
   debs="$(mktemp -d)"
-  chmod 755 "$debs" # apt-get download runs as _apt where it can
+  # As root into a private temporary folder: apt's _apt user could not write there, and would say so.
+  download() { (cd "$debs" && apt-get download -qq -o APT::Sandbox::User=root "$@"); }
   for spec in $want_stamp; do
     say "apt-get download $spec"
-    if ! (cd "$debs" && apt-get download -qq "$spec" 2>/dev/null); then
-      # The host's exact version is no longer in the archive: take the candidate (recorded in the stamp).
+    if ! download "$spec" 2>/dev/null; then
+      # The host's exact version is no longer in the archive: take the candidate (the packages
+      # file records what was got; the stamp what was asked for, so it is not fetched again).
       name="${spec%%=*}"
       apt_update
-      say "  not available; apt-get download $name (candidate)"
-      (cd "$debs" && apt-get download -qq "$name" 2>/dev/null)
+      say "  not in the archive; apt-get download $name (its candidate)"
+      download "$name" || die "apt-get download $name failed"
     fi
   done
   rm -rf "$SYSROOT.tmp" && mkdir -p "$SYSROOT.tmp"
@@ -98,8 +101,10 @@ if [ "$(cat "$SYSROOT/.sysroot-stamp" 2>/dev/null)" != "$want_stamp" ] || [ ! -e
   got_stamp=""
   for deb in "$debs"/*.deb; do got_stamp+="$(dpkg-deb -f "$deb" Package):arm64=$(dpkg-deb -f "$deb" Version) "; done
   rm -rf "$debs"
-  # Keep the Node.js builds already unpacked.
-  [ -d "$SYSROOT/opt" ] && mv "$SYSROOT/opt" "$SYSROOT.tmp/opt"
+  # Keep the Node.js builds and the resolver addon already unpacked.
+  for kept in opt node_modules; do
+    if [ -d "$SYSROOT/$kept" ]; then mv "$SYSROOT/$kept" "$SYSROOT.tmp/$kept"; fi
+  done
   rm -rf "$SYSROOT" && mv "$SYSROOT.tmp" "$SYSROOT"
   # The stamp holds what was asked for, so a fallback version is not fetched again each run.
   printf '%s' "$want_stamp" >"$SYSROOT/.sysroot-stamp"

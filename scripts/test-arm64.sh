@@ -163,6 +163,7 @@ PROBE_EXPECT_ARCH=arm64 PROBE_EXPECT_NODE="v$ARM64_NODE_VERSION" PROBE_EXPECT_BI
   --json --outputFile "$RESULTS_OUT" \
   __tests__/contract.test.ts "$@" || status=$?
 elapsed=$(($(date +%s) - start))
+jest_status=$status
 
 if [ ! -f "$PROBE_OUT" ]; then
   say "FAIL: the probe did not run, so nothing shows which binary was loaded (jest exit $status)"
@@ -173,7 +174,7 @@ elif ! grep -q '"ok": true' "$PROBE_OUT"; then
 else
   say "probe:   $(tr -d '\n' <"$PROBE_OUT" | tr -s ' ')"
 fi
-counts="$(node -e 'const r = require(process.argv[1]); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$RESULTS_OUT" 2>/dev/null || echo 'no jest results')"
-say "qemu $($QEMU --version | head -n1 | sed 's/^qemu-aarch64 version //'), node v$ARM64_NODE_VERSION arm64: $([ "$status" = 0 ] && echo PASS || echo FAIL), jest exit $status, wall time ${elapsed}s"
+counts="$(node -e 'const r = require(process.argv[1]); if (typeof r.numTotalTests !== "number") process.exit(1); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$RESULTS_OUT" 2>/dev/null || echo 'no jest results')"
+say "qemu $($QEMU --version | head -n1 | sed 's/^qemu-aarch64 version //'), node v$ARM64_NODE_VERSION arm64: $([ "$status" = 0 ] && echo PASS || echo FAIL), jest exit $jest_status, wall time ${elapsed}s"
 echo "arm64: $counts"
 exit "$status"

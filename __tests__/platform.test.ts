@@ -17,7 +17,7 @@ interface Loaded {
 }
 
 /** Requires the package (or the operator tool's binding) in a process that sees `platform`/`arch`. */
-function requireAs(platform: string, arch: string, module = ROOT): Promise<Loaded> {
+function requireAs(platform: string, arch: string, module = ROOT, forced?: string): Promise<Loaded> {
   const pretend = `
     Object.defineProperty(process, 'platform', { value: ${JSON.stringify(platform)} });
     Object.defineProperty(process, 'arch', { value: ${JSON.stringify(arch)} });
@@ -26,6 +26,7 @@ function requireAs(platform: string, arch: string, module = ROOT): Promise<Loade
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
     delete env.NAPI_RS_NATIVE_LIBRARY_PATH;
+    if (forced) env.NAPI_RS_NATIVE_LIBRARY_PATH = forced;
     execFile(process.execPath, ['-e', pretend], { env, cwd: ROOT }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${error.message}\n${stderr}`));
       else resolve(JSON.parse(stdout));
@@ -67,6 +68,13 @@ describe('loading the package', () => {
     expect(loaded).toMatchObject({ code: 'ERR_ORCHESTRATOR_ROUTER_NO_BINARY', platform: name });
     expect(loaded.message).toContain(`could not load its native binary for ${name}`);
     expect(loaded.message).toContain(`npm install ${pkg.name}-${name}@${pkg.version}`);
+  });
+
+  it('with NAPI_RS_NATIVE_LIBRARY_PATH naming a file that does not load, names the file and why', async () => {
+    const forced = path.join(ROOT, 'no-such-build.node');
+    const loaded = await requireAs(process.platform, process.arch, ROOT, forced);
+    expect(loaded.code).toBe('ERR_ORCHESTRATOR_ROUTER_NO_BINARY');
+    expect(loaded.message).toContain(`could not load the binary NAPI_RS_NATIVE_LIBRARY_PATH names, ${forced}, on ${require('../lib/native').currentPlatform()}: Cannot find module '${forced}'`);
   });
 
   it('the operator tool fails the same way', async () => {

@@ -13,9 +13,20 @@ function describe(value) {
   return typeof value;
 }
 
+/** A high surrogate with no low one after it, or a low one with no high one before it. */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether a string is well-formed UTF-16: `String.prototype.isWellFormed` where Node.js has it
+ * (20 and later), the same test by regular expression on Node.js 18.
+ */
+const isWellFormed = typeof String.prototype.isWellFormed === 'function'
+  ? (value) => value.isWellFormed()
+  : (value) => !UNPAIRED_SURROGATE.test(value);
+
 /** Refuses a string that is not well-formed UTF-16 (an unpaired surrogate cannot be stored as UTF-8). */
 function wellFormed(field, value) {
-  if (!value.isWellFormed()) {
+  if (!isWellFormed(value)) {
     throw new InvalidArgumentError(field, 'must not contain unpaired surrogates (it cannot be stored as UTF-8)');
   }
   return value;

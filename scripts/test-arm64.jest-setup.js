@@ -1,7 +1,7 @@
 // A jest setup file (passed with --setupFilesAfterEnv by scripts/test-arm64.sh and
 // scripts/test-node-versions.js, not by the normal `jest` run). Two jobs:
 //
-// 1. Force the native binary: ROUTER_NATIVE_LIBRARY_PATH, when set, becomes NAPI_RS_NATIVE_LIBRARY_PATH
+// 1. Force the native binary: ORCHESTRATOR_ROUTER_BINARY, when set, becomes NAPI_RS_NATIVE_LIBRARY_PATH
 //    inside the test environment only (its process.env is jest's copy), before the test file loads
 //    binding.js. Not in jest's own process: every napi-rs loader honours that variable, and jest's
 //    resolver (unrs-resolver, a napi-rs addon too) would load the router binary as its own.
@@ -17,7 +17,7 @@
 'use strict';
 const fs = require('node:fs');
 
-if (process.env.ROUTER_NATIVE_LIBRARY_PATH) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = process.env.ROUTER_NATIVE_LIBRARY_PATH;
+if (process.env.ORCHESTRATOR_ROUTER_BINARY) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = process.env.ORCHESTRATOR_ROUTER_BINARY;
 
 afterAll(() => {
   const mapped = [

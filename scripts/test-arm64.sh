@@ -152,9 +152,9 @@ rm -f "$PROBE_OUT" "$RESULTS_OUT"
 start=$(date +%s)
 status=0
 # --runInBand: no jest workers (see above). Longer timeouts: everything runs emulated.
-# ROUTER_NATIVE_LIBRARY_PATH: the setup file makes it NAPI_RS_NATIVE_LIBRARY_PATH in the test
+# ORCHESTRATOR_ROUTER_BINARY: the setup file makes it NAPI_RS_NATIVE_LIBRARY_PATH in the test
 # environment; set for the whole process, it would make jest's resolver load the router binary.
-env -u NAPI_RS_NATIVE_LIBRARY_PATH NODE_PATH="$ARM64_MODULES${NODE_PATH:+:$NODE_PATH}" ROUTER_NATIVE_LIBRARY_PATH="$BINARY" \
+env -u NAPI_RS_NATIVE_LIBRARY_PATH NODE_PATH="$ARM64_MODULES${NODE_PATH:+:$NODE_PATH}" ORCHESTRATOR_ROUTER_BINARY="$BINARY" \
 PROBE_EXPECT_ARCH=arm64 PROBE_EXPECT_NODE="v$ARM64_NODE_VERSION" PROBE_EXPECT_BINARY="$BINARY" PROBE_OUT="$PROBE_OUT" \
   "$QEMU" -L "$SYSROOT" "$NODE" node_modules/jest/bin/jest.js \
   --setupFilesAfterEnv "$ROOT/scripts/test-arm64.jest-setup.js" \

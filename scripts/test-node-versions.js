@@ -100,7 +100,7 @@ function runSuite(version, node, jestArgs) {
   };
   // The normal loader finds the host build (and a global override would reach jest's resolver too).
   delete env.NAPI_RS_NATIVE_LIBRARY_PATH;
-  delete env.ROUTER_NATIVE_LIBRARY_PATH;
+  delete env.ORCHESTRATOR_ROUTER_BINARY;
   const args = [
     path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'),
     '--ci',

@@ -90,6 +90,15 @@ describe('the release binaries', () => {
       });
     }
 
+    if (expected.libc === 'musl') {
+      it('uses no initial-exec TLS, which musl\'s loader refuses in a library it dlopen()s', () => {
+        // DF_STATIC_TLS and TPOFF (x86-64) / TLS_TPREL (AArch64) relocations mark initial-exec TLS;
+        // mimalloc builds with local-dynamic TLS on musl (Cargo.toml) to leave none.
+        expect(tool('llvm-readobj', ['--dynamic-table', binary])).not.toMatch(/STATIC_TLS/);
+        expect(tool('llvm-readobj', ['--relocs', binary])).not.toMatch(/R_X86_64_TPOFF|R_AARCH64_TLS_TPREL/);
+      });
+    }
+
     if (expected.libc === 'musl' && expected.arch === HOST_ARCH) {
       it("is loaded by musl's dynamic linker, as Node.js on Alpine loads it", () => {
         // A musl program that exports a stand-in for each N-API function the binary needs (as

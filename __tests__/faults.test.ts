@@ -1,3 +1,5 @@
+import type Redis from 'ioredis';
+import { OrchestratorRouter, RouteMessageResult } from '..';
 import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, record, uid, waitFor } from './support/helpers';
 import { RedisProcess, startRedis } from './support/redis-server';
 
@@ -44,8 +46,28 @@ describe('retries and an unreachable Redis', () => {
     expect(await daemonMessageIds(plainClient(server.url), router, daemon)).toEqual(['m2', 'm3']);
   });
 
+  /** Each attempt is cut at 150 ms; retries wait 300 ms and more. */
+  const SLOW_ATTEMPTS = { deliveryTimeoutMs: 150, retry: { maxAttempts: 10, initialDelayMs: 300, backoffMultiplier: 2, maxDelayMs: 2000 } };
+
+  /**
+   * Routes `id` while Redis holds every write (CLIENT PAUSE WRITE; the route script included, and
+   * the pause is in force once its reply comes): two attempts time out, both stay queued at the
+   * server, and they run, late, once it resumes. Resolves the route's result.
+   */
+  async function routeWhileWritesPaused(router: OrchestratorRouter, admin: Redis, errors: unknown[], id: string, orch: string): Promise<RouteMessageResult> {
+    await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+    try {
+      const routing = router.routeMessage(message(id), orch);
+      await waitFor(() => errors.length >= 2, 'two attempts to time out');
+      await admin.call('CLIENT', 'UNPAUSE');
+      return await routing;
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE');
+    }
+  }
+
   it('bounds each attempt by deliveryTimeoutMs and never pushes twice when a slow attempt lands late', async () => {
-    const router = newRouter({ redis: server.url, deliveryTimeoutMs: 150, retry: { maxAttempts: 10, initialDelayMs: 300, backoffMultiplier: 2, maxDelayMs: 2000 } });
+    const router = newRouter({ redis: server.url, ...SLOW_ATTEMPTS });
     const errors = record(router, 'message.routing_error');
     const admin = plainClient(server.url);
     const orch = uid('orch');
@@ -54,19 +76,7 @@ describe('retries and an unreachable Redis', () => {
     // A first route loads the route script: the late attempts below run it (on a fresh server
     // they would only be answered NOSCRIPT, and the marker would never be put to the test).
     expect((await router.routeMessage(message('first'), orch)).status).toBe('delivered');
-    // Redis holds every write (the route script included) until told otherwise: the pause is in
-    // force once the reply comes.
-    await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
-    let result;
-    try {
-      const routing = router.routeMessage(message('slow'), orch);
-      // Two attempts time out; both stay queued at the server and run, late, once it resumes.
-      await waitFor(() => errors.length >= 2, 'two attempts to time out');
-      await admin.call('CLIENT', 'UNPAUSE');
-      result = await routing;
-    } finally {
-      await admin.call('CLIENT', 'UNPAUSE');
-    }
+    const result = await routeWhileWritesPaused(router, admin, errors, 'slow', orch);
     expect(errors[0].error).toBe('timed out after 150 ms');
     expect(result).toMatchObject({ success: true, status: 'delivered', sessionId: 's' });
     expect(result.attempts).toBeGreaterThan(2);
@@ -78,22 +88,13 @@ describe('retries and an unreachable Redis', () => {
   });
 
   it('never queues a message twice when a slow attempt lands late, and reports it queued', async () => {
-    const router = newRouter({ redis: server.url, deliveryTimeoutMs: 150, retry: { maxAttempts: 10, initialDelayMs: 300, backoffMultiplier: 2, maxDelayMs: 2000 } });
+    const router = newRouter({ redis: server.url, ...SLOW_ATTEMPTS });
     const errors = record(router, 'message.routing_error');
     const admin = plainClient(server.url);
     const orch = uid('orch');
     // Loads the route script (see above); the orchestrator stays offline: routes queue.
     expect((await router.routeMessage(message('first'), orch)).status).toBe('offline');
-    await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
-    let result;
-    try {
-      const routing = router.routeMessage(message('slow'), orch);
-      await waitFor(() => errors.length >= 2, 'two attempts to time out');
-      await admin.call('CLIENT', 'UNPAUSE');
-      result = await routing;
-    } finally {
-      await admin.call('CLIENT', 'UNPAUSE');
-    }
+    const result = await routeWhileWritesPaused(router, admin, errors, 'slow', orch);
     // A late attempt queued it; the attempt that answered found it there (a retry looks first).
     expect(result).toMatchObject({ success: true, status: 'offline' });
     expect(result.attempts).toBeGreaterThan(2);

@@ -3,10 +3,10 @@
 // same with every release binary), installed from the tarballs into a new TypeScript project
 // outside the repository, used from CommonJS and from ES modules, and type-checked with
 // `tsc --strict` there.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runCommand as run } from './support/processes';
 
 const ROOT = path.join(__dirname, '..');
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -14,20 +14,6 @@ const VITEST = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const { currentPlatform, SUPPORTED_PLATFORMS } = require('../lib/native') as { currentPlatform(): string; SUPPORTED_PLATFORMS: string[] };
 const NAPI = path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js');
-
-/** Runs a command, resolving its stdout; rejects with its output when it fails. */
-function run(command: string, args: string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    // Colour is switched off: a CI that sets FORCE_COLOR would otherwise put escape codes in the
-    // output the tests match.
-    const env: NodeJS.ProcessEnv = { ...process.env, npm_config_update_notifier: 'false', NO_COLOR: '1' };
-    delete env.FORCE_COLOR;
-    execFile(command, args, { cwd, timeout: 120_000, env }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
 
 interface Packed {
   filename: string;

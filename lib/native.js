@@ -18,6 +18,11 @@ function platformOf(triple) {
   return `${os}-${cpu}-${abi}`;
 }
 
+/** A platform's binary, as napi-rs names it: `orchestrator-router.linux-x64-gnu.node`. */
+function binaryFileOf(platform) {
+  return `${packageJson.napi.binaryName}.${platform}.node`;
+}
+
 /** The platforms a prebuilt binary is published for (the `napi` targets in package.json). */
 const SUPPORTED_PLATFORMS = Object.freeze(packageJson.napi.targets.map(platformOf));
 
@@ -74,18 +79,13 @@ function loadError(cause) {
   return error;
 }
 
-let binding = null;
-
-/** The native binding, loaded on first use; throws {@link loadError}'s error when it cannot. */
+/** The native binding (require caches it); throws {@link loadError}'s error when it cannot load. */
 function loadBinding() {
-  if (binding === null) {
-    try {
-      binding = require('../binding.js');
-    } catch (cause) {
-      throw loadError(cause);
-    }
+  try {
+    return require('../binding.js');
+  } catch (cause) {
+    throw loadError(cause);
   }
-  return binding;
 }
 
-module.exports = { loadBinding, SUPPORTED_PLATFORMS, currentPlatform, platformOf };
+module.exports = { loadBinding, SUPPORTED_PLATFORMS, currentPlatform, platformOf, binaryFileOf };

@@ -34,7 +34,7 @@ const TOOLS = path.join(ROOT, 'target', 'cross-tools');
 const REQUIREMENTS = path.join(ROOT, 'cross', 'requirements.txt');
 const MACOS_SDK = path.join(ROOT, 'cross', 'macos-sdk');
 const NAPI = path.join(path.dirname(require.resolve('@napi-rs/cli/package.json')), 'dist', 'cli.js');
-const { platformOf } = require(path.join(ROOT, 'lib', 'native.js'));
+const { platformOf, binaryFileOf } = require(path.join(ROOT, 'lib', 'native.js'));
 
 /** The glibc a `-gnu` binary is linked against (zig's pin): what the oldest supported Linux has. */
 const GLIBC = '2.17';
@@ -141,7 +141,7 @@ function main() {
     const started = process.hrtime.bigint();
     const ok = run(process.execPath, args, { env, log });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const binary = path.join(outDir, `${PACKAGE.napi.binaryName}.${platform}.node`);
+    const binary = path.join(outDir, binaryFileOf(platform));
     if (!ok || !fs.existsSync(binary)) {
       const tail = fs.readFileSync(log, 'utf8').split('\n').slice(-40).join('\n');
       process.stdout.write(`${tail}\n[${index + 1}/${targets.length}] ${target}: FAILED after ${seconds.toFixed(0)} s (whole log: ${log})\n`);
@@ -159,14 +159,13 @@ function main() {
   // Each binary into its platform package under npm/: with every target's binary at hand, by
   // napi's own bookkeeping (`napi artifacts`, which refuses a partial set and also copies each
   // binary beside the loader); for some targets only (a release runner builds one), directly.
-  const built = PACKAGE.napi.targets.filter((t) => fs.existsSync(path.join(ARTIFACTS, t, `${PACKAGE.napi.binaryName}.${platformOf(t)}.node`)));
+  const built = PACKAGE.napi.targets.filter((t) => fs.existsSync(path.join(ARTIFACTS, t, binaryFileOf(platformOf(t)))));
   if (built.length === PACKAGE.napi.targets.length) {
     if (!run(process.execPath, [NAPI, 'artifacts', '--output-dir', 'artifacts', '--npm-dir', 'npm'])) fail('napi artifacts failed');
   } else {
     for (const { target, platform, ok } of results) {
       if (!ok) continue;
-      const name = `${PACKAGE.napi.binaryName}.${platform}.node`;
-      fs.copyFileSync(path.join(ARTIFACTS, target, name), path.join(ROOT, 'npm', platform, name));
+      fs.copyFileSync(path.join(ARTIFACTS, target, binaryFileOf(platform)), path.join(ROOT, 'npm', platform, binaryFileOf(platform)));
     }
   }
 

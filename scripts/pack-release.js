@@ -17,7 +17,7 @@ const ROOT = path.join(__dirname, '..');
 const PACKAGE = require(path.join(ROOT, 'package.json'));
 const NAPI = path.join(path.dirname(require.resolve('@napi-rs/cli/package.json')), 'dist', 'cli.js');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const { platformOf } = require(path.join(ROOT, 'lib', 'native.js'));
+const { platformOf, binaryFileOf } = require(path.join(ROOT, 'lib', 'native.js'));
 
 function parseOut(argv) {
   if (argv.length === 0) return path.join(ROOT, 'dist');
@@ -29,9 +29,8 @@ function parseOut(argv) {
 function main() {
   const out = parseOut(process.argv.slice(2));
   const platforms = PACKAGE.napi.targets.map(platformOf);
-  const missing = platforms
-    .map((p) => path.join('npm', p, `${PACKAGE.napi.binaryName}.${p}.node`))
-    .filter((file) => !fs.existsSync(path.join(ROOT, file)));
+  const binaries = platforms.map((p) => path.join('npm', p, binaryFileOf(p)));
+  const missing = binaries.filter((file) => !fs.existsSync(path.join(ROOT, file)));
   if (missing.length > 0) {
     process.stderr.write(`pack:release: no binary at ${missing.join(', ')}: run npm run build:all first\n`);
     process.exit(1);
@@ -41,7 +40,6 @@ function main() {
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'orchestrator-router-release-'));
   try {
     const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
-    const binaries = platforms.map((p) => path.join('npm', p, `${PACKAGE.napi.binaryName}.${p}.node`));
     for (const file of [...tracked, 'binding.js', ...binaries]) {
       if (!fs.existsSync(path.join(ROOT, file))) continue; // deleted in the working tree
       fs.mkdirSync(path.join(stage, path.dirname(file)), { recursive: true });

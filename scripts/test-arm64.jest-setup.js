@@ -1,12 +1,8 @@
 // A jest setup file (passed with --setupFilesAfterEnv by scripts/test-arm64.sh and
-// scripts/test-node-versions.js, not by the normal `jest` run). Two jobs:
+// scripts/test-node-versions.js, not by the normal `jest` run). (test-arm64.sh also passes
+// __tests__/release/use-release-binary.js, which hands the binary under test to the loader.)
 //
-// 1. Force the native binary: ORCHESTRATOR_ROUTER_BINARY, when set, becomes NAPI_RS_NATIVE_LIBRARY_PATH
-//    inside the test environment only (its process.env is jest's copy), before the test file loads
-//    binding.js. Not in jest's own process: every napi-rs loader honours that variable, and jest's
-//    resolver (unrs-resolver, a napi-rs addon too) would load the router binary as its own.
-//
-// 2. Prove which Node.js ran the suite and which binary it loaded: after the test file's last test
+// It proves which Node.js ran the suite and which binary it loaded: after the test file's last test
 //    it reads the process's memory map (/proc/self/maps; under qemu-user the emulated process's),
 //    lists the `.node` files mapped into it, prints what it found and fails the test file when
 //      PROBE_EXPECT_ARCH    is set and process.arch differs,
@@ -16,8 +12,6 @@
 //    check that the probe did run.
 'use strict';
 const fs = require('node:fs');
-
-if (process.env.ORCHESTRATOR_ROUTER_BINARY) process.env.NAPI_RS_NATIVE_LIBRARY_PATH = process.env.ORCHESTRATOR_ROUTER_BINARY;
 
 afterAll(() => {
   const mapped = [

@@ -2,7 +2,7 @@
 # Runs the contract suite (__tests__/contract.test.ts) under an arm64 Node.js emulated with
 # qemu-user on an x86_64 Debian 12 machine, loading the prebuilt aarch64 binary
 #   npm/linux-arm64-gnu/orchestrator-router.linux-arm64-gnu.node   (or $ARM64_BINARY)
-# through NAPI_RS_NATIVE_LIBRARY_PATH (set in the test environment only, see the setup file), and proves that binary (and process.arch arm64) is what ran
+# through NAPI_RS_NATIVE_LIBRARY_PATH (set in the test environment only, by __tests__/release/use-release-binary.js), and proves that binary (and process.arch arm64) is what ran
 # (scripts/test-arm64.jest-setup.js reads the emulated process's memory map).
 #
 #   npm run test:arm64 [-- <more jest args, e.g. -t 'on Redis$'>]
@@ -152,11 +152,12 @@ rm -f "$PROBE_OUT" "$RESULTS_OUT"
 start=$(date +%s)
 status=0
 # --runInBand: no jest workers (see above). Longer timeouts: everything runs emulated.
-# ORCHESTRATOR_ROUTER_BINARY: the setup file makes it NAPI_RS_NATIVE_LIBRARY_PATH in the test
+# ORCHESTRATOR_ROUTER_BINARY: use-release-binary.js makes it NAPI_RS_NATIVE_LIBRARY_PATH in the test
 # environment; set for the whole process, it would make jest's resolver load the router binary.
 env -u NAPI_RS_NATIVE_LIBRARY_PATH NODE_PATH="$ARM64_MODULES${NODE_PATH:+:$NODE_PATH}" ORCHESTRATOR_ROUTER_BINARY="$BINARY" \
 PROBE_EXPECT_ARCH=arm64 PROBE_EXPECT_NODE="v$ARM64_NODE_VERSION" PROBE_EXPECT_BINARY="$BINARY" PROBE_OUT="$PROBE_OUT" \
   "$QEMU" -L "$SYSROOT" "$NODE" node_modules/jest/bin/jest.js \
+  --setupFiles "$ROOT/__tests__/release/use-release-binary.js" \
   --setupFilesAfterEnv "$ROOT/scripts/test-arm64.jest-setup.js" \
   --ci --runInBand --testTimeout="$TEST_TIMEOUT" \
   --cacheDirectory "$ROOT/target/jest-cache-arm64" \

@@ -9,8 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 
 const { llvmTool } = require('../../scripts/llvm-tools') as { llvmTool(name: string): string };
-const { platformOf, currentPlatform } = require('../../lib/native') as { platformOf(t: string): string; currentPlatform(): string };
-const pkg = require('../../package.json') as { napi: { binaryName: string; targets: string[] } };
+const { platformOf, currentPlatform, binaryFileOf } = require('../../lib/native') as {
+  platformOf(t: string): string;
+  currentPlatform(): string;
+  binaryFileOf(platform: string): string;
+};
+const pkg = require('../../package.json') as { napi: { targets: string[] } };
 
 const ROOT = path.join(__dirname, '..', '..');
 /** This machine's architecture as llvm-readobj names it. */
@@ -39,7 +43,7 @@ function tool(name: string, args: string[]): string {
 
 function binaryOf(target: string): string {
   const platform = platformOf(target);
-  return path.join(ROOT, 'npm', platform, `${pkg.napi.binaryName}.${platform}.node`);
+  return path.join(ROOT, 'npm', platform, binaryFileOf(platform));
 }
 
 describe('the release binaries', () => {

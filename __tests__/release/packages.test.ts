@@ -2,31 +2,25 @@
 // `npm pack` of the main package and of each platform package), checked as npm sees them: what
 // each holds, `npm publish --dry-run` of each, and installs into a new project outside the
 // repository, where npm picks the platform package of the machine it is told it runs on.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runCommand } from '../support/processes';
 
-const { platformOf, currentPlatform } = require('../../lib/native') as { platformOf(t: string): string; currentPlatform(): string };
-const pkg = require('../../package.json') as { name: string; version: string; engines: { node: string }; napi: { binaryName: string; targets: string[] } };
+const { platformOf, currentPlatform, binaryFileOf } = require('../../lib/native') as {
+  platformOf(t: string): string;
+  currentPlatform(): string;
+  binaryFileOf(platform: string): string;
+};
+const pkg = require('../../package.json') as { name: string; version: string; engines: { node: string }; napi: { targets: string[] } };
 
 const ROOT = path.join(__dirname, '..', '..');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const PLATFORMS = pkg.napi.targets.map(platformOf);
 const tarball = (name: string) => `${name.replace(/^@/, '').replace('/', '-')}-${pkg.version}.tgz`;
 
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const fullEnv: NodeJS.ProcessEnv = { ...process.env, npm_config_update_notifier: 'false', NO_COLOR: '1', ...env };
-    delete fullEnv.FORCE_COLOR;
-    // A consumer must find the binary through its own node_modules, not through this run's.
-    delete fullEnv.NAPI_RS_NATIVE_LIBRARY_PATH;
-    execFile(command, args, { cwd, timeout: 300_000, env: fullEnv, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
-      else resolve(stdout + stderr);
-    });
-  });
-}
+const run = (command: string, args: string[], cwd: string): Promise<string> =>
+  runCommand(command, args, cwd, { timeoutMs: 300_000, withStderr: true });
 
 /** The files and package.json inside a tarball. */
 async function contents(file: string): Promise<{ files: string[]; manifest: Record<string, unknown> }> {
@@ -66,7 +60,7 @@ describe('the release tarballs', () => {
   it.each(pkg.napi.targets)('the %s package holds its binary and says which machines it is for', async (target) => {
     const platform = platformOf(target);
     const { files, manifest } = await contents(path.join(dist, tarball(`${pkg.name}-${platform}`)));
-    const binary = `${pkg.napi.binaryName}.${platform}.node`;
+    const binary = binaryFileOf(platform);
     expect(files).toEqual(['README.md', binary, 'package.json'].sort());
     const [cpu, libc] = [platform.split('-')[1], platform.split('-')[2]];
     expect(manifest).toMatchObject({
@@ -125,7 +119,7 @@ describe('the release tarballs', () => {
       const cjs = JSON.parse(await run(process.execPath, ['main.cjs'], dir));
       expect(cjs.result).toMatchObject({ success: true, status: 'delivered' });
       const platformDir = fs.realpathSync(path.join(dir, 'node_modules', '@neolith', `orchestrator-router-${currentPlatform()}`));
-      expect(cjs.loaded).toEqual([path.join(platformDir, `${pkg.napi.binaryName}.${currentPlatform()}.node`)]);
+      expect(cjs.loaded).toEqual([path.join(platformDir, binaryFileOf(currentPlatform()))]);
 
       fs.writeFileSync(path.join(dir, 'main.mjs'), `
         import { createOrchestratorRouter } from '@neolith/orchestrator-router';

@@ -5,11 +5,10 @@
 // and would read NAPI_RS_NATIVE_LIBRARY_PATH as its own.
 const fs = require('node:fs');
 const path = require('node:path');
-const { currentPlatform } = require('../../lib/native');
-const { napi } = require('../../package.json');
+const { currentPlatform, binaryFileOf } = require('../../lib/native');
 
 const platform = currentPlatform();
 const binary = process.env.ORCHESTRATOR_ROUTER_BINARY
-  || path.join(__dirname, '..', '..', 'npm', platform, `${napi.binaryName}.${platform}.node`);
+  || path.join(__dirname, '..', '..', 'npm', platform, binaryFileOf(platform));
 if (!fs.existsSync(binary)) throw new Error(`${binary} is missing: run npm run build:all first`);
 process.env.NAPI_RS_NATIVE_LIBRARY_PATH = binary;

@@ -1,5 +1,6 @@
-// Routers in processes of their own (support/router-process.js), whose JSON lines the tests read.
-import { ChildProcess, spawn } from 'node:child_process';
+// Routers in processes of their own (support/router-process.js), whose JSON lines the tests read;
+// and commands run to completion (npm, tsc, node in a consumer's project).
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 
 /** A running router process and every line it printed so far. */
@@ -58,4 +59,28 @@ export function startRouterProcess(spec: Record<string, unknown>): RouterProcess
       });
     },
   };
+}
+
+/**
+ * Runs a command to completion as in a user's shell: colour off (a CI that sets FORCE_COLOR would
+ * put escape codes in the output the tests match), no npm update notice, and no binding forced by
+ * NAPI_RS_NATIVE_LIBRARY_PATH (a consumer finds the binary through its own node_modules).
+ * Resolves its stdout, and its stderr after it with `withStderr` (npm writes its notices there);
+ * rejects with all its output when it fails.
+ */
+export function runCommand(
+  command: string,
+  args: string[],
+  cwd: string,
+  { timeoutMs = 120_000, withStderr = false }: { timeoutMs?: number; withStderr?: boolean } = {},
+): Promise<string> {
+  const env: NodeJS.ProcessEnv = { ...process.env, npm_config_update_notifier: 'false', NO_COLOR: '1' };
+  delete env.FORCE_COLOR;
+  delete env.NAPI_RS_NATIVE_LIBRARY_PATH;
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd, timeout: timeoutMs, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
+      else resolve(withStderr ? stdout + stderr : stdout);
+    });
+  });
 }

@@ -836,5 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeRouter = nativeBinding.NativeRouter
+module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.inspectOrchestrator = nativeBinding.inspectOrchestrator
 module.exports.queueStats = nativeBinding.queueStats

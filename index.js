@@ -14,7 +14,6 @@ const {
   NoActiveSessionError,
   InvalidArgumentError,
   errorClasses,
-  errorFrom,
   fromNative,
 } = require('./lib/errors');
 const { PRIORITY_VALUES, describe, checksIn } = require('./lib/arguments');
@@ -235,7 +234,7 @@ class OrchestratorRouter extends EventEmitter {
       const call = this._calls.get(id);
       if (!call) continue;
       this._calls.delete(id);
-      if (error) call.reject(errorFrom(error, call.orchestratorId, this._errors));
+      if (error) call.reject(fromNative(error, call.orchestratorId, this._errors));
       else call.resolve(value);
     }
     this._releaseSoon();

@@ -130,4 +130,14 @@ describe('error classes', () => {
     });
     expect(redisUrl()).toMatch(/^redis:\/\//);
   });
+
+  it('maps every code the binding raises to one of the package\'s classes', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { errorCodes } = require('../lib/native').loadBinding();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { CLASS_OF_CODE } = require('../lib/errors');
+    const codes: string[] = errorCodes();
+    expect(codes).toContain('INVALID_ARGUMENT');
+    expect(Object.keys(CLASS_OF_CODE).sort()).toEqual([...codes].sort());
+  });
 });

@@ -2,7 +2,7 @@
 // The error classes of @neolith/orchestrator-router (the deployed service's three, with its names,
 // codes, status codes and messages, and InvalidArgumentError), built on the package's own base or
 // on a host's (`errorBase`: @neolith/core's GenesisError), and the mapping from the binding's
-// `{ code, field?, message }` errors to them.
+// error codes to them.
 
 /** Marks every error the router raises with its code, whichever base its class was built on. */
 const CODE = Symbol.for('@neolith/orchestrator-router:code');
@@ -138,25 +138,32 @@ function adopt(error, family) {
   return adopted;
 }
 
-/** Turns a binding error (`{ code, field?, message }`) into one of `family`'s classes. */
-function errorFrom(parsed, orchestratorId, family = OWN) {
-  if (parsed.code === 'INVALID_ARGUMENT') {
-    const err = new family.InvalidArgumentError(parsed.field, '');
-    err.message = parsed.message;
+/**
+ * The class of each code the binding's errors carry (`RouterError::code` in src/engine/error.rs,
+ * listed by the binding's `errorCodes()`). A code not listed here — napi's own, for an argument
+ * it could not convert — is a routing error.
+ */
+const CLASS_OF_CODE = Object.freeze({
+  INVALID_ARGUMENT: 'InvalidArgumentError',
+  STORE_FAILED: 'OrchestratorRoutingError',
+  QUEUE_DISABLED: 'OrchestratorRoutingError',
+  QUEUE_FULL: 'OrchestratorRoutingError',
+  MESSAGE_SERVICE_FAILED: 'OrchestratorRoutingError',
+  CLOSED: 'OrchestratorRoutingError',
+  INTERNAL: 'OrchestratorRoutingError',
+});
+
+/**
+ * Turns a binding error — thrown or rejected (an `Error` with `code` and `field`), or carried in a
+ * routing call's result (`{ code, field?, message }`) — into one of `family`'s classes.
+ */
+function fromNative({ code, field, message }, orchestratorId, family = OWN) {
+  if (CLASS_OF_CODE[code] === 'InvalidArgumentError') {
+    const err = new family.InvalidArgumentError(field, '');
+    err.message = message;
     return err;
   }
-  return new family.OrchestratorRoutingError(parsed.message, orchestratorId ? { orchestratorId } : undefined);
-}
-
-/** Turns an error thrown by the binding (its message is the JSON of `errorFrom`'s argument). */
-function fromNative(error, orchestratorId, family = OWN) {
-  let parsed;
-  try {
-    parsed = JSON.parse(error.message);
-  } catch {
-    return new family.OrchestratorRoutingError(error.message, orchestratorId ? { orchestratorId } : undefined);
-  }
-  return errorFrom(parsed, orchestratorId, family);
+  return new family.OrchestratorRoutingError(message, orchestratorId ? { orchestratorId } : undefined);
 }
 
 module.exports = {
@@ -164,6 +171,6 @@ module.exports = {
   ...OWN,
   errorClasses,
   adopt,
-  errorFrom,
   fromNative,
+  CLASS_OF_CODE,
 };

@@ -11,14 +11,12 @@ use crate::engine::error::RouterError;
 use crate::engine::events::{EventKind, EventSink, Stamped};
 use crate::engine::model::{Message, Priority};
 use crate::engine::{ActiveSession, BatchItem, MessageSource, MessageUpdate, PresenceSource, RouteOutcome, Router, SessionInput};
-use crate::store::keys::Keys;
-use crate::store::Store;
-use crate::store::pipe::Pipe;
 use crate::store::any::AnyStore;
-use crate::store::memory::{memory_name, MemoryStore};
-use crate::store::redis::{cluster_target, connection_info, RedisStore};
+use crate::store::open::{open, Routes};
+use crate::store::pipe::Pipe;
+use crate::store::Store;
 use async_task::Runnable;
-use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder, BufferSlice, Function, Promise};
+use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder, BufferSlice, Function, JsObjectValue, JsValue, Promise};
 use napi::Env;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
@@ -72,19 +70,29 @@ where
     Ok(Arc::new(function.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?))
 }
 
-/// Converts a router error into a JS error whose message is `{ code, field?, message }` as JSON,
-/// which the JS layer turns into its error classes.
-fn js_error(error: RouterError) -> napi::Error {
-    napi::Error::new(Status::GenericFailure, error_json(&error).to_string())
+/// A router error as the JS error lib/errors.js maps to its class: an `Error` with the
+/// variant's `code` ([`RouterError::code`]) and, for an invalid argument, its `field`.
+fn js_error(env: &Env, error: &RouterError) -> napi::Error {
+    let build = || -> napi::Result<napi::Error> {
+        let mut object = env.create_error(napi::Error::from_reason(error.to_string()))?;
+        object.set_named_property("code", error.code())?;
+        if let Some(field) = error.field() {
+            object.set_named_property("field", field)?;
+        }
+        Ok(napi::Error::from(object.to_unknown()))
+    };
+    build().unwrap_or_else(|failure| failure)
 }
 
-/// A router error as `{ code, field?, message }`.
+/// Every code [`js_error`] gives an error, for lib/errors.js's table (checked against it by a test).
+#[napi]
+pub fn error_codes() -> Vec<&'static str> {
+    RouterError::CODES.to_vec()
+}
+
+/// A router error as `{ code, field?, message }`, as routing calls' results carry it.
 fn error_json(error: &RouterError) -> serde_json::Value {
-    let field = match error {
-        RouterError::InvalidArgument { field, .. } => Some(field.as_str()),
-        _ => None,
-    };
-    serde_json::json!({ "code": error.code(), "field": field, "message": error.to_string() })
+    serde_json::json!({ "code": error.code(), "field": error.field(), "message": error.to_string() })
 }
 
 /// What waits for JS — events (serialised only when someone listens) and the results of routing
@@ -185,7 +193,7 @@ impl Local {
         let guarded = async move {
             if let Err(panic) = Guarded(Box::pin(future)).await {
                 for call_id in call_ids {
-                    sink.complete::<()>(call_id, Err(RouterError::Store(format!("internal error (a bug; please report it): {panic}"))));
+                    sink.complete::<()>(call_id, Err(RouterError::Internal(panic.clone())));
                 }
             }
         };
@@ -379,11 +387,10 @@ impl NativeRouter {
     /// Builds a router from its JSON configuration; `onEvents` is called (with no arguments) when
     /// events are waiting in `takeEvents`.
     #[napi(constructor)]
-    pub fn new(config_json: String, on_events: Function<(), ()>) -> napi::Result<Self> {
-        let json: serde_json::Value =
-            serde_json::from_str(&config_json).map_err(|e| js_error(RouterError::invalid("config", e.to_string())))?;
-        let config = RouterConfig::from_json(&json).map_err(js_error)?;
-        let redis = json.get("redis").cloned().unwrap_or_default();
+    pub fn new(env: Env, config_json: String, on_events: Function<(), ()>) -> napi::Result<Self> {
+        let fail = |error: RouterError| js_error(&env, &error);
+        let json: serde_json::Value = serde_json::from_str(&config_json).map_err(|e| fail(RouterError::invalid("config", e.to_string())))?;
+        let config = RouterConfig::from_json(&json).map_err(fail)?;
         let wake = on_events.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
         let sink = Arc::new(JsSink {
             js_thread: std::thread::current().id(),
@@ -392,45 +399,29 @@ impl NativeRouter {
             completions: Mutex::new(String::new()),
             wake: Mutex::new(Some(wake)),
         });
-        let limits = config.store_limits();
         // A live Redis answers within the delivery timeout; a socket silent for twice that (and at
         // least 5 s, so that a slow moment is not taken for a dead peer) is closed and reopened.
         let silence_ms = (config.delivery_timeout_ms * 2).max(5000);
-        let memory = redis.get("url").and_then(serde_json::Value::as_str).and_then(memory_name);
-        let (store, pipe) = match memory {
-            Some(name) => (AnyStore::Memory(MemoryStore::open(&name, &config.key_prefix, limits)), None),
-            None if redis.get("cluster").is_some() => {
-                let timeout = Duration::from_millis(config.delivery_timeout_ms);
-                let target = cluster_target(&redis).expect("a cluster target").map_err(|m| js_error(RouterError::invalid("redis", m)))?;
-                let keys = Keys::cluster(&config.key_prefix).map_err(|m| js_error(RouterError::invalid("keyPrefix", m)))?;
-                let store = target.store(keys, limits, timeout).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
-                (AnyStore::Redis(store), None)
-            }
-            None => {
-                let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
-                let waker = Arc::clone(&sink);
-                let pipe = Pipe::new(&info, Box::new(move || waker.wake_from_elsewhere())).map(Arc::new);
-                let timeout = Duration::from_millis(config.delivery_timeout_ms);
-                let ca = redis.pointer("/tls/ca").and_then(serde_json::Value::as_str);
-                let store = RedisStore::new(info, ca, Keys::new(&config.key_prefix), limits, timeout, pipe.clone())
-                    .map_err(|m| js_error(RouterError::invalid("redis", m)))?;
-                (AnyStore::Redis(store), pipe)
-            }
-        };
-        let router = Router::new(store, config, Arc::clone(&sink) as Arc<dyn EventSink>);
+        let waker = Arc::clone(&sink);
+        let routes = Routes::Piped(Box::new(move || waker.wake_from_elsewhere()));
+        let redis = json.get("redis").cloned().unwrap_or_default();
+        let timeout = Duration::from_millis(config.delivery_timeout_ms);
+        let opened = open(&redis, &config.key_prefix, config.store_limits(), timeout, routes).map_err(|e| fail(e.into()))?;
+        let router = Router::new(opened.store, config, Arc::clone(&sink) as Arc<dyn EventSink>);
         let local = Arc::new(Local { sink: Arc::clone(&sink), ready: Mutex::new(VecDeque::new()) });
-        Ok(NativeRouter { router, sink, local, pipe, tick: Mutex::new((Vec::new(), Vec::new())), silence_ms })
+        Ok(NativeRouter { router, sink, local, pipe: opened.pipe, tick: Mutex::new((Vec::new(), Vec::new())), silence_ms })
     }
 
-    /// `call`'s future as a promise, run on the shared runtime. The future owns a clone of the
-    /// router and never borrows `self`: a worker terminated mid-call frees its `NativeRouter` at
-    /// teardown while the future may still be running on the runtime, which outlives every env.
+    /// `call`'s future as a promise, run on the shared runtime; its error rejects the promise as
+    /// [`js_error`]. The future owns a clone of the router and never borrows `self`: a worker
+    /// terminated mid-call frees its `NativeRouter` at teardown while the future may still be
+    /// running on the runtime, which outlives every env.
     fn promise<T, F>(&self, env: &Env, call: impl FnOnce(Arc<Router<AnyStore>>) -> F) -> napi::Result<AsyncBlock<T>>
     where
         T: napi::bindgen_prelude::ToNapiValue + Send + 'static,
-        F: Future<Output = napi::Result<T>> + Send + 'static,
+        F: Future<Output = Result<T, RouterError>> + Send + 'static,
     {
-        AsyncBlockBuilder::new(call(Arc::clone(&self.router))).build(env)
+        settled(env, call(Arc::clone(&self.router)))
     }
 
     /// Runs what can make progress and tells JS what is left for it (`EVENTS | RESULTS | OUTPUT`).
@@ -658,26 +649,26 @@ impl NativeRouter {
         created_at: f64,
     ) -> napi::Result<AsyncBlock<()>> {
         let session = SessionInput { id, daemon_id, status, created_at_ms: created_at as i64 };
-        self.promise(env, |router| async move { router.register_session(&orchestrator_id, session).await.map_err(js_error) })
+        self.promise(env, |router| async move { router.register_session(&orchestrator_id, session) .await })
     }
 
     /// Deletes one session of the orchestrator, or all of them.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn unregister_session(&self, env: &Env, orchestrator_id: String, session_id: Option<String>) -> napi::Result<AsyncBlock<()>> {
-        self.promise(env, |router| async move { router.unregister_session(&orchestrator_id, session_id.as_deref()).await.map_err(js_error) })
+        self.promise(env, |router| async move { router.unregister_session(&orchestrator_id, session_id.as_deref()) .await })
     }
 
     /// The heartbeat of the primary session, or of the one named.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn touch_session(&self, env: &Env, orchestrator_id: String, session_id: Option<String>) -> napi::Result<AsyncBlock<()>> {
-        self.promise(env, |router| async move { router.touch_session(&orchestrator_id, session_id.as_deref()).await.map_err(js_error) })
+        self.promise(env, |router| async move { router.touch_session(&orchestrator_id, session_id.as_deref()) .await })
     }
 
     /// The orchestrator's active (primary) session, if any.
     #[napi(ts_return_type = "Promise<SessionResult | null>")]
     pub fn get_session(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<Option<SessionResult>>> {
         self.promise(env, |router| async move {
-            let session = router.active_session(&orchestrator_id).await.map_err(js_error)?;
+            let session = router.active_session(&orchestrator_id).await?;
             Ok(session.map(session_result))
         })
     }
@@ -686,7 +677,7 @@ impl NativeRouter {
     #[napi]
     pub fn get_sessions(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<Vec<SessionResult>>> {
         self.promise(env, |router| async move {
-            let sessions = router.sessions_of(&orchestrator_id).await.map_err(js_error)?;
+            let sessions = router.sessions_of(&orchestrator_id).await?;
             Ok(sessions.into_iter().map(session_result).collect())
         })
     }
@@ -694,19 +685,19 @@ impl NativeRouter {
     /// Up to `max` events of the daemon's event list, oldest first, as a JSON array of event JSON.
     #[napi]
     pub fn read_daemon_events(&self, env: &Env, daemon_id: String, max: u32) -> napi::Result<AsyncBlock<Vec<String>>> {
-        self.promise(env, |router| async move { router.read_daemon_events(&daemon_id, max as usize).await.map_err(js_error) })
+        self.promise(env, |router| async move { router.read_daemon_events(&daemon_id, max as usize) .await })
     }
 
     /// Removes these events from the daemon's event list; how many went.
     #[napi]
     pub fn acknowledge_daemon_events(&self, env: &Env, daemon_id: String, event_ids: Vec<String>) -> napi::Result<AsyncBlock<f64>> {
-        self.promise(env, |router| async move { router.acknowledge_daemon_events(&daemon_id, &event_ids).await.map(|n| n as f64).map_err(js_error) })
+        self.promise(env, |router| async move { router.acknowledge_daemon_events(&daemon_id, &event_ids).await.map(|n| n as f64) })
     }
 
     /// How many messages wait in the orchestrator's queue.
     #[napi]
     pub fn queue_depth(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<f64>> {
-        self.promise(env, |router| async move { router.queue_depth(&orchestrator_id).await.map(|n| n as f64).map_err(js_error) })
+        self.promise(env, |router| async move { router.queue_depth(&orchestrator_id).await.map(|n| n as f64) })
     }
 
     /// The router's counters and delivery-latency summary since it was created, as JSON.
@@ -725,7 +716,7 @@ impl NativeRouter {
     #[napi]
     pub fn process_queue(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<DrainResult>> {
         self.promise(env, |router| async move {
-            let summary = router.process_queue(&orchestrator_id).await.map_err(js_error)?;
+            let summary = router.process_queue(&orchestrator_id).await?;
             Ok(DrainResult {
                 processed: summary.processed as f64,
                 failed: summary.failed as f64,
@@ -738,14 +729,14 @@ impl NativeRouter {
     /// Ends the wait for these messages' receipts; resolves how many were waiting.
     #[napi]
     pub fn acknowledge(&self, env: &Env, orchestrator_id: String, message_ids: Vec<String>) -> napi::Result<AsyncBlock<f64>> {
-        self.promise(env, |router| async move { router.acknowledge(&orchestrator_id, message_ids).await.map(|n| n as f64).map_err(js_error) })
+        self.promise(env, |router| async move { router.acknowledge(&orchestrator_id, message_ids).await.map(|n| n as f64) })
     }
 
     /// The orchestrator's dead letters, oldest first.
     #[napi]
     pub fn dead_letters(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<Vec<DeadLetterResult>>> {
         self.promise(env, |router| async move {
-            let letters = router.dead_letters(&orchestrator_id).await.map_err(js_error)?;
+            let letters = router.dead_letters(&orchestrator_id).await?;
             Ok(letters
                 .into_iter()
                 .map(|letter| DeadLetterResult {
@@ -766,7 +757,7 @@ impl NativeRouter {
     /// Puts the dead letters back at the head of the queue; resolves how many.
     #[napi]
     pub fn requeue_dead_letters(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<f64>> {
-        self.promise(env, |router| async move { router.requeue_dead_letters(&orchestrator_id).await.map(|n| n as f64).map_err(js_error) })
+        self.promise(env, |router| async move { router.requeue_dead_letters(&orchestrator_id).await.map(|n| n as f64) })
     }
 
     /// Turns delivery of one event kind to JS on or off.
@@ -822,38 +813,47 @@ impl NativeRouter {
 
 /// A store for the operator's command-line tool: its own connection, no routing pipe, nothing
 /// running in the background; every read gives up after `timeout_ms`.
-fn operator_store(redis_json: &str, key_prefix: &str, timeout_ms: u32) -> napi::Result<RedisStore> {
-    let redis: serde_json::Value =
-        serde_json::from_str(redis_json).map_err(|e| js_error(RouterError::invalid("redis", e.to_string())))?;
+fn operator_store(redis_json: &str, key_prefix: &str, timeout_ms: u32) -> Result<AnyStore, RouterError> {
+    let redis: serde_json::Value = serde_json::from_str(redis_json).map_err(|e| RouterError::invalid("redis", e.to_string()))?;
     let limits = RouterConfig::default().store_limits();
     let timeout = Duration::from_millis(u64::from(timeout_ms.max(1)));
-    if let Some(target) = cluster_target(&redis) {
-        let target = target.map_err(|m| js_error(RouterError::invalid("redis", m)))?;
-        let keys = Keys::cluster(key_prefix).map_err(|m| js_error(RouterError::invalid("keyPrefix", m)))?;
-        return target.store(keys, limits, timeout).map_err(|m| js_error(RouterError::invalid("redis", m)));
+    match open(&redis, key_prefix, limits, timeout, Routes::Direct)?.store {
+        AnyStore::Memory(_) => Err(RouterError::invalid("redis", "names an in-process store (memory://), which only its own process can read")),
+        store => Ok(store),
     }
-    let info = connection_info(&redis).map_err(|m| js_error(RouterError::invalid("redis", m)))?;
-    let ca = redis.pointer("/tls/ca").and_then(serde_json::Value::as_str);
-    RedisStore::new(info, ca, Keys::new(key_prefix), limits, timeout, None).map_err(|m| js_error(RouterError::invalid("redis", m)))
 }
 
 /// One orchestrator as the operator's `inspect` shows it, as JSON (read-only).
-#[napi]
-pub async fn inspect_orchestrator(redis_json: String, key_prefix: String, orchestrator_id: String, timeout_ms: u32) -> napi::Result<String> {
-    let store = operator_store(&redis_json, &key_prefix, timeout_ms)?;
-    let inspection = crate::engine::inspect::inspect(&store, &orchestrator_id, crate::engine::time::now_ms()).await;
-    store.close();
-    Ok(serde_json::to_string(&inspection.map_err(js_error)?).expect("inspections serialise"))
+#[napi(ts_return_type = "Promise<string>")]
+pub fn inspect_orchestrator(env: &Env, redis_json: String, key_prefix: String, orchestrator_id: String, timeout_ms: u32) -> napi::Result<AsyncBlock<String>> {
+    settled(env, async move {
+        let store = operator_store(&redis_json, &key_prefix, timeout_ms)?;
+        let inspection = crate::engine::inspect::inspect(&store, &orchestrator_id, crate::engine::time::now_ms()).await;
+        store.close();
+        Ok(serde_json::to_string(&inspection?).expect("inspections serialise"))
+    })
 }
 
 /// Every orchestrator with a queue, deepest first, as the operator's `stats` shows them, as JSON
 /// (read-only).
-#[napi]
-pub async fn queue_stats(redis_json: String, key_prefix: String, timeout_ms: u32) -> napi::Result<String> {
-    let store = operator_store(&redis_json, &key_prefix, timeout_ms)?;
-    let rows = crate::engine::inspect::stats(&store, crate::engine::time::now_ms()).await;
-    store.close();
-    Ok(serde_json::to_string(&rows.map_err(js_error)?).expect("stats serialise"))
+#[napi(ts_return_type = "Promise<string>")]
+pub fn queue_stats(env: &Env, redis_json: String, key_prefix: String, timeout_ms: u32) -> napi::Result<AsyncBlock<String>> {
+    settled(env, async move {
+        let store = operator_store(&redis_json, &key_prefix, timeout_ms)?;
+        let rows = crate::engine::inspect::stats(&store, crate::engine::time::now_ms()).await;
+        store.close();
+        Ok(serde_json::to_string(&rows?).expect("stats serialise"))
+    })
+}
+
+/// `future` as a promise, run on the shared runtime; its error rejects the promise as
+/// [`js_error`] (built on the JS thread, where the promise settles).
+fn settled<T, F>(env: &Env, future: F) -> napi::Result<AsyncBlock<T>>
+where
+    T: napi::bindgen_prelude::ToNapiValue + Send + 'static,
+    F: Future<Output = Result<T, RouterError>> + Send + 'static,
+{
+    AsyncBlockBuilder::build_with_map(env, async move { Ok(future.await) }, |env, result| result.map_err(|error| js_error(&env, &error)))
 }
 
 /// Runs the work that is not a routing call (drains, sessions, receipts, the background look) and

@@ -2,12 +2,10 @@
 //! with the same guarantees as routing each message alone.
 
 use super::error::RouterError;
-use super::events::{Event, EventKind};
 use super::model::Message;
 use super::router::{Prepared, RouteOutcome, Router};
-use crate::store::{RouteReply, Store, StoreError};
+use crate::store::{RouteReply, Store, StoreError, StoreResult};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Rounds a batch sends before routing what is left of it one message at a time.
 const BATCH_ROUNDS: usize = 3;
@@ -84,7 +82,7 @@ impl<S: Store> Router<S> {
                 Ok(sent) => sent,
                 Err((error, attempts)) => {
                     for &i in &pending {
-                        outcomes[i] = Some(self.fail(&prepared[i].message_id, &items[i].orchestrator_id, error.clone(), attempts));
+                        outcomes[i] = Some(self.fail(&prepared[i].message_id, &items[i].orchestrator_id, error.to_string(), attempts));
                     }
                     pending.clear();
                     break;
@@ -119,10 +117,9 @@ impl<S: Store> Router<S> {
         prepared: &[Prepared],
         which: &[usize],
         dedupe: bool,
-    ) -> Result<(Vec<crate::store::StoreResult<RouteReply>>, u32), (String, u32)> {
-        let retry = &self.config.retry;
-        let mut attempt = 1;
-        loop {
+    ) -> Result<(Vec<StoreResult<RouteReply>>, u32), (StoreError, u32)> {
+        let messages: Vec<(&str, &str)> = which.iter().map(|&i| (prepared[i].message_id.as_str(), items[i].orchestrator_id.as_str())).collect();
+        self.with_retries(&messages, |attempt| async move {
             let built: Vec<_> = which
                 .iter()
                 .map(|&i| self.build(&prepared[i], &items[i].orchestrator_id, self.known_session(&items[i].orchestrator_id).as_ref()))
@@ -132,24 +129,8 @@ impl<S: Store> Router<S> {
                 .zip(&built)
                 .map(|(&i, b)| self.request(&prepared[i], &items[i].orchestrator_id, b, items[i].queue_only, dedupe || attempt > 1))
                 .collect();
-            match self.bounded(self.store.route_many(&requests)).await {
-                Ok(replies) => return Ok((replies, attempt)),
-                Err(StoreError(error)) => {
-                    for &i in which {
-                        self.emit(EventKind::MessageRoutingError, || Event::MessageRoutingError {
-                            message_id: prepared[i].message_id.clone(),
-                            orchestrator_id: items[i].orchestrator_id.clone(),
-                            error: error.clone(),
-                        });
-                    }
-                    if attempt >= retry.max_attempts || self.is_closed() {
-                        return Err((error, attempt));
-                    }
-                    tokio::time::sleep(Duration::from_millis(retry.delay_ms(attempt))).await;
-                    self.metrics.retried(which.len() as u64);
-                    attempt += 1;
-                }
-            }
-        }
+            self.store.route_many(&requests).await
+        })
+        .await
     }
 }

@@ -240,7 +240,7 @@ impl<S: Store> Router<S> {
         let result = loop {
             let snapshot = match self.bounded(self.store.snapshot(orchestrator_id, read, now_ms())).await {
                 Ok(snapshot) => snapshot,
-                Err(e) => break Err(RouterError::Store(e.0)),
+                Err(e) => break Err(e.into()),
             };
             summary.remaining = snapshot.length;
             let known = snapshot.session.as_deref().and_then(|raw| self.learn_session(orchestrator_id, raw));
@@ -266,7 +266,7 @@ impl<S: Store> Router<S> {
             let (mut done, mut conflicted, mut daemon_full, mut finished, mut taken) = (false, false, false, false, 0);
             for (chunk, reply) in &replies {
                 match reply {
-                    Err(e) => failed = failed.or_else(|| Some(RouterError::Store(e.0.clone()))),
+                    Err(e) => failed = failed.or_else(|| Some(e.clone().into())),
                     Ok(DrainReply::Conflict | DrainReply::Stale { .. }) => conflicted = true,
                     Ok(DrainReply::Done { outcomes, remaining }) => {
                         done = true;

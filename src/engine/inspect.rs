@@ -84,10 +84,10 @@ pub async fn inspect<S: Store>(store: &S, orchestrator_id: &str, now_ms: i64) ->
     if let Some(problem) = store.id_problem(orchestrator_id) {
         return Err(RouterError::invalid("orchestratorId", problem));
     }
-    let raw = store.inspect(orchestrator_id).await.map_err(|e| RouterError::Store(e.0))?;
+    let raw = store.inspect(orchestrator_id).await?;
     let mut sessions = sessions_of(&raw, now_ms);
     let daemons: Vec<String> = sessions.iter().map(|s| s.daemon_id.clone()).collect();
-    let lengths = store.daemon_list_lengths(&daemons).await.map_err(|e| RouterError::Store(e.0))?;
+    let lengths = store.daemon_list_lengths(&daemons).await?;
     for (session, length) in sessions.iter_mut().zip(lengths) {
         session.daemon_events = length;
     }
@@ -107,16 +107,18 @@ pub async fn inspect<S: Store>(store: &S, orchestrator_id: &str, now_ms: i64) ->
 /// Every orchestrator with a queue, deepest first (ties by id), and those that could not be read.
 /// Fails only when none could be read (Redis itself is failing, most likely).
 pub async fn stats<S: Store>(store: &S, now_ms: i64) -> Result<StatsReport, RouterError> {
-    let ids = store.queued_orchestrators().await.map_err(|e| RouterError::Store(e.0))?;
+    let ids = store.queued_orchestrators().await?;
     let mut rows = Vec::with_capacity(ids.len());
     let mut unreadable = Vec::new();
+    let mut first_error = None;
     for chunk in ids.chunks(STATS_CONCURRENCY) {
         let reads = chunk.iter().map(|id| store.inspect(id));
         for (id, raw) in chunk.iter().zip(futures_util::future::join_all(reads).await) {
             let raw = match raw {
                 Ok(raw) => raw,
                 Err(error) => {
-                    unreadable.push(Unreadable { orchestrator_id: id.clone(), error: error.0 });
+                    unreadable.push(Unreadable { orchestrator_id: id.clone(), error: error.to_string() });
+                    first_error.get_or_insert(error);
                     continue;
                 }
             };
@@ -137,8 +139,8 @@ pub async fn stats<S: Store>(store: &S, now_ms: i64) -> Result<StatsReport, Rout
             });
         }
     }
-    if !ids.is_empty() && unreadable.len() == ids.len() {
-        return Err(RouterError::Store(unreadable.swap_remove(0).error));
+    if let Some(error) = first_error.filter(|_| unreadable.len() == ids.len()) {
+        return Err(error.into());
     }
     rows.sort_by(|a, b| b.queue.total.cmp(&a.queue.total).then_with(|| a.orchestrator_id.cmp(&b.orchestrator_id)));
     Ok(StatsReport { orchestrators: rows, unreadable })

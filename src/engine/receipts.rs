@@ -7,7 +7,7 @@ use super::events::{Event, EventKind};
 use super::model::{non_empty, to_json, DaemonEvent, DeadLetter, InflightRecord, Priority, QueueItem};
 use super::router::Router;
 use super::time::{format_iso, now_ms, parse_iso};
-use crate::store::{ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, Store};
+use crate::store::{ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, Store, StoreError};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -38,7 +38,7 @@ impl<S: Store> Router<S> {
         let acknowledged = self
             .bounded(self.store.acknowledge(orchestrator_id, &message_ids))
             .await
-            .map_err(|e| RouterError::Store(e.0))?;
+            ?;
         for message_id in &acknowledged {
             self.emit(EventKind::MessageAcknowledged, || Event::MessageAcknowledged {
                 message_id: message_id.clone(),
@@ -56,7 +56,7 @@ impl<S: Store> Router<S> {
             let overdue = self
                 .bounded(self.store.overdue_receipts(orchestrator_id, now, now, OVERDUE_BATCH))
                 .await
-                .map_err(|e| RouterError::Store(e.0))?;
+                ?;
             if overdue.overdue.is_empty() {
                 return Ok(());
             }
@@ -73,7 +73,7 @@ impl<S: Store> Router<S> {
                 None => Some(
                     self.bounded(self.store.overdue_receipts(orchestrator_id, now, i64::MAX, OVERDUE_BATCH))
                         .await
-                        .map_err(|e| RouterError::Store(e.0))?,
+                        ?,
                 ),
             };
             let due: HashSet<&str> = overdue.overdue.iter().map(|(id, _)| id.as_str()).collect();
@@ -140,7 +140,7 @@ impl<S: Store> Router<S> {
                 queue_expires_at_ms: now + self.config.offline_queue.queue_ttl_seconds as i64 * 1000,
                 now_ms: now,
             };
-            let reply = self.bounded(self.store.receipt_step(&step)).await.map_err(|e| RouterError::Store(e.0))?;
+            let reply = self.bounded(self.store.receipt_step(&step)).await?;
             let ReceiptReply::Done(outcomes) = reply else { continue };
             let targets: Vec<&str> = session.iter().flat_map(|s| s.session_ids()).collect();
             self.report_receipt_step(orchestrator_id, &targets, &step, &records, &outcomes);
@@ -196,7 +196,7 @@ impl<S: Store> Router<S> {
     pub async fn dead_letters(self: &Arc<Self>, orchestrator_id: &str) -> Result<Vec<DeadLetterInfo>, RouterError> {
         self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
-        let entries = self.bounded(self.store.dead_letters(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+        let entries = self.bounded(self.store.dead_letters(orchestrator_id)).await?;
         Ok(entries
             .iter()
             .filter_map(|raw| {
@@ -217,7 +217,7 @@ impl<S: Store> Router<S> {
         self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
         for _ in 0..MAX_STEPS {
-            let entries = self.bounded(self.store.dead_letters(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+            let entries = self.bounded(self.store.dead_letters(orchestrator_id)).await?;
             if entries.is_empty() {
                 return Ok(0);
             }
@@ -229,13 +229,13 @@ impl<S: Store> Router<S> {
             let moved = self
                 .bounded(self.store.requeue_dead_letters(orchestrator_id, &entries, &items, &message_ids, now, now + ttl_ms))
                 .await
-                .map_err(|e| RouterError::Store(e.0))?;
+                ?;
             if moved {
                 let _ = self.drain(orchestrator_id).await;
                 return Ok(entries.len() as u64);
             }
         }
-        Err(RouterError::Store(format!("the dead-letter list of orchestrator {orchestrator_id} kept changing")))
+        Err(StoreError::Contended(format!("the dead-letter list of orchestrator {orchestrator_id} kept changing")).into())
     }
 }
 

@@ -154,7 +154,7 @@ impl<S: Store> Router<S> {
         let limit = Duration::from_millis(self.config.delivery_timeout_ms);
         match tokio::time::timeout(limit, operation).await {
             Ok(result) => result,
-            Err(_) => Err(StoreError(format!("timed out after {} ms", self.config.delivery_timeout_ms))),
+            Err(_) => Err(StoreError::Timeout(format!("timed out after {} ms", self.config.delivery_timeout_ms))),
         }
     }
 
@@ -204,13 +204,13 @@ impl<S: Store> Router<S> {
             return self.fail(&prepared.message_id, orchestrator_id, format!("Orchestrator is offline: {orchestrator_id}"), 1);
         }
         let result = self
-            .with_retries(&prepared.message_id, orchestrator_id, |attempt| {
+            .with_retries(&[(&prepared.message_id, orchestrator_id)], |attempt| {
                 self.route_once(prepared, orchestrator_id, queue_only, dedupe || attempt > 1)
             })
             .await;
         match result {
             Ok((reply, attempts)) => self.settle(prepared, orchestrator_id, reply, attempts),
-            Err((error, attempts)) => self.fail(&prepared.message_id, orchestrator_id, error, attempts),
+            Err((error, attempts)) => self.fail(&prepared.message_id, orchestrator_id, error.to_string(), attempts),
         }
     }
 
@@ -222,9 +222,9 @@ impl<S: Store> Router<S> {
             return Err(RouterError::QueueDisabled { orchestrator_id: orchestrator_id.to_owned() });
         }
         let reply = self
-            .with_retries(&prepared.message_id, orchestrator_id, |attempt| self.route_once(&prepared, orchestrator_id, true, attempt > 1))
+            .with_retries(&[(&prepared.message_id, orchestrator_id)], |attempt| self.route_once(&prepared, orchestrator_id, true, attempt > 1))
             .await
-            .map_err(|(error, _)| RouterError::Store(error))?;
+            .map_err(|(error, _)| error)?;
         match reply.0 {
             RouteReply::Queued { queue_size, dropped, .. } => {
                 self.report_queued(&prepared.message_id, orchestrator_id, queue_size, &dropped);
@@ -235,7 +235,7 @@ impl<S: Store> Router<S> {
                 self.report_full(&prepared, orchestrator_id, &dropped);
                 Err(self.queue_full(orchestrator_id))
             }
-            other => Err(RouterError::Store(format!("unexpected reply to a queue-only route: {other:?}"))),
+            other => Err(StoreError::unexpected("a queue-only route", other).into()),
         }
     }
 
@@ -266,8 +266,10 @@ impl<S: Store> Router<S> {
     }
 
     /// Runs `operation` until it succeeds or `retry.maxAttempts` attempts have failed, waiting
-    /// the backoff between attempts; each failed attempt is reported as `message.routing_error`.
-    pub(super) async fn with_retries<T, F, Fut>(&self, message_id: &str, orchestrator_id: &str, mut operation: F) -> Result<(T, u32), (String, u32)>
+    /// the backoff between attempts: its value and the attempt that got it, or the last error and
+    /// the attempts made. Each failed attempt is reported as `message.routing_error` for each of
+    /// `messages` (message id, orchestrator id), and each retry counts once per message.
+    pub(super) async fn with_retries<T, F, Fut>(&self, messages: &[(&str, &str)], mut operation: F) -> Result<(T, u32), (StoreError, u32)>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = StoreResult<T>>,
@@ -277,17 +279,19 @@ impl<S: Store> Router<S> {
         loop {
             match self.bounded(operation(attempt)).await {
                 Ok(value) => return Ok((value, attempt)),
-                Err(StoreError(error)) => {
-                    self.emit(EventKind::MessageRoutingError, || Event::MessageRoutingError {
-                        message_id: message_id.to_owned(),
-                        orchestrator_id: orchestrator_id.to_owned(),
-                        error: error.clone(),
-                    });
+                Err(error) => {
+                    for &(message_id, orchestrator_id) in messages {
+                        self.emit(EventKind::MessageRoutingError, || Event::MessageRoutingError {
+                            message_id: message_id.to_owned(),
+                            orchestrator_id: orchestrator_id.to_owned(),
+                            error: error.to_string(),
+                        });
+                    }
                     if attempt >= retry.max_attempts || self.closed.load(Ordering::Acquire) {
                         return Err((error, attempt));
                     }
                     tokio::time::sleep(Duration::from_millis(retry.delay_ms(attempt))).await;
-                    self.metrics.retried(1);
+                    self.metrics.retried(messages.len() as u64);
                     attempt += 1;
                 }
             }
@@ -305,7 +309,7 @@ impl<S: Store> Router<S> {
                 reply => return Ok(reply),
             }
         }
-        Err(StoreError(format!("the session of orchestrator {orchestrator_id} kept changing")))
+        Err(StoreError::Contended(format!("the session of orchestrator {orchestrator_id} kept changing")))
     }
 
     /// The JSON a route writes, for the session the router believes is current.

@@ -77,7 +77,7 @@ impl<S: Store> Router<S> {
         let queued = self
             .bounded(self.store.register_session(orchestrator_id, &record.session_id, &to_json(&record), now))
             .await
-            .map_err(|e| RouterError::Store(e.0))?;
+            ?;
         self.remember(orchestrator_id, &record);
         self.emit(EventKind::SessionRegistered, || Event::SessionRegistered {
             orchestrator_id: orchestrator_id.to_owned(),
@@ -98,7 +98,7 @@ impl<S: Store> Router<S> {
             non_empty("sessionId", id)?;
         }
         self.check_open()?;
-        self.bounded(self.store.unregister_session(orchestrator_id, session_id, now_ms())).await.map_err(|e| RouterError::Store(e.0))?;
+        self.bounded(self.store.unregister_session(orchestrator_id, session_id, now_ms())).await?;
         self.forget(orchestrator_id);
         self.emit(EventKind::SessionUnregistered, || Event::SessionUnregistered {
             orchestrator_id: orchestrator_id.to_owned(),
@@ -119,7 +119,7 @@ impl<S: Store> Router<S> {
         let touched = self
             .bounded(self.store.touch_session(orchestrator_id, session_id, &format_iso(now), now))
             .await
-            .map_err(|e| RouterError::Store(e.0))?;
+            ?;
         let Some(touched) = touched else {
             self.forget(orchestrator_id);
             return Ok(());
@@ -142,7 +142,7 @@ impl<S: Store> Router<S> {
     pub async fn read_daemon_events(self: &Arc<Self>, daemon_id: &str, max: usize) -> Result<Vec<String>, RouterError> {
         self.key_id("daemonId", daemon_id)?;
         self.check_open()?;
-        self.bounded(self.store.read_daemon_events(daemon_id, max)).await.map_err(|e| RouterError::Store(e.0))
+        self.bounded(self.store.read_daemon_events(daemon_id, max)).await.map_err(RouterError::from)
     }
 
     /// Removes these events from a daemon's event list (`acknowledgeDaemonEvents`); how many went.
@@ -152,14 +152,14 @@ impl<S: Store> Router<S> {
             non_empty("eventIds[]", id)?;
         }
         self.check_open()?;
-        self.bounded(self.store.acknowledge_daemon_events(daemon_id, event_ids)).await.map_err(|e| RouterError::Store(e.0))
+        self.bounded(self.store.acknowledge_daemon_events(daemon_id, event_ids)).await.map_err(RouterError::from)
     }
 
     /// How many messages wait in the orchestrator's queue (`getQueueDepth`).
     pub async fn queue_depth(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
         self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
-        let lengths = self.bounded(self.store.queue_lengths(orchestrator_id)).await.map_err(|e| RouterError::Store(e.0))?;
+        let lengths = self.bounded(self.store.queue_lengths(orchestrator_id)).await?;
         Ok(lengths.iter().sum())
     }
 
@@ -174,7 +174,7 @@ impl<S: Store> Router<S> {
     pub async fn sessions_of(self: &Arc<Self>, orchestrator_id: &str) -> Result<Vec<ActiveSession>, RouterError> {
         self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
-        let raw = self.bounded(self.store.sessions(orchestrator_id, now_ms())).await.map_err(|e| RouterError::Store(e.0))?;
+        let raw = self.bounded(self.store.sessions(orchestrator_id, now_ms())).await?;
         Ok(raw
             .iter()
             .filter_map(|raw| serde_json::from_str::<SessionRecord>(raw).ok())

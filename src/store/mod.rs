@@ -5,55 +5,20 @@
 //! check byte for byte that the queue head it planned on is still the head it commits.
 
 pub mod any;
+pub mod error;
 pub mod keys;
 pub mod memory;
+pub mod open;
 pub mod pipe;
 pub mod redis;
+
+pub use error::{StoreError, StoreResult};
 
 use std::future::Future;
 
 /// How long a queue key outlives its newest item's expiry, so that a running router still finds
 /// expired items and reports them (`message.dropped`, reason `expired`) before the key goes.
 pub const QUEUE_KEY_GRACE_MS: i64 = 3_600_000;
-
-/// A store operation failed (connection, timeout, or a server error).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoreError(pub String);
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Result of a store operation.
-pub type StoreResult<T> = Result<T, StoreError>;
-
-/// A refused connection's or command's error with what fixes it (Redis's and rustls's own words
-/// name no option of this package): credentials, a server certificate TLS refused (rustls says only
-/// `invalid peer certificate: <reason>`, inside an I/O error), or an ACL missing a command; any
-/// other message as it is.
-pub fn with_hint(message: String) -> String {
-    const NOAUTH: &str = "the server requires a password: give it in the URL, redis://:password@host, or as redis.password, with redis.username for an ACL user";
-    if message.contains("invalid peer certificate") {
-        format!(
-            "TLS certificate verification failed ({message}): the server's certificate must be valid for the host and \
-             signed by a CA the router trusts (tls.ca when given, else the system's root certificates)"
-        )
-    } else if message.contains("unauthenticated multibulk") || message.contains("unauthenticated bulk") {
-        // What Redis answers a long command sent before authenticating, instead of NOAUTH.
-        format!("NOAUTH: {NOAUTH} (Redis answered: {message})")
-    } else if message.contains("NOAUTH") {
-        format!("{message} ({NOAUTH})")
-    } else if (message.contains("NOPERM") || message.contains("NoPerm")) && !message.contains("least-privilege") {
-        // Redis's own refusal (the scripts' checks name the ACL already).
-        format!("{message} (the router's Redis user needs the README's least-privilege ACL)")
-    } else if message.contains("WRONGPASS") {
-        format!("{message} (check redis.username and redis.password, or the credentials in the URL)")
-    } else {
-        message
-    }
-}
 
 /// Limits and lifetimes the store applies inside its atomic steps.
 #[derive(Debug, Clone, PartialEq)]

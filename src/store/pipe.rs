@@ -6,21 +6,13 @@
 //! bytes, so that a route's round trip runs on the JavaScript thread without a thread switch: the
 //! only waits are the two Redis waits a plain client has too.
 
+use super::StoreError;
 use redis::{ConnectionAddr, ConnectionInfo, Value};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use tokio::sync::oneshot;
-
-/// Why a request got no reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PipeError {
-    /// Redis answered with an error (`-ERR ...`, `-NOSCRIPT ...`).
-    Server(String),
-    /// The connection failed or closed before the reply came: the request may or may not have run.
-    Connection(String),
-}
 
 /// Where the owner should connect to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -34,7 +26,9 @@ pub struct PipeTarget {
     pub path: Option<String>,
 }
 
-type Reply = Result<Value, PipeError>;
+/// A request's reply: a server's error reply is [`StoreError::Refused`]; a connection that failed
+/// or closed before the reply came, [`StoreError::Connection`] (the request may or may not have run).
+type Reply = Result<Value, StoreError>;
 
 enum Waiter {
     Request(oneshot::Sender<Reply>),
@@ -116,7 +110,7 @@ impl Pipe {
             .map(|command| {
                 let (sender, receiver) = oneshot::channel();
                 if state.closed {
-                    let _ = sender.send(Err(PipeError::Connection("the router is closed".into())));
+                    let _ = sender.send(Err(StoreError::Closed));
                 } else {
                     state.output.extend_from_slice(command);
                     state.waiting.push_back(Waiter::Request(sender));
@@ -132,7 +126,7 @@ impl Pipe {
         receivers
             .into_iter()
             .map(|receiver| async move {
-                receiver.await.unwrap_or_else(|_| Err(PipeError::Connection("the connection was dropped".into())))
+                receiver.await.unwrap_or_else(|_| Err(StoreError::Connection("the connection was dropped".into())))
             })
             .collect()
     }
@@ -184,8 +178,8 @@ impl Pipe {
                         match state.waiting.pop_front() {
                             Some(Waiter::Request(sender)) => settled.push((sender, reply)),
                             Some(Waiter::Handshake) => {
-                                if let Err(PipeError::Server(error)) = reply {
-                                    fault = Some(format!("Redis refused the connection: {}", super::with_hint(error)));
+                                if let Err(error) = reply {
+                                    fault = Some(format!("Redis refused the connection: {error}"));
                                     break;
                                 }
                                 state.opening = state.opening.saturating_sub(1);
@@ -225,7 +219,7 @@ impl Pipe {
         };
         for waiter in waiting {
             if let Waiter::Request(sender) = waiter {
-                let _ = sender.send(Err(PipeError::Connection(reason.to_owned())));
+                let _ = sender.send(Err(StoreError::Connection(reason.to_owned())));
             }
         }
     }
@@ -259,7 +253,7 @@ fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, String> {
     let after = end + 2;
     Ok(match kind {
         b'+' => Some((Ok(Value::SimpleString(text())), after)),
-        b'-' => Some((Err(PipeError::Server(text())), after)),
+        b'-' => Some((Err(StoreError::from_reply(&text())), after)),
         b':' => Some((Ok(Value::Int(number()?)), after)),
         b'$' => {
             let len = number()?;
@@ -322,7 +316,7 @@ mod tests {
             replies,
             vec![
                 Ok(Value::SimpleString("OK".into())),
-                Err(PipeError::Server("ERR no".into())),
+                Err(StoreError::from_reply("ERR no")),
                 Ok(Value::Int(42)),
                 Ok(Value::BulkString(b"abc".to_vec())),
                 Ok(Value::Nil),
@@ -372,10 +366,10 @@ mod tests {
         assert!(refused.starts_with("Redis refused the connection: WRONGPASS invalid password (check redis.username"), "{refused}");
         assert!(pipe.take_output().is_empty(), "nothing goes out on a refused connection");
         pipe.closed("connection reset");
-        assert_eq!(waiting.await, Err(PipeError::Connection("connection reset".into())));
+        assert_eq!(waiting.await, Err(StoreError::Connection("connection reset".into())));
         pipe.shut();
         let refused = pipe.send(&[b"B"]).pop().unwrap();
-        assert_eq!(refused.await, Err(PipeError::Connection("the router is closed".into())));
+        assert_eq!(refused.await, Err(StoreError::Closed));
         assert!(!pipe.status().0);
     }
 }

@@ -1,0 +1,103 @@
+//! Where the store connects, read from the router's `redis` option: one server (a URL, or host,
+//! port, db, credentials and TLS), or a cluster's nodes; and URLs as they may be shown.
+
+use super::RedisStore;
+use crate::store::keys::Keys;
+use crate::store::StoreLimits;
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
+use serde_json::Value as Json;
+use std::time::Duration;
+
+/// Where to connect: a URL, or the parts of an options object.
+pub fn connection_info(redis: &Json) -> Result<ConnectionInfo, String> {
+    if let Some(url) = redis.get("url").and_then(Json::as_str) {
+        return url.into_connection_info().map_err(|e| format!("is not a valid Redis URL ({:?}): {e}", redact_url(url)));
+    }
+    let text = |name: &str| redis.get(name).and_then(Json::as_str).map(str::to_owned);
+    let host = text("host").unwrap_or_else(|| "127.0.0.1".to_owned());
+    let port = match redis.get("port") {
+        None | Some(Json::Null) => 6379,
+        Some(p) => p
+            .as_u64()
+            .filter(|p| (1..=65535).contains(p))
+            .ok_or_else(|| format!("port must be an integer from 1 to 65535, got {p}"))? as u16,
+    };
+    let tls = redis.get("tls").is_some_and(|t| !t.is_null() && t != &Json::Bool(false));
+    let addr = if tls {
+        ConnectionAddr::TcpTls { host, port, insecure: false, tls_params: None }
+    } else {
+        ConnectionAddr::Tcp(host, port)
+    };
+    let mut settings = RedisConnectionInfo::default();
+    if let Some(db) = redis.get("db").filter(|d| !d.is_null()) {
+        settings = settings.set_db(db.as_i64().filter(|d| *d >= 0).ok_or_else(|| format!("db must be a non-negative integer, got {db}"))?);
+    }
+    if let Some(username) = text("username") {
+        settings = settings.set_username(username);
+    }
+    if let Some(password) = text("password") {
+        settings = settings.set_password(password);
+    }
+    let info = addr.into_connection_info().map_err(|e| e.to_string())?;
+    Ok(info.set_redis_settings(settings))
+}
+
+/// A URL as it may be shown: its password (user info, or a `password`/`pass` query value) masked.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        let authority_end = out[start..].find(['/', '?', '#']).map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..authority_end].rfind('@').map(|i| start + i) {
+            if let Some(colon) = out[start..at].find(':').map(|i| start + i) {
+                out.replace_range(colon + 1..at, "***");
+            }
+        }
+    }
+    if let Some(query) = out.find('?') {
+        let (head, tail) = out.split_at(query + 1);
+        let masked: Vec<String> = tail
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if matches!(name, "password" | "pass") => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", masked.join("&"));
+    }
+    out
+}
+
+/// The nodes of a cluster target (`{ cluster: [url, ...], username?, password? }`), or `None`
+/// when `redis` names one server.
+pub fn cluster_target(redis: &serde_json::Value) -> Option<Result<ClusterTarget, String>> {
+    let nodes = redis.get("cluster")?;
+    let parse = || {
+        let urls = nodes.as_array().filter(|n| !n.is_empty()).ok_or("cluster must be a non-empty array of node URLs")?;
+        let nodes = urls
+            .iter()
+            .enumerate()
+            .map(|(i, url)| {
+                let url = url.as_str().ok_or_else(|| format!("cluster[{i}] must be a URL"))?;
+                redis::IntoConnectionInfo::into_connection_info(url)
+                    .map_err(|e| format!("cluster[{i}] is not a valid Redis URL ({:?}): {e}", redact_url(url)))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let text = |name: &str| redis.get(name).and_then(serde_json::Value::as_str).map(str::to_owned);
+        Ok(ClusterTarget { nodes, username: text("username"), password: text("password") })
+    };
+    Some(parse())
+}
+
+/// Where a cluster store connects.
+pub struct ClusterTarget {
+    pub nodes: Vec<ConnectionInfo>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl ClusterTarget {
+    /// The store on this cluster, with `keys` (see [`Keys::cluster`]).
+    pub fn store(self, keys: Keys, limits: StoreLimits, timeout: Duration) -> Result<RedisStore, String> {
+        RedisStore::cluster(self.nodes, self.username.as_deref(), self.password.as_deref(), keys, limits, timeout)
+    }
+}

@@ -1,7 +1,7 @@
 // @neolith/core with its router swapped for this package, against a real redis-server. The
 // stand-in for core (__tests__/core-swap) has core's error base and logic, the method shapes of its
 // message, presence and daemon API services and of Prisma's message delegate, core's compiler
-// options, its `services/index.ts` re-exports, and the README's replacement module verbatim.
+// options, its `services/index.ts` re-exports, and docs/core-swap.md's replacement module verbatim.
 import fs from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
@@ -79,9 +79,9 @@ afterAll(async () => {
 });
 
 describe('the replacement module', () => {
-  it('is the README section "Swapping it into @neolith/core", verbatim', () => {
-    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Swapping it into @neolith/core'));
+  it('is the section "Swapping it into @neolith/core" of docs/core-swap.md, verbatim', () => {
+    const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'core-swap.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Swapping it into @neolith/core'));
     const block = /```ts\n([\s\S]*?)```/.exec(section);
     const module = fs.readFileSync(path.join(__dirname, 'core-swap', 'src', 'services', 'orchestrator-router.ts'), 'utf8');
     expect(block?.[1]).toBe(module);

@@ -51,23 +51,32 @@ describe('the npm package', () => {
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('holds the entries, types, binding, README, LICENSE and CHANGELOG, and no sources, tests or build outputs', () => {
+  it('holds the entries, types, binding, README and docs/, LICENSE and CHANGELOG, and no sources, tests or build outputs', () => {
     const files = packed.files.map((f) => f.path).sort();
     expect(files).toEqual(expect.arrayContaining([
       'CHANGELOG.md', 'LICENSE', 'README.md', 'bin/orchestrator-router.js', 'binding.js', 'index.d.mts', 'index.d.ts',
       'index.js', 'index.mjs', 'lib/arguments.js', 'lib/errors.js', 'lib/message-service.js', 'package.json',
+      ...fs.readdirSync(path.join(ROOT, 'docs')).map((f) => `docs/${f}`),
     ]));
     // The binary is in the platform package, next to its package.json and README, and nowhere else.
     expect(files.filter((f) => f.endsWith('.node'))).toEqual([]);
     expect(platformPacked.files.map((f) => f.path).sort()).toEqual(['README.md', `orchestrator-router.${currentPlatform()}.node`, 'package.json']);
     const unwanted = files.filter((f) => /^(src|__tests__|target|bench|scripts|demo|reliability)\/|\.(rs|lua|toml|lock)$|^\.|tsconfig|jest/.test(f));
     expect(unwanted).toEqual([]);
-    // The size is reported with the test's output (and in the README).
+    // The size is reported with the test's output (and in docs/package.md).
     for (const p of [packed, platformPacked]) {
       process.stdout.write(`npm pack: ${p.filename}, ${p.files.length} files, ${(p.size / 1e6).toFixed(2)} MB packed, ${(p.unpackedSize / 1e6).toFixed(2)} MB unpacked\n`);
     }
     expect(packed.size).toBeLessThan(0.2e6);
     expect(platformPacked.size).toBeLessThan(5e6);
+  });
+
+  it("resolves every link of its README into docs/ inside the installed copy", () => {
+    const installed = path.join(consumer, 'node_modules', '@neolith', 'orchestrator-router');
+    const readme = fs.readFileSync(path.join(installed, 'README.md'), 'utf8');
+    const targets = [...readme.matchAll(/\]\((docs\/[^)#\s]*)/g)].map((m) => m[1]);
+    expect(targets).toContain('docs/cluster.md');
+    expect(targets.filter((t) => !fs.existsSync(path.join(installed, t)))).toEqual([]);
   });
 
   it("ships the loader napi-rs generates, committed as generated for this version", async () => {

@@ -1,4 +1,4 @@
-// Promises the README makes that no other test would notice breaking (issue 13, item 17): each
+// Promises the README and docs/ make that no other test would notice breaking (issue 13, item 17): each
 // test here failed against a build with that one behaviour broken on purpose.
 import Redis from 'ioredis';
 import { OrchestratorRouter } from '..';

@@ -50,6 +50,8 @@ describe('the release tarballs', () => {
     expect(manifest.optionalDependencies).toEqual(Object.fromEntries(PLATFORMS.map((p) => [`${pkg.name}-${p}`, pkg.version])));
     expect(files.filter((f) => f.endsWith('.node'))).toEqual([]);
     expect(files).toEqual(expect.arrayContaining(['binding.js', 'index.js', 'index.mjs', 'index.d.ts', 'lib/native.js', 'package.json', 'README.md', 'LICENSE']));
+    // README.md links into docs/: every file of it is published beside it.
+    expect(files).toEqual(expect.arrayContaining(fs.readdirSync(path.join(ROOT, 'docs')).map((f) => `docs/${f}`)));
     // The main package installs anywhere: no os/cpu/libc of its own.
     expect(manifest).not.toHaveProperty('os');
     expect(manifest).not.toHaveProperty('cpu');

@@ -1,35 +1,15 @@
-//! The store on a Redis Cluster.
+//! The store on a Redis Cluster. Every key of one orchestrator carries its id as a hash tag
+//! ([`Keys::cluster`]), so each step of the single-server design still runs as one script in one
+//! slot. Two things cross slots: a delivery into a daemon's event list, which a step puts in the
+//! orchestrator's outbox for that daemon and the router then moves, and the index of orchestrators
+//! due a look (`routing:pending`), into which the router copies each step's due time.
 //!
-//! Every key of one orchestrator carries its id as a hash tag (see [`Keys::cluster`]), so each
-//! step of the single-server design still runs as one script in one slot. Two things cross slots:
-//!
-//! - **A daemon's event list** keeps its deployed name (`daemon:events:<daemonId>`), in its own
-//!   slot. A step that delivers pushes each event, behind a sequence number, into the
-//!   orchestrator's outbox for that daemon (`routing:outbox:{orch}:<daemonId>`), in the same atomic
-//!   step that takes the message from the queue and writes its marker, and answers with what the
-//!   outbox holds. The router then moves those entries into the daemon's list
-//!   ([`RedisStore::flush_outbox`]: `push_outbox.lua` in the list's slot, then `LREM` of exactly
-//!   those entries). The move remembers per orchestrator the highest sequence number it pushed
-//!   into that list (`routing:pushed:{daemon:events:<daemonId>}`) and skips entries at or below
-//!   it, so moving an entry twice pushes it once. Cut anywhere, nothing is lost or doubled: before
-//!   the step nothing happened; after it, the event waits in the outbox for the next move (this
-//!   router's next delivery to that daemon, or any router's sweep); after the push, a second move
-//!   skips it; after the removal, it is done. Sequence numbers only grow (the last one given, kept
-//!   in `routing:outbox-seq:{orch}`, or the server's clock in µs if that is higher).
-//! - **The index of orchestrators due a look** (`routing:pending`, from which routers claim) is
-//!   one key. Each step files the orchestrator in its own `routing:due:{orch}` instead and answers
-//!   with that due time and a version (a number of the orchestrator's sequence) when it changed it;
-//!   the router copies it into the index with `file_due.lua`, which ignores a copy older than the
-//!   one there (copies from two routers can arrive in any order). A copy that a failure skipped is
-//!   made by the sweep; until then, the orchestrator is looked at when a route, heartbeat or
-//!   registration finds its queue.
-//!
-//! What follows a step waits at most a quarter of the request timeout, so a slow daemon master
-//! does not make a committed step look failed. The sweep ([`RedisStore::sweep`]) is the store's
-//! upkeep, run beside the drain ticker by the router that holds the sweep lock, one bounded part
-//! per `sweep_interval_ms`: it scans the masters (each with its share of the part's time, from
-//! where the last part stopped) for outboxes, which it moves, and due times, which it copies into
-//! the index when the index lacks the orchestrator or should not have it.
+//! The protocol (the outbox and its sequence numbers, why a delivery cut at any point is neither
+//! lost nor doubled, the index's versions, the sweep) is described once, in `docs/cluster.md`.
+//! Here: [`RedisStore::after_step`] does what follows a step, within a quarter of the request
+//! timeout; [`RedisStore::flush_outbox`] moves an outbox (`push_outbox.lua` in the list's slot,
+//! then `LREM` of exactly the entries moved); `file_due` copies a due time into the index
+//! (`file_due.lua`); [`RedisStore::sweep`] is the store's upkeep, run by the holder of the sweep lock.
 
 use super::calls::ROUTE_BATCH;
 use super::replies;

@@ -14,6 +14,9 @@ mod router;
 mod sessions;
 pub mod time;
 
+#[cfg(test)]
+mod tests;
+
 pub use batch::BatchItem;
 pub use drain::DrainSummary;
 pub use events::Deferred;

@@ -836,6 +836,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeRouter = nativeBinding.NativeRouter
+module.exports.AWAITING = nativeBinding.AWAITING
 module.exports.errorCodes = nativeBinding.errorCodes
+module.exports.eventNames = nativeBinding.eventNames
+module.exports.EVENTS = nativeBinding.EVENTS
 module.exports.inspectOrchestrator = nativeBinding.inspectOrchestrator
+module.exports.OUTPUT = nativeBinding.OUTPUT
 module.exports.queueStats = nativeBinding.queueStats
+module.exports.RESET = nativeBinding.RESET
+module.exports.RESULTS = nativeBinding.RESULTS

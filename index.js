@@ -6,7 +6,9 @@
 
 const { EventEmitter } = require('node:events');
 const net = require('node:net');
-const { NativeRouter } = require('./lib/native').loadBinding();
+const binding = require('./lib/native').loadBinding();
+
+const { NativeRouter } = binding;
 const {
   RouterBaseError,
   OrchestratorRoutingError,
@@ -19,29 +21,14 @@ const {
 const { PRIORITY_VALUES, describe, checksIn } = require('./lib/arguments');
 const { serviceLookup, prismaLookup, isMessageService, isPrismaClient, forBinding } = require('./lib/message-service');
 
-const EVENT_NAMES = Object.freeze([
-  'message.routed',
-  'message.routing_failed',
-  'message.routing_error',
-  'message.queued',
-  'message.dropped',
-  'session.registered',
-  'session.unregistered',
-  'queue.processing_started',
-  'queue.processing_completed',
-  'message.acknowledged',
-  'message.redelivered',
-  'message.dead_lettered',
-  'queue.processing_failed',
-]);
+// The events a router emits, as the binding names them (src/engine/events.rs).
+const EVENT_NAMES = Object.freeze(binding.eventNames());
 const WATCHED = new Set(EVENT_NAMES);
 
-// What a native call leaves for JS to do (bits of its return value; see src/binding.rs).
-const EVENTS = 1; // events to emit
-const OUTPUT = 2; // routes to start or bytes to write: flush before this tick ends
-const RESET = 4; // the Redis socket is unusable: drop it
-const RESULTS = 8; // routing calls to settle
-const AWAITING = 16; // requests on the Redis socket wait for replies
+// What a native call leaves for JS to do, as bits of its return value (src/binding/crossing.rs):
+// events to emit, routes to start or bytes to write (flush before this tick ends), the Redis socket
+// is unusable (drop it), routing calls to settle, requests on the socket wait for replies.
+const { EVENTS, OUTPUT, RESET, RESULTS, AWAITING } = binding;
 
 // Every router's routes' socket reads into one buffer of this size, reused for every read: each
 // read is handed to the binding (which copies what it keeps) before the next read of any socket
@@ -395,13 +382,7 @@ class OrchestratorRouter extends EventEmitter {
   async routeMessages(items) {
     if (!Array.isArray(items)) throw new this._errors.InvalidArgumentError('items', `must be an array, got ${describe(items)}`);
     const n = items.length;
-    const orchestratorIds = new Array(n);
-    const ids = new Array(n);
-    const channelIds = new Array(n);
-    const authorIds = new Array(n);
-    const contents = new Array(n);
-    const createdAts = new Array(n);
-    const priorities = new Array(n);
+    const messages = new Array(n);
     for (let i = 0; i < n; i++) {
       const item = items[i];
       if (item === null || typeof item !== 'object') throw new this._errors.InvalidArgumentError(`items[${i}]`, `must be { message, orchestratorId }, got ${describe(item)}`);
@@ -409,25 +390,25 @@ class OrchestratorRouter extends EventEmitter {
       // Proxy passes through as it is, as it does from routeMessage.
       const { message, orchestratorId } = item;
       let args;
+      let checkedId;
       try {
         args = this._check.messageArgs(message);
-        orchestratorIds[i] = this._check.requireId('orchestratorId', orchestratorId);
+        checkedId = this._check.requireId('orchestratorId', orchestratorId);
       } catch (error) {
         // A refusal of the checks names the item; anything else is the caller's own (a getter's).
         if (!(error instanceof this._errors.InvalidArgumentError)) throw error;
         throw new this._errors.InvalidArgumentError(`items[${i}].${error.metadata.field}`, error.message.replace(/^Invalid [^:]*: /, ''));
       }
-      [ids[i], channelIds[i], authorIds[i], contents[i], createdAts[i], priorities[i]] = args;
-      authorIds[i] = authorIds[i] ?? null;
+      const [id, channelId, authorId, content, createdAt, priority] = args;
+      messages[i] = { orchestratorId: checkedId, id, channelId, authorId: authorId ?? undefined, content, createdAt, priority, presenceOffline: false };
     }
-    let offline = new Array(n).fill(false);
     if (this._presence) {
-      const distinct = [...new Set(orchestratorIds)];
+      const distinct = [...new Set(messages.map((m) => m.orchestratorId))];
       const answers = await Promise.all(distinct.map((id) => this._presenceSaysOnline(id)));
       const offlineIds = new Set(distinct.filter((_, i) => answers[i] === false));
-      offline = orchestratorIds.map((id) => offlineIds.has(id));
+      for (const m of messages) m.presenceOffline = offlineIds.has(m.orchestratorId);
     }
-    return this._submit(undefined, (id) => this._native.routeMany(id, orchestratorIds, ids, channelIds, authorIds, contents, createdAts, priorities, offline));
+    return this._submit(undefined, (id) => this._native.routeMany(id, messages));
   }
 
   /** Queues a message for later delivery to the orchestrator. */

@@ -85,7 +85,7 @@ impl MemoryStore {
     /// Runs one atomic step (first freeing what expired, at most once a second).
     fn step<T>(&self, f: impl FnOnce(&mut State) -> T) -> StoreResult<T> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(StoreError("the router is closed".into()));
+            return Err(StoreError::Closed);
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let now = now_ms();

@@ -1,11 +1,11 @@
 'use strict';
 // The public JS surface of @neolith/orchestrator-router: the EventEmitter class and the exports.
 // Error classes live in lib/errors.js, argument checks in lib/arguments.js, the message look-ups
-// (message service, Prisma) in lib/message-service.js. Routing itself happens in the native binding
-// (src/), which this file calls with flat values.
+// (message service, Prisma) in lib/message-service.js, the routes' Redis socket in
+// lib/redis-socket.js. Routing itself happens in the native binding (src/), which this file calls
+// with checked values.
 
 const { EventEmitter } = require('node:events');
-const net = require('node:net');
 const binding = require('./lib/native').loadBinding();
 
 const { NativeRouter } = binding;
@@ -20,6 +20,7 @@ const {
 } = require('./lib/errors');
 const { PRIORITY_VALUES, describe, checksIn } = require('./lib/arguments');
 const { serviceLookup, prismaLookup, isMessageService, isPrismaClient, forBinding } = require('./lib/message-service');
+const { RedisSocket } = require('./lib/redis-socket');
 
 // The events a router emits, as the binding names them (src/engine/events.rs).
 const EVENT_NAMES = Object.freeze(binding.eventNames());
@@ -30,17 +31,6 @@ const WATCHED = new Set(EVENT_NAMES);
 // is unusable (drop it), routing calls to settle, requests on the socket wait for replies.
 const { EVENTS, OUTPUT, RESET, RESULTS, AWAITING } = binding;
 
-// Every router's routes' socket reads into one buffer of this size, reused for every read: each
-// read is handed to the binding (which copies what it keeps) before the next read of any socket
-// of this thread, so the routers of a thread can share it. (A buffer per router cost 256 KB each,
-// held until the garbage collector ran.)
-const READ_BUFFER_BYTES = 256 * 1024;
-let readBuffer = null;
-
-/**
- * Routes chat messages to orchestrators' daemons through Redis, queues them while an
- * orchestrator is offline, and drains the queue when it returns.
- */
 /** Whether the presence service says the orchestrator is online: only `'ONLINE'` counts. */
 async function saysOnline(presence, orchestratorId) {
   const answer = await presence.getVPPresence(orchestratorId);
@@ -58,6 +48,10 @@ function sessionInfo(session) {
   };
 }
 
+/**
+ * Routes chat messages to orchestrators' daemons through Redis, queues them while an
+ * orchestrator is offline, and drains the queue when it returns.
+ */
 class OrchestratorRouter extends EventEmitter {
   constructor(options = {}) {
     super();
@@ -100,35 +94,24 @@ class OrchestratorRouter extends EventEmitter {
     this._calls = new Map();
     this._callSeq = 0;
     this._closed = false;
-    // The socket routing calls' Redis commands travel on (null when none is open). The binding
-    // packs the commands and reads the replies; this file only moves the bytes, so that a route's
-    // round trip needs no thread but this one.
+    // The socket routing calls' Redis commands travel on (null when routes take the store's own
+    // connection: TLS, a cluster, the in-process store).
     const pipeTarget = this._native.pipeTarget();
-    this._target = pipeTarget === null ? null : JSON.parse(pipeTarget);
-    this._socket = null;
+    this._redis = pipeTarget === null ? null : new RedisSocket(JSON.parse(pipeTarget), {
+      onData: (bytes) => this._after(this._native.feed(bytes)),
+      onClose: (reason) => this._after(this._native.pipeClosed(reason)),
+    });
     this._flushQueued = false;
     this._held = false;
     this._releasing = false;
-    this._silence = null;
     this._watchListeners();
   }
 
   /** Acts on what a native call left to do: hand out events and results, write to Redis. */
   _after(flags) {
-    if (flags & RESET) this._dropSocket();
-    // While requests wait for replies, a socket that reads nothing for too long is taken for dead
-    // (a peer that vanished without a reset): closing it fails them, and the retries open a new one.
-    const awaiting = (flags & AWAITING) !== 0 && this._socket !== null;
-    if (awaiting && this._silence === null) {
-      const socket = this._socket;
-      this._silence = setTimeout(() => {
-        this._silence = null;
-        socket.destroy(new Error(`no reply from Redis within ${this._target.silenceMs} ms`));
-      }, this._target.silenceMs);
-      this._silence.unref();
-    } else if (!awaiting && this._silence !== null) {
-      clearTimeout(this._silence);
-      this._silence = null;
+    if (this._redis !== null) {
+      if (flags & RESET) this._redis.drop();
+      this._redis.watch((flags & AWAITING) !== 0);
     }
     if (flags & (EVENTS | RESULTS)) this._deliverEvents(flags);
     if (flags & OUTPUT && !this._flushQueued) {
@@ -143,54 +126,17 @@ class OrchestratorRouter extends EventEmitter {
     // The routeMessage calls of this tick start here, together.
     const flags = this._native.dispatch();
     if (flags & (EVENTS | RESULTS)) this._deliverEvents(flags);
-    if (!(flags & OUTPUT) || this._target === null) return;
+    if (!(flags & OUTPUT) || this._redis === null) return;
     // A new socket first: its opening commands (AUTH, SELECT) go out ahead of the rest, which the
     // binding holds back until they succeeded (then `feed` reports OUTPUT again).
-    if (this._socket === null) this._connect();
+    if (!this._redis.isOpen) {
+      this._redis.open();
+      this._native.pipeOpened();
+      // Requests wait from the start (the ones about to be written): a connect that hangs counts too.
+      this._redis.watch(true);
+    }
     const bytes = this._native.takeOutput();
-    if (bytes !== null) this._socket.write(bytes);
-  }
-
-  /** Opens the routes' socket. */
-  _connect() {
-    const target = this._target;
-    // Replies are read into one reused buffer and handed straight to the binding (`onread`),
-    // bypassing the stream machinery and a Buffer per read.
-    if (readBuffer === null) readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-    let socket;
-    const onread = {
-      buffer: readBuffer,
-      callback: (length, buffer) => {
-        if (this._socket !== socket) return;
-        if (this._silence !== null) this._silence.refresh();
-        this._after(this._native.feed(buffer.subarray(0, length)));
-      },
-    };
-    socket = target.path ? net.connect({ path: target.path, onread }) : net.connect({ port: target.port, host: target.host, onread });
-    socket.setNoDelay(true);
-    if (!this._held) socket.unref();
-    this._socket = socket;
-    this._native.pipeOpened();
-    // Requests wait from the start (the ones about to be written): a connect that hangs counts too.
-    this._after(AWAITING);
-    let failure = null;
-    socket.on('error', (error) => {
-      failure = error;
-    });
-    socket.on('close', () => {
-      if (this._socket !== socket) return;
-      this._socket = null;
-      this._after(0);
-      const reason = failure ? `Redis connection failed: ${failure.message}` : 'the Redis connection closed';
-      this._after(this._native.pipeClosed(reason));
-    });
-  }
-
-  _dropSocket() {
-    const socket = this._socket;
-    this._socket = null;
-    this._after(0);
-    if (socket) socket.destroy();
+    if (bytes !== null) this._redis.write(bytes);
   }
 
   /** Tells the binding which events have listeners, so that no other event is built. */
@@ -243,7 +189,7 @@ class OrchestratorRouter extends EventEmitter {
     if (this._held) return;
     this._held = true;
     this._native.hold(true);
-    if (this._socket) this._socket.ref();
+    if (this._redis !== null) this._redis.hold(true);
   }
 
   _release() {
@@ -251,7 +197,7 @@ class OrchestratorRouter extends EventEmitter {
     if (this._calls.size > 0 || !this._held) return;
     this._held = false;
     this._native.hold(false);
-    if (this._socket) this._socket.unref();
+    if (this._redis !== null) this._redis.hold(false);
   }
 
   /** Starts a routing call in the binding; its promise settles when its completion arrives. */
@@ -572,7 +518,7 @@ class OrchestratorRouter extends EventEmitter {
   async close() {
     this._closed = true;
     this._after(this._native.close());
-    this._dropSocket();
+    if (this._redis !== null) this._redis.drop();
     const inFlight = [...this._calls.values()].map((call) => new Promise((settled) => {
       const { resolve, reject } = call;
       call.resolve = (value) => { resolve(value); settled(); };

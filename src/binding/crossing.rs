@@ -56,7 +56,7 @@ pub(super) fn error_json(error: &RouterError) -> serde_json::Value {
 
 /// `future` as a promise, run on the shared runtime; its error rejects the promise as
 /// [`js_error`] (built on the JS thread, where the promise settles).
-pub(super) fn settled<T, F>(env: &Env, future: F) -> napi::Result<AsyncBlock<T>>
+pub(super) fn js_promise<T, F>(env: &Env, future: F) -> napi::Result<AsyncBlock<T>>
 where
     T: napi::bindgen_prelude::ToNapiValue + Send + 'static,
     F: Future<Output = Result<T, RouterError>> + Send + 'static,

@@ -19,7 +19,7 @@ mod sink;
 mod socket;
 
 use self::crossing::{
-    js_error, message, route_json, session_result, settled, BatchMessage, DeadLetterResult, DrainResult, SessionResult, AWAITING, OUTPUT,
+    js_error, message, route_json, session_result, js_promise, BatchMessage, DeadLetterResult, DrainResult, SessionResult, AWAITING, OUTPUT,
 };
 use self::executor::Local;
 use self::host::{js_callback, JsMessageSource, JsPresenceSource};
@@ -99,11 +99,11 @@ impl NativeRouter {
         T: napi::bindgen_prelude::ToNapiValue + Send + 'static,
         F: Future<Output = Result<T, RouterError>> + Send + 'static,
     {
-        settled(env, call(Arc::clone(&self.router)))
+        js_promise(env, call(Arc::clone(&self.router)))
     }
 
     /// Runs what can make progress and tells JS what is left for it (`EVENTS | RESULTS | OUTPUT`).
-    pub(super) fn settle(&self) -> u32 {
+    pub(super) fn run_ready(&self) -> u32 {
         self.local.run();
         let mut flags = self.sink.waiting();
         let routes_waiting = !self.tick.lock().unwrap_or_else(|e| e.into_inner()).0.is_empty();
@@ -122,7 +122,7 @@ impl NativeRouter {
     #[napi]
     pub fn dispatch(&self) -> u32 {
         self.start_tick();
-        self.settle()
+        self.run_ready()
     }
 
     /// Starts the `routeMessage` calls waiting for this tick's dispatch: before any other routing
@@ -184,7 +184,7 @@ impl NativeRouter {
             let outcomes = router.route_batch(items).await;
             sink.complete(call_id, outcomes.map(|list| list.into_iter().map(route_json).collect::<Vec<_>>()));
         });
-        self.settle()
+        self.run_ready()
     }
 
     /// Takes the results of every finished routing call, as one JSON array of
@@ -232,7 +232,7 @@ impl NativeRouter {
             let queued = router.queue(message, &orchestrator_id).await;
             sink.complete(call_id, queued);
         });
-        self.settle()
+        self.run_ready()
     }
 
     /// Stores a daemon session and drains the orchestrator's queue.
@@ -314,10 +314,10 @@ impl NativeRouter {
     #[napi]
     pub fn process_queue(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<DrainResult>> {
         self.promise(env, |router| async move {
-            let summary = router.process_queue(&orchestrator_id).await?;
+            let summary = router.drain_now(&orchestrator_id).await?;
             Ok(DrainResult {
                 processed: summary.processed as f64,
-                failed: summary.failed as f64,
+                failed: summary.dropped as f64,
                 remaining: summary.remaining as f64,
                 deferred: summary.deferred.map(|d| serde_json::to_value(d).expect("deferrals serialise")),
             })
@@ -399,7 +399,7 @@ impl NativeRouter {
         self.router.close();
         self.router.set_message_source(None);
         self.router.set_presence_source(None);
-        self.settle()
+        self.run_ready()
     }
 
     /// Releases the wake-up function, the last native handle (after the calls in flight settled).

@@ -1,7 +1,7 @@
 //! The operator's command-line tool (`orchestrator-router inspect|stats`): read-only looks at
 //! Redis through a store of its own.
 
-use super::crossing::settled;
+use super::crossing::js_promise;
 use crate::engine::config::RouterConfig;
 use crate::engine::error::RouterError;
 use crate::store::any::AnyStore;
@@ -27,7 +27,7 @@ fn operator_store(redis_json: &str, key_prefix: &str, timeout_ms: u32) -> Result
 /// One orchestrator as the operator's `inspect` shows it, as JSON (read-only).
 #[napi(ts_return_type = "Promise<string>")]
 pub fn inspect_orchestrator(env: &Env, redis_json: String, key_prefix: String, orchestrator_id: String, timeout_ms: u32) -> napi::Result<AsyncBlock<String>> {
-    settled(env, async move {
+    js_promise(env, async move {
         let store = operator_store(&redis_json, &key_prefix, timeout_ms)?;
         let inspection = crate::engine::inspect::inspect(&store, &orchestrator_id, crate::engine::time::now_ms()).await;
         store.close();
@@ -39,7 +39,7 @@ pub fn inspect_orchestrator(env: &Env, redis_json: String, key_prefix: String, o
 /// (read-only).
 #[napi(ts_return_type = "Promise<string>")]
 pub fn queue_stats(env: &Env, redis_json: String, key_prefix: String, timeout_ms: u32) -> napi::Result<AsyncBlock<String>> {
-    settled(env, async move {
+    js_promise(env, async move {
         let store = operator_store(&redis_json, &key_prefix, timeout_ms)?;
         let rows = crate::engine::inspect::stats(&store, crate::engine::time::now_ms()).await;
         store.close();

@@ -44,10 +44,10 @@ impl NativeRouter {
     pub fn feed(&self, chunk: &[u8]) -> u32 {
         let Some(pipe) = &self.pipe else { return 0 };
         match pipe.feed(chunk) {
-            Ok(()) => self.settle(),
+            Ok(()) => self.run_ready(),
             Err(reason) => {
                 pipe.closed(&reason);
-                self.settle() | RESET
+                self.run_ready() | RESET
             }
         }
     }
@@ -58,12 +58,12 @@ impl NativeRouter {
         if let Some(pipe) = &self.pipe {
             pipe.closed(&reason);
         }
-        self.settle()
+        self.run_ready()
     }
 
     /// Runs the calls another thread woke (a timer, the store's connection) and reports as `feed`.
     #[napi]
     pub fn pump(&self) -> u32 {
-        self.settle()
+        self.run_ready()
     }
 }

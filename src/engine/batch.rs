@@ -3,7 +3,8 @@
 
 use super::error::RouterError;
 use super::model::Message;
-use super::router::{Prepared, RouteOutcome, Router};
+use super::route::{Prepared, RouteOutcome};
+use super::router::Router;
 use crate::store::{RouteReply, Store, StoreError, StoreResult};
 use std::sync::Arc;
 
@@ -72,38 +73,38 @@ impl<S: Store> Router<S> {
     /// items of one tick keep their call order; after [`BATCH_ROUNDS`] rounds, one by one.
     async fn route_prepared_batch(self: &Arc<Self>, items: &[BatchItem], prepared: &[Prepared]) -> Vec<RouteOutcome> {
         let mut outcomes: Vec<Option<RouteOutcome>> = items.iter().map(|_| None).collect();
-        let mut pending: Vec<usize> = (0..items.len()).collect();
+        let mut waiting: Vec<usize> = (0..items.len()).collect();
         let mut dedupe = false;
         for _ in 0..BATCH_ROUNDS {
-            if pending.is_empty() {
+            if waiting.is_empty() {
                 break;
             }
-            let (replies, attempts) = match self.send_batch(items, prepared, &pending, dedupe).await {
+            let (replies, attempts) = match self.send_batch(items, prepared, &waiting, dedupe).await {
                 Ok(sent) => sent,
                 Err((error, attempts)) => {
-                    for &i in &pending {
+                    for &i in &waiting {
                         outcomes[i] = Some(self.fail(&prepared[i].message_id, &items[i].orchestrator_id, error.to_string(), attempts));
                     }
-                    pending.clear();
+                    waiting.clear();
                     break;
                 }
             };
             let mut again = Vec::new();
-            for (&i, reply) in pending.iter().zip(replies) {
+            for (&i, reply) in waiting.iter().zip(replies) {
                 let orchestrator_id = items[i].orchestrator_id.as_str();
                 match reply {
                     Ok(RouteReply::Stale { session }) => {
-                        self.learn_session(orchestrator_id, &session);
+                        self.memo.learn(orchestrator_id, &session);
                         again.push(i);
                     }
-                    Ok(reply) => outcomes[i] = Some(self.settle(&prepared[i], orchestrator_id, reply, attempts)),
+                    Ok(reply) => outcomes[i] = Some(self.outcome(&prepared[i], orchestrator_id, reply, attempts)),
                     Err(_) => again.push(i),
                 }
             }
-            pending = again;
+            waiting = again;
             dedupe = true;
         }
-        for i in pending {
+        for i in waiting {
             outcomes[i] = Some(self.route_prepared(&prepared[i], &items[i].orchestrator_id, items[i].queue_only, true).await);
         }
         outcomes.into_iter().map(|o| o.expect("every item settled")).collect()
@@ -122,7 +123,7 @@ impl<S: Store> Router<S> {
         self.with_retries(&messages, |attempt| async move {
             let built: Vec<_> = which
                 .iter()
-                .map(|&i| self.build(&prepared[i], &items[i].orchestrator_id, self.known_session(&items[i].orchestrator_id).as_ref()))
+                .map(|&i| self.build(&prepared[i], &items[i].orchestrator_id, self.memo.known(&items[i].orchestrator_id).as_ref()))
                 .collect();
             let requests: Vec<_> = which
                 .iter()

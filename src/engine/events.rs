@@ -66,7 +66,9 @@ pub enum Event {
     QueueProcessingCompleted {
         orchestrator_id: String,
         processed: u64,
-        failed: u64,
+        /// Messages the drain dropped (the deployed service's name for them: `failed`).
+        #[serde(rename = "failed")]
+        dropped: u64,
         /// Set when the drain stopped with messages it could not deliver yet.
         #[serde(skip_serializing_if = "Option::is_none")]
         deferred: Option<Deferred>,
@@ -200,7 +202,7 @@ mod tests {
     #[test]
     fn a_deferred_drain_names_its_reason() {
         let completed = |deferred| {
-            let event = Event::QueueProcessingCompleted { orchestrator_id: "o".into(), processed: 1, failed: 0, deferred };
+            let event = Event::QueueProcessingCompleted { orchestrator_id: "o".into(), processed: 1, dropped: 0, deferred };
             serde_json::to_string(&Stamped { event, timestamp: 7 }).unwrap()
         };
         assert_eq!(
@@ -220,5 +222,30 @@ mod tests {
             assert_eq!(EventKind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(EventKind::from_name("message.routd"), None);
+    }
+
+    #[test]
+    fn each_kind_is_named_as_its_events_are_typed() {
+        let (m, o, s) = (String::from("m"), String::from("o"), String::from("s"));
+        let one_of_each = [
+            Event::MessageRouted { message_id: m.clone(), orchestrator_id: o.clone(), session_id: s.clone(), attempts: 1 },
+            Event::MessageRoutingFailed { message_id: m.clone(), orchestrator_id: o.clone(), attempts: 1, error: s.clone() },
+            Event::MessageRoutingError { message_id: m.clone(), orchestrator_id: o.clone(), error: s.clone() },
+            Event::MessageQueued { message_id: m.clone(), orchestrator_id: o.clone(), queue_size: 1 },
+            Event::MessageDropped { message_id: m.clone(), orchestrator_id: o.clone(), reason: DropReason::Expired },
+            Event::SessionRegistered { orchestrator_id: o.clone(), session_id: s.clone() },
+            Event::SessionUnregistered { orchestrator_id: o.clone(), session_id: None },
+            Event::QueueProcessingStarted { orchestrator_id: o.clone(), queue_size: 1 },
+            Event::QueueProcessingCompleted { orchestrator_id: o.clone(), processed: 1, dropped: 0, deferred: None },
+            Event::MessageAcknowledged { message_id: m.clone(), orchestrator_id: o.clone() },
+            Event::MessageRedelivered { message_id: m.clone(), orchestrator_id: o.clone(), session_id: s.clone(), attempts: 2 },
+            Event::MessageDeadLettered { message_id: m.clone(), orchestrator_id: o.clone(), attempts: 3, error: s.clone() },
+            Event::QueueProcessingFailed { orchestrator_id: o, error: s, attempts: 1, retry_in_ms: 1 },
+        ];
+        let kinds: Vec<EventKind> = one_of_each.iter().map(Event::kind).collect();
+        assert_eq!(kinds, EventKind::ALL);
+        for event in one_of_each {
+            assert_eq!(serde_json::to_value(&event).unwrap()["type"], event.kind().name());
+        }
     }
 }

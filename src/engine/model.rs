@@ -2,7 +2,7 @@
 //! queue items, sessions, delivered markers and daemon events.
 
 use super::error::RouterError;
-use super::time::{format_iso, MAX_DATE_MS};
+use super::time::{format_iso, parse_iso, MAX_DATE_MS};
 use serde::{Deserialize, Serialize};
 
 pub use crate::store::Priority;
@@ -213,6 +213,38 @@ pub fn new_event_id(now_ms: i64) -> String {
 /// Serialises a record; serde_json cannot fail on these plain structs.
 pub fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("records serialise")
+}
+
+/// A queue entry read back.
+pub(super) enum Classified {
+    /// Deliverable: the item and when it was queued.
+    Live(Box<(QueueItem, i64)>),
+    Expired(String),
+    Invalid(String),
+}
+
+/// The `messageId` of a raw queue entry, or empty if it has none.
+pub(super) fn message_id_of(raw: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| v.get("messageId").and_then(|id| id.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl Classified {
+    /// Reads a raw queue entry at `now` and tells whether it is still deliverable (queued less
+    /// than `ttl_ms` ago).
+    pub(super) fn of(raw: &[u8], now: i64, ttl_ms: i64) -> Classified {
+        let item: QueueItem = match serde_json::from_slice(raw) {
+            Ok(item) => item,
+            Err(_) => return Classified::Invalid(message_id_of(raw)),
+        };
+        match parse_iso(&item.queued_at) {
+            None => Classified::Invalid(item.message_id),
+            Some(queued) if queued + ttl_ms <= now => Classified::Expired(item.message_id),
+            Some(queued) => Classified::Live(Box::new((item, queued))),
+        }
+    }
 }
 
 #[cfg(test)]

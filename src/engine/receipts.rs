@@ -1,21 +1,18 @@
-//! Delivery receipts: acknowledging delivered messages, redelivering those not acknowledged in
-//! time, and the dead-letter list for those never acknowledged.
+//! Delivery receipts as the caller sees them: acknowledging delivered messages, and the
+//! dead-letter list of those never acknowledged (read, and put back in the queue). What happens
+//! to a delivery not acknowledged in time is in `overdue`.
 
-use super::drain::Presence;
+use super::slots::Pace;
 use super::error::RouterError;
 use super::events::{Event, EventKind};
-use super::model::{non_empty, to_json, DaemonEvent, DeadLetter, InflightRecord, Priority, QueueItem};
+use super::model::{non_empty, to_json, DeadLetter, Priority, QueueItem};
 use super::router::Router;
 use super::time::{format_iso, now_ms, parse_iso};
-use crate::store::{ReceiptAction, ReceiptOutcome, ReceiptReply, ReceiptStep, Store, StoreError};
-use std::collections::HashSet;
+use crate::store::{Store, StoreError};
 use std::sync::Arc;
 
-/// Overdue messages read and acted on in one step. Requeued messages keep their order only
-/// within one step, so this is large.
-const OVERDUE_BATCH: usize = 1000;
-/// Steps in a row over one orchestrator's overdue messages before the rest waits for the next look.
-const MAX_STEPS: u32 = 8;
+/// Tries at putting the dead letters back while something else changes the list.
+const REQUEUE_TRIES: u32 = 8;
 
 /// A dead letter as `getDeadLetters` returns it.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,150 +45,6 @@ impl<S: Store> Router<S> {
         Ok(acknowledged.len() as u64)
     }
 
-    /// Redelivers, requeues or dead-letters the orchestrator's messages whose receipt is overdue;
-    /// requeues instead of redelivering while `presence` says the orchestrator is offline.
-    pub(super) async fn settle_overdue(self: &Arc<Self>, orchestrator_id: &str, presence: &mut Presence) -> Result<(), RouterError> {
-        for _ in 0..MAX_STEPS {
-            let now = now_ms();
-            let overdue = self
-                .bounded(self.store.overdue_receipts(orchestrator_id, now, now, OVERDUE_BATCH))
-                .await
-                ?;
-            if overdue.overdue.is_empty() {
-                return Ok(());
-            }
-            let mut session = overdue.session.as_deref().and_then(|raw| self.learn_session(orchestrator_id, raw));
-            if session.is_some() && presence.offline(self, orchestrator_id).await {
-                session = None;
-            }
-            // With nowhere to redeliver, every message still awaiting its receipt goes back to the
-            // queue with the overdue ones, in one step and in delivery order: each step puts its
-            // messages at the head of the queue, so one requeued by a later step would go ahead of
-            // the earlier deliveries.
-            let awaited = match session {
-                Some(_) => None,
-                None => Some(
-                    self.bounded(self.store.overdue_receipts(orchestrator_id, now, i64::MAX, OVERDUE_BATCH))
-                        .await
-                        ?,
-                ),
-            };
-            let due: HashSet<&str> = overdue.overdue.iter().map(|(id, _)| id.as_str()).collect();
-            let mut records: Vec<(&str, &str, Option<InflightRecord>)> = awaited
-                .as_ref()
-                .map_or(&overdue.overdue, |awaited| &awaited.overdue)
-                .iter()
-                .map(|(id, raw)| (id.as_str(), raw.as_str(), serde_json::from_str(raw).ok()))
-                .collect();
-            records.sort_by_key(|(_, _, record)| record.as_ref().map_or(i64::MIN, |r| r.order));
-            let now_iso = format_iso(now);
-            let timeout_error = format!("not acknowledged within {} ms", self.config.delivery_timeout_ms);
-            let items = records
-                .iter()
-                .map(|(id, raw, record)| {
-                    let action = match (record, &session) {
-                        (Some(record), _) if record.attempts >= self.config.retry.max_attempts && due.contains(id) => ReceiptAction::DeadLetter {
-                            entry: to_json(&DeadLetter {
-                                item: record.item.clone(),
-                                attempts: record.attempts,
-                                last_error: timeout_error.clone(),
-                                dead_lettered_at: now_iso.clone(),
-                            }),
-                        },
-                        (Some(record), None) => ReceiptAction::Requeue { item: record.item.clone(), priority: priority_of(&record.item) },
-                        (Some(record), Some(session)) => match serde_json::from_str::<QueueItem>(&record.item) {
-                            Ok(item) => {
-                                let event =
-                                    DaemonEvent::for_item(&record.event_id, &item, &session.daemon_id, orchestrator_id, &now_iso);
-                                let next = InflightRecord {
-                                    attempts: record.attempts + 1,
-                                    session_id: session.session_id.clone(),
-                                    last_error: Some(timeout_error.clone()),
-                                    ..record.clone()
-                                };
-                                let copies = session
-                                    .copies
-                                    .iter()
-                                    .map(|(_, daemon_id)| {
-                                        to_json(&DaemonEvent::for_item(&record.event_id, &item, daemon_id, orchestrator_id, &now_iso))
-                                    })
-                                    .collect();
-                                ReceiptAction::Redeliver {
-                                    event: to_json(&event),
-                                    record: to_json(&next),
-                                    deadline_ms: self.receipt_deadline(now, next.attempts),
-                                    copies,
-                                }
-                            }
-                            Err(_) => unreadable(raw, &timeout_error, &now_iso),
-                        },
-                        (None, _) => unreadable(raw, &timeout_error, &now_iso),
-                    };
-                    (*id, *raw, action)
-                })
-                .collect();
-            let step = ReceiptStep {
-                orchestrator_id,
-                session: session.as_ref().map(|s| (s.session_id.as_str(), s.daemon_id.as_str())),
-                copies: session.as_ref().map_or(Vec::new(), |s| s.copy_refs()),
-                items,
-                full_retry_at_ms: now + self.config.drain_interval_ms as i64,
-                queue_revisit_at_ms: now,
-                queue_expires_at_ms: now + self.config.offline_queue.queue_ttl_seconds as i64 * 1000,
-                now_ms: now,
-            };
-            let reply = self.bounded(self.store.receipt_step(&step)).await?;
-            let ReceiptReply::Done(outcomes) = reply else { continue };
-            let targets: Vec<&str> = session.iter().flat_map(|s| s.session_ids()).collect();
-            self.report_receipt_step(orchestrator_id, &targets, &step, &records, &outcomes);
-            if outcomes.iter().all(|o| matches!(o, ReceiptOutcome::DaemonFull | ReceiptOutcome::Skipped)) {
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
-
-    fn report_receipt_step(
-        &self,
-        orchestrator_id: &str,
-        targets: &[&str],
-        step: &ReceiptStep<'_>,
-        records: &[(&str, &str, Option<InflightRecord>)],
-        outcomes: &[ReceiptOutcome],
-    ) {
-        for (((message_id, _, record), (_, _, action)), outcome) in records.iter().zip(&step.items).zip(outcomes) {
-            let attempts = record.as_ref().map_or(0, |r| r.attempts);
-            match (outcome, action) {
-                (ReceiptOutcome::Redelivered, _) => {
-                    for session_id in targets {
-                        self.emit(EventKind::MessageRedelivered, || Event::MessageRedelivered {
-                            message_id: (*message_id).to_owned(),
-                            orchestrator_id: orchestrator_id.to_owned(),
-                            session_id: (*session_id).to_owned(),
-                            attempts: attempts + 1,
-                        });
-                    }
-                }
-                (ReceiptOutcome::DeadLettered, ReceiptAction::DeadLetter { entry }) => {
-                    let error = serde_json::from_str::<DeadLetter>(entry).map(|d| d.last_error).unwrap_or_default();
-                    self.emit(EventKind::MessageDeadLettered, || Event::MessageDeadLettered {
-                        message_id: (*message_id).to_owned(),
-                        orchestrator_id: orchestrator_id.to_owned(),
-                        attempts,
-                        error: error.clone(),
-                    });
-                    self.emit(EventKind::MessageRoutingFailed, || Event::MessageRoutingFailed {
-                        message_id: (*message_id).to_owned(),
-                        orchestrator_id: orchestrator_id.to_owned(),
-                        attempts,
-                        error,
-                    });
-                }
-                _ => {}
-            }
-        }
-    }
-
     /// The orchestrator's dead letters, oldest first.
     pub async fn dead_letters(self: &Arc<Self>, orchestrator_id: &str) -> Result<Vec<DeadLetterInfo>, RouterError> {
         self.key_id("orchestratorId", orchestrator_id)?;
@@ -216,44 +69,27 @@ impl<S: Store> Router<S> {
     pub async fn requeue_dead_letters(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
         self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
-        for _ in 0..MAX_STEPS {
+        for _ in 0..REQUEUE_TRIES {
             let entries = self.bounded(self.store.dead_letters(orchestrator_id)).await?;
             if entries.is_empty() {
                 return Ok(0);
             }
             let now = now_ms();
             let items: Vec<(String, Priority)> =
-                entries.iter().map(|raw| requeued_item(raw, now)).map(|item| { let p = priority_of(&item); (item, p) }).collect();
-            let message_ids: Vec<String> = items.iter().map(|(item, _)| super::router::message_id_of(item.as_bytes())).collect();
+                entries.iter().map(|raw| requeued_item(raw, now)).map(|item| { let p = super::overdue::priority_of(&item); (item, p) }).collect();
+            let message_ids: Vec<String> = items.iter().map(|(item, _)| super::model::message_id_of(item.as_bytes())).collect();
             let ttl_ms = self.config.offline_queue.queue_ttl_seconds as i64 * 1000;
             let moved = self
                 .bounded(self.store.requeue_dead_letters(orchestrator_id, &entries, &items, &message_ids, now, now + ttl_ms))
                 .await
                 ?;
             if moved {
-                let _ = self.drain(orchestrator_id).await;
+                let _ = self.drain(orchestrator_id, Pace::HandOff).await;
                 return Ok(entries.len() as u64);
             }
         }
         Err(StoreError::Contended(format!("the dead-letter list of orchestrator {orchestrator_id} kept changing")).into())
     }
-}
-
-/// A record that cannot be read is dead-lettered as it is, so that it is kept and reported.
-fn unreadable(raw: &str, error: &str, now_iso: &str) -> ReceiptAction {
-    ReceiptAction::DeadLetter {
-        entry: to_json(&DeadLetter { item: raw.to_owned(), attempts: 0, last_error: error.to_owned(), dead_lettered_at: now_iso.to_owned() }),
-    }
-}
-
-/// The priority level of a raw queue item (normal when it cannot be read).
-fn priority_of(raw: &str) -> Priority {
-    #[derive(serde::Deserialize)]
-    struct Level {
-        #[serde(default)]
-        priority: Priority,
-    }
-    serde_json::from_str::<Level>(raw).map_or(Priority::Normal, |level| level.priority)
 }
 
 /// The queue item of a dead letter, queued anew at `now_ms` (as it was if it cannot be read).

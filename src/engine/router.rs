@@ -1,125 +1,36 @@
-//! The [`Router`]: routes messages, keeps sessions, queues for offline orchestrators and retries
-//! with backoff; drains live in [`super::drain`].
+//! The [`Router`]: the engine's facade. It holds the store, the configuration and the parts that
+//! own the router's state — the session memo ([`SessionMemo`]), the drains running here
+//! ([`DrainSlots`]), the host's services ([`Hosts`]), delivery order, metrics — and the
+//! background ticker; what it does is in the files beside it: routing (`route`, `batch`), draining
+//! (`drain`, `plan`), sessions (`sessions`) and receipts (`receipts`).
 
 use super::config::RouterConfig;
+use super::slots::DrainSlots;
 use super::error::RouterError;
 use super::events::{DropReason, Event, EventKind, EventSink, Stamped};
-use super::model::{self, non_empty, to_json, DaemonEvent, DeliveredMarker, InflightRecord, Message, QueueItem};
-use super::sessions::KnownSession;
-use super::time::{format_iso, now_ms, parse_iso};
-use crate::store::{BroadcastCopy, QueueStatus, RouteReply, RouteRequest, Store, StoreError, StoreResult};
-use std::collections::HashMap;
+use super::host::{Hosts, MessageSource, PresenceSource};
+use super::memo::SessionMemo;
+use super::model::{non_empty, Classified};
+use super::time::now_ms;
+use crate::store::{Store, StoreError, StoreResult};
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::task::JoinHandle;
-
-/// The result of routing one message, as `routeMessage` resolves it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RouteOutcome {
-    pub success: bool,
-    pub status: RouteStatus,
-    pub session_id: Option<String>,
-    pub error: Option<String>,
-    pub attempts: u32,
-}
-
-/// Where a routed message ended up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteStatus {
-    /// In the daemon's event list.
-    Delivered,
-    /// Queued: the orchestrator is offline.
-    Offline,
-    /// Queued behind a backlog or a full daemon event list; drained by itself.
-    Pending,
-    /// Not delivered and not queued.
-    Failed,
-}
-
-impl RouteStatus {
-    /// The deployed service's status string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RouteStatus::Delivered => "delivered",
-            RouteStatus::Offline => "offline",
-            RouteStatus::Pending => "pending",
-            RouteStatus::Failed => "failed",
-        }
-    }
-}
-
-/// A message as the message service returns it now, for a drain to deliver.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MessageUpdate {
-    pub content: String,
-    pub channel_id: Option<String>,
-    pub author_id: Option<String>,
-    pub created_at_ms: Option<i64>,
-}
-
-/// Future returned by a [`MessageSource`].
-pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Vec<Option<MessageUpdate>>, String>> + Send>>;
-
-/// Re-reads queued messages just before a drain delivers them (Neolith's message service).
-pub trait MessageSource: Send + Sync + 'static {
-    /// The current form of each message, in order; `None` for one that no longer exists.
-    fn fetch(&self, message_ids: Vec<String>) -> FetchFuture;
-}
-
-/// Future returned by a [`PresenceSource`].
-pub type PresenceFuture = Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;
-
-/// Says whether an orchestrator is online (Neolith's presence service): a drain asks it once
-/// before delivering, and leaves the queue as it is when the answer is no.
-pub trait PresenceSource: Send + Sync + 'static {
-    /// Whether the orchestrator is online; an error when the service could not tell.
-    fn online(&self, orchestrator_id: String) -> PresenceFuture;
-}
 
 /// Routes messages to orchestrator daemons over a [`Store`].
 pub struct Router<S: Store> {
     pub(super) store: S,
     pub(super) config: RouterConfig,
     sink: Arc<dyn EventSink>,
-    pub(super) sessions: Mutex<HashMap<String, KnownSession>>,
-    pub(super) drains: Mutex<HashMap<String, Arc<super::drain::DrainSlot>>>,
-    pub(super) message_source: RwLock<Option<Arc<dyn MessageSource>>>,
-    pub(super) presence_source: RwLock<Option<Arc<dyn PresenceSource>>>,
-    ticker: Mutex<Option<JoinHandle<()>>>,
-    /// The store's upkeep ([`Store::maintain`]) is running.
-    pub(super) maintaining: AtomicBool,
-    closed: AtomicBool,
+    pub(super) memo: SessionMemo,
+    pub(super) drains: DrainSlots,
+    pub(super) hosts: Hosts,
+    pub(super) orders: DeliveryOrder,
     pub(super) metrics: super::metrics::Metrics,
-    /// The last delivery-order value handed out (see [`Router::reserve_orders`]).
-    last_order: std::sync::atomic::AtomicI64,
-}
-
-/// What a route writes for the session the router believes is current.
-pub(super) struct Built {
-    session_id: String,
-    daemon_id: String,
-    event: String,
-    marker: String,
-    receipt: Option<String>,
-    /// Broadcast: the other target sessions, each with the event built for its daemon.
-    copies: Vec<BroadcastCopy>,
-}
-
-/// A message prepared once and reused by every attempt, so retries are byte-identical.
-pub(super) struct Prepared {
-    pub(super) message_id: String,
-    /// When the router took the message (for the delivery-latency histogram).
-    started: std::time::Instant,
-    event_id: String,
-    item: QueueItem,
-    item_json: String,
-    expires_at_ms: i64,
-    now_ms: i64,
-    /// Its place in delivery order, fixed once so that every attempt records the same.
-    order: i64,
+    ticker: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
 }
 
 impl<S: Store> Router<S> {
@@ -129,15 +40,13 @@ impl<S: Store> Router<S> {
             store,
             config,
             sink,
-            sessions: Mutex::new(HashMap::new()),
-            drains: Mutex::new(HashMap::new()),
-            message_source: RwLock::new(None),
-            presence_source: RwLock::new(None),
+            memo: SessionMemo::default(),
+            drains: DrainSlots::default(),
+            hosts: Hosts::default(),
             ticker: Mutex::new(None),
-            maintaining: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            orders: DeliveryOrder::default(),
             metrics: super::metrics::Metrics::default(),
-            last_order: std::sync::atomic::AtomicI64::new(0),
         })
     }
 
@@ -177,66 +86,34 @@ impl<S: Store> Router<S> {
         Ok(())
     }
 
-    /// Reserves `count` consecutive delivery-order values for in-flight records and returns the
-    /// first: ms × 1000, or just after the last one handed out, so that two deliveries in the same
-    /// millisecond keep their order when overdue messages are requeued.
-    pub(super) fn reserve_orders(&self, now_ms: i64, count: usize) -> i64 {
-        let wanted = now_ms * 1000;
-        let mut last = self.last_order.load(Ordering::Acquire);
-        loop {
-            let start = wanted.max(last + 1);
-            match self.last_order.compare_exchange_weak(last, start + count.max(1) as i64 - 1, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return start,
-                Err(seen) => last = seen,
-            }
-        }
+    /// Reports a message pushed to the daemon of `session_id`.
+    pub(super) fn report_routed(&self, message_id: &str, orchestrator_id: &str, session_id: String, attempts: u32) {
+        self.emit(EventKind::MessageRouted, || Event::MessageRouted {
+            message_id: message_id.to_owned(),
+            orchestrator_id: orchestrator_id.to_owned(),
+            session_id,
+            attempts,
+        });
+    }
+
+    /// Reports a message that left the queue without being delivered.
+    pub(super) fn report_drop(&self, orchestrator_id: &str, message_id: String, reason: DropReason) {
+        self.metrics.dropped(reason);
+        self.emit(EventKind::MessageDropped, || Event::MessageDropped {
+            message_id,
+            orchestrator_id: orchestrator_id.to_owned(),
+            reason,
+        });
+    }
+
+    /// Reads a raw queue entry now and tells whether it is still deliverable.
+    pub(super) fn classify(&self, raw: &[u8], now: i64) -> Classified {
+        Classified::of(raw, now, self.config.offline_queue.queue_ttl_seconds as i64 * 1000)
     }
 
     /// What this router has done since it was created.
     pub fn metrics(&self) -> &super::metrics::Metrics {
         &self.metrics
-    }
-
-    /// Routes a prepared message with retries; `dedupe` from the first attempt when an earlier
-    /// call may already have written it.
-    pub(super) async fn route_prepared(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, queue_only: bool, dedupe: bool) -> RouteOutcome {
-        if queue_only && !self.config.offline_queue.enabled {
-            return self.fail(&prepared.message_id, orchestrator_id, format!("Orchestrator is offline: {orchestrator_id}"), 1);
-        }
-        let result = self
-            .with_retries(&[(&prepared.message_id, orchestrator_id)], |attempt| {
-                self.route_once(prepared, orchestrator_id, queue_only, dedupe || attempt > 1)
-            })
-            .await;
-        match result {
-            Ok((reply, attempts)) => self.settle(prepared, orchestrator_id, reply, attempts),
-            Err((error, attempts)) => self.fail(&prepared.message_id, orchestrator_id, error.to_string(), attempts),
-        }
-    }
-
-    /// Queues one message whatever the orchestrator's state (`queueMessageForOffline`).
-    pub async fn queue(self: &Arc<Self>, message: Message, orchestrator_id: &str) -> Result<u64, RouterError> {
-        let prepared = self.prepare(&message, orchestrator_id)?;
-        self.check_open()?;
-        if !self.config.offline_queue.enabled {
-            return Err(RouterError::QueueDisabled { orchestrator_id: orchestrator_id.to_owned() });
-        }
-        let reply = self
-            .with_retries(&[(&prepared.message_id, orchestrator_id)], |attempt| self.route_once(&prepared, orchestrator_id, true, attempt > 1))
-            .await
-            .map_err(|(error, _)| error)?;
-        match reply.0 {
-            RouteReply::Queued { queue_size, dropped, .. } => {
-                self.report_queued(&prepared.message_id, orchestrator_id, queue_size, &dropped);
-                self.metrics.routed(1);
-                Ok(queue_size)
-            }
-            RouteReply::QueueFull { dropped, .. } => {
-                self.report_full(&prepared, orchestrator_id, &dropped);
-                Err(self.queue_full(orchestrator_id))
-            }
-            other => Err(StoreError::unexpected("a queue-only route", other).into()),
-        }
     }
 
     /// Refuses an id (orchestrator or daemon) that is empty or cannot name keys in the store.
@@ -248,274 +125,20 @@ impl<S: Store> Router<S> {
         }
     }
 
-    pub(super) fn prepare(&self, message: &Message, orchestrator_id: &str) -> Result<Prepared, RouterError> {
-        self.key_id("orchestratorId", orchestrator_id)?;
-        message.validate(self.config.max_message_bytes)?;
-        let now = now_ms();
-        let item = QueueItem::new(message, now);
-        Ok(Prepared {
-            message_id: message.id.clone(),
-            started: std::time::Instant::now(),
-            event_id: model::new_event_id(now),
-            item_json: to_json(&item),
-            item,
-            expires_at_ms: now + self.config.offline_queue.queue_ttl_seconds as i64 * 1000,
-            now_ms: now,
-            order: self.reserve_orders(now, 1),
-        })
-    }
-
-    /// Runs `operation` until it succeeds or `retry.maxAttempts` attempts have failed, waiting
-    /// the backoff between attempts: its value and the attempt that got it, or the last error and
-    /// the attempts made. Each failed attempt is reported as `message.routing_error` for each of
-    /// `messages` (message id, orchestrator id), and each retry counts once per message.
-    pub(super) async fn with_retries<T, F, Fut>(&self, messages: &[(&str, &str)], mut operation: F) -> Result<(T, u32), (StoreError, u32)>
-    where
-        F: FnMut(u32) -> Fut,
-        Fut: Future<Output = StoreResult<T>>,
-    {
-        let retry = &self.config.retry;
-        let mut attempt = 1;
-        loop {
-            match self.bounded(operation(attempt)).await {
-                Ok(value) => return Ok((value, attempt)),
-                Err(error) => {
-                    for &(message_id, orchestrator_id) in messages {
-                        self.emit(EventKind::MessageRoutingError, || Event::MessageRoutingError {
-                            message_id: message_id.to_owned(),
-                            orchestrator_id: orchestrator_id.to_owned(),
-                            error: error.to_string(),
-                        });
-                    }
-                    if attempt >= retry.max_attempts || self.closed.load(Ordering::Acquire) {
-                        return Err((error, attempt));
-                    }
-                    tokio::time::sleep(Duration::from_millis(retry.delay_ms(attempt))).await;
-                    self.metrics.retried(messages.len() as u64);
-                    attempt += 1;
-                }
-            }
-        }
-    }
-
-    /// One attempt: route through the session this router knows, learning the current one if
-    /// the store says it changed.
-    async fn route_once(&self, prepared: &Prepared, orchestrator_id: &str, queue_only: bool, dedupe: bool) -> StoreResult<RouteReply> {
-        let mut known = self.known_session(orchestrator_id);
-        for _ in 0..3 {
-            let built = self.build(prepared, orchestrator_id, known.as_ref());
-            match self.store.route(&self.request(prepared, orchestrator_id, &built, queue_only, dedupe)).await? {
-                RouteReply::Stale { session } => known = self.learn_session(orchestrator_id, &session),
-                reply => return Ok(reply),
-            }
-        }
-        Err(StoreError::Contended(format!("the session of orchestrator {orchestrator_id} kept changing")))
-    }
-
-    /// The JSON a route writes, for the session the router believes is current.
-    pub(super) fn build(&self, prepared: &Prepared, orchestrator_id: &str, known: Option<&KnownSession>) -> Built {
-        let (session_id, daemon_id) = known.map_or((String::new(), String::new()), |k| (k.session_id.clone(), k.daemon_id.clone()));
-        let now_iso = format_iso(now_ms());
-        let event = to_json(&DaemonEvent::for_item(&prepared.event_id, &prepared.item, &daemon_id, orchestrator_id, &now_iso));
-        let copies = known.map_or(Vec::new(), |k| {
-            k.copies
-                .iter()
-                .map(|(session_id, daemon_id)| BroadcastCopy {
-                    session_id: session_id.clone(),
-                    daemon_id: daemon_id.clone(),
-                    event: to_json(&DaemonEvent::for_item(&prepared.event_id, &prepared.item, daemon_id, orchestrator_id, &now_iso)),
-                })
-                .collect()
-        });
-        let marker = to_json(&DeliveredMarker { session_id: session_id.clone(), delivered_at: now_iso });
-        let receipt = self.config.delivery_receipts.then(|| {
-            to_json(&InflightRecord {
-                item: prepared.item_json.clone(),
-                event_id: prepared.event_id.clone(),
-                attempts: 1,
-                order: prepared.order,
-                session_id: session_id.clone(),
-                last_error: None,
-            })
-        });
-        Built { session_id, daemon_id, event, marker, receipt, copies }
-    }
-
-    /// The store request for a built message.
-    pub(super) fn request<'a>(
-        &self,
-        prepared: &'a Prepared,
-        orchestrator_id: &'a str,
-        built: &'a Built,
-        queue_only: bool,
-        dedupe: bool,
-    ) -> RouteRequest<'a> {
-        RouteRequest {
-            orchestrator_id,
-            message_id: &prepared.message_id,
-            session_id: &built.session_id,
-            daemon_id: &built.daemon_id,
-            daemon_event: &built.event,
-            marker: &built.marker,
-            queue_item: &prepared.item_json,
-            priority: prepared.item.priority,
-            expires_at_ms: prepared.expires_at_ms,
-            // The attempt's own time: a retry seconds later must not see a session as living
-            // that has expired since the message was prepared.
-            now_ms: now_ms(),
-            dedupe,
-            queue_only,
-            receipt: built.receipt.as_deref().map(|record| (record, self.receipt_deadline(prepared.now_ms, 1))),
-            copies: &built.copies,
-        }
-    }
-
     /// When a delivery (the `attempts`-th of its message) is due for redelivery without a receipt:
     /// `deliveryTimeoutMs` plus the retry backoff after it.
     pub(super) fn receipt_deadline(&self, delivered_at_ms: i64, attempts: u32) -> i64 {
         delivered_at_ms + self.config.delivery_timeout_ms as i64 + self.config.retry.delay_ms(attempts) as i64
     }
 
-    /// Turns a store reply into the caller's result, reporting what happened.
-    pub(super) fn settle(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, reply: RouteReply, attempts: u32) -> RouteOutcome {
-        let message_id = &prepared.message_id;
-        let queued = |status| RouteOutcome { success: true, status, session_id: None, error: None, attempts };
-        if matches!(reply, RouteReply::Delivered { .. } | RouteReply::AlreadyDelivered { .. }) {
-            self.metrics.latency(prepared.started.elapsed().as_secs_f64() * 1000.0);
-        }
-        match reply {
-            RouteReply::Delivered { session_id, copies } => {
-                for copy in copies {
-                    self.report_routed(message_id, orchestrator_id, copy, attempts);
-                }
-                self.delivered(message_id, orchestrator_id, session_id, attempts)
-            }
-            RouteReply::AlreadyDelivered { marker } => {
-                // Delivered by an earlier attempt (or another router): report it as delivered,
-                // through the session its marker names.
-                let session_id = serde_json::from_str::<DeliveredMarker>(&marker).map(|m| m.session_id).unwrap_or_default();
-                self.delivered(message_id, orchestrator_id, session_id, attempts)
-            }
-            RouteReply::Queued { status, queue_size, dropped } => {
-                self.report_queued(message_id, orchestrator_id, queue_size, &dropped);
-                if status == QueueStatus::Pending {
-                    self.spawn_drain(orchestrator_id);
-                    queued(RouteStatus::Pending)
-                } else {
-                    queued(RouteStatus::Offline)
-                }
-            }
-            RouteReply::QueueFull { dropped, .. } => {
-                self.report_full(prepared, orchestrator_id, &dropped);
-                let error = self.queue_full(orchestrator_id).to_string();
-                self.fail(message_id, orchestrator_id, error, attempts)
-            }
-            RouteReply::Refused { status } => {
-                let error = match status {
-                    QueueStatus::Offline => format!("Orchestrator is offline: {orchestrator_id}"),
-                    QueueStatus::Pending => format!(
-                        "The daemon of orchestrator {orchestrator_id} has a full event list and the offline queue is disabled"
-                    ),
-                };
-                self.fail(message_id, orchestrator_id, error, attempts)
-            }
-            RouteReply::Stale { .. } => unreachable!("route_once resolves stale sessions"),
-        }
-    }
-
-    fn delivered(&self, message_id: &str, orchestrator_id: &str, session_id: String, attempts: u32) -> RouteOutcome {
-        self.report_routed(message_id, orchestrator_id, session_id.clone(), attempts);
-        RouteOutcome { success: true, status: RouteStatus::Delivered, session_id: Some(session_id), error: None, attempts }
-    }
-
-    /// Reports a message pushed to the daemon of `session_id`.
-    pub(super) fn report_routed(&self, message_id: &str, orchestrator_id: &str, session_id: String, attempts: u32) {
-        self.emit(EventKind::MessageRouted, || Event::MessageRouted {
-            message_id: message_id.to_owned(),
-            orchestrator_id: orchestrator_id.to_owned(),
-            session_id,
-            attempts,
-        });
-    }
-
-    pub(super) fn fail(&self, message_id: &str, orchestrator_id: &str, error: String, attempts: u32) -> RouteOutcome {
-        self.emit(EventKind::MessageRoutingFailed, || Event::MessageRoutingFailed {
-            message_id: message_id.to_owned(),
-            orchestrator_id: orchestrator_id.to_owned(),
-            attempts,
-            error: error.clone(),
-        });
-        RouteOutcome { success: false, status: RouteStatus::Failed, session_id: None, error: Some(error), attempts }
-    }
-
-    fn report_queued(&self, message_id: &str, orchestrator_id: &str, queue_size: u64, dropped: &[String]) {
-        self.report_dropped(orchestrator_id, dropped.iter().map(|raw| raw.as_bytes()), now_ms());
-        self.emit(EventKind::MessageQueued, || Event::MessageQueued {
-            message_id: message_id.to_owned(),
-            orchestrator_id: orchestrator_id.to_owned(),
-            queue_size,
-        });
-    }
-
-    /// Reports a message the full queue did not take (and what it pushed out before finding so).
-    fn report_full(&self, prepared: &Prepared, orchestrator_id: &str, dropped: &[String]) {
-        self.report_dropped(orchestrator_id, dropped.iter().map(|raw| raw.as_bytes()), now_ms());
-        self.report_drop(orchestrator_id, prepared.message_id.clone(), DropReason::QueueFull);
-    }
-
-    fn queue_full(&self, orchestrator_id: &str) -> RouterError {
-        RouterError::QueueFull { orchestrator_id: orchestrator_id.to_owned(), max_queue_size: self.config.offline_queue.max_queue_size }
-    }
-
-    /// Reports items the queue cap pushed out: `expired` if they had outlived their TTL anyway.
-    fn report_dropped<'a>(&self, orchestrator_id: &str, dropped: impl Iterator<Item = &'a [u8]>, now: i64) {
-        for raw in dropped {
-            let reason = match self.classify(raw, now) {
-                Classified::Live(_) => DropReason::QueueFull,
-                Classified::Expired(_) => DropReason::Expired,
-                Classified::Invalid(_) => DropReason::Invalid,
-            };
-            self.metrics.dropped(reason);
-            self.emit(EventKind::MessageDropped, || Event::MessageDropped {
-                message_id: message_id_of(raw),
-                orchestrator_id: orchestrator_id.to_owned(),
-                reason,
-            });
-        }
-    }
-
-    pub(super) fn report_drop(&self, orchestrator_id: &str, message_id: String, reason: DropReason) {
-        self.metrics.dropped(reason);
-        self.emit(EventKind::MessageDropped, || Event::MessageDropped {
-            message_id,
-            orchestrator_id: orchestrator_id.to_owned(),
-            reason,
-        });
-    }
-
-    /// Reads a raw queue entry and tells whether it is still deliverable.
-    pub(super) fn classify(&self, raw: &[u8], now: i64) -> Classified {
-        let item: QueueItem = match serde_json::from_slice(raw) {
-            Ok(item) => item,
-            Err(_) => return Classified::Invalid(message_id_of(raw)),
-        };
-        match parse_iso(&item.queued_at) {
-            None => Classified::Invalid(item.message_id),
-            Some(queued) if queued + self.config.offline_queue.queue_ttl_seconds as i64 * 1000 <= now => {
-                Classified::Expired(item.message_id)
-            }
-            Some(queued) => Classified::Live(Box::new((item, queued))),
-        }
-    }
-
     /// Sets (or clears) the message service that drains re-read queued messages through.
     pub fn set_message_source(&self, source: Option<Arc<dyn MessageSource>>) {
-        *self.message_source.write().unwrap_or_else(|e| e.into_inner()) = source;
+        self.hosts.set_messages(source);
     }
 
     /// Sets (or clears) the presence service a drain asks before delivering.
     pub fn set_presence_source(&self, source: Option<Arc<dyn PresenceSource>>) {
-        *self.presence_source.write().unwrap_or_else(|e| e.into_inner()) = source;
+        self.hosts.set_presence(source);
     }
 
     /// Stops background work and releases the store's connections; later calls fail.
@@ -526,8 +149,8 @@ impl<S: Store> Router<S> {
         }
         self.store.close();
         // What the router learned per orchestrator goes now, not when the JS object is collected.
-        *self.sessions.lock().unwrap_or_else(|e| e.into_inner()) = HashMap::new();
-        *self.drains.lock().unwrap_or_else(|e| e.into_inner()) = HashMap::new();
+        self.memo.clear();
+        self.drains.clear();
     }
 
     /// Whether [`Router::close`] was called.
@@ -555,18 +178,25 @@ impl<S: Store> Router<S> {
     }
 }
 
-/// A queue entry read back.
-pub(super) enum Classified {
-    /// Deliverable: the item and when it was queued.
-    Live(Box<(QueueItem, i64)>),
-    Expired(String),
-    Invalid(String),
+/// Delivery-order values for in-flight records: ms × 1000, or just after the last one handed out,
+/// so that two deliveries in the same millisecond keep their order when overdue messages are
+/// requeued (per router: routers do not share a counter).
+#[derive(Default)]
+pub(super) struct DeliveryOrder {
+    last: AtomicI64,
 }
 
-/// The `messageId` of a raw queue entry, or empty if it has none.
-pub(super) fn message_id_of(raw: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(raw)
-        .ok()
-        .and_then(|v| v.get("messageId").and_then(|id| id.as_str()).map(str::to_owned))
-        .unwrap_or_default()
+impl DeliveryOrder {
+    /// Reserves `count` consecutive values at `now_ms` and returns the first.
+    pub(super) fn reserve(&self, now_ms: i64, count: usize) -> i64 {
+        let wanted = now_ms * 1000;
+        let mut last = self.last.load(Ordering::Acquire);
+        loop {
+            let start = wanted.max(last + 1);
+            match self.last.compare_exchange_weak(last, start + count.max(1) as i64 - 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return start,
+                Err(seen) => last = seen,
+            }
+        }
+    }
 }

@@ -1,16 +1,14 @@
 //! Daemon sessions: registering, unregistering and refreshing them (the heartbeat), reading the
-//! active one, and the memo of each orchestrator's session that lets a route take one round trip.
+//! active one and the daemon's event list (what the memo in `memo` remembers comes from here).
 
 use super::error::RouterError;
 use super::events::{Event, EventKind};
 use super::model::{self, non_empty, to_json, valid_date, SessionRecord};
+use super::slots::Pace;
 use super::router::Router;
 use super::time::{format_iso, now_ms, parse_iso};
 use crate::store::Store;
 use std::sync::Arc;
-
-/// Sessions remembered for routing before the memo is cleared (it refills from Redis).
-const SESSION_MEMO_LIMIT: usize = 100_000;
 
 /// A session as `registerSession` receives it.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,28 +27,6 @@ pub struct ActiveSession {
     pub status: String,
     pub last_active_at_ms: Option<i64>,
     pub created_at_ms: Option<i64>,
-}
-
-/// The session a router believes is current for an orchestrator (the primary), and with
-/// broadcast routing the other sessions messages go to.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct KnownSession {
-    pub session_id: String,
-    pub daemon_id: String,
-    /// Broadcast: the other target sessions, as (session id, daemon id), in the store's order.
-    pub copies: Vec<(String, String)>,
-}
-
-impl KnownSession {
-    /// The other target sessions as the store takes them.
-    pub(super) fn copy_refs(&self) -> Vec<(&str, &str)> {
-        self.copies.iter().map(|(s, d)| (s.as_str(), d.as_str())).collect()
-    }
-
-    /// Every target session id, the primary first.
-    pub(super) fn session_ids(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.session_id.as_str()).chain(self.copies.iter().map(|(s, _)| s.as_str()))
-    }
 }
 
 impl<S: Store> Router<S> {
@@ -78,14 +54,14 @@ impl<S: Store> Router<S> {
             .bounded(self.store.register_session(orchestrator_id, &record.session_id, &to_json(&record), now))
             .await
             ?;
-        self.remember(orchestrator_id, &record);
+        self.memo.remember(orchestrator_id, &record, self.config.broadcast());
         self.emit(EventKind::SessionRegistered, || Event::SessionRegistered {
             orchestrator_id: orchestrator_id.to_owned(),
             session_id: record.session_id.clone(),
         });
         if queued > 0 && record.is_active() {
             // A drain that fails here leaves the backlog queued and due; the ticker retries it.
-            let _ = self.drain(orchestrator_id).await;
+            let _ = self.drain(orchestrator_id, Pace::HandOff).await;
         }
         Ok(())
     }
@@ -99,7 +75,7 @@ impl<S: Store> Router<S> {
         }
         self.check_open()?;
         self.bounded(self.store.unregister_session(orchestrator_id, session_id, now_ms())).await?;
-        self.forget(orchestrator_id);
+        self.memo.forget(orchestrator_id);
         self.emit(EventKind::SessionUnregistered, || Event::SessionUnregistered {
             orchestrator_id: orchestrator_id.to_owned(),
             session_id: session_id.map(str::to_owned),
@@ -121,18 +97,18 @@ impl<S: Store> Router<S> {
             .await
             ?;
         let Some(touched) = touched else {
-            self.forget(orchestrator_id);
+            self.memo.forget(orchestrator_id);
             return Ok(());
         };
         let active = if self.config.broadcast() {
             // One session's JSON does not tell every broadcast target: the next route learns them.
-            self.forget(orchestrator_id);
+            self.memo.forget(orchestrator_id);
             serde_json::from_str::<SessionRecord>(&touched.session).is_ok_and(|r| r.is_active())
         } else {
-            self.learn_session(orchestrator_id, &touched.session).is_some()
+            self.memo.learn(orchestrator_id, &touched.session).is_some()
         };
         if touched.queue_length > 0 && active {
-            let _ = self.drain(orchestrator_id).await;
+            let _ = self.drain(orchestrator_id, Pace::HandOff).await;
         }
         Ok(())
     }
@@ -186,63 +162,5 @@ impl<S: Store> Router<S> {
                 status: r.status,
             })
             .collect())
-    }
-
-    pub(super) fn known_session(&self, orchestrator_id: &str) -> Option<KnownSession> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(orchestrator_id).cloned()
-    }
-
-    /// Remembers a registered session as the one messages go to (not with broadcast routing,
-    /// where one session does not tell every target).
-    fn remember(&self, orchestrator_id: &str, record: &SessionRecord) {
-        if !record.is_active() || self.config.broadcast() {
-            self.forget(orchestrator_id);
-            return;
-        }
-        self.memo(orchestrator_id, KnownSession { session_id: record.session_id.clone(), daemon_id: record.daemon_id.clone(), copies: Vec::new() });
-    }
-
-    fn memo(&self, orchestrator_id: &str, known: KnownSession) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if sessions.len() >= SESSION_MEMO_LIMIT {
-            sessions.clear();
-        }
-        sessions.insert(orchestrator_id.to_owned(), known);
-    }
-
-    pub(super) fn forget(&self, orchestrator_id: &str) {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(orchestrator_id);
-    }
-
-    /// Remembers the session in raw JSON if it is active, or with broadcast routing the target
-    /// sessions in a JSON array of sessions (the primary first); returns it.
-    pub(super) fn learn_session(&self, orchestrator_id: &str, raw: &str) -> Option<KnownSession> {
-        let known = if raw.trim_start().starts_with('[') {
-            let records = serde_json::from_str::<Vec<serde_json::Value>>(raw).unwrap_or_default();
-            let mut active = records
-                .into_iter()
-                .filter_map(|record| serde_json::from_value::<SessionRecord>(record).ok())
-                .filter(SessionRecord::is_active);
-            active.next().map(|primary| KnownSession {
-                session_id: primary.session_id,
-                daemon_id: primary.daemon_id,
-                copies: active.map(|r| (r.session_id, r.daemon_id)).collect(),
-            })
-        } else {
-            serde_json::from_str::<SessionRecord>(raw)
-                .ok()
-                .filter(SessionRecord::is_active)
-                .map(|r| KnownSession { session_id: r.session_id, daemon_id: r.daemon_id, copies: Vec::new() })
-        };
-        match known {
-            Some(known) => {
-                self.memo(orchestrator_id, known.clone());
-                Some(known)
-            }
-            None => {
-                self.forget(orchestrator_id);
-                None
-            }
-        }
     }
 }

@@ -43,8 +43,9 @@ pub enum Key {
     Receipts,
     /// `routing:dead:<orchestratorId>`: messages that were never acknowledged (list, oldest first).
     Dead,
-    /// `routing:pending`: orchestrators with a queue, scored by when a router should next look.
-    Pending,
+    /// `routing:pending` (its deployed name): the due index, orchestrators with a queue scored by
+    /// when a router should next look.
+    DueIndex,
     /// `daemon:events:<daemonId>`: the daemon's event list, newest first.
     DaemonEvents,
     /// Cluster only, `routing:due:{<orchestratorId>}`: when the orchestrator is due a look, in
@@ -73,7 +74,7 @@ impl Key {
             Key::Inflight => "routing:inflight:",
             Key::Receipts => "routing:receipts:",
             Key::Dead => "routing:dead:",
-            Key::Pending => "routing:pending",
+            Key::DueIndex => "routing:pending",
             Key::DaemonEvents => "daemon:events:",
             Key::Due => "routing:due:",
             Key::Outbox => "routing:outbox:",
@@ -117,7 +118,7 @@ impl Keys {
     /// A key as the pieces it joins (prefix, name and id; on a cluster, the id of an
     /// orchestrator's key in braces).
     pub fn parts<'a>(&'a self, key: Key, id: &'a str) -> KeyParts<'a> {
-        let tagged = self.cluster && !matches!(key, Key::Pending | Key::DaemonEvents);
+        let tagged = self.cluster && !matches!(key, Key::DueIndex | Key::DaemonEvents);
         let (open, close): (&[u8], &[u8]) = if tagged { (b"{", b"}") } else { (b"", b"") };
         [self.prefix.as_bytes(), key.name().as_bytes(), open, id.as_bytes(), close, b""]
     }
@@ -154,7 +155,7 @@ impl Keys {
     /// The index key a step files the orchestrator in: `routing:pending` on one server; on a
     /// cluster, the orchestrator's own [`Key::Due`], which the router copies into `routing:pending`.
     pub fn index_parts<'a>(&'a self, orchestrator_id: &'a str) -> KeyParts<'a> {
-        if self.cluster { self.parts(Key::Due, orchestrator_id) } else { self.parts(Key::Pending, "") }
+        if self.cluster { self.parts(Key::Due, orchestrator_id) } else { self.parts(Key::DueIndex, "") }
     }
 
     pub fn index(&self, orchestrator_id: &str) -> String {
@@ -163,14 +164,14 @@ impl Keys {
 
     /// Cluster: the sorted set in the index's slot that holds the version of each orchestrator's
     /// due time copied into the index (`routing:pending-versions:{routing:pending}`).
-    pub fn pending_versions(&self) -> String {
-        [self.prefix.as_str(), "routing:pending-versions:{", &self.pending(), "}"].concat()
+    pub fn due_versions(&self) -> String {
+        [self.prefix.as_str(), "routing:pending-versions:{", &self.due_index(), "}"].concat()
     }
 
     /// Cluster: the key naming the router that sweeps, in the index's slot (so that the sweep
     /// depends on no other master than the index's).
     pub fn sweep_lock(&self) -> String {
-        [self.prefix.as_str(), "routing:pending-sweep:{", &self.pending(), "}"].concat()
+        [self.prefix.as_str(), "routing:pending-sweep:{", &self.due_index(), "}"].concat()
     }
 
     /// Cluster: the hash in a daemon list's slot that remembers what was moved into it.
@@ -225,8 +226,9 @@ impl Keys {
         self.key(Key::Dead, orchestrator_id)
     }
 
-    pub fn pending(&self) -> String {
-        self.key(Key::Pending, "")
+    /// The due index routers claim backlogs from.
+    pub fn due_index(&self) -> String {
+        self.key(Key::DueIndex, "")
     }
 
     pub fn daemon_events(&self, daemon_id: &str) -> String {
@@ -291,8 +293,8 @@ mod tests {
         assert_eq!(keys.index("o"), "app:routing:due:{o}");
         assert_eq!(keys.key(Key::OutboxSeq, "o"), "app:routing:outbox-seq:{o}");
         // What stays one key, and what keeps the deployed name.
-        assert_eq!(keys.pending(), "app:routing:pending");
-        assert_eq!(keys.pending_versions(), "app:routing:pending-versions:{app:routing:pending}");
+        assert_eq!(keys.due_index(), "app:routing:pending");
+        assert_eq!(keys.due_versions(), "app:routing:pending-versions:{app:routing:pending}");
         assert_eq!(keys.sweep_lock(), "app:routing:pending-sweep:{app:routing:pending}");
         assert_eq!(keys.daemon_events("d1"), "app:daemon:events:d1");
         assert_eq!(keys.daemon_channel("d1"), "daemon:d1:events");

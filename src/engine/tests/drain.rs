@@ -37,7 +37,7 @@ async fn registering_a_session_drains_the_queue_high_priority_first_and_oldest_f
     assert_eq!(routed, order);
     let events = h.events();
     assert!(events.contains(&Event::QueueProcessingStarted { orchestrator_id: "orch-1".into(), queue_size: 6 }));
-    assert!(events.contains(&Event::QueueProcessingCompleted { orchestrator_id: "orch-1".into(), processed: 6, failed: 0, deferred: None }));
+    assert!(events.contains(&Event::QueueProcessingCompleted { orchestrator_id: "orch-1".into(), processed: 6, dropped: 0, deferred: None }));
     assert_eq!(h.router.metrics().snapshot().drained, 6);
 }
 
@@ -49,9 +49,9 @@ async fn processing_the_queue_delivers_what_was_queued_and_says_what_it_did() {
     h.queue("orch-1", message("m2")).await;
     assert!(h.delivered("daemon-1").await.is_empty());
 
-    let summary = h.router.process_queue("orch-1").await.unwrap();
+    let summary = h.router.drain_now("orch-1").await.unwrap();
 
-    assert_eq!(summary, DrainSummary { processed: 2, failed: 0, remaining: 0, deferred: None });
+    assert_eq!(summary, DrainSummary { processed: 2, dropped: 0, remaining: 0, deferred: None });
     assert_eq!(h.delivered("daemon-1").await, ["m1", "m2"]);
 }
 

@@ -459,7 +459,7 @@ impl Calls<'_> {
 
     /// claim_due.lua: claim up to `limit` orchestrators due a look.
     pub(super) fn claim_due(&self, now_ms: i64, lease_until_ms: i64, limit: usize) -> Invocation {
-        let mut invocation = self.scripts.claim_due.key(self.keys.pending());
+        let mut invocation = self.scripts.claim_due.key(self.keys.due_index());
         invocation.arg(now_ms).arg(lease_until_ms).arg(limit);
         invocation
     }

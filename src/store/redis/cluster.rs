@@ -213,8 +213,8 @@ impl RedisStore {
         self.run(
             self.scripts
                 .file_due
-                .key(self.keys.pending())
-                .key(self.keys.pending_versions())
+                .key(self.keys.due_index())
+                .key(self.keys.due_versions())
                 .arg(orchestrator_id)
                 .arg(due.unwrap_or_default())
                 .arg(version)

@@ -1,9 +1,10 @@
 'use strict';
-// The public JS surface of @neolith/orchestrator-router: the EventEmitter class and the exports.
-// Error classes live in lib/errors.js, argument checks in lib/arguments.js, the message look-ups
-// (message service, Prisma) in lib/message-service.js, the routes' Redis socket in
-// lib/redis-socket.js. Routing itself happens in the native binding (src/), which this file calls
-// with checked values.
+// The public JS surface of @neolith/orchestrator-router: the EventEmitter class and the exports,
+// one method per call of the deployed API (its argument checks, its doc comment, its hand-over to
+// the binding), which is why this file is longer than the others. What is not the API lives in
+// lib/: the error classes (errors.js), argument checks (arguments.js), the message look-ups
+// (message-service.js), the routes' Redis socket (redis-socket.js), the routing calls in flight
+// (calls.js), loading the binary (native.js). Routing itself happens in the native binding (src/).
 
 const { EventEmitter } = require('node:events');
 const binding = require('./lib/native').loadBinding();
@@ -21,6 +22,7 @@ const {
 const { PRIORITY_VALUES, describe, checksIn } = require('./lib/arguments');
 const { serviceLookup, prismaLookup, isMessageService, isPrismaClient, forBinding } = require('./lib/message-service');
 const { RedisSocket } = require('./lib/redis-socket');
+const { CallRegistry } = require('./lib/calls');
 
 // The events a router emits, as the binding names them (src/engine/events.rs).
 const EVENT_NAMES = Object.freeze(binding.eventNames());
@@ -91,8 +93,10 @@ class OrchestratorRouter extends EventEmitter {
     this._prismaLookup = prisma === null ? null : prismaLookup(prisma);
     if (this._prismaLookup) this._native.setMessageSource(forBinding(this._prismaLookup));
     // Routing calls in flight: their promises are settled from the binding's completion batches.
-    this._calls = new Map();
-    this._callSeq = 0;
+    this._calls = new CallRegistry((held) => {
+      this._native.hold(held);
+      if (this._redis !== null) this._redis.hold(held);
+    });
     this._closed = false;
     // The socket routing calls' Redis commands travel on (null when routes take the store's own
     // connection: TLS, a cluster, the in-process store).
@@ -102,8 +106,6 @@ class OrchestratorRouter extends EventEmitter {
       onClose: (reason) => this._after(this._native.pipeClosed(reason)),
     });
     this._flushQueued = false;
-    this._held = false;
-    this._releasing = false;
     this._watchListeners();
   }
 
@@ -162,42 +164,7 @@ class OrchestratorRouter extends EventEmitter {
       }
     }
     const done = flags & RESULTS ? this._native.takeCompletions() : null;
-    if (done === null) return;
-    for (const [id, value, error] of JSON.parse(done)) {
-      const call = this._calls.get(id);
-      if (!call) continue;
-      this._calls.delete(id);
-      if (error) call.reject(fromNative(error, call.orchestratorId, this._errors));
-      else call.resolve(value);
-    }
-    this._releaseSoon();
-  }
-
-  /**
-   * Lets the process exit once no call is in flight, but not between two calls in a row: a caller
-   * awaiting one route after another would otherwise toggle this (two crossings) every time.
-   */
-  _releaseSoon() {
-    if (this._calls.size === 0 && this._held && !this._releasing) {
-      this._releasing = true;
-      setImmediate(() => this._release());
-    }
-  }
-
-  /** Keeps the Node process alive while routing calls are in flight. */
-  _hold() {
-    if (this._held) return;
-    this._held = true;
-    this._native.hold(true);
-    if (this._redis !== null) this._redis.hold(true);
-  }
-
-  _release() {
-    this._releasing = false;
-    if (this._calls.size > 0 || !this._held) return;
-    this._held = false;
-    this._native.hold(false);
-    if (this._redis !== null) this._redis.hold(false);
+    if (done !== null) this._calls.settle(JSON.parse(done), (error, orchestratorId) => fromNative(error, orchestratorId, this._errors));
   }
 
   /** Starts a routing call in the binding; its promise settles when its completion arrives. */
@@ -205,19 +172,13 @@ class OrchestratorRouter extends EventEmitter {
     if (this._closed) {
       return Promise.reject(new this._errors.OrchestratorRoutingError('OrchestratorRouter is closed', orchestratorId ? { orchestratorId } : undefined));
     }
-    const id = (this._callSeq = (this._callSeq + 1) >>> 0);
-    return new Promise((resolve, reject) => {
-      this._hold();
-      this._calls.set(id, { resolve, reject, orchestratorId });
+    return this._calls.start(orchestratorId, (id) => {
       let flags;
       try {
         flags = start(id);
       } catch (error) {
         // The binding refused the call outright (an argument it could not convert).
-        this._calls.delete(id);
-        this._releaseSoon();
-        reject(fromNative(error, orchestratorId, this._errors));
-        return;
+        throw fromNative(error, orchestratorId, this._errors);
       }
       this._after(flags);
     });
@@ -519,12 +480,7 @@ class OrchestratorRouter extends EventEmitter {
     this._closed = true;
     this._after(this._native.close());
     if (this._redis !== null) this._redis.drop();
-    const inFlight = [...this._calls.values()].map((call) => new Promise((settled) => {
-      const { resolve, reject } = call;
-      call.resolve = (value) => { resolve(value); settled(); };
-      call.reject = (error) => { reject(error); settled(); };
-    }));
-    await Promise.all(inFlight);
+    await this._calls.settled();
     this._deliverEvents();
     this._native.release();
     this._link.router = null;

@@ -128,6 +128,22 @@ impl Keys {
         join(&self.parts(key, id))
     }
 
+    /// A SCAN pattern matching every key of kind `key` (whatever its id), and only those: the
+    /// prefix and name as written (glob characters escaped), then any id.
+    pub fn pattern(&self, key: Key) -> String {
+        let [prefix, name, open, ..] = self.parts(key, "");
+        let mut out = String::new();
+        for c in String::from_utf8_lossy(&[prefix, name].concat()).chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push_str(std::str::from_utf8(open).unwrap_or_default());
+        out.push('*');
+        out
+    }
+
     /// The delivered marker of a message sent to an orchestrator (on a cluster, in the
     /// orchestrator's slot).
     pub fn marker_parts<'a>(&'a self, orchestrator_id: &'a str, message_id: &'a str) -> KeyParts<'a> {
@@ -306,5 +322,12 @@ mod tests {
         assert!(Keys::cluster("a{b}:").is_err());
         assert!(cluster_id_problem("a}b").is_some());
         assert!(cluster_id_problem("orch_1").is_none());
+    }
+
+    #[test]
+    fn scan_patterns_match_a_prefix_only_as_written() {
+        assert_eq!(Keys::new("app:*?[x]\\:").pattern(Key::Queue), "app:\\*\\?\\[x\\]\\\\:routing:queue:*");
+        assert_eq!(Keys::new("plain:").pattern(Key::Queue), "plain:routing:queue:*");
+        assert_eq!(Keys::cluster("app:").unwrap().pattern(Key::Due), "app:routing:due:{*");
     }
 }

@@ -279,11 +279,7 @@ impl Store for RedisStore {
         let mut found = std::collections::BTreeSet::new();
         for level in Priority::LEVELS {
             let key = Key::queue_of(level);
-            // The key name up to the id (on a cluster, up to its brace).
-            let start = self.keys.key(key, "");
-            let start = start.trim_end_matches("{}");
-            let open = if self.keys.is_cluster() { "{" } else { "" };
-            for name in self.scan_all(&format!("{}{open}*", glob_escape(start))).await? {
+            for name in self.scan_all(&self.keys.pattern(key)).await? {
                 if let Some(id) = self.keys.parse(key, &String::from_utf8_lossy(&name)) {
                     found.insert(id.to_owned());
                 }
@@ -328,18 +324,6 @@ impl Store for RedisStore {
             pipe.shut();
         }
     }
-}
-
-/// `text` as a SCAN pattern that matches only itself (glob characters escaped).
-pub(super) fn glob_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -400,12 +384,6 @@ mod tests {
         assert!(message.starts_with("TLS certificate verification failed (invalid peer certificate: UnknownIssuer)"), "{message}");
         let message = StoreError::from(redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))).to_string();
         assert_eq!(message, "connection refused");
-    }
-
-    #[test]
-    fn scan_patterns_match_a_prefix_only_as_written() {
-        assert_eq!(glob_escape("app:*?[x]\\:"), "app:\\*\\?\\[x\\]\\\\:");
-        assert_eq!(glob_escape("plain:"), "plain:");
     }
 
     #[test]

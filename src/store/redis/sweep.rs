@@ -2,7 +2,7 @@
 //! behind (see docs/cluster.md) and finishes their work, scanning every master a bounded part at a
 //! time; and the scans the operator's listing uses.
 
-use super::{glob_escape, Connection, Key, RedisStore};
+use super::{Connection, Key, RedisStore};
 use crate::store::{StoreError, StoreResult};
 use futures_util::future::join_all;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
@@ -130,7 +130,7 @@ impl RedisStore {
             state.masters.clone()
         };
         let start = self.sweep.lock().unwrap_or_else(|e| e.into_inner()).parts;
-        let patterns = [Key::Outbox, Key::Due].map(|key| format!("{}{{*", glob_escape(self.keys.key(key, "").trim_end_matches("{}"))));
+        let patterns = [Key::Outbox, Key::Due].map(|key| self.keys.pattern(key));
         let places: Vec<(Option<(String, u16)>, usize)> = nodes.into_iter().flat_map(|node| [(node.clone(), 0), (node, 1)]).collect();
         for turn in 0..places.len() {
             let (node, p) = &places[(start + turn) % places.len()];

@@ -1,4 +1,6 @@
 // Public types of @neolith/orchestrator-router: the same API as @neolith/core's OrchestratorRouter.
+// Every public type is here, in one file, as the package's `types` entry and @neolith/core's import
+// of it expect; that, and a doc comment on each, is why it is long.
 import { EventEmitter } from 'node:events';
 
 /** Where a routed message ended up. */

@@ -4,7 +4,8 @@
 // change at one place in the source; the addon is rebuilt with it and a broad set of jest files
 // runs against real Redis. A mutant that no test notices (SURVIVED) points at behaviour the suite
 // does not pin down. See reliability/mutants.md for the latest results and what was done about
-// the survivors.
+// the survivors. One file, longer than most: the two mutant sources (Lua rules, cargo-mutants)
+// share every step after generation (apply, build, test, restore, journal, report).
 //
 //   node scripts/mutants.js lua  [--list] [--only S]... [--limit N] [--ids L3,L7] [--tests F...]
 //   node scripts/mutants.js rust [--list] [--file P]... [--function RE] [--limit N] [--ids R1,R9] [--tests F...]

@@ -15,6 +15,14 @@ pub fn now_ms() -> i64 {
 pub const MAX_DATE_MS: i64 = 8_640_000_000_000_000;
 
 /// Formats milliseconds since the epoch exactly as `new Date(ms).toISOString()` does.
+///
+/// Hand-written because it pays and no crate prints JavaScript's form whole: 35–39 ns a date
+/// against 48–50 ns for chrono 0.4 (`to_rfc3339_opts(Millis, true)`) and 110–122 ns for time 0.3
+/// (a format description), which print the same for years 0 to 9999 but not the `±YYYYYY`
+/// years beyond (chrono writes `+10000` for `+010000`; time stops at 9999 without its
+/// `large-dates` feature).
+/// Medians of 11 alternating rounds of 1,000,000 dates in each of 3 runs of a throwaway
+/// release-build harness, pinned with `taskset -c 1`.
 pub fn format_iso(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
@@ -53,6 +61,11 @@ pub fn format_iso(ms: i64) -> String {
 
 /// Parses an ISO-8601 date-time (`YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]`, or the extended
 /// `±YYYYYY` year) into milliseconds since the epoch.
+///
+/// Hand-written for what it accepts, not for speed (25–28 ns against 21–24 ns for time 0.3's
+/// `Rfc3339` and 24–27 ns for chrono 0.4's `parse_from_rfc3339`, measured as [`format_iso`] is):
+/// both crates also take a lowercase `t` or `z` and a leap second `:60`, and neither reads the
+/// `±YYYYYY` years [`format_iso`] writes.
 pub fn parse_iso(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let (sign, year_len, rest_at) = match b.first()? {
@@ -79,11 +92,11 @@ pub fn parse_iso(text: &str) -> Option<i64> {
         while b.get(i).is_some_and(u8::is_ascii_digit) {
             i += 1;
         }
-        let frac = &text[start..i];
-        if frac.is_empty() {
+        if i == start {
             return None;
         }
-        millis = format!("{:0<3}", &frac[..frac.len().min(3)]).parse::<i64>().ok()?;
+        // The first three digits are the milliseconds (missing ones are 0); the rest are dropped.
+        millis = (start..start + 3).fold(0, |ms, at| ms * 10 + if at < i { i64::from(b[at] - b'0') } else { 0 });
     }
     let offset_ms = match b.get(i) {
         Some(b'Z') if i + 1 == b.len() => 0,
@@ -178,6 +191,14 @@ mod tests {
         }
         assert_eq!(parse_iso("2026-11-21T14:26:11Z"), Some(1_795_271_171_000));
         assert_eq!(parse_iso("2026-11-21T15:26:11.5+01:00"), Some(1_795_271_171_500));
+    }
+
+    #[test]
+    fn reads_the_first_three_digits_of_a_fraction_as_milliseconds() {
+        assert_eq!(parse_iso("2026-11-21T14:26:11.12Z"), Some(1_795_271_171_120));
+        assert_eq!(parse_iso("2026-11-21T14:26:11.9999Z"), Some(1_795_271_171_999));
+        // The offset's digits are not the fraction's.
+        assert_eq!(parse_iso("2026-11-21T03:26:11.5+11:00"), Some(1_795_191_971_500));
     }
 
     #[test]

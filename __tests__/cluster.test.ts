@@ -84,7 +84,9 @@ describe('the router on a Redis Cluster', () => {
   });
 
   it('cut after the step, before the event reached the daemon list: the sweep moves it, once', async () => {
-    const { r, prefix } = router({ deliveryTimeoutMs: 300, retry: { maxAttempts: 1 } });
+    // The router waits a quarter of deliveryTimeoutMs for the move; the whole route must fit in
+    // the timeout on a loaded machine too (300 ms failed one full run in seven).
+    const { r, prefix } = router({ deliveryTimeoutMs: 1000, retry: { maxAttempts: 1 } });
     const { orch, daemon, daemonNode } = await apart(prefix);
     await r.registerSession(orch, { id: 's1', daemonId: daemon, status: 'active' });
     expect((await r.routeMessage(message('m0'), orch)).status).toBe('delivered');
@@ -105,7 +107,7 @@ describe('the router on a Redis Cluster', () => {
   });
 
   it('cut after the event reached the daemon list, before it left the outbox: moving it again pushes nothing', async () => {
-    const { r, prefix } = router({ deliveryTimeoutMs: 300, retry: { maxAttempts: 1 } });
+    const { r, prefix } = router({ deliveryTimeoutMs: 1000, retry: { maxAttempts: 1 } });
     const { orch, daemon, daemonNode } = await apart(prefix);
     await r.registerSession(orch, { id: 's1', daemonId: daemon, status: 'active' });
     await daemonNode.call('CLIENT', 'PAUSE', '10000', 'WRITE');

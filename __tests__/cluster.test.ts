@@ -363,7 +363,7 @@ describe('the router on a Redis Cluster', () => {
     // sweep's, can arrive in any order; the steps that made them were ordered in the orchestrator's
     // slot).
     const lua = (file: string) => readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', file), 'utf8');
-    const source = [lua('lib/common.lua'), lua('file_due.lua')].join('\n');
+    const source = [lua('lib/acl.lua'), lua('file_due.lua')].join('\n');
     const pending = `${uid('p')}:routing:pending`;
     const versions = `${pending}-versions:{${pending}}`;
     const base = Date.now() * 1000;

@@ -1,5 +1,5 @@
 'use strict';
-// What the scripts' least-privilege check (`refused` in src/store/lua/lib/common.lua) costs Redis:
+// What the scripts' least-privilege check (`refused` in src/store/lua/lib/acl.lua) costs Redis:
 // the route script with it and with it cut out, alternating, each round 100,000 delivering calls
 // pipelined 100 deep by redis-benchmark, timed by Redis itself (INFO commandstats usec_per_call).
 // The check runs once per script call: a single route pays it, a batch of any size pays it once.
@@ -15,8 +15,8 @@ const ROUNDS = Number(process.argv[2] || 5);
 const CALLS = 100_000;
 
 const lua = (file) => fs.readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', file), 'utf8');
-// The route script as the addon builds it (src/store/redis.rs, macro lua_source!).
-const WITH_CHECK = [lua('lib/common.lua'), lua('lib/route.lua'), lua('route.lua')].join('\n');
+// The route script as the addon builds it (src/store/redis/scripts.rs, ROUTE).
+const WITH_CHECK = [...['acl.lua', 'outbox.lua', 'queue.lua', 'pending.lua', 'sessions.lua', 'route.lua'].map((lib) => lua(`lib/${lib}`)), lua('route.lua')].join('\n');
 const CHECK = "local denied = refused('route', ROUTE_COMMANDS, channels)\nif denied then return denied end\n";
 const WITHOUT_CHECK = WITH_CHECK.replace(CHECK, '');
 if (WITHOUT_CHECK === WITH_CHECK) throw new Error('the route script no longer holds the check this benchmark cuts out');

@@ -315,17 +315,20 @@ function applyLua(mutant) {
 }
 
 /**
- * Every script as src/store/redis.rs assembles it (lua_source! and lua_cluster!), from the files
- * as they are now: a mutant that does not compile is caught here, without a build.
+ * Every script as src/store/redis/scripts.rs assembles it (lua_source! and delivering!: the lib
+ * files each script takes, read from there, then its own file), from the files as they are now: a
+ * mutant that does not compile is caught here, without a build.
  */
 function scriptSources() {
   const read = (f) => fs.readFileSync(path.join(ROOT, LUA_DIR, f), 'utf8');
-  const common = read('lib/common.lua');
+  const built = fs.readFileSync(path.join(ROOT, 'src/store/redis/scripts.rs'), 'utf8');
   const out = {};
-  for (const f of fs.readdirSync(path.join(ROOT, LUA_DIR)).filter((f) => f.endsWith('.lua'))) {
-    const libs = f.startsWith('route') ? read('lib/route.lua') + '\n' : '';
-    out[f] = `${common}\n${libs}${read(f)}`;
-    out[`cluster:${f}`] = `${common}\n${libs}${read('lib/cluster.lua')}\nreturn cluster_reply((function()\n${read(f)}\nend)())\n`;
+  for (const [, macro, list, f] of built.matchAll(/(lua_source|delivering)!\(\s*\[([^\]]*)\],\s*"([^"]+)"\s*\)/g)) {
+    const libs = [...list.matchAll(/"([^"]+)"/g)].map(([, lib]) => read(`lib/${lib}`) + '\n').join('');
+    out[f] = `${libs}${read(f)}`;
+    if (macro === 'delivering') {
+      out[`cluster:${f}`] = `${libs}${read('lib/cluster.lua')}\nreturn cluster_reply((function()\n${read(f)}\nend)())\n`;
+    }
   }
   return out;
 }

@@ -22,34 +22,42 @@
 --       daemon event JSON of each copy (6 + c each)
 -- Returns: {'conflict'} | {'stale', sessionJSON or false}
 --        | {'done', outcomes ('D' delivered, 'X' dropped, 'A' already delivered), remaining}
-local n = tonumber(ARGV[12])
-local queues = {KEYS[7], KEYS[2], KEYS[8]}
-local c = tonumber(ARGV[15])
-local copies = step_copies(c, 19)
-local first_item = 19 + 3 * c
-local stride = 6 + c
-local first_marker = 11 + c
+
+-- The arguments after the shared ones (STEP_ARG, lib/steps.lua), by position (DRAIN_ARGS in
+-- src/store/redis/calls/tests.rs); `levels` is the first of the three level counts.
+local ARG = {marker_ttl = 6, list_ttl = 7, full_score = 8, score = 9, receipts = 10, deadline = 11,
+  count = 12, broadcast = 13, now = 14, copy_count = 15, levels = 16, copies = 19}
+-- An item's arguments, from its first (DRAIN_ITEM_ARGS in calls/tests.rs), then each copy's event.
+local ITEM = {raw = 0, action = 1, event = 2, marker = 3, record = 4, message_id = 5, copy_events = 6}
+
+local n = tonumber(ARGV[ARG.count])
+local queues = {KEYS[STEP_KEY.queue_high], KEYS[STEP_KEY.queue], KEYS[STEP_KEY.queue_low]}
+local c = tonumber(ARGV[ARG.copy_count])
+local copies = step_copies(c, ARG.copies)
+local first_item, stride = step_items(c, ARG.copies, ITEM.copy_events)
+-- The items' delivered markers follow the copies' daemon lists.
+local first_marker = STEP_KEY.copies + c
 
 local denied = refused('drain', {'get', 'set', 'lrange', 'type', 'llen', 'ltrim', 'lpush', 'expire', 'zadd',
   'zrange', 'zrem', 'hget', 'hset', 'hdel'}, step_channels(copies))
 if denied then return denied end
 
-if ARGV[2] ~= '' then
-  local stale = step_stale(ARGV[13], ARGV[14], copies)
+if ARGV[STEP_ARG.session] ~= '' then
+  local stale = step_stale(ARGV[ARG.broadcast], ARGV[ARG.now], copies)
   if stale then return stale end
 end
 
 local counts = {0, 0, 0}
-if ARGV[16] ~= '' then
+if ARGV[ARG.levels] ~= '' then
   -- The first items of each level, as planned.
   local i = 0
   for level = 1, 3 do
-    counts[level] = tonumber(ARGV[15 + level])
+    counts[level] = tonumber(ARGV[ARG.levels + level - 1])
     if counts[level] > 0 then
       local items = redis.call('LRANGE', queues[level], 0, counts[level] - 1)
       if #items < counts[level] then return {'conflict'} end
       for j = 1, counts[level] do
-        if items[j] ~= ARGV[first_item + stride * i] then return {'conflict'} end
+        if items[j] ~= ARGV[first_item + stride * i + ITEM.raw] then return {'conflict'} end
         i = i + 1
       end
     end
@@ -59,7 +67,7 @@ elseif n > 0 then
   head, counts = queue_head(queues, n)
   if #head < n then return {'conflict'} end
   for i = 1, n do
-    if head[i] ~= ARGV[first_item + stride * (i - 1)] then return {'conflict'} end
+    if head[i] ~= ARGV[first_item + stride * (i - 1) + ITEM.raw] then return {'conflict'} end
   end
 end
 
@@ -75,25 +83,28 @@ local events = {}
 for j = 1, c do copies[j].events = {} end
 local full = false
 local taken = 0
+local daemon, list_ttl = KEYS[STEP_KEY.daemon], ARGV[ARG.list_ttl]
 for i = 1, n do
   local base = first_item + stride * (i - 1)
-  if ARGV[base + 1] == 'x' then
+  local event = ARGV[base + ITEM.event]
+  if ARGV[base + ITEM.action] == 'x' then
     outcomes[i] = 'X'
   elseif room <= 0 then
     full = true
     break
-  elseif not redis.call('SET', KEYS[first_marker + i - 1], ARGV[base + 3], 'NX', 'EX', ARGV[6]) then
+  elseif not redis.call('SET', KEYS[first_marker + i - 1], ARGV[base + ITEM.marker], 'NX', 'EX', ARGV[ARG.marker_ttl]) then
     outcomes[i] = 'A'
   else
-    events[#events + 1] = outbox_entry(ARGV[base + 2])
-    announce(ARGV[4], ARGV[base + 2])
+    events[#events + 1] = outbox_entry(event)
+    announce(ARGV[STEP_ARG.channel], event)
     for j = 1, c do
-      local event = ARGV[base + 5 + j]
-      copies[j].events[#copies[j].events + 1] = outbox_entry(event)
-      announce(copies[j].channel, event)
+      local copy_event = ARGV[base + ITEM.copy_events + j - 1]
+      copies[j].events[#copies[j].events + 1] = outbox_entry(copy_event)
+      announce(copies[j].channel, copy_event)
     end
-    if ARGV[10] == '1' then
-      track_receipt(KEYS[5], KEYS[6], KEYS[4], ARGV[1], ARGV[base + 5], ARGV[base + 4], ARGV[11])
+    if ARGV[ARG.receipts] == '1' then
+      track_receipt(KEYS[STEP_KEY.inflight], KEYS[STEP_KEY.receipts], KEYS[STEP_KEY.pending], ARGV[STEP_ARG.orchestrator],
+        ARGV[base + ITEM.message_id], ARGV[base + ITEM.record], ARGV[ARG.deadline])
     end
     room = room - 1
     outcomes[i] = 'D'
@@ -102,13 +113,14 @@ for i = 1, n do
 end
 if taken > 0 then take_head(queues, counts, taken) end
 if #events > 0 then
-  redis.call('LPUSH', KEYS[3], unpack(events))
-  redis.call('EXPIRE', KEYS[3], ARGV[7])
+  redis.call('LPUSH', daemon, unpack(events))
+  redis.call('EXPIRE', daemon, list_ttl)
   for j = 1, c do
     redis.call('LPUSH', copies[j].key, unpack(copies[j].events))
-    redis.call('EXPIRE', copies[j].key, ARGV[7])
+    redis.call('EXPIRE', copies[j].key, list_ttl)
   end
 end
 
-file_orchestrator(KEYS[4], ARGV[1], queues, KEYS[6], full and ARGV[8] or ARGV[9])
+file_orchestrator(KEYS[STEP_KEY.pending], ARGV[STEP_ARG.orchestrator], queues, KEYS[STEP_KEY.receipts],
+  full and ARGV[ARG.full_score] or ARGV[ARG.score])
 return {'done', table.concat(outcomes), queue_length(queues)}

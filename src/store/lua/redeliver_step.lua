@@ -21,14 +21,23 @@
 --       and the event JSON of each copy (redeliveries)
 -- Returns: {'stale', sessionJSON or false} | {'done', outcomes} with one letter per item:
 --          'R' redelivered, 'D' dead-lettered, 'Q' requeued, 'F' daemon full, 'S' skipped
-local n = tonumber(ARGV[10])
-local queues = {KEYS[7], KEYS[2], KEYS[8]}
-local c = tonumber(ARGV[13])
-local copies = step_copies(c, 14)
-local first_item = 14 + 3 * c
-local stride = 6 + c
-local dead_key = KEYS[11 + c]
-local first_marker = 12 + c
+
+-- The arguments after the shared ones (STEP_ARG, lib/steps.lua), by position (RECEIPT_ARGS in
+-- src/store/redis/calls/tests.rs).
+local ARG = {list_ttl = 6, full_deadline = 7, score = 8, queue_key_expiry = 9, count = 10, broadcast = 11,
+  now = 12, copy_count = 13, copies = 14}
+-- An item's arguments, from its first (RECEIPT_ITEM_ARGS in calls/tests.rs), then each copy's event;
+-- `payload` is the event, dead letter or queue item, `deadline` the next deadline or the level.
+local ITEM = {message_id = 0, expected = 1, action = 2, payload = 3, record = 4, deadline = 5, copy_events = 6}
+
+local n = tonumber(ARGV[ARG.count])
+local queues = {KEYS[STEP_KEY.queue_high], KEYS[STEP_KEY.queue], KEYS[STEP_KEY.queue_low]}
+local c = tonumber(ARGV[ARG.copy_count])
+local copies = step_copies(c, ARG.copies)
+local first_item, stride = step_items(c, ARG.copies, ITEM.copy_events)
+-- The dead-letter list follows the copies' daemon lists, then the items' delivered markers.
+local dead_key = KEYS[STEP_KEY.copies + c]
+local first_marker = STEP_KEY.copies + c + 1
 
 local denied = refused('redelivery', {'get', 'set', 'del', 'type', 'llen', 'rpush', 'lpush', 'expire',
   'pexpiretime', 'pexpireat', 'zadd', 'zrange', 'zrem', 'hget', 'hset', 'hdel'}, step_channels(copies))
@@ -36,49 +45,52 @@ if denied then return denied end
 
 local redeliveries = false
 for i = 1, n do
-  if ARGV[first_item + stride * (i - 1) + 2] == 'r' then redeliveries = true end
+  if ARGV[first_item + stride * (i - 1) + ITEM.action] == 'r' then redeliveries = true end
 end
 if redeliveries then
-  local stale = step_stale(ARGV[11], ARGV[12], copies)
+  local stale = step_stale(ARGV[ARG.broadcast], ARGV[ARG.now], copies)
   if stale then return stale end
 end
 
 local room, wrong_type = step_room(copies)
 if wrong_type then return wrong_type end
+local inflight, receipts, daemon = KEYS[STEP_KEY.inflight], KEYS[STEP_KEY.receipts], KEYS[STEP_KEY.daemon]
+local list_ttl = ARGV[ARG.list_ttl]
 local outcomes = {}
 local requeue = {}
 for i = 1, n do
   local base = first_item + stride * (i - 1)
-  local id, action = ARGV[base], ARGV[base + 2]
-  if redis.call('HGET', KEYS[5], id) ~= ARGV[base + 1] then
+  local id, action, payload = ARGV[base + ITEM.message_id], ARGV[base + ITEM.action], ARGV[base + ITEM.payload]
+  if redis.call('HGET', inflight, id) ~= ARGV[base + ITEM.expected] then
     outcomes[i] = 'S'
   elseif action == 'd' then
-    redis.call('RPUSH', dead_key, ARGV[base + 3])
-    redis.call('HDEL', KEYS[5], id)
-    redis.call('ZREM', KEYS[6], id)
+    redis.call('RPUSH', dead_key, payload)
+    redis.call('HDEL', inflight, id)
+    redis.call('ZREM', receipts, id)
     outcomes[i] = 'D'
   elseif action == 'q' then
     -- Delivered before, but never acknowledged: the drain must deliver it again.
     redis.call('DEL', KEYS[first_marker + i - 1])
-    requeue[#requeue + 1] = {tonumber(ARGV[base + 5]), ARGV[base + 3]}
-    redis.call('HDEL', KEYS[5], id)
-    redis.call('ZREM', KEYS[6], id)
+    requeue[#requeue + 1] = {tonumber(ARGV[base + ITEM.deadline]), payload}
+    redis.call('HDEL', inflight, id)
+    redis.call('ZREM', receipts, id)
     outcomes[i] = 'Q'
   elseif room > 0 then
-    redis.call('LPUSH', KEYS[3], outbox_entry(ARGV[base + 3]))
-    announce(ARGV[4], ARGV[base + 3])
-    redis.call('EXPIRE', KEYS[3], ARGV[6])
+    redis.call('LPUSH', daemon, outbox_entry(payload))
+    announce(ARGV[STEP_ARG.channel], payload)
+    redis.call('EXPIRE', daemon, list_ttl)
     for j = 1, c do
-      redis.call('LPUSH', copies[j].key, outbox_entry(ARGV[base + 5 + j]))
-      announce(copies[j].channel, ARGV[base + 5 + j])
-      redis.call('EXPIRE', copies[j].key, ARGV[6])
+      local copy_event = ARGV[base + ITEM.copy_events + j - 1]
+      redis.call('LPUSH', copies[j].key, outbox_entry(copy_event))
+      announce(copies[j].channel, copy_event)
+      redis.call('EXPIRE', copies[j].key, list_ttl)
     end
-    redis.call('HSET', KEYS[5], id, ARGV[base + 4])
-    redis.call('ZADD', KEYS[6], ARGV[base + 5], id)
+    redis.call('HSET', inflight, id, ARGV[base + ITEM.record])
+    redis.call('ZADD', receipts, ARGV[base + ITEM.deadline], id)
     room = room - 1
     outcomes[i] = 'R'
   else
-    redis.call('ZADD', KEYS[6], ARGV[7], id)
+    redis.call('ZADD', receipts, ARGV[ARG.full_deadline], id)
     outcomes[i] = 'F'
   end
 end
@@ -86,7 +98,7 @@ end
 for i = #requeue, 1, -1 do
   local key = queues[requeue[i][1]]
   redis.call('LPUSH', key, requeue[i][2])
-  keep_queue_until(key, ARGV[9])
+  keep_queue_until(key, ARGV[ARG.queue_key_expiry])
 end
-file_orchestrator(KEYS[4], ARGV[1], queues, KEYS[6], ARGV[8])
+file_orchestrator(KEYS[STEP_KEY.pending], ARGV[STEP_ARG.orchestrator], queues, receipts, ARGV[ARG.score])
 return {'done', table.concat(outcomes)}

@@ -12,11 +12,12 @@
 --       17 receipts ('1'/'0')  18 in-flight record JSON  19 receipt deadline (ms)  20 messageId
 --       21 queue only ('1': the presence service says offline; queue without looking for a session)
 --       22 priority level (1 high, 2 normal, 3 low)
+--       (lib/route.lua names these positions: KEY, ARG)
 -- Returns: {'delivered', sessionId} | {'already', markerJSON} | {'stale', sessionJSON}
 --        | {'queued', 'offline'|'pending', queueSize, dropped...} | {'refused', 'offline'|'pending'}
 --        | {'full', 'offline'|'pending', queueSize, dropped...} (not queued: everything queued outranks it)
 local channels = {}
-add_channel(channels, ARGV[3], ARGV[6])
+add_channel(channels, ARGV[ARG.daemon], ARGV[ARG.channel])
 local denied = refused('route', ROUTE_COMMANDS, channels)
 if denied then return denied end
 local reply = route_message(KEYS, ARGV)

@@ -58,7 +58,7 @@ impl MemoryStore {
     }
 
     /// Queues the request's item (or refuses it when queueing is off), holding the cap as
-    /// `enqueue_item` in common.lua does.
+    /// `enqueue_item` in lib/queue.lua does.
     fn queue(&self, state: &mut State, r: &RouteRequest<'_>, status: QueueStatus, score: i64) -> RouteReply {
         let l = &self.limits;
         if !l.queue_enabled {

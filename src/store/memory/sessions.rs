@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 impl Orchestrator {
     /// The primary session's JSON, promoting the most recently active living active one when the
-    /// stored primary expired or is not active (`current_session` in common.lua: a primary whose
+    /// stored primary expired or is not active (`current_session` in lib/sessions.lua: a primary whose
     /// key is gone while its entry lives was deleted, and goes too).
     pub(super) fn current_session(&mut self, now: i64) -> Option<String> {
         let raw = self.session.as_ref().map(|(json, _)| json.clone());
@@ -20,7 +20,7 @@ impl Orchestrator {
     }
 
     /// Makes the most recently active living active session the primary and returns it
-    /// (`promote_session` in common.lua); with `skip_first`, removes the first one instead.
+    /// (`promote_session` in lib/sessions.lua); with `skip_first`, removes the first one instead.
     pub(super) fn promote(&mut self, now: i64, mut skip_first: bool) -> Option<String> {
         let mut living: Vec<(String, String, i64)> =
             self.sessions.iter().filter(|(_, (_, expiry))| *expiry > now).map(|(id, (json, e))| (id.clone(), json.clone(), *e)).collect();
@@ -49,7 +49,7 @@ impl Orchestrator {
     }
 
     /// With broadcast routing: the primary (if active) and every other living active session,
-    /// one per daemon (`broadcast_sessions` in common.lua).
+    /// one per daemon (`broadcast_sessions` in lib/broadcast.lua).
     pub(super) fn broadcast_sessions(&mut self, now: i64) -> Vec<String> {
         let Some(primary) = self.current_session(now) else { return Vec::new() };
         let Some(first) = active(&primary) else { return Vec::new() };

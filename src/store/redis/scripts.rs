@@ -4,46 +4,67 @@
 use redis::Script;
 use std::sync::OnceLock;
 
-/// A script's source: the shared Lua helpers followed by the operation's own file.
+/// A script's source: the lib files it takes (src/store/lua/lib; each after those it uses), then
+/// the operation's own file.
 macro_rules! lua_source {
-    ($file:literal $(, $lib:literal)*) => {
-        concat!(
-            include_str!("../lua/lib/common.lua"),
-            "\n",
-            $(include_str!(concat!("../lua/lib/", $lib)), "\n",)*
-            include_str!(concat!("../lua/", $file))
-        )
+    ([$($lib:literal),*], $file:literal) => {
+        concat!($(include_str!(concat!("../lua/lib/", $lib)), "\n",)* include_str!(concat!("../lua/", $file)))
     };
 }
 
-/// A script's source on a Redis Cluster: as [`lua_source!`], with lib/cluster.lua after the
-/// helpers and the operation's own file run as a function whose reply `cluster_reply` wraps.
-macro_rules! lua_cluster {
-    ($file:literal $(, $lib:literal)*) => {
-        Script::new(concat!(
-            include_str!("../lua/lib/common.lua"),
-            "\n",
-            $(include_str!(concat!("../lua/lib/", $lib)), "\n",)*
-            include_str!("../lua/lib/cluster.lua"),
-            "\nreturn cluster_reply((function()\n",
-            include_str!(concat!("../lua/", $file)),
-            "\nend)())\n"
-        ))
+/// A delivering step's sources: on one server, as [`lua_source!`], and on a Redis Cluster, with
+/// lib/cluster.lua after the lib files and the operation's own file run as a function whose reply
+/// `cluster_reply` wraps.
+macro_rules! delivering {
+    ([$($lib:literal),*], $file:literal) => {
+        Delivering {
+            one_server: lua_source!([$($lib),*], $file),
+            cluster: concat!(
+                $(include_str!(concat!("../lua/lib/", $lib)), "\n",)*
+                include_str!("../lua/lib/cluster.lua"),
+                "\nreturn cluster_reply((function()\n",
+                include_str!(concat!("../lua/", $file)),
+                "\nend)())\n"
+            ),
+        }
     };
 }
 
-/// Builds a script from [`lua_source!`].
-macro_rules! lua {
-    ($file:literal $(, $lib:literal)*) => {
-        Script::new(lua_source!($file $(, $lib)*))
-    };
+/// The two sources of a script whose step delivers (see lib/cluster.lua).
+struct Delivering {
+    one_server: &'static str,
+    cluster: &'static str,
 }
 
-/// The sources of the scripts routes send through the pipe, which loads them itself when Redis
-/// lost them.
-const ROUTE_SOURCE: &str = lua_source!("route.lua", "route.lua");
-const ROUTE_BATCH_SOURCE: &str = lua_source!("route_batch.lua", "route.lua");
-const ROUTE_BROADCAST_SOURCE: &str = lua_source!("route_broadcast.lua", "route.lua");
+// Each script with the lib files it takes. A script that calls a helper it does not take fails
+// when it calls it (Redis refuses a nonexistent global); the tests below check every script.
+const ROUTE: Delivering = delivering!(["acl.lua", "outbox.lua", "queue.lua", "pending.lua", "sessions.lua", "route.lua"], "route.lua");
+const ROUTE_BATCH: Delivering =
+    delivering!(["acl.lua", "outbox.lua", "queue.lua", "pending.lua", "sessions.lua", "route.lua"], "route_batch.lua");
+const ROUTE_BROADCAST: Delivering = delivering!(
+    ["acl.lua", "outbox.lua", "queue.lua", "pending.lua", "sessions.lua", "broadcast.lua", "route.lua", "route_broadcast.lua"],
+    "route_broadcast.lua"
+);
+const DRAIN_STEP: Delivering =
+    delivering!(["acl.lua", "outbox.lua", "queue.lua", "pending.lua", "sessions.lua", "broadcast.lua", "steps.lua"], "drain_step.lua");
+const REDELIVER_STEP: Delivering =
+    delivering!(["acl.lua", "outbox.lua", "queue.lua", "pending.lua", "sessions.lua", "broadcast.lua", "steps.lua"], "redeliver_step.lua");
+const REGISTER_SESSION: &str = lua_source!(["acl.lua", "queue.lua", "sessions.lua"], "register_session.lua");
+const TOUCH_SESSION: &str = lua_source!(["acl.lua", "queue.lua", "sessions.lua"], "touch_session.lua");
+const UNREGISTER_SESSION: &str = lua_source!(["acl.lua", "sessions.lua"], "unregister_session.lua");
+const READ_SESSIONS: &str = lua_source!(["acl.lua", "sessions.lua"], "read_sessions.lua");
+const READ_RECEIPTS: &str = lua_source!(["acl.lua", "sessions.lua", "broadcast.lua"], "read_receipts.lua");
+const SNAPSHOT: &str = lua_source!(["acl.lua", "queue.lua", "sessions.lua", "broadcast.lua"], "snapshot.lua");
+const REQUEUE_DEAD: &str = lua_source!(["acl.lua", "queue.lua", "pending.lua"], "requeue_dead.lua");
+const PUSH_OUTBOX: &str = lua_source!(["acl.lua", "outbox.lua"], "push_outbox.lua");
+const DUE_VERSION: &str = lua_source!(["acl.lua", "outbox.lua"], "due_version.lua");
+const CLAIM_DUE: &str = lua_source!(["acl.lua"], "claim_due.lua");
+const ACKNOWLEDGE: &str = lua_source!(["acl.lua"], "acknowledge.lua");
+const FILE_DUE: &str = lua_source!(["acl.lua"], "file_due.lua");
+const SWEEP_LOCK: &str = lua_source!(["acl.lua"], "sweep_lock.lua");
+const ACKNOWLEDGE_EVENTS: &str = lua_source!(["acl.lua"], "acknowledge_events.lua");
+const QUEUE_LENGTHS: &str = lua_source!(["acl.lua"], "queue_lengths.lua");
+const INSPECT: &str = lua_source!(["acl.lua"], "inspect.lua");
 
 /// Which route script a call runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,8 +107,8 @@ pub(super) struct Scripts {
 
 impl Scripts {
     /// The scripts for one server, or (`cluster`) those whose steps deliver into outboxes, built
-    /// once for the process: every store shares them (each set is about 370 KB of Lua with the
-    /// shared library prepended, which a store of its own would hold until it is dropped).
+    /// once for the process: every store shares them (each set is about 260 KB of Lua with the lib
+    /// files prepended, which a store of its own would hold until it is dropped).
     pub(super) fn shared(cluster: bool) -> &'static Scripts {
         static SINGLE: OnceLock<Scripts> = OnceLock::new();
         static CLUSTER: OnceLock<Scripts> = OnceLock::new();
@@ -97,54 +118,190 @@ impl Scripts {
     /// The route script of `kind`, and its source (for the pipe, which loads it itself).
     pub(super) fn route(&self, kind: RouteScript) -> (&Script, &'static str) {
         match kind {
-            RouteScript::Single => (&self.route, ROUTE_SOURCE),
-            RouteScript::Batch => (&self.route_batch, ROUTE_BATCH_SOURCE),
-            RouteScript::Broadcast => (&self.route_broadcast, ROUTE_BROADCAST_SOURCE),
+            RouteScript::Single => (&self.route, ROUTE.one_server),
+            RouteScript::Batch => (&self.route_batch, ROUTE_BATCH.one_server),
+            RouteScript::Broadcast => (&self.route_broadcast, ROUTE_BROADCAST.one_server),
         }
     }
 
     /// The scripts for one server, or (`cluster`) those whose steps deliver into outboxes (see
     /// lib/cluster.lua).
     fn new(cluster: bool) -> Self {
-        let (route, route_batch, route_broadcast, drain_step, redeliver_step) = if cluster {
-            (
-                lua_cluster!("route.lua", "route.lua"),
-                lua_cluster!("route_batch.lua", "route.lua"),
-                lua_cluster!("route_broadcast.lua", "route.lua"),
-                lua_cluster!("drain_step.lua"),
-                lua_cluster!("redeliver_step.lua"),
-            )
-        } else {
-            (
-                Script::new(ROUTE_SOURCE),
-                Script::new(ROUTE_BATCH_SOURCE),
-                Script::new(ROUTE_BROADCAST_SOURCE),
-                lua!("drain_step.lua"),
-                lua!("redeliver_step.lua"),
-            )
-        };
+        let delivering = |sources: &Delivering| Script::new(if cluster { sources.cluster } else { sources.one_server });
         Scripts {
-            route,
-            route_batch,
-            route_broadcast,
-            register_session: lua!("register_session.lua"),
-            touch_session: lua!("touch_session.lua"),
-            drain_step,
-            claim_due: lua!("claim_due.lua"),
-            acknowledge: lua!("acknowledge.lua"),
-            read_receipts: lua!("read_receipts.lua"),
-            redeliver_step,
-            push_outbox: lua!("push_outbox.lua"),
-            due_version: lua!("due_version.lua"),
-            file_due: lua!("file_due.lua"),
-            sweep_lock: lua!("sweep_lock.lua"),
-            requeue_dead: lua!("requeue_dead.lua"),
-            snapshot: lua!("snapshot.lua"),
-            acknowledge_events: lua!("acknowledge_events.lua"),
-            unregister_session: lua!("unregister_session.lua"),
-            read_sessions: lua!("read_sessions.lua"),
-            queue_lengths: lua!("queue_lengths.lua"),
-            inspect: lua!("inspect.lua"),
+            route: delivering(&ROUTE),
+            route_batch: delivering(&ROUTE_BATCH),
+            route_broadcast: delivering(&ROUTE_BROADCAST),
+            register_session: Script::new(REGISTER_SESSION),
+            touch_session: Script::new(TOUCH_SESSION),
+            drain_step: delivering(&DRAIN_STEP),
+            claim_due: Script::new(CLAIM_DUE),
+            acknowledge: Script::new(ACKNOWLEDGE),
+            read_receipts: Script::new(READ_RECEIPTS),
+            redeliver_step: delivering(&REDELIVER_STEP),
+            push_outbox: Script::new(PUSH_OUTBOX),
+            due_version: Script::new(DUE_VERSION),
+            file_due: Script::new(FILE_DUE),
+            sweep_lock: Script::new(SWEEP_LOCK),
+            requeue_dead: Script::new(REQUEUE_DEAD),
+            snapshot: Script::new(SNAPSHOT),
+            acknowledge_events: Script::new(ACKNOWLEDGE_EVENTS),
+            unregister_session: Script::new(UNREGISTER_SESSION),
+            read_sessions: Script::new(READ_SESSIONS),
+            queue_lengths: Script::new(QUEUE_LENGTHS),
+            inspect: Script::new(INSPECT),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    /// Every script as it is built, by name: each one-server source, then each cluster one.
+    fn sources() -> Vec<(String, &'static str)> {
+        let delivering = [
+            ("route.lua", &ROUTE),
+            ("route_batch.lua", &ROUTE_BATCH),
+            ("route_broadcast.lua", &ROUTE_BROADCAST),
+            ("drain_step.lua", &DRAIN_STEP),
+            ("redeliver_step.lua", &REDELIVER_STEP),
+        ];
+        let others = [
+            ("register_session.lua", REGISTER_SESSION),
+            ("touch_session.lua", TOUCH_SESSION),
+            ("unregister_session.lua", UNREGISTER_SESSION),
+            ("read_sessions.lua", READ_SESSIONS),
+            ("read_receipts.lua", READ_RECEIPTS),
+            ("snapshot.lua", SNAPSHOT),
+            ("requeue_dead.lua", REQUEUE_DEAD),
+            ("push_outbox.lua", PUSH_OUTBOX),
+            ("due_version.lua", DUE_VERSION),
+            ("claim_due.lua", CLAIM_DUE),
+            ("acknowledge.lua", ACKNOWLEDGE),
+            ("file_due.lua", FILE_DUE),
+            ("sweep_lock.lua", SWEEP_LOCK),
+            ("acknowledge_events.lua", ACKNOWLEDGE_EVENTS),
+            ("queue_lengths.lua", QUEUE_LENGTHS),
+            ("inspect.lua", INSPECT),
+        ];
+        let mut out: Vec<(String, &'static str)> = delivering.iter().map(|(name, s)| (name.to_string(), s.one_server)).collect();
+        out.extend(others.iter().map(|(name, s)| (name.to_string(), *s)));
+        out.extend(delivering.iter().map(|(name, s)| (format!("{name} (cluster)"), s.cluster)));
+        out
+    }
+
+    fn lua_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/lua")
+    }
+
+    /// The files of `dir` ending in .lua, by name, with their text.
+    fn lua_files(dir: &std::path::Path) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "lua"))
+            .map(|path| (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&path).unwrap()))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The names a Lua chunk declares at its top level (`local function f`, `local a, b =`), each
+    /// with the offset of its declaration.
+    fn declarations(source: &str) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        let mut offset = 0;
+        for line in source.split_inclusive('\n') {
+            if let Some(rest) = line.strip_prefix("local ") {
+                let rest = rest.strip_prefix("function ").unwrap_or(rest);
+                let names = rest.split(['=', '(']).next().unwrap_or("");
+                out.extend(names.split(',').map(|name| (offset, name.trim().to_string())));
+            }
+            offset += line.len();
+        }
+        out
+    }
+
+    /// Each name a Lua chunk reads or calls, outside comments and strings, with its offset: not a
+    /// field (`a.name`, `a:name`) nor a table constructor's key (`{name = 1, name = 2}`).
+    fn uses(source: &str) -> Vec<(usize, &str)> {
+        let bytes = source.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        let previous = |at: usize| bytes[..at].iter().rev().find(|b| !b.is_ascii_whitespace()).copied();
+        while i < bytes.len() {
+            let b = bytes[i];
+            if source[i..].starts_with("--") {
+                i = source[i..].find('\n').map_or(bytes.len(), |end| i + end);
+            } else if b == b'\'' || b == b'"' {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            } else if b.is_ascii_alphabetic() || b == b'_' {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                let next = source[i..].trim_start();
+                let key = matches!(previous(start), Some(b'{' | b',')) && next.starts_with('=') && !next.starts_with("==");
+                if !matches!(previous(start), Some(b'.' | b':')) && !key {
+                    out.push((start, &source[start..i]));
+                }
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_script_file_is_built() {
+        let files: HashSet<String> = lua_files(&lua_dir()).into_iter().map(|(name, _)| name).collect();
+        let built: HashSet<String> = sources().into_iter().filter(|(name, _)| !name.ends_with("(cluster)")).map(|(name, _)| name).collect();
+        assert_eq!(files, built);
+    }
+
+    #[test]
+    fn every_helper_a_script_uses_comes_before_it_in_its_source() {
+        // The names the lib files declare: a script that uses one must take the file that declares
+        // it, before the use (a name Lua has not seen as local is a global, nil in Redis).
+        let helpers: HashMap<String, String> = lua_files(&lua_dir().join("lib"))
+            .into_iter()
+            .flat_map(|(file, text)| declarations(&text).into_iter().map(move |(_, name)| (name, file.clone())))
+            .collect();
+        for (script, source) in sources() {
+            let declared = declarations(source);
+            for (at, name) in uses(source) {
+                if let Some(file) = helpers.get(name) {
+                    assert!(
+                        declared.iter().any(|(declared_at, declared_name)| declared_name == name && *declared_at <= at),
+                        "{script} uses {name} before lib/{file} declares it (or without taking lib/{file})"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_lib_file_a_script_takes_is_used_by_what_follows_it() {
+        for (script, source) in sources() {
+            for (file, text) in lua_files(&lua_dir().join("lib")) {
+                let Some(start) = source.find(text.as_str()) else { continue };
+                let end = start + text.len();
+                let names: HashSet<String> = declarations(&text).into_iter().map(|(_, name)| name).collect();
+                assert!(uses(&source[end..]).iter().any(|(_, name)| names.contains(*name)), "{script} takes lib/{file} but uses none of it");
+            }
+        }
+    }
+
+    #[test]
+    fn every_include_says_what_it_holds() {
+        for (file, text) in lua_files(&lua_dir().join("lib")) {
+            assert!(text.starts_with(&format!("-- lib/{file}: ")), "lib/{file} does not open with what it holds");
         }
     }
 }

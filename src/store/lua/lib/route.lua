@@ -1,14 +1,27 @@
--- route_message: delivers one message to the orchestrator's daemon through the expected session,
--- or queues it. `k` and `a` are the message's keys and arguments, as route.lua documents them.
+-- lib/route.lua: routing one message (route_message), as route.lua, route_batch.lua and
+-- route_broadcast.lua (with lib/route_broadcast.lua) do: its keys and arguments by name, the
+-- commands routing may call, and finish_routes, which every script that routes calls last.
+-- Takes lib/outbox.lua, lib/queue.lua, lib/pending.lua, lib/sessions.lua.
 -- Within one script call, sessions and list lengths are read once and then tracked (nothing
 -- else can change them during the call), and each daemon list's TTL is refreshed once, by
--- finish_routes(), which every script that routes calls last.
+-- finish_routes().
 local routed_sessions, routed_lengths, routed_pushed = {}, {}, {}
 
--- The commands routing may call (see refused in common.lua), broadcast adding TYPE.
+-- A message's keys and arguments, by position: route.lua's KEYS and ARGV (route_batch.lua and
+-- route_broadcast.lua pass each message's in the same order, MESSAGE_KEYS and MESSAGE_ARGS of
+-- them). src/store/redis/calls/route.rs writes them in this order (ROUTE_KEYS and ROUTE_ARGS
+-- there). `sessions` and `records` only with several sessions per orchestrator.
+local KEY = {session = 1, queue = 2, marker = 3, daemon = 4, pending = 5, inflight = 6, receipts = 7,
+  queue_high = 8, queue_low = 9, sessions = 10, records = 11}
+local ARG = {orchestrator = 1, session = 2, daemon = 3, event = 4, marker = 5, channel = 6, item = 7,
+  max_events = 8, max_queue = 9, queueing = 10, marker_ttl = 11, list_ttl = 12, item_expiry = 13, now = 14,
+  dedupe = 15, queue_key_expiry = 16, receipts = 17, record = 18, deadline = 19, message_id = 20,
+  queue_only = 21, level = 22}
+local MESSAGE_KEYS, MESSAGE_ARGS = 11, 22
+
+-- The commands routing may call (see refused in lib/acl.lua).
 local ROUTE_COMMANDS = {'get', 'set', 'del', 'llen', 'lpos', 'lpop', 'rpush', 'lpush', 'pexpiretime',
   'pexpireat', 'expire', 'zadd', 'zrange', 'zrem', 'hget', 'hset', 'hdel'}
-local BROADCAST_COMMANDS = {'type', unpack(ROUTE_COMMANDS)}
 
 -- add_channel: adds the daemon channel `channel` of a message expecting the daemon `daemon_id`
 -- to `channels` (a message that expects no session publishes nothing).
@@ -28,12 +41,13 @@ end
 -- queue: queues the message with `status` (its item expiring at `score`), or refuses it when
 -- queueing is off. (Defined once per script call, not once per message.)
 local function queue(k, a, status, score)
-  if a[10] ~= '1' then return {'refused', status} end
-  local queues = {k[8], k[2], k[9]}
-  local lens = {list_length(k[8]), list_length(k[2]), list_length(k[9])}
-  local queued, size, dropped =
-    enqueue_item(queues, lens, tonumber(a[22]), k[5], a[1], a[7], tonumber(a[9]), a[16], score, a[15])
-  routed_lengths[k[8]], routed_lengths[k[2]], routed_lengths[k[9]] = lens[1], lens[2], lens[3]
+  if a[ARG.queueing] ~= '1' then return {'refused', status} end
+  local high, normal, low = k[KEY.queue_high], k[KEY.queue], k[KEY.queue_low]
+  local queues = {high, normal, low}
+  local lens = {list_length(high), list_length(normal), list_length(low)}
+  local queued, size, dropped = enqueue_item(queues, lens, tonumber(a[ARG.level]), k[KEY.pending],
+    a[ARG.orchestrator], a[ARG.item], tonumber(a[ARG.max_queue]), a[ARG.queue_key_expiry], score, a[ARG.dedupe])
+  routed_lengths[high], routed_lengths[normal], routed_lengths[low] = lens[1], lens[2], lens[3]
   local reply = {queued and 'queued' or 'full', status, size}
   for i = 1, #dropped do reply[#reply + 1] = dropped[i] end
   return reply
@@ -42,81 +56,55 @@ end
 -- waits_behind: whether queued messages of the same or a higher level than `level` go first
 -- (lower ones wait behind this one).
 local function waits_behind(k, level)
-  return list_length(k[8]) > 0
-    or (level >= 2 and list_length(k[2]) > 0)
-    or (level == 3 and list_length(k[9]) > 0)
+  return list_length(k[KEY.queue_high]) > 0
+    or (level >= 2 and list_length(k[KEY.queue]) > 0)
+    or (level == 3 and list_length(k[KEY.queue_low]) > 0)
 end
 
--- push_event: pushes an event to a daemon's list and channel.
-local function push_event(key, event, channel, ttl)
-  redis.call('LPUSH', key, outbox_entry(event))
-  routed_lengths[key] = list_length(key) + 1
-  routed_pushed[key] = ttl
-  announce(channel, event)
+-- track_route_receipt: with delivery receipts on, track_receipt for the message just delivered.
+local function track_route_receipt(k, a)
+  if a[ARG.receipts] == '1' then
+    track_receipt(k[KEY.inflight], k[KEY.receipts], k[KEY.pending], a[ARG.orchestrator], a[ARG.message_id],
+      a[ARG.record], a[ARG.deadline])
+  end
 end
 
+-- route_message: delivers one message to the orchestrator's daemon through the expected session,
+-- or queues it. `k` and `a` are the message's keys and arguments (KEY, ARG).
 local function route_message(k, a)
 
-  if a[21] == '1' then return queue(k, a, 'offline', a[13]) end
+  if a[ARG.queue_only] == '1' then return queue(k, a, 'offline', a[ARG.item_expiry]) end
 
-  local raw = routed_sessions[k[1]]
+  local session_key = k[KEY.session]
+  local raw = routed_sessions[session_key]
   if raw == nil then
-    raw = current_session(k[1], k[10], k[11], a[14])
-    routed_sessions[k[1]] = raw
+    raw = current_session(session_key, k[KEY.sessions], k[KEY.records], a[ARG.now])
+    routed_sessions[session_key] = raw
   end
   local session = session_active(raw)
-  if not session then return queue(k, a, 'offline', a[13]) end
-  if session.sessionId ~= a[2] or session.daemonId ~= a[3] then return {'stale', raw} end
+  if not session then return queue(k, a, 'offline', a[ARG.item_expiry]) end
+  if session.sessionId ~= a[ARG.session] or session.daemonId ~= a[ARG.daemon] then return {'stale', raw} end
 
-  if waits_behind(k, tonumber(a[22])) or list_length(k[4]) >= tonumber(a[8]) then
-    return queue(k, a, 'pending', a[14])
+  local daemon = k[KEY.daemon]
+  if waits_behind(k, tonumber(a[ARG.level])) or list_length(daemon) >= tonumber(a[ARG.max_events]) then
+    return queue(k, a, 'pending', a[ARG.now])
   end
   -- The delivered marker is written only if absent: a message id reaches a daemon once.
-  if not redis.call('SET', k[3], a[5], 'NX', 'EX', a[11]) then
-    return {'already', redis.call('GET', k[3])}
+  if not redis.call('SET', k[KEY.marker], a[ARG.marker], 'NX', 'EX', a[ARG.marker_ttl]) then
+    return {'already', redis.call('GET', k[KEY.marker])}
   end
   -- A failing push (the key holds another type) must not leave the marker behind: Redis does not
   -- roll a script back, and a marker without its event would report a message as delivered.
-  local pushed = redis.pcall('LPUSH', k[4], outbox_entry(a[4]))
+  local pushed = redis.pcall('LPUSH', daemon, outbox_entry(a[ARG.event]))
   if type(pushed) == 'table' and pushed.err then
-    redis.call('DEL', k[3])
+    redis.call('DEL', k[KEY.marker])
     return redis.error_reply(pushed.err)
   end
-  routed_lengths[k[4]] = routed_lengths[k[4]] + 1
-  routed_pushed[k[4]] = a[12]
-  announce(a[6], a[4])
-  if a[17] == '1' then track_receipt(k[6], k[7], k[5], a[1], a[20], a[18], a[19]) end
-  return {'delivered', a[2]}
-end
-
--- route_broadcast: route_message for broadcast routing: delivers one message to the daemon of
--- every living active session (each daemon once) or queues it, in one step. The primary is
--- a[2], a[3] with its list k[4] and event a[4]; `copies` are the other targets, each
--- {key, session_id, daemon_id, event, channel}. Replies as route_message, the copies' session
--- ids following the primary's in 'delivered'; a 'stale' reply carries every target's session.
-local function route_broadcast(k, a, copies)
-  if a[21] == '1' then return queue(k, a, 'offline', a[13]) end
-  local sessions = broadcast_sessions(k[1], k[10], k[11], a[14])
-  if #sessions == 0 then return queue(k, a, 'offline', a[13]) end
-  if not targets_are(sessions, a[2], a[3], copies) then return {'stale', sessions_reply(sessions)} end
-
-  local full = list_length(k[4]) >= tonumber(a[8])
-  for i = 1, #copies do full = full or list_length(copies[i].key) >= tonumber(a[8]) end
-  if waits_behind(k, tonumber(a[22])) or full then return queue(k, a, 'pending', a[14]) end
-  -- Every list is checked before anything is written, so that no push can fail half way.
-  local wrong_type = lists_or_error(k[4], copies)
-  if wrong_type then return wrong_type end
-  if not redis.call('SET', k[3], a[5], 'NX', 'EX', a[11]) then
-    return {'already', redis.call('GET', k[3])}
-  end
-  push_event(k[4], a[4], a[6], a[12])
-  local reply = {'delivered', a[2]}
-  for i = 1, #copies do
-    push_event(copies[i].key, copies[i].event, copies[i].channel, a[12])
-    reply[#reply + 1] = copies[i].session_id
-  end
-  if a[17] == '1' then track_receipt(k[6], k[7], k[5], a[1], a[20], a[18], a[19]) end
-  return reply
+  routed_lengths[daemon] = routed_lengths[daemon] + 1
+  routed_pushed[daemon] = a[ARG.list_ttl]
+  announce(a[ARG.channel], a[ARG.event])
+  track_route_receipt(k, a)
+  return {'delivered', a[ARG.session]}
 end
 
 -- append_reply: adds one message's reply to a batch's replies, as its length followed by it.

@@ -1,0 +1,225 @@
+//! The route calls (route.lua, route_batch.lua, route_broadcast.lua): their `KEYS` and `ARGV`,
+//! packed straight into RESP for the pipe (the hot path) or as a `redis::Cmd` for the store's own
+//! connection.
+
+use super::{flag, level, Calls};
+use crate::store::keys::{Key, Keys};
+use crate::store::redis::cluster::Extras;
+use crate::store::redis::scripts::RouteScript;
+use crate::store::{RouteRequest, QUEUE_KEY_GRACE_MS};
+
+/// A message's keys by name, in the order `route_args` writes them: route.lua's KEYS, and
+/// lib/route.lua's KEY (a test checks they agree). The last two (the session set and records)
+/// only with several sessions per orchestrator.
+pub(super) const ROUTE_KEYS: [&str; 11] =
+    ["session", "queue", "marker", "daemon", "pending", "inflight", "receipts", "queue_high", "queue_low", "sessions", "records"];
+
+/// A message's arguments by name, in the order `route_args` writes them: route.lua's ARGV, and
+/// lib/route.lua's ARG.
+pub(super) const ROUTE_ARGS: [&str; 22] = [
+    "orchestrator",
+    "session",
+    "daemon",
+    "event",
+    "marker",
+    "channel",
+    "item",
+    "max_events",
+    "max_queue",
+    "queueing",
+    "marker_ttl",
+    "list_ttl",
+    "item_expiry",
+    "now",
+    "dedupe",
+    "queue_key_expiry",
+    "receipts",
+    "record",
+    "deadline",
+    "message_id",
+    "queue_only",
+    "level",
+];
+
+/// Each other target's arguments after its message's in route_broadcast.lua (its TARGET_ARGS):
+/// sessionId, daemonId, daemon event JSON, channel. Each also takes one key, its daemon list.
+pub(super) const TARGET_ARGS: usize = 4;
+
+/// Messages routed by one call of the batch route script.
+pub(in crate::store::redis) const ROUTE_BATCH: usize = 100;
+
+/// Where a command's arguments go: packed straight into RESP for the pipe, or into a
+/// `redis::Cmd` for the store's own connection.
+trait Args {
+    /// One argument: the concatenation of `parts`.
+    fn arg(&mut self, parts: &[&[u8]]);
+
+    fn int(&mut self, n: i64) {
+        self.arg(&[itoa::Buffer::new().format(n).as_bytes()]);
+    }
+}
+
+impl Args for redis::Cmd {
+    fn arg(&mut self, parts: &[&[u8]]) {
+        redis::Cmd::arg(self, parts.concat());
+    }
+}
+
+/// A command packed as RESP: `*<count>` then each argument as a bulk string. Hand-written rather
+/// than packed by `redis::Cmd` (a `Vec` per argument, then its packed copy), which led the
+/// profile of a route: writing the route call straight into RESP was most of the change that took
+/// one route in flight from p50 205 to 165 µs (commit e0ff5a0).
+struct Resp(Vec<u8>);
+
+impl Resp {
+    fn new(count: usize, capacity: usize) -> Self {
+        let mut out = Vec::with_capacity(capacity);
+        out.push(b'*');
+        out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        Resp(out)
+    }
+}
+
+impl Args for Resp {
+    fn arg(&mut self, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        self.0.push(b'$');
+        self.0.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+        self.0.extend_from_slice(b"\r\n");
+        for part in parts {
+            self.0.extend_from_slice(part);
+        }
+        self.0.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Passes on the arguments whose position (counted from `at`) is in `range`.
+struct Select<'o, A: Args> {
+    out: &'o mut A,
+    range: std::ops::Range<usize>,
+    at: usize,
+}
+
+impl<A: Args> Args for Select<'_, A> {
+    fn arg(&mut self, parts: &[&[u8]]) {
+        if self.range.contains(&self.at) {
+            self.out.arg(parts);
+        }
+        self.at += 1;
+    }
+}
+
+impl Calls<'_> {
+    /// Writes the route script's keys and arguments for one request (see route.lua).
+    fn route_args(&self, out: &mut impl Args, r: &RouteRequest<'_>) {
+        let k = self.keys;
+        let l = self.limits;
+        out.arg(&k.parts(Key::Session, r.orchestrator_id));
+        out.arg(&k.parts(Key::Queue, r.orchestrator_id));
+        out.arg(&k.marker_parts(r.orchestrator_id, r.message_id));
+        out.arg(&k.target_parts(r.orchestrator_id, r.daemon_id));
+        out.arg(&k.index_parts(r.orchestrator_id));
+        out.arg(&k.parts(Key::Inflight, r.orchestrator_id));
+        out.arg(&k.parts(Key::Receipts, r.orchestrator_id));
+        out.arg(&k.parts(Key::QueueHigh, r.orchestrator_id));
+        out.arg(&k.parts(Key::QueueLow, r.orchestrator_id));
+        if self.limits.multiple_sessions {
+            out.arg(&k.parts(Key::Sessions, r.orchestrator_id));
+            out.arg(&k.parts(Key::SessionRecords, r.orchestrator_id));
+        }
+        out.arg(&[r.orchestrator_id.as_bytes()]);
+        out.arg(&[r.session_id.as_bytes()]);
+        out.arg(&[r.daemon_id.as_bytes()]);
+        out.arg(&[r.daemon_event.as_bytes()]);
+        out.arg(&[r.marker.as_bytes()]);
+        out.arg(&Keys::daemon_channel_parts(r.daemon_id));
+        out.arg(&[r.queue_item.as_bytes()]);
+        out.int(l.daemon_max_events as i64);
+        out.int(l.max_queue_size as i64);
+        out.arg(&[flag(l.queue_enabled).as_bytes()]);
+        out.int(l.marker_ttl_seconds as i64);
+        out.int(l.daemon_events_ttl_seconds as i64);
+        out.int(r.expires_at_ms);
+        out.int(r.now_ms);
+        // On a cluster the client resends a script whose connection dropped, even one that ran:
+        // a route always looks for its item before queueing it there.
+        out.arg(&[flag(r.dedupe || self.keys.is_cluster()).as_bytes()]);
+        out.int(r.expires_at_ms + QUEUE_KEY_GRACE_MS);
+        out.arg(&[flag(r.receipt.is_some()).as_bytes()]);
+        out.arg(&[r.receipt.map_or("", |(record, _)| record).as_bytes()]);
+        out.int(r.receipt.map_or(0, |(_, deadline)| deadline));
+        out.arg(&[r.message_id.as_bytes()]);
+        out.arg(&[flag(r.queue_only).as_bytes()]);
+        out.int(level(r.priority));
+    }
+
+    /// Keys per route request: one session per orchestrator needs no session set (two keys, and
+    /// Redis's parsing of them, saved on every route).
+    fn route_keys(&self) -> usize {
+        if self.limits.multiple_sessions { ROUTE_KEYS.len() } else { ROUTE_KEYS.len() - 2 }
+    }
+
+    /// The route script call for one request, the batch script call for many (see
+    /// route_batch.lua) or the broadcast call for any number (route_broadcast.lua), written into
+    /// `out`.
+    /// On a cluster, `extras` is the key and argument every delivering step takes last.
+    fn route_call(&self, out: &mut impl Args, requests: &[RouteRequest<'_>], kind: RouteScript, extras: Option<&Extras>) {
+        let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
+        let route_keys = self.route_keys();
+        out.arg(&[b"EVALSHA"]);
+        out.arg(&[self.scripts.route(kind).0.get_hash().as_bytes()]);
+        out.int((route_keys * requests.len() + copies + 2 * usize::from(extras.is_some())) as i64);
+        // Keys come first, then arguments: write every request's keys, then every request's
+        // arguments (broadcast: each request's other targets right after its own).
+        for r in requests {
+            self.route_args(&mut Select { out: &mut *out, range: 0..route_keys, at: 0 }, r);
+            for copy in r.copies {
+                out.arg(&self.keys.target_parts(r.orchestrator_id, &copy.daemon_id));
+            }
+        }
+        if let Some(extras) = extras {
+            out.arg(&[extras.seq_key.as_bytes()]);
+            out.arg(&[extras.due_key.as_bytes()]);
+        }
+        if kind != RouteScript::Single {
+            out.int(requests.len() as i64);
+        }
+        for r in requests {
+            if kind == RouteScript::Broadcast {
+                out.int(r.copies.len() as i64);
+            }
+            self.route_args(&mut Select { out: &mut *out, range: route_keys..route_keys + ROUTE_ARGS.len(), at: 0 }, r);
+            for copy in r.copies {
+                out.arg(&[copy.session_id.as_bytes()]);
+                out.arg(&[copy.daemon_id.as_bytes()]);
+                out.arg(&[copy.event.as_bytes()]);
+                out.arg(&Keys::daemon_channel_parts(&copy.daemon_id));
+            }
+        }
+        if let Some(extras) = extras {
+            out.arg(&[extras.args.as_bytes()]);
+        }
+    }
+
+    /// The route call for `requests`, packed for the pipe.
+    pub(in crate::store::redis) fn route_packed(&self, requests: &[RouteRequest<'_>], kind: RouteScript) -> Vec<u8> {
+        let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
+        let per_request = self.route_keys() + ROUTE_ARGS.len() + usize::from(kind == RouteScript::Broadcast);
+        let count = 3 + per_request * requests.len() + usize::from(kind != RouteScript::Single) + (1 + TARGET_ARGS) * copies;
+        let size: usize = requests
+            .iter()
+            .map(|r| r.daemon_event.len() + r.queue_item.len() + r.marker.len() + 640 + r.copies.iter().map(|c| c.event.len() + 160).sum::<usize>())
+            .sum();
+        let mut out = Resp::new(count, size);
+        self.route_call(&mut out, requests, kind, None);
+        out.0
+    }
+
+    /// The route call for `requests`, as a command for the store's own connection.
+    pub(in crate::store::redis) fn route_cmd(&self, requests: &[RouteRequest<'_>], kind: RouteScript, extras: Option<&Extras>) -> redis::Cmd {
+        let mut cmd = redis::Cmd::new();
+        self.route_call(&mut cmd, requests, kind, extras);
+        cmd
+    }
+}

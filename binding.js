@@ -845,3 +845,4 @@ module.exports.OUTPUT = nativeBinding.OUTPUT
 module.exports.queueStats = nativeBinding.queueStats
 module.exports.RESET = nativeBinding.RESET
 module.exports.RESULTS = nativeBinding.RESULTS
+module.exports.routeScriptSource = nativeBinding.routeScriptSource

@@ -6,17 +6,14 @@
 // Uses REDIS_URL, or starts a private redis-server. Run: node bench/acl-check.js [rounds]
 
 const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const path = require('node:path');
 const Redis = require('ioredis');
 const { startPrivateRedis } = require('../scripts/redis-server');
 
 const ROUNDS = Number(process.argv[2] || 5);
 const CALLS = 100_000;
 
-const lua = (file) => fs.readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', file), 'utf8');
-// The route script as the addon builds it (src/store/redis/scripts.rs, ROUTE).
-const WITH_CHECK = [...['acl.lua', 'outbox.lua', 'queue.lua', 'pending.lua', 'sessions.lua', 'route.lua'].map((lib) => lua(`lib/${lib}`)), lua('route.lua')].join('\n');
+// The route script exactly as the addon loads it (the binding hands out its source).
+const WITH_CHECK = require('../lib/native').loadBinding().routeScriptSource();
 const CHECK = "local denied = refused('route', ROUTE_COMMANDS, channels)\nif denied then return denied end\n";
 const WITHOUT_CHECK = WITH_CHECK.replace(CHECK, '');
 if (WITHOUT_CHECK === WITH_CHECK) throw new Error('the route script no longer holds the check this benchmark cuts out');

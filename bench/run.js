@@ -135,9 +135,8 @@ async function main() {
 
   // 3. Batches of 1,000.
   progress('batch routing, 1,000 messages per call');
-  // The route script exactly as the addon builds it (src/store/redis/scripts.rs, ROUTE).
-  const lua = (file) => fs.readFileSync(path.join(__dirname, '..', 'src', 'store', 'lua', file), 'utf8');
-  const routeScript = [...['acl.lua', 'outbox.lua', 'queue.lua', 'pending.lua', 'sessions.lua', 'route.lua'].map((lib) => lua(`lib/${lib}`)), lua('route.lua')].join('\n');
+  // The route script exactly as the addon loads it (the binding hands out its source).
+  const routeScript = require('../lib/native').loadBinding().routeScriptSource();
   const routeSha = await admin.script('LOAD', routeScript);
   const batchRates = [];
   const floorBatch = [];

@@ -23,6 +23,13 @@ pub const RESULTS: u32 = 8; // results of routing calls wait in `takeCompletions
 #[napi]
 pub const AWAITING: u32 = 16; // requests on the Redis socket wait for replies
 
+/// The route script's source exactly as the store loads it on one server, for the benchmarks
+/// (bench/) that run it alone.
+#[napi]
+pub fn route_script_source() -> &'static str {
+    crate::store::redis::route_source()
+}
+
 /// The name of every event the router emits (`message.routed`…), in the order of their bits.
 #[napi]
 pub fn event_names() -> Vec<&'static str> {

@@ -103,7 +103,7 @@ for i = 1, n do
       announce(copies[j].channel, copy_event)
     end
     if ARGV[ARG.receipts] == '1' then
-      track_receipt(KEYS[STEP_KEY.inflight], KEYS[STEP_KEY.receipts], KEYS[STEP_KEY.pending], ARGV[STEP_ARG.orchestrator],
+      track_receipt(KEYS[STEP_KEY.inflight], KEYS[STEP_KEY.receipts], KEYS[STEP_KEY.due], ARGV[STEP_ARG.orchestrator],
         ARGV[base + ITEM.message_id], ARGV[base + ITEM.record], ARGV[ARG.deadline])
     end
     room = room - 1
@@ -121,6 +121,6 @@ if #events > 0 then
   end
 end
 
-file_orchestrator(KEYS[STEP_KEY.pending], ARGV[STEP_ARG.orchestrator], queues, KEYS[STEP_KEY.receipts],
+file_orchestrator(KEYS[STEP_KEY.due], ARGV[STEP_ARG.orchestrator], queues, KEYS[STEP_KEY.receipts],
   full and ARGV[ARG.full_score] or ARGV[ARG.score])
 return {'done', table.concat(outcomes), queue_length(queues)}

@@ -100,5 +100,5 @@ for i = #requeue, 1, -1 do
   redis.call('LPUSH', key, requeue[i][2])
   keep_queue_until(key, ARGV[ARG.queue_key_expiry])
 end
-file_orchestrator(KEYS[STEP_KEY.pending], ARGV[STEP_ARG.orchestrator], queues, receipts, ARGV[ARG.score])
+file_orchestrator(KEYS[STEP_KEY.due], ARGV[STEP_ARG.orchestrator], queues, receipts, ARGV[ARG.score])
 return {'done', table.concat(outcomes)}

@@ -16,6 +16,7 @@ mod sweep;
 mod transport;
 
 pub use config::{cluster_target, connection_info, redact_url, ClusterTarget};
+pub use scripts::route_source;
 
 use self::calls::{step_daemons, Calls, Invocation, ROUTE_BATCH};
 use self::scripts::{RouteScript, Scripts};

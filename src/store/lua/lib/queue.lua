@@ -44,7 +44,7 @@ end
 -- unless every queued item outranks this one, which is then not queued at all. `lens` holds the
 -- levels' lengths and is kept up to date. Keeps the level's key alive until `expire_at` (a grace
 -- period after its newest item expires, so that expiry can still be reported), and files the
--- orchestrator in the pending index at `score` (or earlier).
+-- orchestrator in the due index at `score` (or earlier).
 -- Returns whether the item was queued, the queue's length afterwards and the dropped raw items
 -- (oldest first); with `dedupe` set, an item already in its level byte for byte is not added again.
 local function enqueue_item(queues, lens, level, index_key, member, item, max_size, expire_at, score, dedupe)

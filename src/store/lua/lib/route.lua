@@ -1,7 +1,7 @@
 -- lib/route.lua: routing one message (route_message), as route.lua, route_batch.lua and
 -- route_broadcast.lua (with lib/route_broadcast.lua) do: its keys and arguments by name, the
 -- commands routing may call, and finish_routes, which every script that routes calls last.
--- Takes lib/outbox.lua, lib/queue.lua, lib/pending.lua, lib/sessions.lua.
+-- Takes lib/outbox.lua, lib/queue.lua, lib/due_index.lua, lib/sessions.lua.
 -- Within one script call, sessions and list lengths are read once and then tracked (nothing
 -- else can change them during the call), and each daemon list's TTL is refreshed once, by
 -- finish_routes().
@@ -11,7 +11,7 @@ local routed_sessions, routed_lengths, routed_pushed = {}, {}, {}
 -- route_broadcast.lua pass each message's in the same order, MESSAGE_KEYS and MESSAGE_ARGS of
 -- them). src/store/redis/calls/route.rs writes them in this order (ROUTE_KEYS and ROUTE_ARGS
 -- there). `sessions` and `records` only with several sessions per orchestrator.
-local KEY = {session = 1, queue = 2, marker = 3, daemon = 4, pending = 5, inflight = 6, receipts = 7,
+local KEY = {session = 1, queue = 2, marker = 3, daemon = 4, due = 5, inflight = 6, receipts = 7,
   queue_high = 8, queue_low = 9, sessions = 10, records = 11}
 local ARG = {orchestrator = 1, session = 2, daemon = 3, event = 4, marker = 5, channel = 6, item = 7,
   max_events = 8, max_queue = 9, queueing = 10, marker_ttl = 11, list_ttl = 12, item_expiry = 13, now = 14,
@@ -45,7 +45,7 @@ local function queue(k, a, status, score)
   local high, normal, low = k[KEY.queue_high], k[KEY.queue], k[KEY.queue_low]
   local queues = {high, normal, low}
   local lens = {list_length(high), list_length(normal), list_length(low)}
-  local queued, size, dropped = enqueue_item(queues, lens, tonumber(a[ARG.level]), k[KEY.pending],
+  local queued, size, dropped = enqueue_item(queues, lens, tonumber(a[ARG.level]), k[KEY.due],
     a[ARG.orchestrator], a[ARG.item], tonumber(a[ARG.max_queue]), a[ARG.queue_key_expiry], score, a[ARG.dedupe])
   routed_lengths[high], routed_lengths[normal], routed_lengths[low] = lens[1], lens[2], lens[3]
   local reply = {queued and 'queued' or 'full', status, size}
@@ -64,7 +64,7 @@ end
 -- track_route_receipt: with delivery receipts on, track_receipt for the message just delivered.
 local function track_route_receipt(k, a)
   if a[ARG.receipts] == '1' then
-    track_receipt(k[KEY.inflight], k[KEY.receipts], k[KEY.pending], a[ARG.orchestrator], a[ARG.message_id],
+    track_receipt(k[KEY.inflight], k[KEY.receipts], k[KEY.due], a[ARG.orchestrator], a[ARG.message_id],
       a[ARG.record], a[ARG.deadline])
   end
 end

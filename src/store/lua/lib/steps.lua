@@ -6,7 +6,7 @@
 -- The keys every step starts with, by position, then each copy's daemon list (from `copies`),
 -- then the step's own. src/store/redis/calls/mod.rs writes them in this order (STEP_KEYS
 -- in calls/tests.rs).
-local STEP_KEY = {session = 1, queue = 2, daemon = 3, pending = 4, inflight = 5, receipts = 6,
+local STEP_KEY = {session = 1, queue = 2, daemon = 3, due = 4, inflight = 5, receipts = 6,
   queue_high = 7, queue_low = 8, sessions = 9, records = 10, copies = 11}
 
 -- The arguments every step starts with, by position (STEP_ARGS in calls/tests.rs): orchestratorId,

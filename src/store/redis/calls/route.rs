@@ -12,7 +12,7 @@ use crate::store::{RouteRequest, QUEUE_KEY_GRACE_MS};
 /// lib/route.lua's KEY (a test checks they agree). The last two (the session set and records)
 /// only with several sessions per orchestrator.
 pub(super) const ROUTE_KEYS: [&str; 11] =
-    ["session", "queue", "marker", "daemon", "pending", "inflight", "receipts", "queue_high", "queue_low", "sessions", "records"];
+    ["session", "queue", "marker", "daemon", "due", "inflight", "receipts", "queue_high", "queue_low", "sessions", "records"];
 
 /// A message's arguments by name, in the order `route_args` writes them: route.lua's ARGV, and
 /// lib/route.lua's ARG.

@@ -5,7 +5,7 @@ use crate::store::RouteRequest;
 
 /// The keys every step (drain_step.lua, redeliver_step.lua) starts with, by name, in the order
 /// step_invocation writes them: lib/steps.lua's STEP_KEY. Each copy's daemon list follows.
-const STEP_KEYS: [&str; 10] = ["session", "queue", "daemon", "pending", "inflight", "receipts", "queue_high", "queue_low", "sessions", "records"];
+const STEP_KEYS: [&str; 10] = ["session", "queue", "daemon", "due", "inflight", "receipts", "queue_high", "queue_low", "sessions", "records"];
 
 /// The arguments every step starts with, by name, in the order step_invocation writes them:
 /// lib/steps.lua's STEP_ARG.

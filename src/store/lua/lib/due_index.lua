@@ -1,5 +1,6 @@
--- lib/pending.lua: when a router next looks at an orchestrator: the pending index (routing:pending),
--- fed by the orchestrator's queue and its receipt deadlines (track_receipt, file_orchestrator).
+-- lib/due_index.lua: when a router next looks at an orchestrator: the due index (routing:pending,
+-- its deployed name), fed by the orchestrator's queue and its receipt deadlines (track_receipt,
+-- file_orchestrator).
 -- Takes lib/queue.lua.
 
 -- track_receipt: with delivery receipts on, records a delivered message as awaiting its
@@ -10,7 +11,7 @@ local function track_receipt(inflight_key, deadlines_key, index_key, member, mes
   redis.call('ZADD', index_key, 'LT', deadline, member)
 end
 
--- file_orchestrator: files the orchestrator in the pending index at the earlier of `queue_score`
+-- file_orchestrator: files the orchestrator in the due index at the earlier of `queue_score`
 -- (when its queue is not empty) and its earliest receipt deadline, or removes it when neither.
 local function file_orchestrator(index_key, member, queues, deadlines_key, queue_score)
   local score = nil

@@ -288,8 +288,18 @@ class OrchestratorRouter extends EventEmitter {
    */
   async routeMessages(items) {
     if (!Array.isArray(items)) throw new this._errors.InvalidArgumentError('items', `must be an array, got ${describe(items)}`);
+    // One column per field (the binding reads 8 arrays instead of 8 properties of every item).
     const n = items.length;
-    const messages = new Array(n);
+    const batch = {
+      orchestratorIds: new Array(n),
+      ids: new Array(n),
+      channelIds: new Array(n),
+      authorIds: new Array(n),
+      contents: new Array(n),
+      createdAts: new Array(n),
+      priorities: new Array(n),
+      presenceOffline: new Array(n).fill(false),
+    };
     for (let i = 0; i < n; i++) {
       const item = items[i];
       if (item === null || typeof item !== 'object') throw new this._errors.InvalidArgumentError(`items[${i}]`, `must be { message, orchestratorId }, got ${describe(item)}`);
@@ -297,25 +307,24 @@ class OrchestratorRouter extends EventEmitter {
       // Proxy passes through as it is, as it does from routeMessage.
       const { message, orchestratorId } = item;
       let args;
-      let checkedId;
       try {
         args = this._check.messageArgs(message);
-        checkedId = this._check.requireId('orchestratorId', orchestratorId);
+        batch.orchestratorIds[i] = this._check.requireId('orchestratorId', orchestratorId);
       } catch (error) {
         // A refusal of the checks names the item; anything else is the caller's own (a getter's).
         if (!(error instanceof this._errors.InvalidArgumentError)) throw error;
         throw new this._errors.InvalidArgumentError(`items[${i}].${error.metadata.field}`, error.message.replace(/^Invalid [^:]*: /, ''));
       }
-      const [id, channelId, authorId, content, createdAt, priority] = args;
-      messages[i] = { orchestratorId: checkedId, id, channelId, authorId: authorId ?? undefined, content, createdAt, priority, presenceOffline: false };
+      [batch.ids[i], batch.channelIds[i], batch.authorIds[i], batch.contents[i], batch.createdAts[i], batch.priorities[i]] = args;
+      batch.authorIds[i] = batch.authorIds[i] ?? null;
     }
     if (this._presence) {
-      const distinct = [...new Set(messages.map((m) => m.orchestratorId))];
+      const distinct = [...new Set(batch.orchestratorIds)];
       const answers = await Promise.all(distinct.map((id) => this._presenceSaysOnline(id)));
       const offlineIds = new Set(distinct.filter((_, i) => answers[i] === false));
-      for (const m of messages) m.presenceOffline = offlineIds.has(m.orchestratorId);
+      batch.presenceOffline = batch.orchestratorIds.map((id) => offlineIds.has(id));
     }
-    return this._submit(undefined, (id) => this._native.routeMany(id, messages));
+    return this._submit(undefined, (id) => this._native.routeMany(id, batch));
   }
 
   /** Queues a message for later delivery to the orchestrator. */

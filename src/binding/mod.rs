@@ -19,7 +19,7 @@ mod sink;
 mod socket;
 
 use self::crossing::{
-    js_error, message, route_json, session_result, js_promise, BatchMessage, DeadLetterResult, DrainResult, SessionResult, AWAITING, OUTPUT,
+    js_error, message, route_json, session_result, js_promise, BatchColumns, DeadLetterResult, DrainResult, SessionResult, AWAITING, OUTPUT,
 };
 use self::executor::Local;
 use self::host::{js_callback, JsMessageSource, JsPresenceSource};
@@ -172,13 +172,13 @@ impl NativeRouter {
     /// Starts routing a batch (one crossing, one pipelined round); its
     /// results, in order, arrive in `takeCompletions` as call `callId`.
     #[napi]
-    pub fn route_many(
-        &self,
-        call_id: u32,
-        messages: Vec<BatchMessage>,
-    ) -> u32 {
-        let items: Vec<BatchItem> = messages.into_iter().map(BatchItem::from).collect();
+    pub fn route_many(&self, call_id: u32, batch: BatchColumns) -> u32 {
         self.start_tick();
+        let Some(items) = batch.into_items() else {
+            let uneven = RouterError::Internal("routeMany got columns of different lengths".into());
+            self.sink.complete::<()>(call_id, Err(uneven));
+            return self.run_ready();
+        };
         let (router, sink) = (Arc::clone(&self.router), Arc::clone(&self.sink));
         self.local.spawn(vec![call_id], async move {
             let outcomes = router.route_batch(items).await;

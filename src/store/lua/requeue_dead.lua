@@ -9,20 +9,30 @@
 -- Returns: n, or -1 when the dead-letter list changed
 local denied = refused('dead-letter requeue', {'lrange', 'ltrim', 'del', 'lpush', 'pexpiretime', 'pexpireat', 'llen', 'zrange', 'zadd', 'zrem'})
 if denied then return denied end
-local n = tonumber(ARGV[4])
+
+-- KEYS and ARGV by position, as the header lists them; the entries' own start after these.
+local KEY = {dead = 1, queue = 2, due = 3, receipts = 4, queue_high = 5, queue_low = 6}
+local ARG = {orchestrator = 1, score = 2, queue_key_expiry = 3, count = 4}
+local n = tonumber(ARGV[ARG.count])
 if n == 0 then return 0 end
-local head = redis.call('LRANGE', KEYS[1], 0, n - 1)
+-- Where the i-th entry's marker, expected dead letter, queue item and level are.
+local marker = function(i) return KEYS[KEY.queue_low + i] end
+local expected = function(i) return ARGV[ARG.count + i] end
+local item = function(i) return ARGV[ARG.count + n + i] end
+local level = function(i) return tonumber(ARGV[ARG.count + 2 * n + i]) end
+
+local head = redis.call('LRANGE', KEYS[KEY.dead], 0, n - 1)
 if #head < n then return -1 end
 for i = 1, n do
-  if head[i] ~= ARGV[4 + i] then return -1 end
+  if head[i] ~= expected(i) then return -1 end
 end
-redis.call('LTRIM', KEYS[1], n, -1)
-local queues = {KEYS[5], KEYS[2], KEYS[6]}
-for i = 1, n do redis.call('DEL', KEYS[6 + i]) end
+redis.call('LTRIM', KEYS[KEY.dead], n, -1)
+local queues = {KEYS[KEY.queue_high], KEYS[KEY.queue], KEYS[KEY.queue_low]}
+for i = 1, n do redis.call('DEL', marker(i)) end
 for i = n, 1, -1 do
-  local key = queues[tonumber(ARGV[4 + 2 * n + i])]
-  redis.call('LPUSH', key, ARGV[4 + n + i])
-  keep_queue_until(key, ARGV[3])
+  local key = queues[level(i)]
+  redis.call('LPUSH', key, item(i))
+  keep_queue_until(key, ARGV[ARG.queue_key_expiry])
 end
-file_orchestrator(KEYS[3], ARGV[1], queues, KEYS[4], ARGV[2])
+file_orchestrator(KEYS[KEY.due], ARGV[ARG.orchestrator], queues, KEYS[KEY.receipts], ARGV[ARG.score])
 return n

@@ -2,6 +2,7 @@
 // listener, and a listener that throws keeps the event from no other listener.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { EVENT_NAMES, OrchestratorRouterEventName } from '..';
 import { closeAll, message, newRouter, record, uid } from './support/helpers';
 
 afterEach(closeAll);
@@ -75,5 +76,27 @@ describe('a listener that throws', () => {
         console.log(JSON.stringify({ calls, uncaught: uncaught.length, firstError: uncaught[0] }));
       })();`);
     expect(out).toEqual({ calls: { first: 2000, thrower: 2000, after: 2000, once: 1 }, uncaught: 200, firstError: 'listener failed on m9' });
+  });
+});
+
+describe('event names', () => {
+  it('are the ones index.d.ts types, as the binding names them', () => {
+    // Every name of the declared union, each once (the compiler refuses a missing or extra one).
+    const declared: Record<OrchestratorRouterEventName, true> = {
+      'message.routed': true,
+      'message.routing_failed': true,
+      'message.routing_error': true,
+      'message.queued': true,
+      'message.dropped': true,
+      'session.registered': true,
+      'session.unregistered': true,
+      'queue.processing_started': true,
+      'queue.processing_completed': true,
+      'message.acknowledged': true,
+      'message.redelivered': true,
+      'message.dead_lettered': true,
+      'queue.processing_failed': true,
+    };
+    expect([...EVENT_NAMES].sort()).toEqual(Object.keys(declared).sort());
   });
 });

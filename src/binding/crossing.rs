@@ -168,8 +168,16 @@ impl BatchColumns {
     /// The messages, in order; `None` when the columns are not all as long as the first.
     pub(super) fn into_items(self) -> Option<Vec<BatchItem>> {
         let n = self.orchestrator_ids.len();
-        let lengths = [self.ids.len(), self.channel_ids.len(), self.author_ids.len(), self.contents.len()];
-        if lengths.iter().chain([self.created_ats.len(), self.priorities.len(), self.presence_offline.len()].iter()).any(|&len| len != n) {
+        let lengths = [
+            self.ids.len(),
+            self.channel_ids.len(),
+            self.author_ids.len(),
+            self.contents.len(),
+            self.created_ats.len(),
+            self.priorities.len(),
+            self.presence_offline.len(),
+        ];
+        if lengths.iter().any(|&len| len != n) {
             return None;
         }
         let mut ids = self.ids.into_iter();

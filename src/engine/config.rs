@@ -85,6 +85,11 @@ pub struct RouterConfig {
 }
 
 impl RouterConfig {
+    /// How long a queued message lives (`offlineQueue.queueTtlSeconds`), in ms.
+    pub fn queue_ttl_ms(&self) -> i64 {
+        self.offline_queue.queue_ttl_seconds as i64 * 1000
+    }
+
     /// Messages go to every living session's daemon.
     pub fn broadcast(&self) -> bool {
         self.sessions.multiple && self.sessions.routing == SessionRouting::Broadcast

@@ -108,7 +108,7 @@ impl<S: Store> Router<S> {
                 items,
                 full_retry_at_ms: now + self.config.drain_interval_ms as i64,
                 queue_revisit_at_ms: now,
-                queue_expires_at_ms: now + self.config.offline_queue.queue_ttl_seconds as i64 * 1000,
+                queue_expires_at_ms: now + self.config.queue_ttl_ms(),
                 now_ms: now,
             };
             let reply = self.bounded(self.store.receipt_step(&step)).await?;

@@ -93,7 +93,7 @@ impl<S: Store> Router<S> {
         now: i64,
         recheck: Option<i64>,
     ) -> (Vec<Planned<'a>>, StoreResult<DrainReply>) {
-        let ttl_ms = self.config.offline_queue.queue_ttl_seconds as i64 * 1000;
+        let ttl_ms = self.config.queue_ttl_ms();
         let mut plan = Vec::new();
         let mut counts = [0; 3];
         let mut revisit: Option<i64> = None;

@@ -8,7 +8,7 @@ use super::events::{Event, EventKind};
 use super::model::{non_empty, to_json, DeadLetter, Priority, QueueItem};
 use super::router::Router;
 use super::time::{format_iso, now_ms, parse_iso};
-use crate::store::{Store, StoreError};
+use crate::store::{RequeueStep, Store, StoreError};
 use std::sync::Arc;
 
 /// Tries at putting the dead letters back while something else changes the list.
@@ -78,9 +78,16 @@ impl<S: Store> Router<S> {
             let items: Vec<(String, Priority)> =
                 entries.iter().map(|raw| requeued_item(raw, now)).map(|item| { let p = super::overdue::priority_of(&item); (item, p) }).collect();
             let message_ids: Vec<String> = items.iter().map(|(item, _)| super::model::message_id_of(item.as_bytes())).collect();
-            let ttl_ms = self.config.offline_queue.queue_ttl_seconds as i64 * 1000;
+            let ttl_ms = self.config.queue_ttl_ms();
             let moved = self
-                .bounded(self.store.requeue_dead_letters(orchestrator_id, &entries, &items, &message_ids, now, now + ttl_ms))
+                .bounded(self.store.requeue_dead_letters(&RequeueStep {
+                    orchestrator_id,
+                    expected: &entries,
+                    items: &items,
+                    message_ids: &message_ids,
+                    revisit_at_ms: now,
+                    queue_expires_at_ms: now + ttl_ms,
+                }))
                 .await
                 ?;
             if moved {

@@ -127,7 +127,7 @@ impl<S: Store> Router<S> {
             event_id: model::new_event_id(now),
             item_json: to_json(&item),
             item,
-            expires_at_ms: now + self.config.offline_queue.queue_ttl_seconds as i64 * 1000,
+            expires_at_ms: now + self.config.queue_ttl_ms(),
             now_ms: now,
             order: self.orders.reserve(now, 1),
         })

@@ -108,7 +108,7 @@ impl<S: Store> Router<S> {
 
     /// Reads a raw queue entry now and tells whether it is still deliverable.
     pub(super) fn classify(&self, raw: &[u8], now: i64) -> Classified {
-        Classified::of(raw, now, self.config.offline_queue.queue_ttl_seconds as i64 * 1000)
+        Classified::of(raw, now, self.config.queue_ttl_ms())
     }
 
     /// What this router has done since it was created.

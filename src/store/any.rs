@@ -81,8 +81,8 @@ impl Store for AnyStore {
         each!(self, store => store.dead_letters(orchestrator_id).await)
     }
 
-    async fn requeue_dead_letters(&self, orchestrator_id: &str, expected: &[String], items: &[(String, Priority)], message_ids: &[String], revisit_at_ms: i64, queue_expires_at_ms: i64) -> StoreResult<bool> {
-        each!(self, store => store.requeue_dead_letters(orchestrator_id, expected, items, message_ids, revisit_at_ms, queue_expires_at_ms).await)
+    async fn requeue_dead_letters(&self, step: &RequeueStep<'_>) -> StoreResult<bool> {
+        each!(self, store => store.requeue_dead_letters(step).await)
     }
 
     async fn inspect(&self, orchestrator_id: &str) -> StoreResult<QueueInspection> {

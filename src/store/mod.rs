@@ -281,6 +281,21 @@ pub enum ReceiptReply {
     Done(Vec<ReceiptOutcome>),
 }
 
+/// Moves the first `expected.len()` dead letters (if still `expected`) to the head of their
+/// levels of the queue as `items` (each with its level), removing their delivered markers
+/// (`message_ids`, same order) so that they are delivered again.
+#[derive(Debug, Clone)]
+pub struct RequeueStep<'a> {
+    pub orchestrator_id: &'a str,
+    pub expected: &'a [String],
+    pub items: &'a [(String, Priority)],
+    pub message_ids: &'a [String],
+    /// Index score for the queue afterwards.
+    pub revisit_at_ms: i64,
+    /// Keep the queue key at least until then.
+    pub queue_expires_at_ms: i64,
+}
+
 /// What an operator sees of one orchestrator, read without writing anything.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueInspection {
@@ -341,18 +356,8 @@ pub trait Store: Send + Sync + 'static {
     fn receipt_step(&self, step: &ReceiptStep<'_>) -> impl Future<Output = StoreResult<ReceiptReply>> + Send;
     /// Reads the orchestrator's dead-letter list (raw entries, oldest first).
     fn dead_letters(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
-    /// Moves the first `expected.len()` dead letters (if still `expected`) to the head of their
-    /// levels of the queue as `items` (each with its level), removing their delivered markers (`message_ids`, same order) so that
-    /// they are delivered again; returns false when the list changed.
-    fn requeue_dead_letters(
-        &self,
-        orchestrator_id: &str,
-        expected: &[String],
-        items: &[(String, Priority)],
-        message_ids: &[String],
-        revisit_at_ms: i64,
-        queue_expires_at_ms: i64,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Applies a [`RequeueStep`]; returns false when the dead-letter list changed.
+    fn requeue_dead_letters(&self, step: &RequeueStep<'_>) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Reads what an operator sees of one orchestrator, in one step, writing nothing.
     fn inspect(&self, orchestrator_id: &str) -> impl Future<Output = StoreResult<QueueInspection>> + Send;
     /// How many events each of these daemons' event lists holds.

@@ -4,8 +4,8 @@
 
 use super::sessions::{active, session_id_of, with_last_active_at};
 use super::{now_ms, MemoryStore};
-use crate::store::{
-    DrainReply, DrainStep, OverdueReceipts, Priority, QueueInspection, QueueSnapshot, ReceiptReply, ReceiptStep, RouteReply,
+use crate::store::{RequeueStep, 
+    DrainReply, DrainStep, OverdueReceipts, QueueInspection, QueueSnapshot, ReceiptReply, ReceiptStep, RouteReply,
     RouteRequest, Store, StoreResult, Touched, QUEUE_KEY_GRACE_MS,
 };
 use serde::Deserialize;
@@ -209,15 +209,8 @@ impl Store for MemoryStore {
         self.step(|state| state.orchestrators.get(orchestrator_id).map_or(Vec::new(), |o| o.dead.iter().cloned().collect()))
     }
 
-    async fn requeue_dead_letters(
-        &self,
-        orchestrator_id: &str,
-        expected: &[String],
-        items: &[(String, Priority)],
-        message_ids: &[String],
-        revisit_at_ms: i64,
-        queue_expires_at_ms: i64,
-    ) -> StoreResult<bool> {
+    async fn requeue_dead_letters(&self, step: &RequeueStep<'_>) -> StoreResult<bool> {
+        let RequeueStep { orchestrator_id, expected, items, message_ids, revisit_at_ms, queue_expires_at_ms } = *step;
         self.orchestrator_step(orchestrator_id, |state| {
             if expected.is_empty() {
                 return true;

@@ -25,7 +25,7 @@ use super::keys::{Key, Keys};
 use super::pipe::Pipe;
 use super::{
     DrainAction, DrainReply, DrainStep, OverdueReceipts, Priority, QueueInspection, QueueSnapshot, ReceiptAction, ReceiptReply,
-    ReceiptStep, RouteReply, RouteRequest, Store, StoreError, StoreLimits, StoreResult, Touched,
+    ReceiptStep, RequeueStep, RouteReply, RouteRequest, Store, StoreError, StoreLimits, StoreResult, Touched,
 };
 use redis::{ConnectionInfo, Value};
 use std::sync::{Arc, Mutex};
@@ -229,21 +229,12 @@ impl Store for RedisStore {
         self.checked(entries)
     }
 
-    async fn requeue_dead_letters(
-        &self,
-        orchestrator_id: &str,
-        expected: &[String],
-        items: &[(String, Priority)],
-        message_ids: &[String],
-        revisit_at_ms: i64,
-        queue_expires_at_ms: i64,
-    ) -> StoreResult<bool> {
-        let call = self.calls().requeue_dead(orchestrator_id, expected, items, message_ids, revisit_at_ms, queue_expires_at_ms);
-        let requeued = match self.run(&call).await? {
+    async fn requeue_dead_letters(&self, step: &RequeueStep<'_>) -> StoreResult<bool> {
+        let requeued = match self.run(&self.calls().requeue_dead(step)).await? {
             Value::Int(n) => n >= 0,
             other => return Err(StoreError::unexpected("requeue_dead", &other)),
         };
-        self.filed(orchestrator_id).await;
+        self.filed(step.orchestrator_id).await;
         Ok(requeued)
     }
 

@@ -163,7 +163,7 @@ pub(super) fn touched(reply: &Value) -> StoreResult<Option<Touched>> {
 
 /// What queue_lengths.lua answered.
 pub(super) fn queue_lengths(reply: Value) -> StoreResult<[u64; 3]> {
-    let (high, normal, low): (u64, u64, u64) = redis::from_redis_value(reply.clone()).map_err(|_| StoreError::unexpected("queue_lengths", &reply))?;
+    let (high, normal, low): (u64, u64, u64) = redis::from_redis_value_ref(&reply).map_err(|_| StoreError::unexpected("queue_lengths", &reply))?;
     Ok([high, normal, low])
 }
 
@@ -212,7 +212,7 @@ pub(super) fn inspection(reply: Value) -> StoreResult<QueueInspection> {
         u64,
         u64,
     );
-    let read: Reply = redis::from_redis_value(reply.clone()).map_err(|_| StoreError::unexpected("inspect", &reply))?;
+    let read: Reply = redis::from_redis_value_ref(&reply).map_err(|_| StoreError::unexpected("inspect", &reply))?;
     let (primary, expiries, records, high, high_head, normal, normal_head, low, low_head, pending_receipts, dead_letters) = read;
     let sessions = expiries
         .into_iter()

@@ -8,7 +8,7 @@ mod route;
 pub(super) use self::route::ROUTE_BATCH;
 use super::scripts::Scripts;
 use crate::store::keys::{Key, Keys};
-use crate::store::{DrainAction, DrainStep, Priority, ReceiptAction, ReceiptStep, StoreLimits, QUEUE_KEY_GRACE_MS};
+use crate::store::{DrainAction, DrainStep, Priority, ReceiptAction, ReceiptStep, RequeueStep, StoreLimits, QUEUE_KEY_GRACE_MS};
 use redis::Script;
 
 /// A script call being built.
@@ -244,15 +244,8 @@ impl Calls<'_> {
     }
 
     /// requeue_dead.lua: move the dead letters `expected` back to the queue as `items`.
-    pub(super) fn requeue_dead(
-        &self,
-        orchestrator_id: &str,
-        expected: &[String],
-        items: &[(String, Priority)],
-        message_ids: &[String],
-        revisit_at_ms: i64,
-        queue_expires_at_ms: i64,
-    ) -> Invocation {
+    pub(super) fn requeue_dead(&self, step: &RequeueStep<'_>) -> Invocation {
+        let RequeueStep { orchestrator_id, expected, items, message_ids, revisit_at_ms, queue_expires_at_ms } = *step;
         let k = self.keys;
         let mut invocation = self.scripts.requeue_dead.prepare_invoke();
         invocation

@@ -1,4 +1,4 @@
-import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, record, uid } from './support/helpers';
+import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, record, uid, waitFor } from './support/helpers';
 
 afterEach(closeAll);
 
@@ -87,9 +87,34 @@ describe('daemon sessions', () => {
       JSON.stringify({ sessionId: 's', daemonId: daemon, status: 'active', lastActiveAt: new Date().toISOString(), createdAt: new Date().toISOString() }),
     );
     expect(await redis.llen(keyOf(router, `routing:queue:${orch}`))).toBe(1);
-    // ... the heartbeat does.
+    // ... the heartbeat does (in the background: a heartbeat never waits for a drain).
     await router.updateSessionActivity(orch);
+    await waitFor(async () => (await daemonMessageIds(redis, router, daemon)).length === 1, 'the backlog to reach the daemon');
     expect(await daemonMessageIds(redis, router, daemon)).toEqual(['m1']);
+    expect(await redis.llen(keyOf(router, `routing:queue:${orch}`))).toBe(0);
+  });
+
+  it('never waits for a drain paced by a full daemon list, and wakes it', async () => {
+    // A full daemon list paces the drain: it looks again after 2 ms, doubling while the daemon
+    // takes nothing, until its waits add up to drainIntervalMs (here ten minutes).
+    const router = newRouter({ drainIntervalMs: 600_000, daemonQueue: { maxEvents: 5 } });
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    const ids = Array.from({ length: 15 }, (_, i) => `m${i}`);
+    for (const id of ids) await router.queueMessageForOffline(message(id), orch);
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    expect(await daemonMessageIds(redis, router, daemon)).toEqual(ids.slice(0, 5));
+    // Long enough for the paced drain's next look to be a second away (its waits: 2, 4 ... 512 ms).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await daemonMessageIds(redis, router, daemon)).toEqual(ids.slice(0, 5));
+
+    // The daemon takes its five events and heartbeats: the heartbeat returns at once (before, it
+    // waited for the paced drain: ten minutes), and the drain looks again at once.
+    await redis.del(keyOf(router, `daemon:events:${daemon}`));
+    await router.updateSessionActivity(orch);
+    await waitFor(async () => (await daemonMessageIds(redis, router, daemon)).length === 5, 'the next five events', 400);
+    expect(await daemonMessageIds(redis, router, daemon)).toEqual(ids.slice(5, 10));
   });
 
   it('says online from the session when there is no presence service, and from presence when there is', async () => {

@@ -39,13 +39,15 @@ impl<S: Store> Router<S> {
         self.drain(orchestrator_id, Pace::HandOff).await
     }
 
-    /// Drains in the background (after a route found a backlog ahead of it, or the ticker found
-    /// one due). If a drain of that orchestrator is already running here, it is asked to look once
-    /// more instead, so a burst of pending routes does not pile up one waiting drain each.
+    /// Drains in the background (after a route found a backlog ahead of it, a heartbeat, or the
+    /// ticker found one due); never waits. If a drain of that orchestrator is already running
+    /// here, it is asked to look once more instead (and woken if a full daemon list paces it), so a
+    /// burst of pending routes does not pile up one waiting drain each.
     pub(super) fn drain_later(self: &Arc<Self>, orchestrator_id: &str) {
         let slot = self.drains.slot(orchestrator_id);
         if slot.lock.try_lock().is_err() {
             slot.again.store(true, Ordering::Release);
+            slot.wake.notify_one();
             return;
         }
         let router = Arc::clone(self);
@@ -127,7 +129,7 @@ impl<S: Store> Router<S> {
     async fn drain_in(self: &Arc<Self>, slot: &Arc<DrainSlot>, orchestrator_id: &str, pace: Pace) -> Result<DrainSummary, RouterError> {
         let _one_at_a_time = slot.lock.lock().await;
         loop {
-            let summary = match self.pass(orchestrator_id, pace).await {
+            let summary = match self.pass(slot, orchestrator_id, pace).await {
                 Ok(summary) => summary,
                 Err(error) => {
                     self.drain_failed(orchestrator_id, slot, &error);
@@ -172,7 +174,7 @@ impl<S: Store> Router<S> {
 
     /// One pass over the queue: overdue receipts first, then rounds of steps over the queue head
     /// (see [`Router::drain`]).
-    async fn pass(self: &Arc<Self>, orchestrator_id: &str, pace: Pace) -> Result<DrainSummary, RouterError> {
+    async fn pass(self: &Arc<Self>, slot: &DrainSlot, orchestrator_id: &str, pace: Pace) -> Result<DrainSummary, RouterError> {
         let mut presence = Presence::default();
         if self.config.delivery_receipts {
             self.redeliver_overdue(orchestrator_id, &mut presence).await?;
@@ -272,9 +274,19 @@ impl<S: Store> Router<S> {
                 if idle_waited >= Duration::from_millis(self.config.drain_interval_ms) {
                     break Ok(());
                 }
-                tokio::time::sleep(full_wait).await;
-                idle_waited += full_wait;
-                full_wait *= 2;
+                // A heartbeat (or another drain request) while waiting says the daemon is taking
+                // events: look again at once, and start the waits over.
+                tokio::select! {
+                    () = tokio::time::sleep(full_wait) => {
+                        idle_waited += full_wait;
+                        full_wait *= 2;
+                    }
+                    () = slot.wake.notified() => {
+                        slot.again.store(false, Ordering::Release);
+                        full_wait = FULL_DAEMON_WAIT;
+                        idle_waited = Duration::ZERO;
+                    }
+                }
             }
         };
         if started {

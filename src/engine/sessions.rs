@@ -84,7 +84,8 @@ impl<S: Store> Router<S> {
     }
 
     /// The heartbeat: refreshes an existing session (the primary, or the one named, which becomes
-    /// the primary; never recreating one) and drains a waiting backlog before returning.
+    /// the primary; never recreating one) and starts draining a waiting backlog, without waiting
+    /// for it.
     pub async fn touch_session(self: &Arc<Self>, orchestrator_id: &str, session_id: Option<&str>) -> Result<(), RouterError> {
         self.key_id("orchestratorId", orchestrator_id)?;
         if let Some(id) = session_id {
@@ -107,8 +108,10 @@ impl<S: Store> Router<S> {
         } else {
             self.memo.learn(orchestrator_id, &touched.session).is_some()
         };
+        // The backlog is drained in the background (a drain already running is woken): a
+        // heartbeat never waits for a drain, which a full daemon list may pace for drainIntervalMs.
         if touched.queue_length > 0 && active {
-            let _ = self.drain(orchestrator_id, Pace::HandOff).await;
+            self.drain_later(orchestrator_id);
         }
         Ok(())
     }

@@ -470,7 +470,7 @@ export declare class OrchestratorRouter extends EventEmitter {
   registerSession(orchestratorId: string, session: DaemonSessionInput): Promise<void>;
   /** Deletes one session of the orchestrator, or all of them without `sessionId`; the primary's place goes to the most recently active other one. */
   unregisterSession(orchestratorId: string, sessionId?: string): Promise<void>;
-  /** The heartbeat: refreshes an existing session (the primary, or the one named, which becomes the primary; never recreating one) and drains a waiting backlog. */
+  /** The heartbeat: refreshes an existing session (the primary, or the one named, which becomes the primary; never recreating one) and starts draining a waiting backlog in the background: it never waits for a drain. */
   updateSessionActivity(orchestratorId: string, sessionId?: string): Promise<void>;
   /** Drains the orchestrator's queue now. */
   processQueuedMessages(orchestratorId: string): Promise<ProcessQueueResult>;

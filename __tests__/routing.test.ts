@@ -39,6 +39,27 @@ describe('routing a message to an online orchestrator', () => {
     expect(published[0]).toBe(events[0]);
   });
 
+  it("gives the daemon list its TTL whenever a route creates it, and refreshes it about once a second", async () => {
+    const router = newRouter();
+    const redis = plainClient();
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    const list = keyOf(router, `daemon:events:${daemon}`);
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    for (let i = 0; i < 3; i++) {
+      // The daemon took everything: the next route creates the list again, within the second.
+      await redis.del(list);
+      expect((await router.routeMessage(message(`m${i}`), orch)).status).toBe('delivered');
+      expect(await redis.ttl(list)).toBeGreaterThan(86_000);
+    }
+    // A list that lives on keeps its TTL refreshed, though not on every route.
+    await redis.expire(list, 100);
+    await waitFor(async () => {
+      await router.routeMessage(message(uid('m')), orch);
+      return (await redis.ttl(list)) > 86_000;
+    }, 'the TTL to be refreshed');
+  });
+
   it('writes a delivered marker with the session and time, for one hour', async () => {
     const router = newRouter();
     const redis = plainClient();

@@ -10,9 +10,9 @@ const LABEL = 330;
 const escape = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const format = (v) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1));
 
-/** The headline figure of a row: its rate, p50 or bytes. */
+/** The headline figure of a row: its rate, p50, bytes or CPU per message. */
 function headline(figures) {
-  for (const key of ['rate', 'p50', 'bytes']) if (figures[key] !== undefined) return [key, figures[key]];
+  for (const key of ['rate', 'p50', 'bytes', 'µs per message']) if (figures[key] !== undefined) return [key, figures[key]];
   return ['', 0];
 }
 

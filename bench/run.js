@@ -1,7 +1,10 @@
 'use strict';
-// npm run bench: the native router side by side with the deployed algorithm (bench/baseline/)
-// and with what Redis itself allows, contenders alternating round by round so that machine drift
-// hits all of them alike. Prints a table, writes bench/results.json and draws bench/results.svg.
+// npm run bench: the native router side by side with the deployed algorithm (bench/baseline/),
+// with BullMQ (`Queue.add`: one Lua script through ioredis, what a Neolith engineer might pick
+// instead) and with what Redis itself allows, contenders alternating round by round so that
+// machine drift hits all of them alike. Besides speed it measures what every router of a fleet
+// shares: Redis's CPU per message (`INFO cpu`, user + sys, over each run). Prints a table with
+// each target and whether it was reached, writes bench/results.json and draws bench/results.svg.
 // Uses REDIS_URL, or starts a private redis-server.
 
 const { execFileSync } = require('node:child_process');
@@ -9,6 +12,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const Redis = require('ioredis');
+const { Queue } = require('bullmq');
 const { createOrchestratorRouter } = require('..');
 const { BaselineOrchestratorRouter } = require('./baseline/orchestrator-router');
 const { startPrivateRedis, deleteKeys } = require('../scripts/redis-server');
@@ -57,6 +61,30 @@ async function concurrent(total, inFlight, call) {
   return { rate: (total * 1e6) / (nowUs() - started), samples };
 }
 
+/** Redis's CPU time so far (user + sys, µs): every router of a fleet shares it. */
+async function redisCpuUs(admin) {
+  const info = await admin.info('cpu');
+  const read = (name) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)[1]);
+  return (read('used_cpu_user') + read('used_cpu_sys')) * 1e6;
+}
+
+/** Runs `run`, answering its result and Redis's CPU per message over it (µs). */
+async function perMessageCpu(admin, messages, run) {
+  const before = await redisCpuUs(admin);
+  const result = await run();
+  return { result, cpu: ((await redisCpuUs(admin)) - before) / messages };
+}
+
+/** Queues `count` items for `orch` under `prefix` as the deployed service queues them. */
+async function fillQueue(admin, prefix, orch, count, id) {
+  const queuedAt = new Date().toISOString();
+  const pipeline = admin.pipeline();
+  for (let i = 0; i < count; i++) {
+    pipeline.rpush(`${prefix}routing:queue:${orch}`, JSON.stringify({ messageId: id(i), channelId: 'chan', authorId: 'user', content: CONTENT, createdAt: queuedAt, queuedAt }));
+  }
+  await pipeline.exec();
+}
+
 /** redis-benchmark's figures for one command (CSV). */
 function redisBenchmark(port, args) {
   const out = execFileSync('redis-benchmark', ['-p', String(port), '--csv', ...args], { encoding: 'utf8' });
@@ -83,21 +111,30 @@ async function main() {
   for (const router of [native, nativeListening, baseline]) {
     await router.registerSession('orch_on', { id: 'sess', daemonId: 'daemon_on', status: 'active', createdAt: new Date() });
   }
+  // BullMQ, one queue per orchestrator: Queue.add is one Lua script through ioredis.
+  const bull = new Queue('orch_on', { connection: new Redis(url, { maxRetriesPerRequest: null }), prefix: 'bench:bull' });
+  await bull.waitUntilReady();
   const floorSha = await admin.script('LOAD', "redis.call('SET', KEYS[1], ARGV[1]); redis.call('EXPIRE', KEYS[1], 60); return redis.call('STRLEN', KEYS[1])");
   const results = { machine: { cores: os.cpus().length, node: process.version, redis: redisVersion, rounds: ROUNDS }, scenarios: {} };
 
   // 1. One in flight.
   progress('routeMessage, one in flight');
-  const single = { native: [], baseline: [], floorP50: [], floorP99: [] };
+  const single = { native: [], baseline: [], bullmq: [], floorP50: [], floorP99: [] };
   for (let round = 0; round < ROUNDS; round++) {
     single.native.push(...(await sequential(3000 * SCALE, () => native.routeMessage(message(), 'orch_on'))));
     single.baseline.push(...(await sequential(1500 * SCALE, () => baseline.routeMessage(message(), 'orch_on'))));
+    single.bullmq.push(...(await sequential(3000 * SCALE, () => {
+      const { id, channelId, authorId, content, createdAt } = message();
+      return bull.add('message', { id, channelId, authorId, content, createdAt: createdAt.toISOString() });
+    })));
     const floor = redisBenchmark(port, ['-c', '1', '-n', String(5000 * SCALE), 'EVALSHA', floorSha, '1', 'bench:floor', 'hello']);
     single.floorP50.push(floor.p50);
     single.floorP99.push(floor.p99);
     await admin.del('bench:n:daemon:events:daemon_on', 'bench:b:daemon:events:daemon_on');
   }
-  for (const k of ['native', 'baseline']) single[k].sort((a, b) => a - b);
+  for (const k of ['native', 'baseline', 'bullmq']) single[k].sort((a, b) => a - b);
+  await bull.obliterate({ force: true });
+  await bull.close();
   results.scenarios.single = {
     title: 'routeMessage, one in flight (µs)',
     unit: 'µs',
@@ -105,6 +142,7 @@ async function main() {
     rows: {
       native: { p50: percentile(single.native, 50), p99: percentile(single.native, 99) },
       baseline: { p50: percentile(single.baseline, 50), p99: percentile(single.baseline, 99) },
+      'BullMQ Queue.add': { p50: percentile(single.bullmq, 50), p99: percentile(single.bullmq, 99) },
       'Redis floor': { p50: median(single.floorP50), p99: median(single.floorP99) },
     },
   };
@@ -113,13 +151,21 @@ async function main() {
   progress('routeMessage, 256 in flight');
   const flight = { native: [], listening: [], baseline: [] };
   const flightP99 = { native: [], listening: [], baseline: [] };
+  // Redis's CPU per routed message, by contender and messages in flight.
+  const cpu = { native64: [], native256: [], baseline64: [], baseline256: [], batch: [], floor: [], drainNative: [], drainBaseline: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, router] of [['native', native], ['listening', nativeListening], ['baseline', baseline]]) {
       const total = (name === 'baseline' ? 10_000 : 30_000) * SCALE;
-      const { rate, samples } = await concurrent(total, 256, () => router.routeMessage(message(), 'orch_on'));
+      const { result, cpu: perMessage } = await perMessageCpu(admin, total, () => concurrent(total, 256, () => router.routeMessage(message(), 'orch_on')));
+      const { rate, samples } = result;
       samples.sort((a, b) => a - b);
       flight[name].push(rate);
       flightP99[name].push(percentile(samples, 99));
+      if (name !== 'listening') cpu[`${name}256`].push(perMessage);
+    }
+    for (const [name, router] of [['native', native], ['baseline', baseline]]) {
+      const total = (name === 'baseline' ? 5_000 : 20_000) * SCALE;
+      cpu[`${name}64`].push((await perMessageCpu(admin, total, () => concurrent(total, 64, () => router.routeMessage(message(), 'orch_on')))).cpu);
     }
     await admin.del('bench:n:daemon:events:daemon_on', 'bench:l:daemon:events:daemon_on', 'bench:b:daemon:events:daemon_on');
   }
@@ -143,11 +189,32 @@ async function main() {
   for (let round = 0; round < ROUNDS; round++) {
     const calls = 20 * SCALE;
     const t = nowUs();
-    for (let c = 0; c < calls; c++) {
-      await native.routeMessages(Array.from({ length: 1000 }, () => ({ message: message(), orchestratorId: 'orch_on' })));
-    }
+    cpu.batch.push((await perMessageCpu(admin, calls * 1000, async () => {
+      for (let c = 0; c < calls; c++) {
+        await native.routeMessages(Array.from({ length: 1000 }, () => ({ message: message(), orchestratorId: 'orch_on' })));
+      }
+    })).cpu);
     batchRates.push((calls * 1000 * 1e6) / (nowUs() - t));
     await admin.del('bench:n:daemon:events:daemon_on');
+    // The CPU floor: the same messages' three writes (the event pushed and published, the
+    // delivered marker set), pipelined by a plain client, 1,000 messages per round trip.
+    const floorClient = new Redis(url);
+    cpu.floor.push((await perMessageCpu(admin, calls * 1000, async () => {
+      for (let c = 0; c < calls; c++) {
+        const pipeline = floorClient.pipeline();
+        for (let i = 0; i < 1000; i++) {
+          const m = message();
+          const stamp = m.createdAt.toISOString();
+          const event = JSON.stringify({ id: `evt_${m.id}`, type: 'message.received', daemonId: 'daemon_on', orchestratorId: 'orch_on', payload: { messageId: m.id, channelId: m.channelId, content: m.content, authorId: m.authorId, timestamp: stamp }, timestamp: stamp, requiresAck: true, priority: 2 });
+          pipeline.lpush('bench:f:daemon:events:daemon_on', event);
+          pipeline.publish('daemon:daemon_on:events', event);
+          pipeline.set(`bench:f:routing:delivered:${m.id}`, JSON.stringify({ sessionId: 'sess', deliveredAt: stamp }), 'EX', 3600);
+        }
+        await pipeline.exec();
+      }
+    })).cpu);
+    floorClient.disconnect();
+    await admin.del('bench:f:daemon:events:daemon_on');
     // The same script, pipelined 1,000 deep by one plain client, with a fresh message id each time.
     const now = Date.now();
     const event = JSON.stringify({ id: 'evt_1_00000000', type: 'message.received', daemonId: 'daemon_on', orchestratorId: 'orch_on', payload: { messageId: 'm', channelId: 'chan', content: CONTENT, authorId: 'user', timestamp: new Date(now).toISOString() }, timestamp: new Date(now).toISOString(), requiresAck: true, priority: 2 });
@@ -222,6 +289,80 @@ async function main() {
     },
   };
 
+  // Redis's CPU per drained message: a backlog drained into a daemon list nobody reads (uncapped),
+  // so that only the drain's own commands count.
+  progress('Redis CPU of a drain');
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, prefix, count, router] of [
+      ['drainNative', 'bench:cn:', 10_000, createOrchestratorRouter({ redis: url, keyPrefix: 'bench:cn:', daemonQueue: { maxEvents: 1e9 } })],
+      ['drainBaseline', 'bench:cb:', 2_000, new BaselineOrchestratorRouter({ redis: new Redis(url, { keyPrefix: 'bench:cb:' }), offlineQueue: { maxQueueSize: 1e6 } })],
+    ]) {
+      const orch = `orch_cpu_${round}`;
+      await fillQueue(admin, prefix, orch, count, (i) => `c${round}_${i}`);
+      const { cpu: perMessage } = await perMessageCpu(admin, count, () =>
+        router.registerSession(orch, { id: 'sess', daemonId: `daemon_cpu_${round}`, status: 'active', createdAt: new Date() }));
+      if ((await admin.llen(`${prefix}daemon:events:daemon_cpu_${round}`)) !== count) throw new Error(`the ${name} drain left messages queued`);
+      cpu[name].push(perMessage);
+      if (router.close) await router.close();
+      else router.redis.disconnect();
+    }
+  }
+  const cpuRow = (values) => ({ 'µs per message': median(values) });
+  results.scenarios.cpu = {
+    title: "Redis's CPU per routed message (µs, INFO cpu user + sys over the run)",
+    unit: 'µs',
+    lowerIsBetter: true,
+    rows: {
+      'native, routeMessage, 64 in flight': cpuRow(cpu.native64),
+      'native, routeMessage, 256 in flight': cpuRow(cpu.native256),
+      'native, routeMessages, 1,000 per call': cpuRow(cpu.batch),
+      'native, drain of 10,000': cpuRow(cpu.drainNative),
+      'baseline, routeMessage, 64 in flight': cpuRow(cpu.baseline64),
+      'baseline, routeMessage, 256 in flight': cpuRow(cpu.baseline256),
+      'baseline, drain of 2,000': cpuRow(cpu.drainBaseline),
+      'floor: LPUSH + PUBLISH + SET, pipelined': cpuRow(cpu.floor),
+    },
+  };
+
+  // A drain keeping pace with its daemon: the daemon list capped at the default 1,000, a daemon
+  // taking 1,000 events at a time and heartbeating after each take.
+  progress('a drain keeping pace with a consuming daemon');
+  const pace = { rate: [], received: [], heartbeats: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const prefix = 'bench:p:';
+    const router = createOrchestratorRouter({ redis: url, keyPrefix: prefix });
+    const orch = `orch_pace_${round}`;
+    const daemon = `daemon_pace_${round}`;
+    await fillQueue(admin, prefix, orch, 10_000, (i) => `p${round}_${i}`);
+    const consumer = new Redis(url);
+    const got = [];
+    const started = nowUs();
+    await router.registerSession(orch, { id: 'sess', daemonId: daemon, status: 'active', createdAt: new Date() });
+    while (got.length < 10_000) {
+      const events = await consumer.rpop(`${prefix}daemon:events:${daemon}`, 1000);
+      if (!events) continue;
+      for (const e of events) got.push(JSON.parse(e).payload.messageId);
+      if (got.length < 10_000) {
+        const t = nowUs();
+        await router.updateSessionActivity(orch);
+        pace.heartbeats.push(nowUs() - t);
+      }
+    }
+    pace.rate.push((10_000 * 1e6) / (nowUs() - started));
+    if (got.some((id, i) => id !== `p${round}_${i}`)) throw new Error('the paced drain delivered out of order');
+    pace.received.push(got.length);
+    consumer.disconnect();
+    await router.close();
+  }
+  pace.heartbeats.sort((a, b) => a - b);
+  results.scenarios.pace = {
+    title: 'a drain of 10,000 keeping pace with a daemon (list capped at 1,000, the daemon takes 1,000 at a time and heartbeats)',
+    unit: 'messages/s',
+    rows: {
+      native: { rate: median(pace.rate), received: Math.min(...pace.received) },
+    },
+  };
+
   // 5. registerSession with an empty queue.
   progress('registerSession, empty queue');
   const register = { native: [], baseline: [] };
@@ -230,11 +371,30 @@ async function main() {
     register.baseline.push(...(await sequential(2000 * SCALE, (i) => baseline.registerSession(`orch_r${i}`, { id: `s${i}`, daemonId: `d${i}`, status: 'active', createdAt: new Date() }))));
   }
   for (const k of ['native', 'baseline']) register[k].sort((a, b) => a - b);
+
+  // Heartbeats of an orchestrator whose drain is paced by a full daemon list that nobody takes from.
+  progress('updateSessionActivity while a drain is paced by a full daemon list');
+  const heartbeats = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const prefix = 'bench:h:';
+    const router = createOrchestratorRouter({ redis: url, keyPrefix: prefix });
+    const orch = `orch_hb_${round}`;
+    await fillQueue(admin, prefix, orch, 5_000, (i) => `h${round}_${i}`);
+    await router.registerSession(orch, { id: 'sess', daemonId: `daemon_hb_${round}`, status: 'active', createdAt: new Date() });
+    heartbeats.push(...(await sequential(2000 * SCALE, () => router.updateSessionActivity(orch))));
+    await router.close();
+  }
+  heartbeats.sort((a, b) => a - b);
   results.scenarios.register = {
-    title: 'registerSession, empty queue (µs)',
+    title: 'registerSession (empty queue) and updateSessionActivity (µs)',
     unit: 'µs',
     lowerIsBetter: true,
-    rows: { native: { p50: percentile(register.native, 50) }, baseline: { p50: percentile(register.baseline, 50) } },
+    rows: {
+      'native registerSession': { p50: percentile(register.native, 50) },
+      'baseline registerSession': { p50: percentile(register.baseline, 50) },
+      'native updateSessionActivity, drain paced by a full daemon list': { p50: percentile(heartbeats, 50), p99: percentile(heartbeats, 99) },
+      'native updateSessionActivity, drain keeping pace with its daemon': { p50: percentile(pace.heartbeats, 50), p99: percentile(pace.heartbeats, 99) },
+    },
   };
 
   // 6. Memory.
@@ -264,14 +424,30 @@ async function main() {
 
   // Targets, as ratios within this run.
   const s = results.scenarios;
+  const c = s.cpu.rows;
+  const cpuOf = (row) => c[row]['µs per message'];
+  const floorCpu = cpuOf('floor: LPUSH + PUBLISH + SET, pipelined');
+  const registerP50 = s.register.rows['native registerSession'].p50;
   const targets = [
-    ['one in flight: native p50 ≤ 1.6 × Redis floor', s.single.rows.native.p50 / s.single.rows['Redis floor'].p50, (r) => r <= 1.6, (r) => `${r.toFixed(2)} ×`],
+    ['Redis CPU, 64 in flight: native ≤ 1/8 of baseline', cpuOf('baseline, routeMessage, 64 in flight') / cpuOf('native, routeMessage, 64 in flight'), (r) => r >= 8, (r) => `1/${r.toFixed(1)}`],
+    ['Redis CPU, 256 in flight: native ≤ 1/8 of baseline', cpuOf('baseline, routeMessage, 256 in flight') / cpuOf('native, routeMessage, 256 in flight'), (r) => r >= 8, (r) => `1/${r.toFixed(1)}`],
+    ['Redis CPU, batches: native ≤ 1/12 of baseline (64 in flight)', cpuOf('baseline, routeMessage, 64 in flight') / cpuOf('native, routeMessages, 1,000 per call'), (r) => r >= 12, (r) => `1/${r.toFixed(1)}`],
+    ['Redis CPU, 64 in flight: native ≤ 2 × floor', cpuOf('native, routeMessage, 64 in flight') / floorCpu, (r) => r <= 2, (r) => `${r.toFixed(2)} ×`],
+    ['Redis CPU, 256 in flight: native ≤ 2 × floor', cpuOf('native, routeMessage, 256 in flight') / floorCpu, (r) => r <= 2, (r) => `${r.toFixed(2)} ×`],
+    ['Redis CPU, batches: native ≤ 2 × floor', cpuOf('native, routeMessages, 1,000 per call') / floorCpu, (r) => r <= 2, (r) => `${r.toFixed(2)} ×`],
+    ['Redis CPU, drain: native ≤ 2 × floor', cpuOf('native, drain of 10,000') / floorCpu, (r) => r <= 2, (r) => `${r.toFixed(2)} ×`],
+    ['one in flight: native p50 ≤ 0.8 × BullMQ Queue.add p50', s.single.rows.native.p50 / s.single.rows['BullMQ Queue.add'].p50, (r) => r <= 0.8, (r) => `${r.toFixed(2)} ×`],
+    ['one in flight: native p50 ≤ 1.4 × Redis floor', s.single.rows.native.p50 / s.single.rows['Redis floor'].p50, (r) => r <= 1.4, (r) => `${r.toFixed(2)} ×`],
     ['one in flight: native p50 ≥ 5 × lower than baseline', s.single.rows.baseline.p50 / s.single.rows.native.p50, (r) => r >= 5, (r) => `${r.toFixed(2)} ×`],
     ['256 in flight: native ≥ 8 × baseline (no listener)', s.inFlight.rows['native, no listener'].rate / s.inFlight.rows.baseline.rate, (r) => r >= 8, (r) => `${r.toFixed(2)} ×`],
     ['256 in flight: native ≥ 8 × baseline (with listener)', s.inFlight.rows['native, message.routed listener'].rate / s.inFlight.rows.baseline.rate, (r) => r >= 8, (r) => `${r.toFixed(2)} ×`],
     ['batch: routeMessages ≥ 60 % of the pipelined floor', s.batch.rows['native routeMessages'].rate / s.batch.rows['Redis floor (route script, pipelined)'].rate, (r) => r >= 0.6, (r) => `${(r * 100).toFixed(0)} %`],
     ['drain: native ≥ 50 × baseline rate', s.drain.rows.native.rate / s.drain.rows.baseline.rate, (r) => r >= 50, (r) => `${r.toFixed(1)} ×`],
     ['drain: the daemon gets all 10,000 in order', s.drain.rows.native.received, (r) => r === 10_000, (r) => String(r)],
+    ['drain keeping pace with its daemon: ≥ 50,000 /s', s.pace.rows.native.rate, (r) => r >= 50_000, (r) => `${Math.round(r).toLocaleString('en-US')} /s`],
+    ['drain keeping pace: the daemon gets all 10,000 in order', s.pace.rows.native.received, (r) => r === 10_000, (r) => String(r)],
+    ['heartbeat, drain paced: p99 ≤ 2 × registerSession p50', s.register.rows['native updateSessionActivity, drain paced by a full daemon list'].p99 / registerP50, (r) => r <= 2, (r) => `${r.toFixed(2)} ×`],
+    ['heartbeat, drain keeping pace: p99 ≤ 2 × registerSession p50', s.register.rows['native updateSessionActivity, drain keeping pace with its daemon'].p99 / registerP50, (r) => r <= 2, (r) => `${r.toFixed(2)} ×`],
     ['memory: ≤ 500 bytes per queued message', s.memory.rows['native, per queued message (100-byte content)'].bytes, (r) => r <= 500, (r) => `${r} B`],
     ['memory: ≤ 200 bytes per session', s.memory.rows['native, per session'].bytes, (r) => r <= 200, (r) => `${r} B`],
   ];
@@ -286,7 +462,7 @@ async function main() {
     }
   }
   console.log('\ntargets');
-  for (const t of results.targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'}  ${t.target.padEnd(54)} ${t.reached}`);
+  for (const t of results.targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'}  ${t.target.padEnd(62)} ${t.reached}`);
 
   fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   fs.writeFileSync(path.join(__dirname, 'results.svg'), drawChart(results));

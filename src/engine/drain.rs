@@ -39,15 +39,27 @@ impl<S: Store> Router<S> {
         self.drain(orchestrator_id, Pace::HandOff).await
     }
 
-    /// Drains in the background (after a route found a backlog ahead of it, a heartbeat, or the
-    /// ticker found one due); never waits. If a drain of that orchestrator is already running
-    /// here, it is asked to look once more instead (and woken if a full daemon list paces it), so a
-    /// burst of pending routes does not pile up one waiting drain each.
+    /// Drains in the background (after a route found a backlog ahead of it, or the ticker found
+    /// one due); never waits. If a drain of that orchestrator is already running here, it is
+    /// asked to look once more instead, so a burst of pending routes does not pile up one waiting
+    /// drain each (nor, while the daemon list is full, one look each).
     pub(super) fn drain_later(self: &Arc<Self>, orchestrator_id: &str) {
+        self.drain_in_background(orchestrator_id, false);
+    }
+
+    /// [`Router::drain_later`] for a heartbeat: the daemon is alive and likely made room, so a
+    /// drain waiting on its full list is woken to look at once.
+    pub(super) fn drain_after_heartbeat(self: &Arc<Self>, orchestrator_id: &str) {
+        self.drain_in_background(orchestrator_id, true);
+    }
+
+    fn drain_in_background(self: &Arc<Self>, orchestrator_id: &str, wake: bool) {
         let slot = self.drains.slot(orchestrator_id);
         if slot.lock.try_lock().is_err() {
             slot.again.store(true, Ordering::Release);
-            slot.wake.notify_one();
+            if wake {
+                slot.wake.notify_one();
+            }
             return;
         }
         let router = Arc::clone(self);
@@ -274,8 +286,8 @@ impl<S: Store> Router<S> {
                 if idle_waited >= Duration::from_millis(self.config.drain_interval_ms) {
                     break Ok(());
                 }
-                // A heartbeat (or another drain request) while waiting says the daemon is taking
-                // events: look again at once, and start the waits over.
+                // A heartbeat while waiting says the daemon is alive and taking events: look again
+                // at once, and start the waits over.
                 tokio::select! {
                     () = tokio::time::sleep(full_wait) => {
                         idle_waited += full_wait;

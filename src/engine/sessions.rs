@@ -111,7 +111,7 @@ impl<S: Store> Router<S> {
         // The backlog is drained in the background (a drain already running is woken): a
         // heartbeat never waits for a drain, which a full daemon list may pace for drainIntervalMs.
         if touched.queue_length > 0 && active {
-            self.drain_later(orchestrator_id);
+            self.drain_after_heartbeat(orchestrator_id);
         }
         Ok(())
     }

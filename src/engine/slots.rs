@@ -44,8 +44,8 @@ impl DrainSlots {
 pub(super) struct DrainSlot {
     pub(super) lock: tokio::sync::Mutex<()>,
     pub(super) again: AtomicBool,
-    /// Cuts short the wait of a drain paced by a full daemon list: a heartbeat or another drain
-    /// request says the daemon is taking events, so the list is looked at again at once.
+    /// Cuts short the wait of a drain paced by a full daemon list: a heartbeat says the daemon is
+    /// alive and taking events, so the list is looked at again at once.
     pub(super) wake: tokio::sync::Notify,
     /// Drains of this orchestrator that failed in a row (kept while a retry waits, which holds
     /// the slot).

@@ -63,6 +63,8 @@ async fn a_heartbeat_drains_messages_queued_while_the_session_was_active() {
 
     h.router.touch_session("orch-1", None).await.unwrap();
 
+    // In the background: a heartbeat never waits for a drain.
+    h.wait_for(1, |event| matches!(event, Event::QueueProcessingCompleted { .. })).await;
     assert_eq!(h.delivered("daemon-1").await, ["m1"]);
     assert_eq!(h.depth("orch-1").await, 0);
 }

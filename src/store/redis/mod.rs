@@ -47,6 +47,8 @@ pub struct RedisStore {
     keys: Keys,
     limits: StoreLimits,
     scripts: &'static Scripts,
+    /// When each daemon list's TTL was last refreshed by a route (see [`calls::ListTtl`]).
+    list_ttl: calls::ListTtl,
     /// Carries routes when set (the binding's JS-thread connection); everything else, and routes
     /// without it, go through `connection`.
     pipe: Option<Arc<Pipe>>,
@@ -81,6 +83,7 @@ impl RedisStore {
             sweep_token: sweep::token(),
             closed: false.into(),
             scripts: Scripts::shared(keys.is_cluster()),
+            list_ttl: calls::ListTtl::default(),
             keys,
             limits,
             pipe,
@@ -89,7 +92,7 @@ impl RedisStore {
 
     /// The builders of this store's script calls.
     fn calls(&self) -> Calls<'_> {
-        Calls { keys: &self.keys, limits: &self.limits, scripts: self.scripts }
+        Calls { keys: &self.keys, limits: &self.limits, scripts: self.scripts, list_ttl: &self.list_ttl }
     }
 
     /// Runs a drain or receipt step that delivers to `daemons` (if any); on a cluster, with the
@@ -380,7 +383,6 @@ mod tests {
 
     #[test]
     fn packed_route_calls_are_byte_for_byte_what_redis_rs_packs() {
-        let store = store();
         let requests = [request("m1", None), request("m2", Some(("{\"r\":1}", 42)))];
         let copies = [BroadcastCopy { session_id: "s2".into(), daemon_id: "d2".into(), event: "{\"id\":\"evt2\"}".into() }];
         let broadcast = RouteRequest { copies: &copies, ..request("m3", None) };
@@ -391,10 +393,12 @@ mod tests {
             (std::slice::from_ref(&broadcast), RouteScript::Broadcast),
         ];
         for (requests, kind) in calls {
-            assert_eq!(store.calls().route_packed(requests, kind), store.calls().route_cmd(requests, kind, None).get_packed_command());
+            // Two stores alike: the first route to a daemon asks for its list's TTL, the next do not.
+            let (store, other) = (self::store(), self::store());
+            assert_eq!(store.calls().route_packed(requests, kind), other.calls().route_cmd(requests, kind, None).get_packed_command());
         }
-        let single = String::from_utf8(store.calls().route_packed(&requests[..1], RouteScript::Single)).unwrap();
-        assert!(single.starts_with("*34\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
+        let single = String::from_utf8(self::store().calls().route_packed(&requests[..1], RouteScript::Single)).unwrap();
+        assert!(single.starts_with("*38\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
         assert!(single.contains("\r\n$25\r\np:routing:session:orch_é\r\n"), "{single}");
         assert!(single.contains("\r\n$15\r\ndaemon:d:events\r\n"), "{single}");
     }

@@ -16,8 +16,24 @@ local KEY = {session = 1, queue = 2, marker = 3, daemon = 4, due = 5, inflight =
 local ARG = {orchestrator = 1, session = 2, daemon = 3, event = 4, marker = 5, channel = 6, item = 7,
   max_events = 8, max_queue = 9, queueing = 10, marker_ttl = 11, list_ttl = 12, item_expiry = 13, now = 14,
   dedupe = 15, queue_key_expiry = 16, receipts = 17, record = 18, deadline = 19, message_id = 20,
-  queue_only = 21, level = 22}
-local MESSAGE_KEYS, MESSAGE_ARGS = 11, 22
+  queue_only = 21, level = 22, refresh = 23}
+local MESSAGE_KEYS, MESSAGE_ARGS = 11, 23
+
+-- The grouped layout of route.lua and route_batch.lua, which sends what a call's messages share
+-- once: a message's keys and arguments (KEY, ARG above) are its group's, the call's and its own.
+-- A group is the messages of one call to one orchestrator through one expected session at one
+-- moment (src/store/redis/calls/route.rs groups them).
+-- KEYS: each group's GROUP_KEY (8, or 10 with the session set and records), then each message's
+--       delivered marker
+-- ARGV: 1 message count n, 2 group count g, then SHARED_ARG, then each group's GROUP_ARG, then
+--       each message's MESSAGE_ARG (positions counted from where each starts)
+local GROUP_KEY = {session = 1, queue = 2, daemon = 3, due = 4, inflight = 5, receipts = 6, queue_high = 7,
+  queue_low = 8, sessions = 9, records = 10}
+local SHARED_ARG = {max_events = 3, max_queue = 4, queueing = 5, marker_ttl = 6, list_ttl = 7}
+local GROUP_ARG = {orchestrator = 1, session = 2, daemon = 3, marker = 4, channel = 5, item_expiry = 6, now = 7,
+  dedupe = 8, queue_key_expiry = 9, receipts = 10, deadline = 11, queue_only = 12, refresh = 13}
+local MESSAGE_ARG = {group = 1, event = 2, item = 3, record = 4, message_id = 5, level = 6}
+local SHARED_ARGS, GROUP_ARGS, GROUP_MESSAGE_ARGS = 7, 13, 6
 
 -- The commands routing may call (see refused in lib/acl.lua).
 local ROUTE_COMMANDS = {'get', 'set', 'del', 'llen', 'lpos', 'lpop', 'rpush', 'lpush', 'pexpiretime',
@@ -101,7 +117,9 @@ local function route_message(k, a)
     return redis.error_reply(pushed.err)
   end
   routed_lengths[daemon] = routed_lengths[daemon] + 1
-  routed_pushed[daemon] = a[ARG.list_ttl]
+  -- The list's TTL (a day by default) is refreshed when the router asks, about once a second per
+  -- daemon, and always by the push that created the list.
+  if a[ARG.refresh] == '1' or pushed == 1 then routed_pushed[daemon] = a[ARG.list_ttl] end
   announce(a[ARG.channel], a[ARG.event])
   track_route_receipt(k, a)
   return {'delivered', a[ARG.session]}
@@ -115,4 +133,40 @@ end
 
 local function finish_routes()
   for key, ttl in pairs(routed_pushed) do redis.call('EXPIRE', key, ttl) end
+end
+
+-- read_route_call: the grouped layout's call: `n` messages, each group's keys and arguments as
+-- route_message takes them (`k`, `a`; each message's own go in when it is routed) and the daemon
+-- channels the call may publish on. Reads no key.
+local function read_route_call()
+  local n, g = tonumber(ARGV[1]), tonumber(ARGV[2])
+  local group_keys = (#KEYS - n) / g
+  local groups, channels = {}, {}
+  for j = 0, g - 1 do
+    local k, a = {}, {}
+    for name, at in pairs(GROUP_KEY) do
+      if at <= group_keys then k[KEY[name]] = KEYS[group_keys * j + at] end
+    end
+    for name, at in pairs(SHARED_ARG) do a[ARG[name]] = ARGV[at] end
+    local base = SHARED_ARGS + GROUP_ARGS * j
+    for name, at in pairs(GROUP_ARG) do a[ARG[name]] = ARGV[base + at] end
+    add_channel(channels, a[ARG.daemon], a[ARG.channel])
+    groups[j + 1] = {k, a}
+  end
+  return {n = n, groups = groups, channels = channels, markers = group_keys * g,
+    messages = SHARED_ARGS + GROUP_ARGS * g}
+end
+
+-- route_nth: routes message `i` (from 0) of a call read by read_route_call, as route_message.
+local function route_nth(call, i)
+  local at = call.messages + GROUP_MESSAGE_ARGS * i
+  local group = call.groups[tonumber(ARGV[at + MESSAGE_ARG.group])]
+  local k, a = group[1], group[2]
+  k[KEY.marker] = KEYS[call.markers + i + 1]
+  a[ARG.event] = ARGV[at + MESSAGE_ARG.event]
+  a[ARG.item] = ARGV[at + MESSAGE_ARG.item]
+  a[ARG.record] = ARGV[at + MESSAGE_ARG.record]
+  a[ARG.message_id] = ARGV[at + MESSAGE_ARG.message_id]
+  a[ARG.level] = ARGV[at + MESSAGE_ARG.level]
+  return route_message(k, a)
 end

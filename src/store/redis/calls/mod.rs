@@ -5,7 +5,7 @@
 
 mod route;
 
-pub(super) use self::route::ROUTE_BATCH;
+pub(super) use self::route::{ListTtl, ROUTE_BATCH};
 use super::scripts::Scripts;
 use crate::store::keys::{Key, Keys};
 use crate::store::{DrainAction, DrainStep, Priority, ReceiptAction, ReceiptStep, RequeueStep, StoreLimits, QUEUE_KEY_GRACE_MS};
@@ -19,6 +19,8 @@ pub(super) struct Calls<'s> {
     pub keys: &'s Keys,
     pub limits: &'s StoreLimits,
     pub scripts: &'static Scripts,
+    /// When each daemon list's TTL was last refreshed by a route.
+    pub list_ttl: &'s ListTtl,
 }
 
 impl Calls<'_> {

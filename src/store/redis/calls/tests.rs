@@ -1,5 +1,5 @@
 //! The tests of the calls' layout: the positions the Lua scripts name and the calls write agree.
-use super::route::{ROUTE_ARGS, ROUTE_KEYS, TARGET_ARGS};
+use super::route::{GROUP_ARGS, GROUP_KEYS, MESSAGE_ARGS, ROUTE_ARGS, ROUTE_KEYS, SHARED_ARGS, TARGET_ARGS};
 use super::*;
 use crate::store::RouteRequest;
 
@@ -72,6 +72,24 @@ fn the_route_calls_name_the_positions_lib_route_lua_names() {
     assert_eq!(lua_number(lib, "MESSAGE_KEYS"), ROUTE_KEYS.len());
     assert_eq!(lua_number(lib, "MESSAGE_ARGS"), ROUTE_ARGS.len());
     assert_eq!(lua_number(include_str!("../../lua/route_broadcast.lua"), "TARGET_ARGS"), TARGET_ARGS);
+
+    // The grouped layout: the message and group counts, then the shared arguments.
+    agree(&lua_table(lib, "GROUP_KEY"), &GROUP_KEYS, 1, None);
+    agree(&lua_table(lib, "SHARED_ARG"), &SHARED_ARGS, 3, None);
+    agree(&lua_table(lib, "GROUP_ARG"), &GROUP_ARGS, 1, None);
+    agree(&lua_table(lib, "MESSAGE_ARG"), &MESSAGE_ARGS, 1, None);
+    assert_eq!(lua_number(lib, "SHARED_ARGS"), 2 + SHARED_ARGS.len());
+    assert_eq!(lua_number(lib, "GROUP_ARGS"), GROUP_ARGS.len());
+    assert_eq!(lua_number(lib, "GROUP_MESSAGE_ARGS"), MESSAGE_ARGS.len());
+    // ... which give route_message every key and argument it takes (KEY, ARG), each once.
+    let mut keys: Vec<&str> = GROUP_KEYS.iter().copied().chain(["marker"]).collect();
+    let mut args: Vec<&str> = SHARED_ARGS.iter().chain(&GROUP_ARGS).chain(&MESSAGE_ARGS[1..]).copied().collect();
+    keys.sort_unstable();
+    args.sort_unstable();
+    let (mut all_keys, mut all_args) = (ROUTE_KEYS.to_vec(), ROUTE_ARGS.to_vec());
+    all_keys.sort_unstable();
+    all_args.sort_unstable();
+    assert_eq!((keys, args), (all_keys, all_args));
 }
 
 #[test]
@@ -142,7 +160,7 @@ fn limits(multiple_sessions: bool) -> StoreLimits {
 fn each_call_sends_as_many_keys_and_arguments_as_its_names_count() {
     let keys = Keys::new("p:");
     let limits = limits(true);
-    let calls = Calls { keys: &keys, limits: &limits, scripts: Scripts::shared(false) };
+    let calls = Calls { keys: &keys, limits: &limits, scripts: Scripts::shared(false), list_ttl: &ListTtl::default() };
     let copies = vec![("s2", "d2")];
     let (c, n) = (copies.len(), 2);
     let deliver = || DrainAction::Deliver { message_id: "m".into(), event: "e".into(), marker: "k".into(), receipt: "r".into(), copies: vec!["e2".into()] };
@@ -176,7 +194,7 @@ fn each_call_sends_as_many_keys_and_arguments_as_its_names_count() {
 
     for multiple in [false, true] {
         let limits = self::limits(multiple);
-        let calls = Calls { keys: &keys, limits: &limits, scripts: Scripts::shared(false) };
+        let calls = Calls { keys: &keys, limits: &limits, scripts: Scripts::shared(false), list_ttl: &ListTtl::default() };
         let request = RouteRequest {
             orchestrator_id: "o",
             message_id: "m",
@@ -193,8 +211,15 @@ fn each_call_sends_as_many_keys_and_arguments_as_its_names_count() {
             receipt: None,
             copies: &[],
         };
-        let route_keys = if multiple { ROUTE_KEYS.len() } else { ROUTE_KEYS.len() - 2 };
+        let group_keys = if multiple { GROUP_KEYS.len() } else { GROUP_KEYS.len() - 2 };
         let packed = calls.route_packed(std::slice::from_ref(&request), crate::store::redis::scripts::RouteScript::Single);
-        assert_eq!(sent(&packed), route_keys + ROUTE_ARGS.len());
+        assert_eq!(sent(&packed), group_keys + 1 + 2 + SHARED_ARGS.len() + GROUP_ARGS.len() + MESSAGE_ARGS.len());
+        // Three messages to one orchestrator and one to another: two groups, written once each.
+        let other = RouteRequest { orchestrator_id: "o2", ..request.clone() };
+        let requests = [request.clone(), request.clone(), other, request.clone()];
+        let packed = calls.route_packed(&requests, crate::store::redis::scripts::RouteScript::Batch);
+        assert_eq!(sent(&packed), 2 * group_keys + 4 + 2 + SHARED_ARGS.len() + 2 * GROUP_ARGS.len() + 4 * MESSAGE_ARGS.len());
+        let text = String::from_utf8_lossy(&packed);
+        assert_eq!(text.matches("p:routing:queue:o\r").count() + text.matches("p:routing:queue:o2\r").count(), 2, "{text}");
     }
 }

@@ -220,12 +220,14 @@ async function main() {
     const event = JSON.stringify({ id: 'evt_1_00000000', type: 'message.received', daemonId: 'daemon_on', orchestratorId: 'orch_on', payload: { messageId: 'm', channelId: 'chan', content: CONTENT, authorId: 'user', timestamp: new Date(now).toISOString() }, timestamp: new Date(now).toISOString(), requiresAck: true, priority: 2 });
     const item = JSON.stringify({ messageId: 'm', channelId: 'chan', authorId: 'user', content: CONTENT, createdAt: new Date(now).toISOString(), queuedAt: new Date(now).toISOString() });
     const marker = JSON.stringify({ sessionId: 'sess', deliveredAt: new Date(now).toISOString() });
+    // The grouped layout (lib/route.lua's read_route_call): one message in one group.
     const floor = redisBenchmark(port, ['-c', '1', '-P', '1000', '-n', String(20_000 * SCALE), '-r', '100000000',
-      'EVALSHA', routeSha, '9', 'bench:n:routing:session:orch_on', 'bench:f:routing:queue:orch_on', 'bench:f:routing:delivered:__rand_int__',
-      'bench:f:daemon:events:daemon_on', 'bench:f:routing:pending', 'bench:f:routing:inflight:orch_on', 'bench:f:routing:receipts:orch_on',
-      'bench:f:routing:queue-high:orch_on', 'bench:f:routing:queue-low:orch_on',
-      'orch_on', 'sess', 'daemon_on', event, marker, 'daemon:daemon_on:events', item, '1000000000', '1000000', '1', '3600', '86400',
-      String(now + 86_400_000), String(now), '0', String(now + 90_000_000), '0', '', '0', 'm__rand_int__', '0', '2']);
+      'EVALSHA', routeSha, '9', 'bench:n:routing:session:orch_on', 'bench:f:routing:queue:orch_on', 'bench:f:daemon:events:daemon_on',
+      'bench:f:routing:pending', 'bench:f:routing:inflight:orch_on', 'bench:f:routing:receipts:orch_on',
+      'bench:f:routing:queue-high:orch_on', 'bench:f:routing:queue-low:orch_on', 'bench:f:routing:delivered:__rand_int__',
+      '1', '1', '1000000000', '1000000', '1', '3600', '86400',
+      'orch_on', 'sess', 'daemon_on', marker, 'daemon:daemon_on:events', String(now + 86_400_000), String(now), '0', String(now + 90_000_000), '0', '0', '0', '0',
+      '1', event, item, '', 'm__rand_int__', '2']);
     floorBatch.push(floor.rps);
     await admin.del('bench:f:daemon:events:daemon_on');
   }

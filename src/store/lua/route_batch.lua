@@ -1,6 +1,6 @@
 -- route_batch: routes many messages in order, each exactly as route.lua would, in one call (one
 -- atomic step for the whole batch).
--- KEYS and ARGV: the grouped layout of lib/route.lua (read_route_call)
+-- KEYS and ARGV: the grouped layout of lib/route_grouped.lua (read_route_call)
 -- Returns: for each message, the length of its reply followed by the reply (as route.lua's)
 local call = read_route_call()
 local denied = refused('route', ROUTE_COMMANDS, call.channels)

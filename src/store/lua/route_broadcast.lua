@@ -2,10 +2,10 @@
 -- the daemon of every living active session of its orchestrator (each daemon once), or queues it,
 -- in one atomic step for the whole batch (so that a batch keeps its order however the sessions
 -- change around it).
--- KEYS: per message, 11 (MESSAGE_KEYS) as lib/route.lua's KEY names them (daemon is the primary
---       session's daemon list), then the daemon list of each of its c other target sessions
--- ARGV: 1 message count n, then per message: c, 23 (MESSAGE_ARGS) as lib/route.lua's ARG names
---       them (session, daemon, event, channel: the primary's), then 4 (TARGET_ARGS) per other target:
+-- KEYS: per message, 11 (MESSAGE_KEYS) as route.lua's (4 is the primary session's daemon list),
+--       then the daemon list of each of its c other target sessions
+-- ARGV: 1 message count n, then per message: c, 23 (MESSAGE_ARGS) as route.lua's (2, 3, 4, 6: the
+--       primary's session, daemon, event and channel), then 4 (TARGET_ARGS) per other target:
 --       sessionId, daemonId, daemon event JSON, channel
 -- Returns: for each message, the length of its reply followed by the reply: as route.lua's, with
 --          the other sessions' ids after the primary's in 'delivered', and every target session's

@@ -40,7 +40,7 @@ struct Delivering {
 // when it calls it (Redis refuses a nonexistent global); the tests below check every script.
 const ROUTE: Delivering = delivering!(["acl.lua", "outbox.lua", "queue.lua", "due_index.lua", "sessions.lua", "route.lua"], "route.lua");
 const ROUTE_BATCH: Delivering =
-    delivering!(["acl.lua", "outbox.lua", "queue.lua", "due_index.lua", "sessions.lua", "route.lua"], "route_batch.lua");
+    delivering!(["acl.lua", "outbox.lua", "queue.lua", "due_index.lua", "sessions.lua", "route.lua", "route_grouped.lua"], "route_batch.lua");
 const ROUTE_BROADCAST: Delivering = delivering!(
     ["acl.lua", "outbox.lua", "queue.lua", "due_index.lua", "sessions.lua", "broadcast.lua", "route.lua", "route_broadcast.lua"],
     "route_broadcast.lua"

@@ -1,15 +1,16 @@
--- lib/route.lua: routing one message (route_message), as route.lua, route_batch.lua and
--- route_broadcast.lua (with lib/route_broadcast.lua) do: its keys and arguments by name, the
--- commands routing may call, and finish_routes, which every script that routes calls last.
+-- lib/route.lua: routing one message (route_message), as route.lua, route_batch.lua (with
+-- lib/route_grouped.lua) and route_broadcast.lua (with lib/route_broadcast.lua) do: its keys
+-- and arguments by name, the commands routing may call, and finish_routes, which every script
+-- that routes calls last.
 -- Takes lib/outbox.lua, lib/queue.lua, lib/due_index.lua, lib/sessions.lua.
 -- Within one script call, sessions and list lengths are read once and then tracked (nothing
 -- else can change them during the call), and each daemon list's TTL is refreshed once, by
 -- finish_routes().
 local routed_sessions, routed_lengths, routed_pushed = {}, {}, {}
 
--- A message's keys and arguments, by position: route.lua's KEYS and ARGV (route_batch.lua and
--- route_broadcast.lua pass each message's in the same order, MESSAGE_KEYS and MESSAGE_ARGS of
--- them). src/store/redis/calls/route.rs writes them in this order (ROUTE_KEYS and ROUTE_ARGS
+-- A message's keys and arguments, by position: route.lua's KEYS and ARGV (route_broadcast.lua
+-- passes each message's in the same order, MESSAGE_KEYS and MESSAGE_ARGS of them; route_batch.lua
+-- fills them from its grouped layout, lib/route_grouped.lua). src/store/redis/calls/route.rs writes them in this order (ROUTE_KEYS and ROUTE_ARGS
 -- there). `sessions` and `records` only with several sessions per orchestrator.
 local KEY = {session = 1, queue = 2, marker = 3, daemon = 4, due = 5, inflight = 6, receipts = 7,
   queue_high = 8, queue_low = 9, sessions = 10, records = 11}
@@ -19,21 +20,6 @@ local ARG = {orchestrator = 1, session = 2, daemon = 3, event = 4, marker = 5, c
   queue_only = 21, level = 22, refresh = 23}
 local MESSAGE_KEYS, MESSAGE_ARGS = 11, 23
 
--- The grouped layout of route.lua and route_batch.lua, which sends what a call's messages share
--- once: a message's keys and arguments (KEY, ARG above) are its group's, the call's and its own.
--- A group is the messages of one call to one orchestrator through one expected session at one
--- moment (src/store/redis/calls/route.rs groups them).
--- KEYS: each group's GROUP_KEY (8, or 10 with the session set and records), then each message's
---       delivered marker
--- ARGV: 1 message count n, 2 group count g, then SHARED_ARG, then each group's GROUP_ARG, then
---       each message's MESSAGE_ARG (positions counted from where each starts)
-local GROUP_KEY = {session = 1, queue = 2, daemon = 3, due = 4, inflight = 5, receipts = 6, queue_high = 7,
-  queue_low = 8, sessions = 9, records = 10}
-local SHARED_ARG = {max_events = 3, max_queue = 4, queueing = 5, marker_ttl = 6, list_ttl = 7}
-local GROUP_ARG = {orchestrator = 1, session = 2, daemon = 3, marker = 4, channel = 5, item_expiry = 6, now = 7,
-  dedupe = 8, queue_key_expiry = 9, receipts = 10, deadline = 11, queue_only = 12, refresh = 13}
-local MESSAGE_ARG = {group = 1, event = 2, item = 3, record = 4, message_id = 5, level = 6}
-local SHARED_ARGS, GROUP_ARGS, GROUP_MESSAGE_ARGS = 7, 13, 6
 
 -- The commands routing may call (see refused in lib/acl.lua).
 local ROUTE_COMMANDS = {'get', 'set', 'del', 'llen', 'lpos', 'lpop', 'rpush', 'lpush', 'pexpiretime',
@@ -133,40 +119,4 @@ end
 
 local function finish_routes()
   for key, ttl in pairs(routed_pushed) do redis.call('EXPIRE', key, ttl) end
-end
-
--- read_route_call: the grouped layout's call: `n` messages, each group's keys and arguments as
--- route_message takes them (`k`, `a`; each message's own go in when it is routed) and the daemon
--- channels the call may publish on. Reads no key.
-local function read_route_call()
-  local n, g = tonumber(ARGV[1]), tonumber(ARGV[2])
-  local group_keys = (#KEYS - n) / g
-  local groups, channels = {}, {}
-  for j = 0, g - 1 do
-    local k, a = {}, {}
-    for name, at in pairs(GROUP_KEY) do
-      if at <= group_keys then k[KEY[name]] = KEYS[group_keys * j + at] end
-    end
-    for name, at in pairs(SHARED_ARG) do a[ARG[name]] = ARGV[at] end
-    local base = SHARED_ARGS + GROUP_ARGS * j
-    for name, at in pairs(GROUP_ARG) do a[ARG[name]] = ARGV[base + at] end
-    add_channel(channels, a[ARG.daemon], a[ARG.channel])
-    groups[j + 1] = {k, a}
-  end
-  return {n = n, groups = groups, channels = channels, markers = group_keys * g,
-    messages = SHARED_ARGS + GROUP_ARGS * g}
-end
-
--- route_nth: routes message `i` (from 0) of a call read by read_route_call, as route_message.
-local function route_nth(call, i)
-  local at = call.messages + GROUP_MESSAGE_ARGS * i
-  local group = call.groups[tonumber(ARGV[at + MESSAGE_ARG.group])]
-  local k, a = group[1], group[2]
-  k[KEY.marker] = KEYS[call.markers + i + 1]
-  a[ARG.event] = ARGV[at + MESSAGE_ARG.event]
-  a[ARG.item] = ARGV[at + MESSAGE_ARG.item]
-  a[ARG.record] = ARGV[at + MESSAGE_ARG.record]
-  a[ARG.message_id] = ARGV[at + MESSAGE_ARG.message_id]
-  a[ARG.level] = ARGV[at + MESSAGE_ARG.level]
-  return route_message(k, a)
 end

@@ -14,7 +14,7 @@ use crate::store::{RouteRequest, QUEUE_KEY_GRACE_MS};
 pub(super) const ROUTE_KEYS: [&str; 11] =
     ["session", "queue", "marker", "daemon", "due", "inflight", "receipts", "queue_high", "queue_low", "sessions", "records"];
 
-/// A message's arguments by name, in the order `route_args` writes them for route_broadcast.lua:
+/// A message's arguments by name, in the order `route_args` writes them: route.lua's ARGV, and
 /// lib/route.lua's ARG.
 pub(super) const ROUTE_ARGS: [&str; 23] = [
     "orchestrator",
@@ -42,10 +42,10 @@ pub(super) const ROUTE_ARGS: [&str; 23] = [
     "refresh",
 ];
 
-/// The grouped layout of route.lua and route_batch.lua (lib/route.lua's read_route_call): what the
+/// The grouped layout of route_batch.lua (lib/route_grouped.lua's read_route_call): what the
 /// messages of one call share is written once. A group is the requests of one call that share
-/// everything but the message ([`same_group`]); its keys by name, in the order written (lib/route.lua's
-/// GROUP_KEY; the last two only with several sessions per orchestrator).
+/// everything but the message ([`same_group`]); its keys by name, in the order written
+/// (GROUP_KEY; the last two only with several sessions per orchestrator).
 pub(super) const GROUP_KEYS: [&str; 10] = ["session", "queue", "daemon", "due", "inflight", "receipts", "queue_high", "queue_low", "sessions", "records"];
 
 /// The arguments after the message and group counts, shared by the whole call (SHARED_ARG).
@@ -191,7 +191,8 @@ impl ListTtl {
 
 impl Calls<'_> {
     /// Writes route_broadcast.lua's keys and arguments for one request (see lib/route.lua's KEY and ARG).
-    fn route_args(&self, out: &mut impl Args, r: &RouteRequest<'_>) {
+    /// `refresh`: whether the route refreshes its daemon list's TTL (see [`ListTtl`]).
+    fn route_args(&self, out: &mut impl Args, r: &RouteRequest<'_>, refresh: bool) {
         let k = self.keys;
         let l = self.limits;
         out.arg(&k.parts(Key::Session, r.orchestrator_id));
@@ -231,7 +232,7 @@ impl Calls<'_> {
         out.arg(&[r.message_id.as_bytes()]);
         out.arg(&[flag(r.queue_only).as_bytes()]);
         out.int(level(r.priority));
-        out.arg(&[b"1"]);
+        out.arg(&[flag(refresh).as_bytes()]);
     }
 
     /// Writes the grouped layout's keys and arguments for `requests` (see lib/route.lua's
@@ -321,7 +322,7 @@ impl Calls<'_> {
     fn route_call(&self, out: &mut impl Args, requests: &[RouteRequest<'_>], kind: RouteScript, extras: Option<&Extras>) {
         out.arg(&[b"EVALSHA"]);
         out.arg(&[self.scripts.route(kind).0.get_hash().as_bytes()]);
-        if kind != RouteScript::Broadcast {
+        if kind == RouteScript::Batch {
             let g = groups(requests).0.len();
             let group_keys = if self.limits.multiple_sessions { GROUP_KEYS.len() } else { GROUP_KEYS.len() - 2 };
             out.int((g * group_keys + requests.len() + 2 * usize::from(extras.is_some())) as i64);
@@ -333,8 +334,10 @@ impl Calls<'_> {
         out.int((route_keys * requests.len() + copies + 2 * usize::from(extras.is_some())) as i64);
         // Keys come first, then arguments: write every request's keys, then every request's
         // arguments (broadcast: each request's other targets right after its own).
+        // Broadcast routing refreshes every list it pushes to; a single route, about once a second.
+        let refresh: Vec<bool> = requests.iter().map(|r| kind == RouteScript::Broadcast || self.list_ttl.due(r.daemon_id, r.now_ms)).collect();
         for r in requests {
-            self.route_args(&mut Select { out: &mut *out, range: 0..route_keys, at: 0 }, r);
+            self.route_args(&mut Select { out: &mut *out, range: 0..route_keys, at: 0 }, r, false);
             for copy in r.copies {
                 out.arg(&self.keys.target_parts(r.orchestrator_id, &copy.daemon_id));
             }
@@ -343,10 +346,14 @@ impl Calls<'_> {
             out.arg(&[extras.seq_key.as_bytes()]);
             out.arg(&[extras.due_key.as_bytes()]);
         }
-        out.int(requests.len() as i64);
-        for r in requests {
-            out.int(r.copies.len() as i64);
-            self.route_args(&mut Select { out: &mut *out, range: route_keys..route_keys + ROUTE_ARGS.len(), at: 0 }, r);
+        if kind == RouteScript::Broadcast {
+            out.int(requests.len() as i64);
+        }
+        for (r, refresh) in requests.iter().zip(refresh) {
+            if kind == RouteScript::Broadcast {
+                out.int(r.copies.len() as i64);
+            }
+            self.route_args(&mut Select { out: &mut *out, range: route_keys..route_keys + ROUTE_ARGS.len(), at: 0 }, r, refresh);
             for copy in r.copies {
                 out.arg(&[copy.session_id.as_bytes()]);
                 out.arg(&[copy.daemon_id.as_bytes()]);
@@ -362,10 +369,10 @@ impl Calls<'_> {
     /// The route call for `requests`, packed for the pipe.
     pub(in crate::store::redis) fn route_packed(&self, requests: &[RouteRequest<'_>], kind: RouteScript) -> Vec<u8> {
         let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
-        let count = 3 + if kind == RouteScript::Broadcast {
-            (self.route_keys() + ROUTE_ARGS.len() + 1) * requests.len() + 1 + (1 + TARGET_ARGS) * copies
-        } else {
-            self.grouped_count(requests)
+        let count = 3 + match kind {
+            RouteScript::Single => self.route_keys() + ROUTE_ARGS.len(),
+            RouteScript::Broadcast => (self.route_keys() + ROUTE_ARGS.len() + 1) * requests.len() + 1 + (1 + TARGET_ARGS) * copies,
+            RouteScript::Batch => self.grouped_count(requests),
         };
         let size: usize = requests
             .iter()

@@ -74,6 +74,7 @@ fn the_route_calls_name_the_positions_lib_route_lua_names() {
     assert_eq!(lua_number(include_str!("../../lua/route_broadcast.lua"), "TARGET_ARGS"), TARGET_ARGS);
 
     // The grouped layout: the message and group counts, then the shared arguments.
+    let lib = include_str!("../../lua/lib/route_grouped.lua");
     agree(&lua_table(lib, "GROUP_KEY"), &GROUP_KEYS, 1, None);
     agree(&lua_table(lib, "SHARED_ARG"), &SHARED_ARGS, 3, None);
     agree(&lua_table(lib, "GROUP_ARG"), &GROUP_ARGS, 1, None);
@@ -212,7 +213,10 @@ fn each_call_sends_as_many_keys_and_arguments_as_its_names_count() {
             copies: &[],
         };
         let group_keys = if multiple { GROUP_KEYS.len() } else { GROUP_KEYS.len() - 2 };
+        let route_keys = if multiple { ROUTE_KEYS.len() } else { ROUTE_KEYS.len() - 2 };
         let packed = calls.route_packed(std::slice::from_ref(&request), crate::store::redis::scripts::RouteScript::Single);
+        assert_eq!(sent(&packed), route_keys + ROUTE_ARGS.len());
+        let packed = calls.route_packed(std::slice::from_ref(&request), crate::store::redis::scripts::RouteScript::Batch);
         assert_eq!(sent(&packed), group_keys + 1 + 2 + SHARED_ARGS.len() + GROUP_ARGS.len() + MESSAGE_ARGS.len());
         // Three messages to one orchestrator and one to another: two groups, written once each.
         let other = RouteRequest { orchestrator_id: "o2", ..request.clone() };

@@ -44,6 +44,8 @@ async function startPrivateRedis() {
     }
   })();
   await Promise.race([ready, failed]);
+  // A script that exits without stopping it (an error) does not leave the server behind.
+  process.once('exit', () => child.kill('SIGTERM'));
   return {
     url: `redis://127.0.0.1:${port}`,
     stop: () =>

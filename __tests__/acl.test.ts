@@ -125,6 +125,9 @@ async function exercise(url: string): Promise<Exercise> {
 
   // Receipts: acknowledged; overdue, redelivered, then dead-lettered; dead letters requeued.
   const [c, receiptsAdmin] = pair({ ...receipts, retry: { ...retry, maxAttempts: 2 } });
+  // A route that keeps a receipt writes more than one that does not.
+  await receiptsAdmin.registerSession('o9', session('s9', 'd9'));
+  await attempt('route with a receipt', () => c.routeMessage(message('r0'), 'o9'));
   await receiptsAdmin.registerSession('o7', session('s7', 'd7'));
   await receiptsAdmin.routeMessage(message('r1'), 'o7');
   await attempt('acknowledge', () => c.acknowledge('o7', ['r1']));
@@ -170,7 +173,7 @@ describe('least privilege', () => {
     expect(done).toEqual([
       'route', 'batch', 'queue, dropping the oldest', 'register', 'drain', 'heartbeat', 'sessions', 'depth', 'daemon events', 'unregister',
       'register another', 'broadcast', 'broadcast drain', 'named heartbeat', 'unregister one',
-      'acknowledge', 'redeliver and dead-letter', 'dead letters', 'requeue dead letters',
+      'route with a receipt', 'acknowledge', 'redeliver and dead-letter', 'dead letters', 'requeue dead letters',
     ]);
     expect(receipts).toEqual(['redelivered r2', 'dead-lettered r2']);
   });

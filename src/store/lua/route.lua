@@ -18,8 +18,10 @@
 --        | {'full', 'offline'|'pending', queueSize, dropped...} (not queued: everything queued outranks it)
 local channels = {}
 add_channel(channels, ARGV[ARG.daemon], ARGV[ARG.channel])
-local denied = refused('route', ROUTE_COMMANDS, channels)
+-- With several sessions, reading them may promote one (a write): everything is asked first.
+local denied = refused('route', KEYS[KEY.sessions] and ROUTE_COMMANDS or ROUTE_READS, channels)
 if denied then return denied end
+route_all_asked = KEYS[KEY.sessions] ~= nil
 local reply = route_message(KEYS, ARGV)
 finish_routes()
 return reply

@@ -5,6 +5,7 @@
 local call = read_route_call()
 local denied = refused('route', ROUTE_COMMANDS, call.channels)
 if denied then return denied end
+route_all_asked = true
 local replies = {}
 for i = 0, call.n - 1 do append_reply(replies, route_nth(call, i)) end
 finish_routes()

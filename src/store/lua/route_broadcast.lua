@@ -33,6 +33,7 @@ for m = 1, n do
 end
 local denied = refused('route', BROADCAST_COMMANDS, channels)
 if denied then return denied end
+route_all_asked = true
 local replies = {}
 for m = 1, n do
   append_reply(replies, route_broadcast(messages[m][1], messages[m][2], messages[m][3]))

@@ -5,9 +5,11 @@
 -- its daemon. So every script first asks whether this user may run each command it may call, and
 -- may publish on each channel it may publish on, and refuses the whole step before writing
 -- anything otherwise, naming what is missing (the scripts that only read ask too, so that every
--- refusal names its command). Keys need no such check: Redis refuses the whole call when the user
--- may not read and write one of its KEYS. (ACL selectors granting a command on some keys only are
--- not covered: the check is per command.) On a Redis Cluster, lib/cluster.lua widens the check.
+-- refusal names its command; route.lua asks in two turns, before it reads and before the path it
+-- takes writes: see ROUTE_READS in lib/route.lua). Keys need no such check: Redis refuses the
+-- whole call when the user may not read and write one of its KEYS. (ACL selectors granting a
+-- command on some keys only are not covered: the check is per command.) On a Redis Cluster,
+-- lib/cluster.lua widens the check.
 
 -- denial: the NOPERM error reply for `step` (its name) when the user may not do `what`.
 local function denial(step, what)
@@ -25,14 +27,22 @@ local CHECK_ARITY = {get = 0, set = 1, del = 0, type = 0, expire = 1, pexpire = 
   zadd = 2, zrange = 2, zrem = 1, zscore = 1, zremrangebyscore = 2, zcard = 0, hget = 1, hgetall = 0, hset = 2,
   hdel = 1, lindex = 1}
 
+-- What may_run answered in this script call, per command: a step may ask again before each of
+-- its paths (see route_message in lib/route.lua), and each check costs about 3,000 instructions.
+local acl_answers = {}
+
 -- may_run: whether this user may run `command` (lower case; one of CHECK_ARITY's, or 'time').
 local function may_run(command)
-  if command == 'time' then return redis.acl_check_cmd('time') end
+  local answer = acl_answers[command]
+  if answer ~= nil then return answer end
   local arity = CHECK_ARITY[command]
-  if arity == 0 then return redis.acl_check_cmd(command, KEYS[1]) end
-  if arity == 1 then return redis.acl_check_cmd(command, KEYS[1], '0') end
-  if arity == 2 then return redis.acl_check_cmd(command, KEYS[1], '0', '0') end
-  error('may_run: no arity known for ' .. command)
+  if command == 'time' then answer = redis.acl_check_cmd('time')
+  elseif arity == 0 then answer = redis.acl_check_cmd(command, KEYS[1])
+  elseif arity == 1 then answer = redis.acl_check_cmd(command, KEYS[1], '0')
+  elseif arity == 2 then answer = redis.acl_check_cmd(command, KEYS[1], '0', '0')
+  else error('may_run: no arity known for ' .. command) end
+  acl_answers[command] = answer
+  return answer
 end
 
 -- refused: nil when this user may run every command of `commands` and publish on each channel of

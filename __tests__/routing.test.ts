@@ -1,4 +1,5 @@
 import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, readyClient, record, uid, waitFor } from './support/helpers';
+import { RedisProcess, startRedis } from './support/redis-server';
 
 afterEach(closeAll);
 
@@ -222,5 +223,68 @@ describe('routing events', () => {
   it('returns itself as the event emitter', () => {
     const router = newRouter();
     expect(router.getEventEmitter()).toBe(router);
+  });
+});
+
+describe('routes as Redis Functions', () => {
+  // A private server: its command counts and its functions are this test's alone.
+  let server: RedisProcess;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server.kill();
+  });
+
+  /** How many times the server ran `command` (INFO commandstats). */
+  async function calls(command: string): Promise<number> {
+    const stats = (await plainClient(server.url).info('commandstats')) as string;
+    return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+  }
+  async function libraries(): Promise<string[]> {
+    const list = (await plainClient(server.url).call('FUNCTION', 'LIST')) as unknown[][];
+    return list.map((library) => String(library[1])).sort();
+  }
+
+  it('loads each route script as a function on first use, and again after the server lost it', async () => {
+    const router = newRouter({ redis: server.url });
+    const redis = plainClient(server.url);
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    await redis.call('FUNCTION', 'FLUSH');
+    expect((await router.routeMessage(message('m1'), orch)).status).toBe('delivered');
+    expect((await router.routeMessages([{ message: message('m2'), orchestratorId: orch }]))[0].status).toBe('delivered');
+    // Named by the script and a hash of the library: routers of another version call their own.
+    expect(await libraries()).toEqual([expect.stringMatching(/^orchestrator_router_route_[0-9a-f]{12}$/), expect.stringMatching(/^orchestrator_router_route_batch_[0-9a-f]{12}$/)]);
+    const [fcalls, evalshas] = [await calls('fcall'), await calls('evalsha')];
+    expect((await router.routeMessage(message('m3'), orch)).status).toBe('delivered');
+    expect([(await calls('fcall')) - fcalls, (await calls('evalsha')) - evalshas]).toEqual([1, 0]);
+    // Lost (a restart without persistence, FUNCTION FLUSH): loaded again, and the route runs once.
+    await redis.call('FUNCTION', 'FLUSH');
+    expect((await router.routeMessage(message('m4'), orch)).status).toBe('delivered');
+    expect((await router.routeMessages([{ message: message('m5'), orchestratorId: orch }]))[0].status).toBe('delivered');
+    expect(await daemonMessageIds(redis, router, daemon)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    expect(await libraries()).toHaveLength(2);
+  });
+
+  it('keeps nothing of one call for the next: each route reads the lists as they are', async () => {
+    // A function's library keeps its values between calls; a route that went by the daemon list's
+    // length as an earlier call saw it would find a list the daemon emptied still full.
+    const router = newRouter({ redis: server.url, daemonQueue: { maxEvents: 2 }, drainIntervalMs: 60_000 });
+    const redis = plainClient(server.url);
+    const orch = uid('orch');
+    const daemon = uid('daemon');
+    await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
+    expect((await router.routeMessage(message('a'), orch)).status).toBe('delivered');
+    expect((await router.routeMessage(message('b'), orch)).status).toBe('delivered');
+    expect((await router.routeMessage(message('c'), orch)).status).toBe('pending');
+    await redis.del(keyOf(router, `daemon:events:${daemon}`));
+    await router.processQueuedMessages(orch);
+    await waitFor(async () => (await daemonMessageIds(redis, router, daemon)).includes('c'), 'c to be drained');
+    await redis.del(keyOf(router, `daemon:events:${daemon}`));
+    expect((await router.routeMessage(message('d'), orch)).status).toBe('delivered');
+    expect((await router.routeMessage(message('e'), orch)).status).toBe('delivered');
+    expect(await daemonMessageIds(redis, router, daemon)).toEqual(['d', 'e']);
   });
 });

@@ -52,6 +52,9 @@ pub struct RedisStore {
     /// Carries routes when set (the binding's JS-thread connection); everything else, and routes
     /// without it, go through `connection`.
     pipe: Option<Arc<Pipe>>,
+    /// Whether routes call their scripts as Redis Functions (see [`scripts::Function`]): until
+    /// the server or the user refuses them.
+    functions: std::sync::atomic::AtomicBool,
 }
 
 impl RedisStore {
@@ -87,6 +90,7 @@ impl RedisStore {
             keys,
             limits,
             pipe,
+            functions: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -325,6 +329,7 @@ impl Store for RedisStore {
 mod tests {
     use super::*;
     use crate::store::BroadcastCopy;
+    use calls::Head;
 
     fn store() -> RedisStore {
         let limits = StoreLimits {
@@ -395,9 +400,9 @@ mod tests {
         for (requests, kind) in calls {
             // Two stores alike: the first route to a daemon asks for its list's TTL, the next do not.
             let (store, other) = (self::store(), self::store());
-            assert_eq!(String::from_utf8_lossy(&store.calls().route_packed(requests, kind)), String::from_utf8_lossy(&other.calls().route_cmd(requests, kind, None).get_packed_command()), "{kind:?}");
+            assert_eq!(String::from_utf8_lossy(&store.calls().route_packed(Head::Script(store.scripts.route(kind).0.get_hash()), requests, kind)), String::from_utf8_lossy(&other.calls().route_cmd(requests, kind, None).get_packed_command()), "{kind:?}");
         }
-        let single = String::from_utf8(self::store().calls().route_packed(&requests[..1], RouteScript::Single)).unwrap();
+        let single = String::from_utf8(self::store().calls().route_packed(Head::Script(&"0".repeat(40)), &requests[..1], RouteScript::Single)).unwrap();
         assert!(single.starts_with("*35\r\n$7\r\nEVALSHA\r\n$40\r\n"), "{single}");
         assert!(single.contains("\r\n$25\r\np:routing:session:orch_é\r\n"), "{single}");
         assert!(single.contains("\r\n$15\r\ndaemon:d:events\r\n"), "{single}");

@@ -2,8 +2,8 @@
 //! server, or its cluster client), or for routes the [`Pipe`] whose bytes Node's socket carries;
 //! and the one way a round of script calls survives a server that lost its scripts.
 
-use super::calls::Calls;
-use super::scripts::RouteScript;
+use super::calls::{Calls, Head};
+use super::scripts::{Function, RouteScript};
 use super::RedisStore;
 use crate::store::pipe::Pipe;
 use crate::store::{RouteRequest, StoreError, StoreResult};
@@ -72,28 +72,69 @@ impl From<redis::RedisError> for StoreError {
 
 /// A round of calls to one script, and where they go.
 enum Round<'a> {
-    /// Through the pipe, packed; `source` is the script's, which the pipe loads itself.
-    Piped { pipe: &'a Pipe, source: &'static str, calls: Vec<Vec<u8>> },
+    /// Through the pipe, packed; the script as a function (FCALL) while `store` may call
+    /// functions, else by SHA (`script`, whose `source` the pipe loads itself).
+    Piped { store: &'a RedisStore, pipe: &'a Pipe, script: &'a Script, source: &'static str, function: Option<&'a Function>, calls: Vec<Vec<u8>> },
     /// On the store's own connection, as one pipeline.
     Direct { store: &'a RedisStore, connection: Connection, script: &'a Script, calls: &'a [redis::Cmd] },
 }
 
+/// Why a call did not run, when it can run once that is mended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotRun {
+    /// NOSCRIPT: the server lost the script (it restarted, or its script cache was flushed).
+    Script,
+    /// The server has no such function (it restarted without persistence, or its functions were
+    /// flushed, or none was loaded yet).
+    Function,
+    /// The server does not take FCALL from this user: it is older than Redis 7, or the user may
+    /// not run FCALL.
+    Fcall,
+}
+
+impl NotRun {
+    fn of(reply: &StoreResult<Value>) -> Option<NotRun> {
+        let Err(StoreError::Refused { code, message }) = reply else { return None };
+        match code.as_str() {
+            "NOSCRIPT" => Some(NotRun::Script),
+            "ERR" if message.contains("Function not found") => Some(NotRun::Function),
+            "ERR" if message.to_ascii_lowercase().contains("unknown command 'fcall'") => Some(NotRun::Fcall),
+            "NOPERM" if message.contains("run the 'fcall' command") => Some(NotRun::Fcall),
+            _ => None,
+        }
+    }
+}
+
 impl Round<'_> {
-    /// Sends the round and, when Redis answered some calls NOSCRIPT (it restarted, or its script
-    /// cache was flushed, so those did not run), loads the script and sends those calls again:
-    /// only those, since the others ran and sending them twice could queue a message twice. The
-    /// outer error is a connection failure (nothing is known of any call), the inner ones are each
-    /// call's own.
+    /// Sends the round and, for the calls Redis did not run (see [`NotRun`]), mends what stopped
+    /// them (loads the script or the function, or turns to EVALSHA for good) and sends those calls
+    /// again: only those, since the others ran and sending them twice could queue a message
+    /// twice. The outer error is a connection failure (nothing is known of any call), the inner
+    /// ones are each call's own.
     async fn run(mut self) -> StoreResult<Vec<StoreResult<Value>>> {
         let all: Vec<usize> = (0..self.len()).collect();
         let mut replies = self.send(&all).await?;
-        let lost: Vec<usize> = (0..replies.len()).filter(|&i| matches!(&replies[i], Err(StoreError::Refused { code, .. }) if code == "NOSCRIPT")).collect();
-        if lost.is_empty() {
-            return Ok(replies);
-        }
-        self.load().await?;
-        for (i, reply) in lost.iter().zip(self.send(&lost).await?) {
-            replies[*i] = reply;
+        // Each turn mends one cause: FCALL refused or its function not loadable (then EVALSHA),
+        // then NOSCRIPT.
+        for _ in 0..3 {
+            let not_run: Vec<(usize, NotRun)> = replies.iter().enumerate().filter_map(|(i, reply)| Some((i, NotRun::of(reply)?))).collect();
+            if not_run.is_empty() {
+                break;
+            }
+            let mut scripts = not_run.iter().any(|(_, why)| *why == NotRun::Fcall);
+            if not_run.iter().any(|(_, why)| *why == NotRun::Function) && !self.load_function().await? {
+                scripts = true;
+            }
+            if scripts {
+                self.use_scripts();
+            }
+            if not_run.iter().any(|(_, why)| *why == NotRun::Script) {
+                self.load().await?;
+            }
+            let again: Vec<usize> = not_run.iter().map(|(i, _)| *i).collect();
+            for (i, reply) in again.iter().zip(self.send(&again).await?) {
+                replies[*i] = reply;
+            }
         }
         Ok(replies)
     }
@@ -138,6 +179,41 @@ impl Round<'_> {
                 }
             }
             Round::Direct { store, connection, script, .. } => store.checked(script.prepare_invoke().load_async(connection).await).map(drop),
+        }
+    }
+
+    /// Loads the round's function: whether it is there now (loaded, or by another router first).
+    /// A server that does not let it be loaded (older than Redis 7, or a user without FUNCTION
+    /// LOAD) answers false; any other refusal is the round's error.
+    async fn load_function(&mut self) -> StoreResult<bool> {
+        let Round::Piped { pipe, function: Some(function), .. } = self else { return Ok(false) };
+        let load = redis::cmd("FUNCTION").arg("LOAD").arg(&function.library).get_packed_command();
+        match piped(pipe, &[&load]).await?.pop() {
+            Some(Err(StoreError::Refused { message, .. })) if message.contains("already exists") => Ok(true),
+            Some(Err(StoreError::Refused { code, message }))
+                if code == "NOPERM" || message.to_ascii_lowercase().contains("unknown command") || message.contains("unknown subcommand") =>
+            {
+                Ok(false)
+            }
+            Some(Err(StoreError::Refused { code, message })) => {
+                Err(StoreError::Refused { code, message: format!("could not load the route function {}: {message}", function.name) })
+            }
+            Some(Err(error)) => Err(error),
+            Some(Ok(_)) => Ok(true),
+            None => Err(StoreError::UnexpectedReply("no reply to FUNCTION LOAD".into())),
+        }
+    }
+
+    /// From now on the round's store calls the script by SHA, and so do the round's calls.
+    fn use_scripts(&mut self) {
+        if let Round::Piped { store, script, function, calls, .. } = self {
+            if function.take().is_some() {
+                store.functions.store(false, std::sync::atomic::Ordering::Relaxed);
+                let head = Head::Script(script.get_hash());
+                for call in calls.iter_mut() {
+                    *call = head.replacing(call);
+                }
+            }
         }
     }
 }
@@ -194,8 +270,10 @@ impl RedisStore {
         let (script, source) = self.scripts.route(kind);
         match &self.pipe {
             Some(pipe) => {
-                let calls = calls.iter().map(|requests| builder.route_packed(requests, kind)).collect();
-                Round::Piped { pipe, source, calls }.run().await
+                let function = self.scripts.route_function(kind).filter(|_| self.functions.load(std::sync::atomic::Ordering::Relaxed));
+                let head = function.map_or(Head::Script(script.get_hash()), |function| Head::Function(&function.name));
+                let calls = calls.iter().map(|requests| builder.route_packed(head, requests, kind)).collect();
+                Round::Piped { store: self, pipe, script, source, function, calls }.run().await
             }
             None => {
                 let commands: Vec<redis::Cmd> = calls.iter().map(|requests| builder.route_cmd(requests, kind, None)).collect();

@@ -29,7 +29,7 @@ local CHECK_ARITY = {get = 0, set = 1, del = 0, type = 0, expire = 1, pexpire = 
 
 -- What may_run answered in this script call, per command: a step may ask again before each of
 -- its paths (see route_message in lib/route.lua), and each check costs about 3,000 instructions.
-local acl_answers = {}
+local acl_answers = {} -- per call
 
 -- may_run: whether this user may run `command` (lower case; one of CHECK_ARITY's, or 'time').
 local function may_run(command)

@@ -8,14 +8,14 @@
 -- there behind a sequence number, and the router moves them into the daemon's list and channel
 -- right after the step (push_outbox.lua), each exactly once.
 -- OUTBOX is set by lib/cluster.lua on a cluster, and nil on one server.
-local OUTBOX = nil
+local OUTBOX = nil -- per call
 
 -- next_sequence: the next number of an orchestrator's sequence (Redis Cluster), as a string. Numbers
 -- only grow: each is above the last one given (kept in `key` for `ttl` seconds) and at least the
 -- server's clock in microseconds, so they keep growing even if that key was lost. They number the
 -- outbox entries and version the due times the router copies into the index. Within one script
 -- call the key is read once.
-local sequence_next = {}
+local sequence_next = {} -- per call
 local function next_sequence(key, ttl)
   if not sequence_next[key] then
     local time = redis.call('TIME')

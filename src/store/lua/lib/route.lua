@@ -6,7 +6,7 @@
 -- Within one script call, sessions and list lengths are read once and then tracked (nothing
 -- else can change them during the call), and each daemon list's TTL is refreshed once, by
 -- finish_routes().
-local routed_sessions, routed_lengths, routed_pushed = {}, {}, {}
+local routed_sessions, routed_lengths, routed_pushed = {}, {}, {} -- per call
 
 -- A message's keys and arguments, by position: route.lua's KEYS and ARGV (route_broadcast.lua
 -- passes each message's in the same order, MESSAGE_KEYS and MESSAGE_ARGS of them; route_batch.lua
@@ -31,7 +31,7 @@ local ROUTE_COMMANDS = {'get', 'set', 'del', 'llen', 'lpos', 'lpop', 'rpush', 'l
 local ROUTE_READS = {'get', 'llen'}
 -- Set by a script that asked for all of ROUTE_COMMANDS first: a message's own asking is skipped
 -- (even answered from may_run's memo, it cost a batch about 6,000 instructions a message).
-local route_all_asked = false
+local route_all_asked = false -- per call
 local DELIVER_COMMANDS = {'set', 'lpush', 'del', 'expire'}
 local RECEIPT_COMMANDS = {'hset', 'zadd'}
 

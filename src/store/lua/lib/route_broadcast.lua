@@ -1,8 +1,10 @@
 -- lib/route_broadcast.lua: routing one message with broadcast routing (route_broadcast), for
 -- route_broadcast.lua. Takes lib/route.lua and lib/broadcast.lua.
 
--- The commands broadcast routing may call: routing's (lib/route.lua), and TYPE.
-local BROADCAST_COMMANDS = {'type', unpack(ROUTE_COMMANDS)}
+-- The commands broadcast routing may call: routing's (lib/route.lua), and TYPE. (Not built with
+-- `unpack`: a Redis Function's library is loaded where only the redis API is global.)
+local BROADCAST_COMMANDS = {'type'}
+for i = 1, #ROUTE_COMMANDS do BROADCAST_COMMANDS[i + 1] = ROUTE_COMMANDS[i] end
 
 -- push_event: pushes an event to a daemon's list and channel.
 local function push_event(key, event, channel, ttl)

@@ -8,7 +8,7 @@
 
 -- session_active: the decoded session when the raw session JSON is an active session, else nil
 -- (decoded once per script call, however many messages of a batch ask).
-local decoded_sessions = {}
+local decoded_sessions = {} -- per call
 local function session_active(raw)
   if not raw then return nil end
   local cached = decoded_sessions[raw]

@@ -5,7 +5,7 @@
 
 mod route;
 
-pub(super) use self::route::{ListTtl, ROUTE_BATCH};
+pub(super) use self::route::{Head, ListTtl, ROUTE_BATCH};
 use super::scripts::Scripts;
 use crate::store::keys::{Key, Keys};
 use crate::store::{DrainAction, DrainStep, Priority, ReceiptAction, ReceiptStep, RequeueStep, StoreLimits, QUEUE_KEY_GRACE_MS};

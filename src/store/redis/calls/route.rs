@@ -127,6 +127,44 @@ impl<A: Args> Args for Select<'_, A> {
     }
 }
 
+/// How a call names what it runs: a script by its SHA (EVALSHA), or a function by its name (FCALL).
+#[derive(Debug, Clone, Copy)]
+pub(in crate::store::redis) enum Head<'a> {
+    Script(&'a str),
+    Function(&'a str),
+}
+
+impl Head<'_> {
+    /// The call's first two arguments.
+    pub(in crate::store::redis) fn parts(&self) -> [&[u8]; 2] {
+        match self {
+            Head::Script(sha) => [b"EVALSHA", sha.as_bytes()],
+            Head::Function(name) => [b"FCALL", name.as_bytes()],
+        }
+    }
+
+    /// The packed call `call` (as [`Calls::route_packed`] writes it) with this head instead of its
+    /// own.
+    pub(in crate::store::redis) fn replacing(&self, call: &[u8]) -> Vec<u8> {
+        // `*<count>\r\n`, then two bulk strings: `$<len>\r\n<bytes>\r\n`.
+        let line_end = |from: usize| from + call[from..].windows(2).position(|w| w == b"\r\n").expect("a packed call") + 2;
+        let header = line_end(0);
+        let mut at = header;
+        for _ in 0..2 {
+            let length_end = line_end(at);
+            let length: usize = std::str::from_utf8(&call[at + 1..length_end - 2]).ok().and_then(|n| n.parse().ok()).expect("a packed call");
+            at = length_end + length + 2;
+        }
+        let mut out = Resp(Vec::with_capacity(call.len() + 32));
+        out.0.extend_from_slice(&call[..header]);
+        let [command, name] = self.parts();
+        out.arg(&[command]);
+        out.arg(&[name]);
+        out.0.extend_from_slice(&call[at..]);
+        out.0
+    }
+}
+
 /// Whether two requests of one call share everything the grouped layout writes once per group.
 fn same_group(a: &RouteRequest<'_>, b: &RouteRequest<'_>) -> bool {
     a.orchestrator_id == b.orchestrator_id
@@ -319,9 +357,10 @@ impl Calls<'_> {
     /// route_batch.lua) or the broadcast call for any number (route_broadcast.lua), written into
     /// `out`.
     /// On a cluster, `extras` is the key and argument every delivering step takes last.
-    fn route_call(&self, out: &mut impl Args, requests: &[RouteRequest<'_>], kind: RouteScript, extras: Option<&Extras>) {
-        out.arg(&[b"EVALSHA"]);
-        out.arg(&[self.scripts.route(kind).0.get_hash().as_bytes()]);
+    fn route_call(&self, out: &mut impl Args, head: Head<'_>, requests: &[RouteRequest<'_>], kind: RouteScript, extras: Option<&Extras>) {
+        let [command, name] = head.parts();
+        out.arg(&[command]);
+        out.arg(&[name]);
         if kind == RouteScript::Batch {
             let g = groups(requests).0.len();
             let group_keys = if self.limits.multiple_sessions { GROUP_KEYS.len() } else { GROUP_KEYS.len() - 2 };
@@ -366,8 +405,8 @@ impl Calls<'_> {
         }
     }
 
-    /// The route call for `requests`, packed for the pipe.
-    pub(in crate::store::redis) fn route_packed(&self, requests: &[RouteRequest<'_>], kind: RouteScript) -> Vec<u8> {
+    /// The route call for `requests`, packed for the pipe, calling the script as `head` says.
+    pub(in crate::store::redis) fn route_packed(&self, head: Head<'_>, requests: &[RouteRequest<'_>], kind: RouteScript) -> Vec<u8> {
         let copies: usize = requests.iter().map(|r| r.copies.len()).sum();
         let count = 3 + match kind {
             RouteScript::Single => self.route_keys() + ROUTE_ARGS.len(),
@@ -379,14 +418,14 @@ impl Calls<'_> {
             .map(|r| r.daemon_event.len() + r.queue_item.len() + r.marker.len() + 640 + r.copies.iter().map(|c| c.event.len() + 160).sum::<usize>())
             .sum();
         let mut out = Resp::new(count, size);
-        self.route_call(&mut out, requests, kind, None);
+        self.route_call(&mut out, head, requests, kind, None);
         out.0
     }
 
     /// The route call for `requests`, as a command for the store's own connection.
     pub(in crate::store::redis) fn route_cmd(&self, requests: &[RouteRequest<'_>], kind: RouteScript, extras: Option<&Extras>) -> redis::Cmd {
         let mut cmd = redis::Cmd::new();
-        self.route_call(&mut cmd, requests, kind, extras);
+        self.route_call(&mut cmd, Head::Script(self.scripts.route(kind).0.get_hash()), requests, kind, extras);
         cmd
     }
 }

@@ -214,14 +214,18 @@ fn each_call_sends_as_many_keys_and_arguments_as_its_names_count() {
         };
         let group_keys = if multiple { GROUP_KEYS.len() } else { GROUP_KEYS.len() - 2 };
         let route_keys = if multiple { ROUTE_KEYS.len() } else { ROUTE_KEYS.len() - 2 };
-        let packed = calls.route_packed(std::slice::from_ref(&request), crate::store::redis::scripts::RouteScript::Single);
+        let packed = calls.route_packed(Head::Script("sha"), std::slice::from_ref(&request), crate::store::redis::scripts::RouteScript::Single);
         assert_eq!(sent(&packed), route_keys + ROUTE_ARGS.len());
-        let packed = calls.route_packed(std::slice::from_ref(&request), crate::store::redis::scripts::RouteScript::Batch);
+        let packed = calls.route_packed(Head::Script("sha"), std::slice::from_ref(&request), crate::store::redis::scripts::RouteScript::Batch);
         assert_eq!(sent(&packed), group_keys + 1 + 2 + SHARED_ARGS.len() + GROUP_ARGS.len() + MESSAGE_ARGS.len());
         // Three messages to one orchestrator and one to another: two groups, written once each.
         let other = RouteRequest { orchestrator_id: "o2", ..request.clone() };
         let requests = [request.clone(), request.clone(), other, request.clone()];
-        let packed = calls.route_packed(&requests, crate::store::redis::scripts::RouteScript::Batch);
+        let packed = calls.route_packed(Head::Script("sha"), &requests, crate::store::redis::scripts::RouteScript::Batch);
+        // A call's head replaced is the call packed with that head.
+        let function = Head::Function("orchestrator_router_route_batch_0123");
+        assert_eq!(function.replacing(&packed), calls.route_packed(function, &requests, crate::store::redis::scripts::RouteScript::Batch));
+        assert_eq!(Head::Script("sha").replacing(&function.replacing(&packed)), packed);
         assert_eq!(sent(&packed), 2 * group_keys + 4 + 2 + SHARED_ARGS.len() + 2 * GROUP_ARGS.len() + 4 * MESSAGE_ARGS.len());
         let text = String::from_utf8_lossy(&packed);
         assert_eq!(text.matches("p:routing:queue:o\r").count() + text.matches("p:routing:queue:o2\r").count(), 2, "{text}");

@@ -256,7 +256,9 @@ describe('routes as Redis Functions', () => {
     expect((await router.routeMessage(message('m1'), orch)).status).toBe('delivered');
     expect((await router.routeMessages([{ message: message('m2'), orchestratorId: orch }]))[0].status).toBe('delivered');
     // Named by the script and a hash of the library: routers of another version call their own.
-    expect(await libraries()).toEqual([expect.stringMatching(/^orchestrator_router_route_[0-9a-f]{12}$/), expect.stringMatching(/^orchestrator_router_route_batch_[0-9a-f]{12}$/)]);
+    const names = await libraries();
+    expect(names.map((name) => name.replace(/_[0-9a-f]{12}$/, '')).sort()).toEqual(['orchestrator_router_route', 'orchestrator_router_route_batch']);
+    expect(names.every((name) => /_[0-9a-f]{12}$/.test(name))).toBe(true);
     const [fcalls, evalshas] = [await calls('fcall'), await calls('evalsha')];
     expect((await router.routeMessage(message('m3'), orch)).status).toBe('delivered');
     expect([(await calls('fcall')) - fcalls, (await calls('evalsha')) - evalshas]).toEqual([1, 0]);

@@ -48,7 +48,7 @@ end
 -- route_nth: routes message `i` (from 0) of a call read by read_route_call, as route_message.
 local function route_nth(call, i)
   local at = call.messages + GROUP_MESSAGE_ARGS * i
-  local group = call.groups[tonumber(ARGV[at + MESSAGE_ARG.group])]
+  local group = call.groups[small_number(ARGV[at + MESSAGE_ARG.group])]
   local k, a = group[1], group[2]
   k[KEY.marker] = KEYS[call.markers + i + 1]
   a[ARG.event] = ARGV[at + MESSAGE_ARG.event]

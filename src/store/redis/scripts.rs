@@ -385,7 +385,7 @@ mod tests {
             }
             assert!(function.library.starts_with(&format!("#!lua name={}\n", function.name)));
         }
-        assert_eq!(per_call_state(functions[0].library.as_str()).count(), 6, "the route library's per-call values");
+        assert_eq!(per_call_state(functions[0].library.as_str()).count(), 5, "the route library's per-call values");
     }
 
     #[test]

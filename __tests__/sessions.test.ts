@@ -1,6 +1,15 @@
 import { closeAll, daemonMessageIds, keyOf, message, newRouter, plainClient, record, uid, waitFor } from './support/helpers';
+import { RedisProcess, startRedis } from './support/redis-server';
 
 afterEach(closeAll);
+
+let server: RedisProcess;
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  await server.kill();
+});
 
 describe('daemon sessions', () => {
   it('stores the deployed session JSON for one hour and reports session.registered', async () => {
@@ -94,11 +103,12 @@ describe('daemon sessions', () => {
     expect(await redis.llen(keyOf(router, `routing:queue:${orch}`))).toBe(0);
   });
 
-  it('never waits for a drain paced by a full daemon list, and wakes it', async () => {
+  it('never waits for a drain paced by a full daemon list, wakes it when the daemon made room, and not before', async () => {
     // A full daemon list paces the drain: it looks again after 2 ms, doubling while the daemon
-    // takes nothing, until its waits add up to drainIntervalMs (here ten minutes).
-    const router = newRouter({ drainIntervalMs: 600_000, daemonQueue: { maxEvents: 5 } });
-    const redis = plainClient();
+    // takes nothing, until its waits add up to drainIntervalMs (here ten minutes). A private
+    // server: its command counts are this test's alone.
+    const router = newRouter({ redis: server.url, drainIntervalMs: 600_000, daemonQueue: { maxEvents: 5 } });
+    const redis = plainClient(server.url);
     const orch = uid('orch');
     const daemon = uid('daemon');
     const ids = Array.from({ length: 15 }, (_, i) => `m${i}`);
@@ -108,6 +118,13 @@ describe('daemon sessions', () => {
     // Long enough for the paced drain's next look to be a second away (its waits: 2, 4 ... 512 ms).
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(await daemonMessageIds(redis, router, daemon)).toEqual(ids.slice(0, 5));
+
+    // Heartbeats while the list is still full wake no look at the queue (each look reads its
+    // head: LRANGE). At most one look of the drain's own falls in this window.
+    const looks = async () => Number(/^cmdstat_lrange:calls=(\d+)/m.exec((await redis.info('commandstats')) as string)?.[1] ?? 0);
+    const before = await looks();
+    for (let i = 0; i < 10; i++) await router.updateSessionActivity(orch);
+    expect((await looks()) - before).toBeLessThanOrEqual(1);
 
     // The daemon takes its five events and heartbeats: the heartbeat returns at once (before, it
     // waited for the paced drain: ten minutes), and the drain looks again at once.

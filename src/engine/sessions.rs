@@ -93,10 +93,10 @@ impl<S: Store> Router<S> {
         }
         self.check_open()?;
         let now = now_ms();
-        let touched = self
-            .bounded(self.store.touch_session(orchestrator_id, session_id, &format_iso(now), now))
-            .await
-            ?;
+        // The daemon a drain of the backlog would deliver to, as last seen: the heartbeat asks how
+        // full its list is (one session per orchestrator; a broadcast drain has several daemons).
+        let daemon = if self.config.broadcast() { None } else { self.memo.known(orchestrator_id).map(|known| known.daemon_id) };
+        let touched = self.bounded(self.store.touch_session(orchestrator_id, session_id, daemon.as_deref(), &format_iso(now), now)).await?;
         let Some(touched) = touched else {
             self.memo.forget(orchestrator_id);
             return Ok(());
@@ -110,7 +110,10 @@ impl<S: Store> Router<S> {
         };
         // The backlog is drained in the background (a drain already running is woken): a
         // heartbeat never waits for a drain, which a full daemon list may pace for drainIntervalMs.
-        if touched.queue_length > 0 && active {
+        // While that list is still full there is nothing a drain could deliver: no look is made
+        // (a look on every heartbeat cost the next heartbeat its wait behind it).
+        let still_full = touched.daemon_length.is_some_and(|length| length >= self.config.daemon_max_events);
+        if touched.queue_length > 0 && active && !still_full {
             self.drain_after_heartbeat(orchestrator_id);
         }
         Ok(())

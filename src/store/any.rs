@@ -41,8 +41,8 @@ impl Store for AnyStore {
         each!(self, store => store.unregister_session(orchestrator_id, session_id, now_ms).await)
     }
 
-    async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
-        each!(self, store => store.touch_session(orchestrator_id, session_id, now_iso, now_ms).await)
+    async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, daemon_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
+        each!(self, store => store.touch_session(orchestrator_id, session_id, daemon_id, now_iso, now_ms).await)
     }
 
     async fn sessions(&self, orchestrator_id: &str, now_ms: i64) -> StoreResult<Vec<String>> {

@@ -219,6 +219,9 @@ pub enum DrainReply {
 pub struct Touched {
     pub session: String,
     pub queue_length: u64,
+    /// The length of the daemon list asked about, when the session touched is that daemon's
+    /// (`None`: not asked, another daemon's session, or not readable in the same step: a cluster).
+    pub daemon_length: Option<u64>,
 }
 
 /// Delivered messages whose receipt deadline has passed, with the session they would go to.
@@ -326,8 +329,9 @@ pub trait Store: Send + Sync + 'static {
     /// primary goes, the most recently active living other one becomes the primary.
     fn unregister_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_ms: i64) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Refreshes `lastActiveAt` and the TTL of an existing session (the primary, or the one named,
-    /// which becomes the primary), never creating one.
-    fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_iso: &str, now_ms: i64) -> impl Future<Output = StoreResult<Option<Touched>>> + Send;
+    /// which becomes the primary), never creating one; with `daemon_id`, also says how long that
+    /// daemon's list is if the session touched is its (see [`Touched::daemon_length`]).
+    fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, daemon_id: Option<&str>, now_iso: &str, now_ms: i64) -> impl Future<Output = StoreResult<Option<Touched>>> + Send;
     /// The raw JSON of the orchestrator's living sessions, the primary first, then the others,
     /// most recently active first. The primary is the most recently active: when it expired,
     /// the next living one takes its place.

@@ -3,9 +3,12 @@
 -- primary, or the one named; if active, being the most recently active, it becomes the primary.
 -- KEYS: 1 routing:session:<orch>  2 routing:queue:<orch>  3 routing:pending
 --       4 routing:queue-high:<orch>  5 routing:queue-low:<orch>  6 routing:sessions:<orch>
---       7 routing:session-records:<orch>
+--       7 routing:session-records:<orch>  8 daemon:events:<daemon> (optional, with ARGV 6)
 -- ARGV: 1 now (ISO-8601)  2 session TTL s  3 orchestratorId  4 now (ms)  5 sessionId ('' = the primary)
--- Returns: false when there is no such session, else {sessionJSON, queueLength}
+--       6 daemonId (optional): the daemon whose list's length the router asks about
+-- Returns: false when there is no such session, else {sessionJSON, queueLength}, and the length of
+-- KEYS[8] third when the session touched is active and ARGV[6]'s (the router wakes no drain
+-- while that list is still full).
 local denied = refused('heartbeat', {'get', 'set', 'del', 'llen', 'pexpireat', 'zadd', 'zscore', 'zrange', 'zrem', 'hget', 'hset', 'hdel'})
 if denied then return denied end
 local now = tonumber(ARGV[4])
@@ -33,5 +36,7 @@ if id and redis.call('ZSCORE', KEYS[6], id) then
   keep_sessions(KEYS[6], KEYS[7])
 end
 local len = queue_length({KEYS[4], KEYS[2], KEYS[5]})
-if len > 0 and session_active(raw) then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3]) end
+local session = session_active(raw)
+if len > 0 and session then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3]) end
+if KEYS[8] and session and session.daemonId == ARGV[6] then return {raw, len, redis.call('LLEN', KEYS[8])} end
 return {raw, len}

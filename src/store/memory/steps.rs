@@ -82,7 +82,7 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
+    async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, daemon_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
         let ttl_ms = self.limits.session_ttl_seconds as i64 * 1000;
         self.orchestrator_step(orchestrator_id, |state| {
             let o = state.orchestrator(orchestrator_id, now_ms);
@@ -107,7 +107,10 @@ impl Store for MemoryStore {
             if queue_length > 0 && active(&raw).is_some() {
                 state.pending.add(orchestrator_id, now_ms);
             }
-            Some(Touched { session: raw, queue_length })
+            let daemon_length = daemon_id
+                .filter(|daemon| active(&raw).is_some_and(|session| session.daemon_id == *daemon))
+                .map(|daemon| state.daemon_length(daemon, now_ms) as u64);
+            Some(Touched { session: raw, queue_length, daemon_length })
         })
     }
 

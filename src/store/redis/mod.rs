@@ -186,8 +186,10 @@ impl Store for RedisStore {
         Ok(replies::count("unregister_session", &reply)? > 0)
     }
 
-    async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
-        let reply = self.run(&self.calls().touch_session(orchestrator_id, session_id, now_iso, now_ms)).await?;
+    async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, daemon_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
+        // On a cluster the daemon list is in another slot than the session: not read here.
+        let daemon_id = daemon_id.filter(|_| !self.keys.is_cluster());
+        let reply = self.run(&self.calls().touch_session(orchestrator_id, session_id, daemon_id, now_iso, now_ms)).await?;
         let touched = replies::touched(&reply)?;
         if touched.as_ref().is_some_and(|t| t.queue_length > 0) {
             self.filed(orchestrator_id).await;

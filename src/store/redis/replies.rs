@@ -149,13 +149,18 @@ pub(super) fn ids(what: &str, reply: &Value) -> StoreResult<Vec<String>> {
     }
 }
 
-/// What touch_session.lua answered: the refreshed session and the queue's length, or nil.
+/// What touch_session.lua answered: the refreshed session, the queue's length and the daemon
+/// list's when asked, or nil.
 pub(super) fn touched(reply: &Value) -> StoreResult<Option<Touched>> {
     Ok(match reply {
         Value::Nil => None,
-        Value::Array(parts) if parts.len() == 2 => Some(Touched {
+        Value::Array(parts) if parts.len() == 2 || parts.len() == 3 => Some(Touched {
             session: text(&parts[0]).ok_or_else(|| StoreError::unexpected("touch_session", reply))?,
             queue_length: int(&parts[1]).ok_or_else(|| StoreError::unexpected("touch_session", reply))?,
+            daemon_length: match parts.get(2) {
+                None => None,
+                Some(length) => Some(int(length).ok_or_else(|| StoreError::unexpected("touch_session", reply))?),
+            },
         }),
         other => return Err(StoreError::unexpected("touch_session", other)),
     })

@@ -101,7 +101,7 @@ impl Calls<'_> {
     }
 
     /// touch_session.lua: the heartbeat of the primary session, or of the one named.
-    pub(super) fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_iso: &str, now_ms: i64) -> Invocation {
+    pub(super) fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, daemon_id: Option<&str>, now_iso: &str, now_ms: i64) -> Invocation {
         let mut invocation = self.session_step(&self.scripts.touch_session, orchestrator_id);
         invocation
             .arg(now_iso)
@@ -109,6 +109,9 @@ impl Calls<'_> {
             .arg(orchestrator_id)
             .arg(now_ms)
             .arg(session_id.unwrap_or(""));
+        if let Some(daemon_id) = daemon_id {
+            invocation.key(self.keys.daemon_events(daemon_id)).arg(daemon_id);
+        }
         invocation
     }
 

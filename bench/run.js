@@ -380,6 +380,8 @@ async function main() {
   // Heartbeats of an orchestrator whose drain is paced by a full daemon list that nobody takes from.
   progress('updateSessionActivity while a drain is paced by a full daemon list');
   const heartbeats = [];
+  // The reference: heartbeats of an orchestrator with no backlog, whose heartbeat starts no drain.
+  const idleHeartbeats = [];
   for (let round = 0; round < ROUNDS; round++) {
     const prefix = 'bench:h:';
     const router = createOrchestratorRouter({ redis: url, keyPrefix: prefix });
@@ -387,9 +389,12 @@ async function main() {
     await fillQueue(admin, prefix, orch, 5_000, (i) => `h${round}_${i}`);
     await router.registerSession(orch, { id: 'sess', daemonId: `daemon_hb_${round}`, status: 'active', createdAt: new Date() });
     heartbeats.push(...(await sequential(2000 * SCALE, () => router.updateSessionActivity(orch))));
+    await router.registerSession(`${orch}_idle`, { id: 'sess', daemonId: `daemon_hb_idle_${round}`, status: 'active', createdAt: new Date() });
+    idleHeartbeats.push(...(await sequential(2000 * SCALE, () => router.updateSessionActivity(`${orch}_idle`))));
     await router.close();
   }
   heartbeats.sort((a, b) => a - b);
+  idleHeartbeats.sort((a, b) => a - b);
   results.scenarios.register = {
     title: 'registerSession (empty queue) and updateSessionActivity (µs)',
     unit: 'µs',
@@ -397,6 +402,7 @@ async function main() {
     rows: {
       'native registerSession': { p50: percentile(register.native, 50) },
       'baseline registerSession': { p50: percentile(register.baseline, 50) },
+      'native updateSessionActivity, no backlog (no drain)': { p50: percentile(idleHeartbeats, 50), p99: percentile(idleHeartbeats, 99) },
       'native updateSessionActivity, drain paced by a full daemon list': { p50: percentile(heartbeats, 50), p99: percentile(heartbeats, 99) },
       'native updateSessionActivity, drain keeping pace with its daemon': { p50: percentile(pace.heartbeats, 50), p99: percentile(pace.heartbeats, 99) },
     },

@@ -37,6 +37,9 @@ pub struct RedisStore {
     timeout: Duration,
     /// The connection, and how many closures the pipe had seen when it was made.
     connection: Mutex<Option<(Connection, u64)>>,
+    /// One server: the connection of registrations and heartbeats, likewise (see
+    /// [`RedisStore::session_connection`]).
+    session_connection: Mutex<Option<(Connection, u64)>>,
     /// Cluster: when this router next looks for outboxes and due times left behind (ms).
     next_sweep_ms: std::sync::atomic::AtomicI64,
     /// Cluster: where this router's sweep stands (see `sweep::Sweep`).
@@ -81,6 +84,7 @@ impl RedisStore {
             client,
             timeout,
             connection: Mutex::new(None),
+            session_connection: Mutex::new(None),
             next_sweep_ms: 0.into(),
             sweep: Mutex::default(),
             sweep_token: sweep::token(),
@@ -173,7 +177,7 @@ impl Store for RedisStore {
     }
 
     async fn register_session(&self, orchestrator_id: &str, session_id: &str, session: &str, now_ms: i64) -> StoreResult<u64> {
-        let reply = self.run(&self.calls().register_session(orchestrator_id, session_id, session, now_ms)).await?;
+        let reply = self.run_session_step(&self.calls().register_session(orchestrator_id, session_id, session, now_ms)).await?;
         let queued = replies::count("register_session", &reply)?;
         if queued > 0 {
             self.filed(orchestrator_id).await;
@@ -182,14 +186,14 @@ impl Store for RedisStore {
     }
 
     async fn unregister_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_ms: i64) -> StoreResult<bool> {
-        let reply = self.run(&self.calls().unregister_session(orchestrator_id, session_id, now_ms)).await?;
+        let reply = self.run_session_step(&self.calls().unregister_session(orchestrator_id, session_id, now_ms)).await?;
         Ok(replies::count("unregister_session", &reply)? > 0)
     }
 
     async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, daemon_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
         // On a cluster the daemon list is in another slot than the session: not read here.
         let daemon_id = daemon_id.filter(|_| !self.keys.is_cluster());
-        let reply = self.run(&self.calls().touch_session(orchestrator_id, session_id, daemon_id, now_iso, now_ms)).await?;
+        let reply = self.run_session_step(&self.calls().touch_session(orchestrator_id, session_id, daemon_id, now_iso, now_ms)).await?;
         let touched = replies::touched(&reply)?;
         if touched.as_ref().is_some_and(|t| t.queue_length > 0) {
             self.filed(orchestrator_id).await;
@@ -321,6 +325,7 @@ impl Store for RedisStore {
     fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.connection.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.session_connection.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(pipe) = &self.pipe {
             pipe.shut();
         }

@@ -234,10 +234,25 @@ async fn piped(pipe: &Pipe, packed: &[&[u8]]) -> StoreResult<Vec<StoreResult<Val
 impl RedisStore {
     /// The shared connection, created (without waiting for it) on first use.
     pub(super) fn connection(&self) -> StoreResult<Connection> {
+        self.connection_in(&self.connection)
+    }
+
+    /// On one server, the connection of registrations and heartbeats: their own, so that a
+    /// heartbeat waits behind no drain work queued on the shared one (on a cluster, the shared
+    /// one).
+    fn session_connection(&self) -> StoreResult<Connection> {
+        match self.client {
+            Client::Single(_) => self.connection_in(&self.session_connection),
+            Client::Cluster(_) => self.connection(),
+        }
+    }
+
+    /// The connection kept in `slot`, created (without waiting for it) on first use.
+    fn connection_in(&self, slot: &std::sync::Mutex<Option<(Connection, u64)>>) -> StoreResult<Connection> {
         if self.closed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
-        let mut slot = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         // When the pipe's connection closed since this one was made (Redis restarted, say), this
         // one is likely cut too: connect afresh instead of failing the next request on it.
         let closures = self.pipe.as_ref().map_or(0, |pipe| pipe.closures());
@@ -295,8 +310,16 @@ impl RedisStore {
         self.checked(result)
     }
 
-    /// Passes a result through; on a connection failure, drops the connection so that the next
-    /// request connects afresh instead of awaiting the failed attempt (the manager caches it).
+    /// Runs a registration's or a heartbeat's script call (see [`RedisStore::session_connection`]).
+    pub(super) async fn run_session_step(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
+        let mut connection = self.session_connection()?;
+        let result = invocation.invoke_async(&mut connection).await;
+        self.checked(result)
+    }
+
+    /// Passes a result through; on a connection failure, drops the connections (the failure is
+    /// likely the server's, which both share) so that the next request connects afresh instead of
+    /// awaiting the failed attempt (the manager caches it).
     pub(super) fn checked<T>(&self, result: redis::RedisResult<T>) -> StoreResult<T> {
         result.map_err(|error| {
             // Redis closes a connection after a protocol error (such as a long command sent
@@ -304,6 +327,7 @@ impl RedisStore {
             let protocol = error.to_string().contains("Protocol error");
             if protocol || error.is_io_error() || error.is_connection_refusal() || error.is_connection_dropped() {
                 self.connection.lock().unwrap_or_else(|e| e.into_inner()).take();
+                self.session_connection.lock().unwrap_or_else(|e| e.into_inner()).take();
             }
             error.into()
         })

@@ -40,13 +40,19 @@ local RECEIPT_COMMANDS = {'hset', 'zadd'}
 -- batch about 1,000 instructions a number. A memo entry is a pure function of its string, so it
 -- is kept across a Redis Function's calls, and there are no more entries than such values.
 local small_numbers = {} -- kept across calls
-local function small_number(s)
-  local n = small_numbers[s]
-  if n == nil then
-    n = tonumber(s)
-    small_numbers[s] = n
+
+-- memoized: memo[key], computed by compute(key) the first time it is asked.
+local function memoized(memo, key, compute)
+  local value = memo[key]
+  if value == nil then
+    value = compute(key)
+    memo[key] = value
   end
-  return n
+  return value
+end
+
+local function small_number(s)
+  return memoized(small_numbers, s, tonumber)
 end
 
 -- add_channel: adds the daemon channel `channel` of a message expecting the daemon `daemon_id`
@@ -56,12 +62,7 @@ local function add_channel(channels, daemon_id, channel)
 end
 
 local function list_length(key)
-  local length = routed_lengths[key]
-  if length == nil then
-    length = daemon_length(key)
-    routed_lengths[key] = length
-  end
-  return length
+  return memoized(routed_lengths, key, daemon_length)
 end
 
 -- queue: queues the message with `status` (its item expiring at `score`), or refuses it when

@@ -1,5 +1,7 @@
 //! The Lua scripts, one per atomic step (src/store/lua), each with the helpers it uses prepended:
-//! built once per process, called by SHA, loaded again by the transport when Redis lost them.
+//! built once per process, called by SHA, loaded again by the transport when Redis lost them. On
+//! one server the route scripts are also built as Redis Functions ([`Function`]), which routes
+//! call instead while the server and the user allow it.
 
 use redis::Script;
 use std::sync::OnceLock;

@@ -1,6 +1,7 @@
 //! How commands reach Redis: the store's own connection (redis-rs's connection manager to one
 //! server, or its cluster client), or for routes the [`Pipe`] whose bytes Node's socket carries;
-//! and the one way a round of script calls survives a server that lost its scripts.
+//! and the one way a round of script calls survives a server that lost its scripts or functions,
+//! or refuses functions.
 
 use super::calls::{Calls, Head};
 use super::scripts::{Function, RouteScript};

@@ -57,19 +57,25 @@ describe('draining a backlog', () => {
     const orch = uid('orch');
     const daemon = uid('daemon');
     for (const id of ids('m', 450)) await router.routeMessage(message(id), orch);
-    let calls = 0;
+    // The session goes during the first look-up made once a step has reached the daemon: between
+    // a step Redis applied and one it has not (which step that is depends on timing: the drain
+    // plans the next step while Redis runs the one before, and sessions travel on a connection of
+    // their own).
+    let unregistered = false;
     router.setMessageService({
       getMessagesByIds: async (wanted: string[]) => {
-        calls += 1;
-        if (calls === 2) await router.unregisterSession(orch);
+        if (!unregistered && (await redis.llen(keyOf(router, `daemon:events:${daemon}`))) > 0) {
+          unregistered = true;
+          await router.unregisterSession(orch);
+        }
         return wanted.map((id) => ({ id, content: `content of ${id}` }));
       },
     });
     await router.registerSession(orch, { id: 's', daemonId: daemon, status: 'active', createdAt: new Date() });
     const delivered = await daemonMessageIds(redis, router, daemon);
     const left = (await redis.lrange(keyOf(router, `routing:queue:${orch}`), 0, -1)).map((i) => JSON.parse(i).messageId);
-    expect(delivered.length).toBeGreaterThan(0);
-    expect(left.length).toBeGreaterThan(0);
+    // Whole steps of 200 delivered, at least one, and the rest left.
+    expect([[200, 250], [400, 50]]).toContainEqual([delivered.length, left.length]);
     expect([...delivered, ...left]).toEqual(ids('m', 450));
     expect(await router.processQueuedMessages(orch)).toEqual({ processed: 0, failed: 0, remaining: left.length });
   });

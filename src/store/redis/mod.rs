@@ -324,8 +324,7 @@ impl Store for RedisStore {
 
     fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
-        self.connection.lock().unwrap_or_else(|e| e.into_inner()).take();
-        self.session_connection.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.drop_connections();
         if let Some(pipe) = &self.pipe {
             pipe.shut();
         }

@@ -157,10 +157,7 @@ pub(super) fn touched(reply: &Value) -> StoreResult<Option<Touched>> {
         Value::Array(parts) if parts.len() == 2 || parts.len() == 3 => Some(Touched {
             session: text(&parts[0]).ok_or_else(|| StoreError::unexpected("touch_session", reply))?,
             queue_length: int(&parts[1]).ok_or_else(|| StoreError::unexpected("touch_session", reply))?,
-            daemon_length: match parts.get(2) {
-                None => None,
-                Some(length) => Some(int(length).ok_or_else(|| StoreError::unexpected("touch_session", reply))?),
-            },
+            daemon_length: parts.get(2).map(|length| int(length).ok_or_else(|| StoreError::unexpected("touch_session", reply))).transpose()?,
         }),
         other => return Err(StoreError::unexpected("touch_session", other)),
     })

@@ -306,16 +306,23 @@ impl RedisStore {
 
     /// Runs one script call on the store's own connection.
     pub(super) async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
-        let mut connection = self.connection()?;
-        let result = invocation.invoke_async(&mut connection).await;
-        self.checked(result)
+        self.invoke(self.connection()?, invocation).await
     }
 
     /// Runs a registration's or a heartbeat's script call (see [`RedisStore::session_connection`]).
     pub(super) async fn run_session_step(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
-        let mut connection = self.session_connection()?;
+        self.invoke(self.session_connection()?, invocation).await
+    }
+
+    async fn invoke(&self, mut connection: Connection, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
         let result = invocation.invoke_async(&mut connection).await;
         self.checked(result)
+    }
+
+    /// Forgets both connections: the next request connects afresh.
+    pub(super) fn drop_connections(&self) {
+        self.connection.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.session_connection.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// Passes a result through; on a connection failure, drops the connections (the failure is
@@ -327,8 +334,7 @@ impl RedisStore {
             // before authenticating), so it is dropped too.
             let protocol = error.to_string().contains("Protocol error");
             if protocol || error.is_io_error() || error.is_connection_refusal() || error.is_connection_dropped() {
-                self.connection.lock().unwrap_or_else(|e| e.into_inner()).take();
-                self.session_connection.lock().unwrap_or_else(|e| e.into_inner()).take();
+                self.drop_connections();
             }
             error.into()
         })

@@ -109,9 +109,38 @@ export interface RedisClusterOptions {
 }
 
 /**
- * Anything with Redis connection options: an ioredis client (`options.host`, `options.keyPrefix`, …),
- * an ioredis `Cluster` (its startup nodes, `redisOptions` credentials and `keyPrefix`; read as
- * `RedisClusterOptions`), or a node-redis client (`options.url` or `options.socket`). The router
+ * A primary watched by Redis Sentinel: the router asks the Sentinels for the primary named `name`,
+ * connects every connection it holds to it, and after a failover (a connection to it fails, or it
+ * answers READONLY) asks again and carries on with the primary they promoted. TLS through Sentinel
+ * is not supported yet.
+ */
+export interface RedisSentinelOptions {
+  /**
+   * Sentinels to ask, in order: `redis://host:port` URLs (credentials in a URL are that
+   * Sentinel's) or `{ host, port }` objects (host `'localhost'`, port 26379 by default, as in
+   * ioredis). At least one.
+   */
+  sentinels: Array<string | { host?: string; port?: number }>;
+  /** The primary's name, as the Sentinels' `sentinel monitor` gives it. */
+  name: string;
+  /** ACL user name on the primary. */
+  username?: string;
+  /** Password on the primary. */
+  password?: string;
+  /** ACL user name on the Sentinels (with `sentinelPassword`). */
+  sentinelUsername?: string;
+  /** Password on the Sentinels (their `requirepass`), for each Sentinel whose URL gives none. */
+  sentinelPassword?: string;
+  /** Database number. Default 0. */
+  db?: number;
+}
+
+/**
+ * Anything with Redis connection options: an ioredis client (`options.host`, `options.keyPrefix`, …;
+ * with `options.sentinels`, read as `RedisSentinelOptions`), an ioredis `Cluster` (its startup
+ * nodes, `redisOptions` credentials and `keyPrefix`; read as `RedisClusterOptions`), or a node-redis
+ * client (`options.url` or `options.socket`; a node-redis Sentinel client is refused, since its
+ * options cannot be read: give `RedisSentinelOptions`). The router
  * opens its own connections (a Node socket for routing calls, and one for drains, sessions and
  * receipts).
  */
@@ -183,10 +212,10 @@ export interface DeadLetter {
 export interface OrchestratorRouterConfig {
   /**
    * A URL (alone, or as `{ url, tls }` to give a `rediss://` URL its CA), connection options, a
-   * Redis Cluster's nodes (`{ cluster: [...] }`), or a client to copy them from. Default
-   * `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`.
+   * Redis Cluster's nodes (`{ cluster: [...] }`), Redis Sentinels (`{ sentinels: [...], name }`),
+   * or a client to copy them from. Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`.
    */
-  redis?: string | RedisUrlOptions | RedisConnectionOptions | RedisClusterOptions | RedisClientLike;
+  redis?: string | RedisUrlOptions | RedisConnectionOptions | RedisClusterOptions | RedisSentinelOptions | RedisClientLike;
   /**
    * A Prisma client (@neolith/core's database client). Until a message service is set, each drain
    * step re-reads the messages it is about to deliver with one

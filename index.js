@@ -100,8 +100,7 @@ class OrchestratorRouter extends EventEmitter {
     this._closed = false;
     // The socket routing calls' Redis commands travel on (null when routes take the store's own
     // connection: TLS, a cluster, the in-process store).
-    const pipeTarget = this._native.pipeTarget();
-    this._redis = pipeTarget === null ? null : new RedisSocket(JSON.parse(pipeTarget), {
+    this._redis = this._native.pipeTarget() === null ? null : new RedisSocket(() => JSON.parse(this._native.pipeTarget()), {
       onData: (bytes) => this._after(this._native.feed(bytes)),
       onClose: (reason) => this._after(this._native.pipeClosed(reason)),
     });
@@ -128,7 +127,10 @@ class OrchestratorRouter extends EventEmitter {
     // The routeMessage calls of this tick start here, together.
     const flags = this._native.dispatch();
     if (flags & (EVENTS | RESULTS)) this._deliverEvents(flags);
-    if (!(flags & OUTPUT) || this._redis === null) return;
+    if (this._redis === null) return;
+    // The routes' target moved (a Sentinel failover): the socket reconnects to the new primary.
+    if (flags & RESET) this._redis.drop();
+    if (!(flags & OUTPUT)) return;
     // A new socket first: its opening commands (AUTH, SELECT) go out ahead of the rest, which the
     // binding holds back until they succeeded (then `feed` reports OUTPUT again).
     if (!this._redis.isOpen) {

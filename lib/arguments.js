@@ -309,7 +309,91 @@ function nodeRedisClusterTarget(client) {
   return { target: { cluster, ...clusterCredentials('redis.options.defaults', defaults) } };
 }
 
-/** Reads the `redis` option: a URL, an options object (`{ url, tls }` too), or an ioredis / node-redis client. */
+/** A Sentinel's URL, checked: `redis://` and a host (TLS to Sentinels is not supported yet). */
+function sentinelUrl(field, url) {
+  if (/^memory:/i.test(url)) throw new InvalidArgumentError(field, "cannot be memory://: give redis: 'memory://' for the in-process store");
+  if (/^rediss:/i.test(url)) throw new InvalidArgumentError(field, `cannot be rediss://: TLS through Sentinel is not supported yet, got ${describe(url)}`);
+  return nodeUrl(field, url);
+}
+
+/** A Sentinel as ioredis takes one, `{ host, port }` (ioredis's defaults: localhost, 26379), as a URL. */
+function sentinelObjectUrl(field, node) {
+  return nodeObjectUrl(field, { host: node.host ?? 'localhost', port: node.port ?? 26379 }, 'redis');
+}
+
+/** Optional string fields of a Sentinel target, and its `db`. */
+function sentinelCredentials(field, options) {
+  const target = {};
+  for (const name of ['username', 'password', 'sentinelUsername', 'sentinelPassword']) {
+    const value = options[name];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string') throw new InvalidArgumentError(`${field}.${name}`, `must be a string, got ${describe(value)}`);
+    target[name] = value;
+  }
+  const { db } = options;
+  if (db !== undefined && db !== null) {
+    if (!Number.isInteger(db) || db < 0) throw new InvalidArgumentError(`${field}.db`, `must be a non-negative integer, got ${describe(db)}`);
+    target.db = db;
+  }
+  return target;
+}
+
+/** The name of the primary a Sentinel target's Sentinels watch: a non-empty string. */
+function sentinelName(field, name) {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidArgumentError(field, `must name the primary the Sentinels watch (their \`sentinel monitor\` name), got ${describe(name)}`);
+  }
+  return name;
+}
+
+/** `redis: { sentinels, name, username?, password?, sentinelUsername?, sentinelPassword?, db? }`. */
+function sentinelOptionsTarget(redis) {
+  for (const name of ['url', 'host', 'port', 'path', 'cluster']) {
+    if (redis[name] !== undefined) throw new InvalidArgumentError(`redis.${name}`, 'is not read with redis.sentinels: the Sentinels name the primary');
+  }
+  if (redis.tls !== undefined && redis.tls !== false) throw new InvalidArgumentError('redis.tls', 'is not supported with redis.sentinels yet: TLS through Sentinel is not implemented');
+  const sentinels = clusterNodes('redis.sentinels', redis.sentinels, (field, node) => {
+    if (typeof node === 'string') return sentinelUrl(field, node);
+    if (node !== null && typeof node === 'object' && !Array.isArray(node)) return sentinelObjectUrl(field, node);
+    throw new InvalidArgumentError(field, `must be a redis:// URL or a { host, port } object, got ${describe(node)}`);
+  });
+  return { target: { sentinels, name: sentinelName('redis.name', redis.name), ...sentinelCredentials('redis', redis) } };
+}
+
+/**
+ * An ioredis client configured with `sentinels`: its Sentinels, the name they watch, and its
+ * credentials. What the router cannot follow as ioredis would is refused, never guessed: a
+ * replica role (the router writes), a NAT map, TLS.
+ */
+function ioredisSentinelTarget(o) {
+  if (o.role !== undefined && o.role !== null && o.role !== 'master') {
+    throw new InvalidArgumentError('redis.options.role', `must be 'master': the router writes, so it connects to the primary, got ${describe(o.role)}`);
+  }
+  if (o.natMap && Object.keys(o.natMap).length > 0) {
+    throw new InvalidArgumentError('redis.options.natMap', 'is not supported: the router connects to the addresses the Sentinels give');
+  }
+  for (const name of ['tls', 'sentinelTLS', 'enableTLSForSentinelMode']) {
+    if (o[name]) throw new InvalidArgumentError(`redis.options.${name}`, 'is not supported with Sentinels yet: TLS through Sentinel is not implemented');
+  }
+  const sentinels = clusterNodes('redis.options.sentinels', o.sentinels, (field, node) => {
+    if (node !== null && typeof node === 'object' && !Array.isArray(node)) return sentinelObjectUrl(field, node);
+    throw new InvalidArgumentError(field, `must be a { host, port } object, got ${describe(node)}`);
+  });
+  return {
+    target: { sentinels, name: sentinelName('redis.options.name', o.name), ...sentinelCredentials('redis.options', o) },
+    keyPrefix: o.keyPrefix || undefined,
+  };
+}
+
+/** A node-redis Sentinel client (`createSentinel()`): it keeps its options in private fields. */
+function isNodeRedisSentinel(client) {
+  return typeof client.getSentinelNode === 'function' && typeof client.getMasterNode === 'function';
+}
+
+/**
+ * Reads the `redis` option: a URL, an options object (`{ url, tls }`, `{ cluster }` and
+ * `{ sentinels, name }` too), or an ioredis / node-redis client.
+ */
 function redisTarget(redis) {
   if (redis === undefined || redis === null) return { target: { url: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } };
   if (typeof redis === 'string') return { target: { url: redis } };
@@ -318,8 +402,14 @@ function redisTarget(redis) {
   }
   if (isIoredisCluster(redis)) return ioredisClusterTarget(redis);
   if (isNodeRedisCluster(redis)) return nodeRedisClusterTarget(redis);
+  if (isNodeRedisSentinel(redis)) {
+    // Read as host and port it would be localhost:6379, whatever its Sentinels say.
+    throw new InvalidArgumentError('redis', "is a node-redis Sentinel client, whose options cannot be read: give redis: { sentinels: ['redis://host:26379', ...], name } instead");
+  }
   if (isIoredis(redis)) {
     const o = redis.options;
+    // Its host and port are ioredis's defaults (localhost:6379), not the primary: the Sentinels name that.
+    if (Array.isArray(o.sentinels) && o.sentinels.length > 0) return ioredisSentinelTarget(o);
     return {
       target: { host: o.host, port: o.port, username: o.username, password: o.password, db: o.db, tls: tlsTarget('redis.options.tls', o.tls) },
       keyPrefix: o.keyPrefix || undefined,
@@ -342,6 +432,7 @@ function redisTarget(redis) {
     };
   }
   // After the clients: an ioredis client's `cluster` is its CLUSTER command.
+  if (redis.sentinels !== undefined) return sentinelOptionsTarget(redis);
   if (redis.cluster !== undefined) return clusterOptionsTarget(redis);
   const url = redis.url;
   if (url !== undefined) return urlOptionsTarget(url, redis);

@@ -14,12 +14,14 @@ let readBuffer = null;
 
 /**
  * One connection at a time to the binding's pipe target (`{ host, port }` or `{ path }`, with
- * `silenceMs`), opened when there is something to write. `onData(bytes)` gets each read (valid
- * only during the call); `onClose(reason)` is called when the open connection ends by itself.
+ * `silenceMs`), opened when there is something to write. `target()` is asked at each opening: it
+ * moves with the primary of a Sentinel target. `onData(bytes)` gets each read (valid only during
+ * the call); `onClose(reason)` is called when the open connection ends by itself.
  */
 class RedisSocket {
   constructor(target, { onData, onClose }) {
-    this._target = target;
+    this._targetOf = target;
+    this._target = target();
     this._onData = onData;
     this._onClose = onClose;
     this._socket = null;
@@ -34,7 +36,7 @@ class RedisSocket {
 
   /** Opens a connection; the caller then writes its opening commands ahead of the rest. */
   open() {
-    const target = this._target;
+    const target = (this._target = this._targetOf());
     // Replies are read into one reused buffer and handed straight on (`onread`), bypassing the
     // stream machinery and a Buffer per read.
     if (readBuffer === null) readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);

@@ -19,7 +19,7 @@ mod sink;
 mod socket;
 
 use self::crossing::{
-    js_error, message, route_json, session_result, js_promise, BatchColumns, DeadLetterResult, DrainResult, SessionResult, AWAITING, OUTPUT,
+    js_error, message, route_json, session_result, js_promise, BatchColumns, DeadLetterResult, DrainResult, SessionResult, AWAITING, OUTPUT, RESET,
 };
 use self::executor::Local;
 use self::host::{js_callback, JsMessageSource, JsPresenceSource};
@@ -102,7 +102,8 @@ impl NativeRouter {
         js_promise(env, call(Arc::clone(&self.router)))
     }
 
-    /// Runs what can make progress and tells JS what is left for it (`EVENTS | RESULTS | OUTPUT`).
+    /// Runs what can make progress and tells JS what is left for it (`EVENTS | RESULTS | OUTPUT`,
+    /// and `RESET` when the routes' socket must reconnect elsewhere).
     pub(super) fn run_ready(&self) -> u32 {
         self.local.run();
         let mut flags = self.sink.waiting();
@@ -113,6 +114,9 @@ impl NativeRouter {
         }
         if awaiting {
             flags |= AWAITING;
+        }
+        if self.pipe.as_ref().is_some_and(|pipe| pipe.take_moved()) {
+            flags |= RESET;
         }
         flags
     }

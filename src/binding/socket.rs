@@ -9,13 +9,15 @@ use napi_derive::napi;
 
 #[napi]
 impl NativeRouter {
-    /// Where the routes' Redis socket connects, as JSON `{ host, port }` or `{ path }`, with
-    /// `silenceMs`: how long the socket may stay silent while requests wait for replies before it
-    /// is taken for dead. Null when routes take the store's own connection (TLS).
+    /// Where the routes' Redis socket connects, as JSON `{ host, port }` or `{ path }` (neither
+    /// while a Sentinel target's primary is not known yet), with `silenceMs`: how long the socket
+    /// may stay silent while requests wait for replies before it is taken for dead. Null when
+    /// routes take the store's own connection (TLS, a cluster). Asked at each connection: the
+    /// target moves with a Sentinel target's primary.
     #[napi]
     pub fn pipe_target(&self) -> Option<String> {
         let pipe = self.pipe.as_ref()?;
-        let mut target = serde_json::to_value(pipe.target()).expect("targets serialise");
+        let mut target = pipe.target().map_or_else(|| serde_json::json!({}), |t| serde_json::to_value(t).expect("targets serialise"));
         target["silenceMs"] = self.silence_ms.into();
         Some(target.to_string())
     }

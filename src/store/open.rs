@@ -1,11 +1,12 @@
 //! The one place a store is made from the router's `redis` option: this process's memory for
-//! `memory://` URLs, a Redis Cluster for `{ cluster: [...] }`, else one Redis server.
+//! `memory://` URLs, a Redis Cluster for `{ cluster: [...] }`, the primary Redis Sentinel names
+//! for `{ sentinels: [...], name }`, else one Redis server.
 
 use super::any::AnyStore;
 use super::keys::Keys;
 use super::memory::{memory_name, MemoryStore};
 use super::pipe::Pipe;
-use super::redis::{cluster_target, connection_info, RedisStore};
+use super::redis::{cluster_target, connection_info, sentinel_target, RedisStore};
 use super::StoreLimits;
 use serde_json::Value as Json;
 use std::sync::Arc;
@@ -51,6 +52,15 @@ pub fn open(redis: &Json, key_prefix: &str, limits: StoreLimits, timeout: Durati
         let keys = Keys::cluster(key_prefix).map_err(OptionError::new("keyPrefix"))?;
         let store = target.store(keys, limits, timeout).map_err(OptionError::new("redis"))?;
         return Ok(Opened { store: AnyStore::Redis(store), pipe: None });
+    }
+    if let Some(target) = sentinel_target(redis) {
+        let target = target.map_err(OptionError::new("redis"))?;
+        let pipe = match routes {
+            Routes::Direct => None,
+            Routes::Piped(on_output) => Some(Arc::new(Pipe::logging_in(None, &target.node, on_output))),
+        };
+        let store = RedisStore::sentinel(target, Keys::new(key_prefix), limits, timeout, pipe.clone()).map_err(OptionError::new("redis"))?;
+        return Ok(Opened { store: AnyStore::Redis(store), pipe });
     }
     let info = connection_info(redis).map_err(OptionError::new("redis"))?;
     let pipe = match routes {

@@ -7,7 +7,7 @@
 //! only waits are the two Redis waits a plain client has too.
 
 use super::StoreError;
-use redis::{ConnectionAddr, ConnectionInfo, Value};
+use redis::{ConnectionAddr, ConnectionInfo, RedisConnectionInfo, Value};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,7 +53,10 @@ struct State {
 pub struct Pipe {
     state: Mutex<State>,
     handshake: Vec<Vec<u8>>,
-    target: PipeTarget,
+    /// Where the owner connects; unknown until a Sentinel target's primary is found.
+    target: Mutex<Option<PipeTarget>>,
+    /// The target moved while a connection was open: the owner should close that connection.
+    moved: std::sync::atomic::AtomicBool,
     /// How many times a connection closed: another connection to the same server was likely cut too.
     closures: AtomicU64,
     /// Called when output appears in an empty buffer: the owner should write it soon.
@@ -68,7 +71,12 @@ impl Pipe {
             ConnectionAddr::Unix(path) => PipeTarget { host: None, port: None, path: Some(path.to_string_lossy().into_owned()) },
             _ => return None,
         };
-        let settings = info.redis_settings();
+        Some(Self::logging_in(Some(target), info.redis_settings(), on_output))
+    }
+
+    /// A pipe that logs in with `settings` (credentials and database), to `target` or, when it is
+    /// `None`, where [`Pipe::retarget`] later says.
+    pub fn logging_in(target: Option<PipeTarget>, settings: &RedisConnectionInfo, on_output: Box<dyn Fn() + Send + Sync>) -> Self {
         let mut handshake = Vec::new();
         if let Some(password) = settings.password() {
             let mut auth = redis::cmd("AUTH");
@@ -85,11 +93,41 @@ impl Pipe {
         if settings.db() != 0 {
             handshake.push(redis::cmd("SELECT").arg(settings.db()).get_packed_command());
         }
-        Some(Pipe { state: Mutex::new(State::default()), handshake, target, closures: AtomicU64::new(0), on_output })
+        Pipe {
+            state: Mutex::new(State::default()),
+            handshake,
+            target: Mutex::new(target),
+            moved: false.into(),
+            closures: AtomicU64::new(0),
+            on_output,
+        }
     }
 
-    pub fn target(&self) -> &PipeTarget {
-        &self.target
+    /// Where the owner should connect (`None` while unknown).
+    pub fn target(&self) -> Option<PipeTarget> {
+        self.target.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// From now on the owner connects to `target`. When it moved, what waits on the connection
+    /// to the old one fails with `reason` (the callers retry), and [`Pipe::take_moved`] tells the
+    /// owner to close that connection.
+    pub fn retarget(&self, target: &PipeTarget, reason: &str) {
+        let previous = {
+            let mut current = self.target.lock().unwrap_or_else(|e| e.into_inner());
+            if current.as_ref() == Some(target) {
+                return;
+            }
+            current.replace(target.clone())
+        };
+        if previous.is_some() {
+            self.moved.store(true, Ordering::Release);
+            self.closed(reason);
+        }
+    }
+
+    /// Whether the target moved since this was last asked (see [`Pipe::retarget`]).
+    pub fn take_moved(&self) -> bool {
+        self.moved.swap(false, Ordering::AcqRel)
     }
 
     /// How many times a connection of this pipe closed.

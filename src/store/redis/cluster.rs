@@ -77,7 +77,7 @@ impl RedisStore {
     /// The lengths of these daemons' event lists, which are in different slots: one command
     /// each, side by side.
     pub(super) async fn lengths_apart(&self, daemon_ids: &[impl AsRef<str>]) -> StoreResult<Vec<u64>> {
-        let connection = self.connection()?;
+        let connection = self.connection().await?;
         let lengths = join_all(daemon_ids.iter().map(|daemon_id| {
             let mut connection = connection.clone();
             let key = self.keys.daemon_events(daemon_id.as_ref());
@@ -137,7 +137,7 @@ impl RedisStore {
     /// the module docs), starting with `first` (its oldest entries, as a step read them) when
     /// given; returns how many events were pushed.
     pub(super) async fn flush_outbox(&self, orchestrator_id: &str, daemon_id: &str, first: Option<Vec<Vec<u8>>>) -> StoreResult<u64> {
-        let mut connection = self.connection()?;
+        let mut connection = self.connection().await?;
         let outbox = self.keys.target(orchestrator_id, daemon_id);
         let mut pushed = 0;
         let mut next = first;

@@ -1,5 +1,6 @@
 //! Where the store connects, read from the router's `redis` option: one server (a URL, or host,
-//! port, db, credentials and TLS), or a cluster's nodes; and URLs as they may be shown.
+//! port, db, credentials and TLS), a cluster's nodes, or the Sentinels that name a primary; and
+//! URLs as they may be shown.
 
 use super::RedisStore;
 use crate::store::keys::Keys;
@@ -100,4 +101,58 @@ impl ClusterTarget {
     pub fn store(self, keys: Keys, limits: StoreLimits, timeout: Duration) -> Result<RedisStore, String> {
         RedisStore::cluster(self.nodes, self.username.as_deref(), self.password.as_deref(), keys, limits, timeout)
     }
+}
+
+/// The Sentinels of a Sentinel target (`{ sentinels: [url, ...], name, username?, password?,
+/// sentinelUsername?, sentinelPassword?, db? }`), or `None` when `redis` names no Sentinels.
+pub fn sentinel_target(redis: &Json) -> Option<Result<SentinelTarget, String>> {
+    let sentinels = redis.get("sentinels")?;
+    let parse = || {
+        let text = |name: &str| redis.get(name).and_then(Json::as_str).map(str::to_owned);
+        let (sentinel_username, sentinel_password) = (text("sentinelUsername"), text("sentinelPassword"));
+        let urls = sentinels.as_array().filter(|s| !s.is_empty()).ok_or("sentinels must be a non-empty array of Sentinel URLs")?;
+        let sentinels = urls
+            .iter()
+            .enumerate()
+            .map(|(i, url)| {
+                let url = url.as_str().ok_or_else(|| format!("sentinels[{i}] must be a URL"))?;
+                let info = url
+                    .into_connection_info()
+                    .map_err(|e| format!("sentinels[{i}] is not a valid Redis URL ({:?}): {e}", redact_url(url)))?;
+                // Credentials in a Sentinel's URL are its own; sentinelUsername and
+                // sentinelPassword stand for every Sentinel whose URL gives none.
+                let mut settings = info.redis_settings().clone();
+                if settings.password().is_none() {
+                    if let Some(password) = &sentinel_password {
+                        settings = settings.set_password(password.clone());
+                        if let Some(username) = &sentinel_username {
+                            settings = settings.set_username(username.clone());
+                        }
+                    }
+                }
+                Ok(info.set_redis_settings(settings))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let name = text("name").filter(|n| !n.is_empty()).ok_or("name must name the primary the Sentinels watch (their `sentinel monitor` name)")?;
+        let mut node = RedisConnectionInfo::default();
+        if let Some(db) = redis.get("db").filter(|d| !d.is_null()) {
+            node = node.set_db(db.as_i64().filter(|d| *d >= 0).ok_or_else(|| format!("db must be a non-negative integer, got {db}"))?);
+        }
+        if let Some(username) = text("username") {
+            node = node.set_username(username);
+        }
+        if let Some(password) = text("password") {
+            node = node.set_password(password);
+        }
+        Ok(SentinelTarget { sentinels, name, node })
+    };
+    Some(parse())
+}
+
+/// Where a Sentinel store connects: the Sentinels to ask, the name of the primary they watch, and
+/// how to log in to that primary.
+pub struct SentinelTarget {
+    pub sentinels: Vec<ConnectionInfo>,
+    pub name: String,
+    pub node: RedisConnectionInfo,
 }

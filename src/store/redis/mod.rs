@@ -1,5 +1,6 @@
 //! The Redis implementation of [`Store`]: one Lua script per atomic step (loaded once, called by
-//! SHA, every key passed in `KEYS`) over one auto-reconnecting multiplexed connection; routes go
+//! SHA, every key passed in `KEYS`) over one auto-reconnecting multiplexed connection (to one
+//! server, or to the primary Redis Sentinel names, followed through failovers); routes go
 //! through a [`Pipe`] instead when the owner carries one (see [`crate::store::pipe`]). On a Redis
 //! Cluster the same scripts run in each orchestrator's slot, and what crosses slots is done in the
 //! steps `cluster` describes.
@@ -12,10 +13,11 @@ mod cluster;
 mod config;
 mod replies;
 mod scripts;
+mod sentinel;
 mod sweep;
 mod transport;
 
-pub use config::{cluster_target, connection_info, redact_url, ClusterTarget};
+pub use config::{cluster_target, connection_info, redact_url, sentinel_target, ClusterTarget, SentinelTarget};
 pub use scripts::route_source;
 
 use self::calls::{step_daemons, Calls, Invocation, ROUTE_BATCH};
@@ -35,11 +37,11 @@ use std::time::Duration;
 pub struct RedisStore {
     client: Client,
     timeout: Duration,
-    /// The connection, and how many closures the pipe had seen when it was made.
-    connection: Mutex<Option<(Connection, u64)>>,
+    /// The connection, and what it was made for (see [`transport::Mark`]).
+    connection: Mutex<Option<(Connection, transport::Mark)>>,
     /// One server: the connection of registrations and heartbeats, likewise (see
     /// [`RedisStore::session_connection`]).
-    session_connection: Mutex<Option<(Connection, u64)>>,
+    session_connection: Mutex<Option<(Connection, transport::Mark)>>,
     /// Cluster: when this router next looks for outboxes and due times left behind (ms).
     next_sweep_ms: std::sync::atomic::AtomicI64,
     /// Cluster: where this router's sweep stands (see `sweep::Sweep`).
@@ -77,6 +79,14 @@ impl RedisStore {
         }
         .map_err(|e| e.to_string())?;
         Ok(Self::with_client(Client::Single(client), keys, limits, timeout, pipe))
+    }
+
+    /// A store on the primary `target`'s Sentinels name, found on first use and again after a
+    /// failover; each request is bounded by `timeout`. Routes go through `pipe` when given (made
+    /// with [`Pipe::logging_in`] and no target: the store points it at the primary).
+    pub fn sentinel(target: SentinelTarget, keys: Keys, limits: StoreLimits, timeout: Duration, pipe: Option<Arc<Pipe>>) -> Result<Self, String> {
+        let primary = sentinel::Primary::new(target, timeout)?;
+        Ok(Self::with_client(Client::Sentinel(primary), keys, limits, timeout, pipe))
     }
 
     fn with_client(client: Client, keys: Keys, limits: StoreLimits, timeout: Duration, pipe: Option<Arc<Pipe>>) -> Self {
@@ -138,7 +148,7 @@ impl RedisStore {
         for (key, _) in &expected {
             pipeline.cmd("TYPE").arg(key);
         }
-        let mut connection = self.connection().ok()?;
+        let mut connection = self.connection().await.ok()?;
         let kinds: Vec<String> = pipeline.query_async(&mut connection).await.ok()?;
         let wrong: Vec<String> = expected
             .iter()
@@ -237,7 +247,7 @@ impl Store for RedisStore {
     }
 
     async fn dead_letters(&self, orchestrator_id: &str) -> StoreResult<Vec<String>> {
-        let mut connection = self.connection()?;
+        let mut connection = self.connection().await?;
         let entries = redis::cmd("LRANGE").arg(self.keys.dead(orchestrator_id)).arg(0).arg(-1).query_async(&mut connection).await;
         self.checked(entries)
     }
@@ -272,7 +282,7 @@ impl Store for RedisStore {
         if self.keys.is_cluster() {
             return self.lengths_apart(daemon_ids).await;
         }
-        let mut connection = self.connection()?;
+        let mut connection = self.connection().await?;
         let mut pipeline = redis::pipe();
         for daemon_id in daemon_ids {
             pipeline.llen(self.keys.daemon_events(daemon_id));
@@ -297,7 +307,7 @@ impl Store for RedisStore {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let mut connection = self.connection()?;
+        let mut connection = self.connection().await?;
         let events: redis::RedisResult<Vec<String>> =
             redis::cmd("LRANGE").arg(self.keys.daemon_events(daemon_id)).arg(-(max as i64)).arg(-1).query_async(&mut connection).await;
         let mut events = self.checked(events)?;

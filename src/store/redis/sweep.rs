@@ -76,7 +76,7 @@ impl RedisStore {
     /// Every key matching `pattern` (a SCAN pattern) on every master of the cluster, or on the
     /// one server.
     pub(super) async fn scan_all(&self, pattern: &str) -> StoreResult<Vec<Vec<u8>>> {
-        let mut connection = self.connection()?;
+        let mut connection = self.connection().await?;
         let mut found = Vec::new();
         for node in self.scan_nodes(&mut connection).await? {
             let mut cursor = 0u64;
@@ -117,7 +117,7 @@ impl RedisStore {
     /// Keys whose work failed or ran out of time are left for the next pass.
     pub(super) async fn sweep(&self, deadline: std::time::Instant) {
         use std::time::Instant;
-        let Ok(mut connection) = self.connection() else { return };
+        let Ok(mut connection) = self.connection().await else { return };
         // The masters, from one node's slot map; if that node is slow to answer, the last list.
         let budget = deadline.saturating_duration_since(Instant::now());
         let found = tokio::time::timeout(budget / 10, self.scan_nodes(&mut connection)).await;

@@ -1,23 +1,29 @@
 //! How commands reach Redis: the store's own connection (redis-rs's connection manager to one
-//! server, or its cluster client), or for routes the [`Pipe`] whose bytes Node's socket carries;
-//! and the one way a round of script calls survives a server that lost its scripts or functions,
-//! or refuses functions.
+//! server or to the primary the Sentinels name, or its cluster client), or for routes the
+//! [`Pipe`] whose bytes Node's socket carries; and the one way a round of script calls survives a
+//! server that lost its scripts or functions, or refuses functions.
 
 use super::calls::{Calls, Head};
 use super::scripts::{Function, RouteScript};
+use super::sentinel::{Found, Primary};
 use super::RedisStore;
 use crate::store::pipe::Pipe;
 use crate::store::{RouteRequest, StoreError, StoreResult};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
-/// Where the store connects: one server, or a cluster.
+/// Where the store connects: one server, the primary Sentinels name, or a cluster.
 // One per store, built once: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Client {
     Single(redis::Client),
+    Sentinel(Primary),
     Cluster(redis::cluster::ClusterClient),
 }
+
+/// What a connection was made for: how many times the routes' socket had closed, and (Sentinel)
+/// which primary it reaches (see [`Found::epoch`]). A connection made for another mark is stale.
+pub(super) type Mark = (u64, u64);
 
 /// The store's own connection (to one server, or to every master of a cluster).
 #[derive(Clone)]
@@ -80,6 +86,12 @@ enum Round<'a> {
     Direct { store: &'a RedisStore, connection: Connection, script: &'a Script, calls: &'a [redis::Cmd] },
 }
 
+/// Whether a reply says the server is no longer the primary (it was made a replica in a
+/// failover): the store should find the primary again.
+fn demoted(reply: &StoreResult<Value>) -> bool {
+    matches!(reply, Err(StoreError::Refused { code, .. }) if code == "READONLY")
+}
+
 /// Why a call did not run, when it can run once that is mended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NotRun {
@@ -115,6 +127,9 @@ impl Round<'_> {
     async fn run(mut self) -> StoreResult<Vec<StoreResult<Value>>> {
         let all: Vec<usize> = (0..self.len()).collect();
         let mut replies = self.send(&all).await?;
+        if replies.iter().any(demoted) {
+            self.store().primary_moved();
+        }
         // Each turn mends one cause: FCALL refused or its function not loadable (then EVALSHA),
         // then NOSCRIPT.
         for _ in 0..3 {
@@ -144,6 +159,12 @@ impl Round<'_> {
         match self {
             Round::Piped { calls, .. } => calls.len(),
             Round::Direct { calls, .. } => calls.len(),
+        }
+    }
+
+    fn store(&self) -> &RedisStore {
+        match self {
+            Round::Piped { store, .. } | Round::Direct { store, .. } => store,
         }
     }
 
@@ -234,31 +255,34 @@ async fn piped(pipe: &Pipe, packed: &[&[u8]]) -> StoreResult<Vec<StoreResult<Val
 
 impl RedisStore {
     /// The shared connection, created (without waiting for it) on first use.
-    pub(super) fn connection(&self) -> StoreResult<Connection> {
-        self.connection_in(&self.connection)
+    pub(super) async fn connection(&self) -> StoreResult<Connection> {
+        self.connection_in(&self.connection).await
     }
 
     /// On one server, the connection of registrations and heartbeats: their own, so that a
     /// heartbeat waits behind no drain work queued on the shared one (on a cluster, the shared
     /// one).
-    fn session_connection(&self) -> StoreResult<Connection> {
+    async fn session_connection(&self) -> StoreResult<Connection> {
         match self.client {
-            Client::Single(_) => self.connection_in(&self.session_connection),
-            Client::Cluster(_) => self.connection(),
+            Client::Single(_) | Client::Sentinel(_) => self.connection_in(&self.session_connection).await,
+            Client::Cluster(_) => self.connection().await,
         }
     }
 
     /// The connection kept in `slot`, created (without waiting for it) on first use.
-    fn connection_in(&self, slot: &std::sync::Mutex<Option<(Connection, u64)>>) -> StoreResult<Connection> {
+    async fn connection_in(&self, slot: &std::sync::Mutex<Option<(Connection, Mark)>>) -> StoreResult<Connection> {
         if self.closed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
-        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         // When the pipe's connection closed since this one was made (Redis restarted, say), this
-        // one is likely cut too: connect afresh instead of failing the next request on it.
+        // one is likely cut too: connect afresh instead of failing the next request on it. So too
+        // when the Sentinels named another primary since.
         let closures = self.pipe.as_ref().map_or(0, |pipe| pipe.closures());
+        let primary = self.primary().await?;
+        let mark = (closures, primary.as_ref().map_or(0, |found| found.epoch));
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((connection, seen)) = slot.as_ref() {
-            if *seen == closures {
+            if *seen == mark {
                 return Ok(connection.clone());
             }
         }
@@ -267,16 +291,37 @@ impl RedisStore {
             .set_number_of_retries(0)
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout));
-        let connection = match &self.client {
-            Client::Single(client) => Connection::Single(ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(StoreError::from)?),
-            Client::Cluster(client) => Connection::Cluster(
+        let connection = match (&self.client, primary) {
+            (Client::Single(client), _) => Connection::Single(ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(StoreError::from)?),
+            (Client::Sentinel(_), Some(found)) => Connection::Single(ConnectionManager::new_lazy_with_config(found.client, config).map_err(StoreError::from)?),
+            (Client::Sentinel(_), None) => unreachable!("a Sentinel store always has a primary here"),
+            (Client::Cluster(client), _) => Connection::Cluster(
                 client.get_pending_async_connection_with_config(
                     redis::cluster::ClusterConfig::new().set_connection_timeout(self.timeout).set_response_timeout(self.timeout),
                 ),
             ),
         };
-        *slot = Some((connection.clone(), closures));
+        *slot = Some((connection.clone(), mark));
         Ok(connection)
+    }
+
+    /// On a Sentinel target, the primary the Sentinels name (see [`Primary::current`]), with the
+    /// routes' socket pointed at it; `None` on any other target.
+    async fn primary(&self) -> StoreResult<Option<Found>> {
+        let Client::Sentinel(primary) = &self.client else { return Ok(None) };
+        let found = primary.current(self.pipe.as_ref().map_or(0, |pipe| pipe.closures())).await?;
+        if let Some(pipe) = &self.pipe {
+            pipe.retarget(&found.target, "the Redis primary moved (a Sentinel failover)");
+        }
+        Ok(Some(found))
+    }
+
+    /// The primary may have moved (a failure met on it, or it answered READONLY): on a Sentinel
+    /// target, the next request asks the Sentinels again.
+    pub(super) fn primary_moved(&self) {
+        if let Client::Sentinel(primary) = &self.client {
+            primary.lost();
+        }
     }
 
     /// Runs route calls of `kind` in one round (one per slice; a slice holds one request unless
@@ -286,6 +331,8 @@ impl RedisStore {
         let (script, source) = self.scripts.route(kind);
         match &self.pipe {
             Some(pipe) => {
+                // Sentinel: the socket must reach the primary the Sentinels name before it writes.
+                self.primary().await?;
                 let function = self.scripts.route_function(kind).filter(|_| self.functions.load(std::sync::atomic::Ordering::Relaxed));
                 let head = function.map_or(Head::Script(script.get_hash()), |function| Head::Function(&function.name));
                 let calls = calls.iter().map(|requests| builder.route_packed(head, requests, kind)).collect();
@@ -301,17 +348,17 @@ impl RedisStore {
     /// Runs EVALSHA commands of `script` as one pipeline on the store's own connection (see
     /// [`Round::run`]).
     pub(super) async fn eval_commands(&self, script: &Script, commands: &[redis::Cmd]) -> StoreResult<Vec<StoreResult<Value>>> {
-        Round::Direct { store: self, connection: self.connection()?, script, calls: commands }.run().await
+        Round::Direct { store: self, connection: self.connection().await?, script, calls: commands }.run().await
     }
 
     /// Runs one script call on the store's own connection.
     pub(super) async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
-        self.invoke(self.connection()?, invocation).await
+        self.invoke(self.connection().await?, invocation).await
     }
 
     /// Runs a registration's or a heartbeat's script call (see [`RedisStore::session_connection`]).
     pub(super) async fn run_session_step(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
-        self.invoke(self.session_connection()?, invocation).await
+        self.invoke(self.session_connection().await?, invocation).await
     }
 
     async fn invoke(&self, mut connection: Connection, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
@@ -327,14 +374,19 @@ impl RedisStore {
 
     /// Passes a result through; on a connection failure, drops the connections (the failure is
     /// likely the server's, which both share) so that the next request connects afresh instead of
-    /// awaiting the failed attempt (the manager caches it).
+    /// awaiting the failed attempt (the manager caches it). On a Sentinel target, a failure, a
+    /// timeout or READONLY also has the primary found again.
     pub(super) fn checked<T>(&self, result: redis::RedisResult<T>) -> StoreResult<T> {
         result.map_err(|error| {
             // Redis closes a connection after a protocol error (such as a long command sent
             // before authenticating), so it is dropped too.
             let protocol = error.to_string().contains("Protocol error");
-            if protocol || error.is_io_error() || error.is_connection_refusal() || error.is_connection_dropped() {
+            let failed = protocol || error.is_io_error() || error.is_connection_refusal() || error.is_connection_dropped();
+            if failed {
                 self.drop_connections();
+            }
+            if failed || error.is_timeout() || error.code() == Some("READONLY") {
+                self.primary_moved();
             }
             error.into()
         })

@@ -1,0 +1,108 @@
+//! The primary of a Sentinel target: asked of the Sentinels on first use, and asked again once it
+//! may have moved (a connection to it failed, it answered READONLY, or the routes' socket closed),
+//! so that every connection the store makes goes to the primary the Sentinels name now.
+
+use super::config::SentinelTarget;
+use crate::store::pipe::PipeTarget;
+use crate::store::{StoreError, StoreResult};
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::ConnectionAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The primary as the Sentinels last named it.
+#[derive(Clone)]
+pub(super) struct Found {
+    /// A client for the primary (its address, credentials and database).
+    pub client: redis::Client,
+    /// Where the routes' socket connects to reach it.
+    pub target: PipeTarget,
+    /// Counts the primaries found: a connection made for another one is stale.
+    pub epoch: u64,
+}
+
+/// The primary last found, and whether it may still be the primary.
+struct Known {
+    found: Found,
+    /// How many times the routes' socket had closed when it was found; `None` once a failure
+    /// said it may have moved.
+    closures: Option<u64>,
+}
+
+/// The Sentinels of a target, and the primary they named.
+pub(super) struct Primary {
+    /// Asked one lookup at a time: concurrent callers wait for the lookup under way.
+    sentinels: tokio::sync::Mutex<SentinelClient>,
+    name: String,
+    known: Mutex<Option<Known>>,
+    /// How many primaries were found so far.
+    epochs: std::sync::atomic::AtomicU64,
+    /// The bound of one lookup.
+    timeout: Duration,
+}
+
+impl Primary {
+    /// The primary of `target`, found on first use; each lookup is bounded by `timeout`.
+    pub fn new(target: SentinelTarget, timeout: Duration) -> Result<Self, String> {
+        let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(target.node);
+        let sentinels = SentinelClient::build(target.sentinels, target.name.as_str(), Some(node), SentinelServerType::Master).map_err(|e| e.to_string())?;
+        Ok(Primary {
+            sentinels: tokio::sync::Mutex::new(sentinels),
+            name: target.name,
+            known: Mutex::new(None),
+            epochs: 0.into(),
+            timeout,
+        })
+    }
+
+    /// The primary: the one found before while it may still be (no failure was met since, and the
+    /// routes' socket has closed `closures` times, as when it was found), else the one the
+    /// Sentinels name now, checked to answer as a primary.
+    pub async fn current(&self, closures: u64) -> StoreResult<Found> {
+        if let Some(found) = self.known(closures) {
+            return Ok(found);
+        }
+        let mut sentinels = self.sentinels.lock().await;
+        // Another caller may have found it while this one waited for the lock.
+        if let Some(found) = self.known(closures) {
+            return Ok(found);
+        }
+        let client = match tokio::time::timeout(self.timeout, sentinels.async_get_client()).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(error)) => return Err(self.not_found(&error.to_string())),
+            Err(_) => return Err(self.not_found(&format!("no answer within {} ms", self.timeout.as_millis()))),
+        };
+        let target = match client.get_connection_info().addr() {
+            ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+                PipeTarget { host: Some(host.clone()), port: Some(*port), path: None }
+            }
+            other => return Err(self.not_found(&format!("the Sentinels named an address the router cannot reach: {other}"))),
+        };
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let epoch = match known.as_ref() {
+            // The same primary again (the failure was passing): connections made for it stay good.
+            Some(previous) if previous.found.target == target => previous.found.epoch,
+            _ => self.epochs.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1,
+        };
+        let found = Found { client, target, epoch };
+        *known = Some(Known { found: found.clone(), closures: Some(closures) });
+        Ok(found)
+    }
+
+    fn known(&self, closures: u64) -> Option<Found> {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.as_ref().filter(|known| known.closures == Some(closures)).map(|known| known.found.clone())
+    }
+
+    /// The primary may have moved: the next use asks the Sentinels again. The last one found is
+    /// kept, so that finding it again keeps the connections made for it.
+    pub fn lost(&self) {
+        if let Some(known) = self.known.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            known.closures = None;
+        }
+    }
+
+    fn not_found(&self, why: &str) -> StoreError {
+        StoreError::Connection(format!("no Sentinel named a reachable primary for {:?}: {why}", self.name))
+    }
+}

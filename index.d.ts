@@ -39,6 +39,17 @@ export interface RoutingRetryConfig {
   maxDelayMs: number;
 }
 
+/** How many replicas must confirm each write, and how long to wait for them (see `durability`). */
+export interface DurabilityConfig {
+  /** Replicas that must confirm each write (≥ 1). Required. */
+  replicas: number;
+  /**
+   * How long one write waits for them, in ms (less than `deliveryTimeoutMs`, which bounds the
+   * attempt, WAIT included). Default 1000, or half of `deliveryTimeoutMs` when that is shorter.
+   */
+  timeoutMs?: number;
+}
+
 /** The per-orchestrator queue kept while an orchestrator is offline. */
 export interface OfflineQueueConfig {
   /** Most messages one orchestrator's queue holds; the oldest is dropped (and reported) past it. Default 100. */
@@ -237,6 +248,16 @@ export interface OrchestratorRouterConfig {
   offlineQueue?: Partial<OfflineQueueConfig>;
   /** Bound on one attempt against Redis, in ms. Default 5000. */
   deliveryTimeoutMs?: number;
+  /**
+   * Writes count only once replicas have them (default off): each route, drain step,
+   * registration, heartbeat and acknowledgement is followed by `WAIT replicas timeoutMs` on the
+   * connection that wrote it, so that what resolved survives the primary's loss (a Sentinel
+   * failover). Writes not confirmed in time are retried as failed attempts; after the last one a
+   * route resolves `{ success: false, status: 'failed', durable: false }` and other calls reject
+   * with `NotReplicatedError`. One server or Sentinel only (refused on a cluster and in memory);
+   * the Redis user needs `+wait`.
+   */
+  durability?: DurabilityConfig;
   /** Limits on daemons' event lists. */
   daemonQueue?: Partial<DaemonQueueConfig>;
   /** How often a running router looks for backlogs it can drain, in ms. Default 250. */
@@ -283,6 +304,14 @@ export interface RouteMessageResult {
   error?: string;
   /** Attempts made against Redis. */
   attempts: number;
+  /**
+   * Only with `durability`: `true` when the route succeeded, which then means `durability.replicas`
+   * replicas confirmed its writes; `false` when it failed because they did not confirm them in
+   * time (after every attempt: `error` says so). The message then reached the primary and may be
+   * delivered, or lost if the primary fails before it replicates; routing it again with the same
+   * id does not deliver it twice (a delivered id is marked). Absent on other failures.
+   */
+  durable?: boolean;
 }
 
 /** An orchestrator's active daemon session. */
@@ -592,7 +621,7 @@ export declare class RouterBaseError extends Error {
 /** A host's base error class, constructed as `new Base(message, code, statusCode, metadata)` (@neolith/core's GenesisError). */
 export type ErrorBaseConstructor = new (message: string, code: string, statusCode?: number, metadata?: Record<string, unknown>) => Error;
 
-/** The router's four error classes, built on the base class `B`. */
+/** The router's five error classes, built on the base class `B`. */
 export interface RouterErrorClasses<B extends Error = RouterBaseError> {
   /** A routing failure: code `ORCHESTRATOR_ROUTING_ERROR`, status 500. */
   OrchestratorRoutingError: new (message: string, metadata?: Record<string, unknown>) => B & { readonly code: 'ORCHESTRATOR_ROUTING_ERROR'; readonly statusCode: number; readonly metadata?: Record<string, unknown> };
@@ -602,6 +631,8 @@ export interface RouterErrorClasses<B extends Error = RouterBaseError> {
   NoActiveSessionError: new (orchestratorId: string) => B & { readonly code: 'NO_ACTIVE_SESSION'; readonly statusCode: number; readonly metadata: { orchestratorId: string } };
   /** Bad input refused before anything was written: code `INVALID_ARGUMENT`, status 400, metadata `{ field }`. */
   InvalidArgumentError: new (field: string, problem: string) => B & { readonly code: 'INVALID_ARGUMENT'; readonly statusCode: number; readonly metadata: { field: string } };
+  /** Writes not confirmed by enough replicas (`durability`): code `NOT_REPLICATED`, status 503. */
+  NotReplicatedError: new (message: string, metadata?: Record<string, unknown>) => B & { readonly code: 'NOT_REPLICATED'; readonly statusCode: number; readonly metadata?: Record<string, unknown> };
 }
 
 /**
@@ -628,6 +659,19 @@ export declare class OrchestratorOfflineError extends RouterBaseError {
   readonly code: 'ORCHESTRATOR_OFFLINE';
   /** The orchestrator concerned. */
   readonly metadata: { orchestratorId: string };
+}
+
+/**
+ * With `durability`: the Redis primary has the call's writes, but fewer replicas than
+ * `durability.replicas` confirmed them within `durability.timeoutMs` (after every attempt), so they
+ * may be lost if the primary fails before they replicate. Code `NOT_REPLICATED`, status 503. The
+ * call may be repeated: registrations, heartbeats and acknowledgements are idempotent.
+ */
+export declare class NotReplicatedError extends RouterBaseError {
+  /** Creates the error with its message and optional metadata (`{ orchestratorId }`). */
+  constructor(message: string, metadata?: Record<string, unknown>);
+  /** Always `'NOT_REPLICATED'`. */
+  readonly code: 'NOT_REPLICATED';
 }
 
 /** No active session: code `NO_ACTIVE_SESSION`, status 404, message `No active session found for orchestrator: <id>`. */

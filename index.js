@@ -16,6 +16,7 @@ const {
   OrchestratorOfflineError,
   NoActiveSessionError,
   InvalidArgumentError,
+  NotReplicatedError,
   errorClasses,
   fromNative,
 } = require('./lib/errors');
@@ -511,6 +512,7 @@ module.exports = {
   OrchestratorOfflineError,
   NoActiveSessionError,
   InvalidArgumentError,
+  NotReplicatedError,
   RouterBaseError,
   errorClasses,
   EVENT_NAMES,

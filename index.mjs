@@ -9,6 +9,7 @@ export const {
   OrchestratorOfflineError,
   NoActiveSessionError,
   InvalidArgumentError,
+  NotReplicatedError,
   RouterBaseError,
   errorClasses,
   EVENT_NAMES,

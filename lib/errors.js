@@ -84,7 +84,21 @@ function defineClasses(Base) {
     }
   }
 
-  return Object.freeze({ OrchestratorRoutingError, OrchestratorOfflineError, NoActiveSessionError, InvalidArgumentError });
+  /**
+   * With `durability`: the Redis primary has the writes, but fewer replicas than asked confirmed
+   * them in time, so they may be lost with the primary: code `NOT_REPLICATED`, status 503.
+   */
+  class NotReplicatedError extends Base {
+    static code = 'NOT_REPLICATED';
+
+    constructor(message, metadata) {
+      super(message, NotReplicatedError.code, 503, metadata);
+      this.name = 'NotReplicatedError';
+      brand(this, NotReplicatedError.code);
+    }
+  }
+
+  return Object.freeze({ OrchestratorRoutingError, OrchestratorOfflineError, NoActiveSessionError, InvalidArgumentError, NotReplicatedError });
 }
 
 /** Marks `error` with its code (non-enumerable), for `instanceof` across bases. */
@@ -130,6 +144,9 @@ function adopt(error, family) {
     case 'NO_ACTIVE_SESSION':
       adopted = new family.NoActiveSessionError(error.metadata.orchestratorId);
       break;
+    case 'NOT_REPLICATED':
+      adopted = new family.NotReplicatedError(error.message, error.metadata);
+      break;
     default:
       adopted = new family.OrchestratorRoutingError(error.message, error.metadata);
   }
@@ -146,6 +163,7 @@ function adopt(error, family) {
 const CLASS_OF_CODE = Object.freeze({
   INVALID_ARGUMENT: 'InvalidArgumentError',
   STORE_FAILED: 'OrchestratorRoutingError',
+  NOT_REPLICATED: 'NotReplicatedError',
   QUEUE_DISABLED: 'OrchestratorRoutingError',
   QUEUE_FULL: 'OrchestratorRoutingError',
   MESSAGE_SERVICE_FAILED: 'OrchestratorRoutingError',
@@ -163,7 +181,9 @@ function fromNative({ code, field, message }, orchestratorId, family = OWN) {
     err.message = message;
     return err;
   }
-  return new family.OrchestratorRoutingError(message, orchestratorId ? { orchestratorId } : undefined);
+  const metadata = orchestratorId ? { orchestratorId } : undefined;
+  if (CLASS_OF_CODE[code] === 'NotReplicatedError') return new family.NotReplicatedError(message, metadata);
+  return new family.OrchestratorRoutingError(message, metadata);
 }
 
 module.exports = {

@@ -122,6 +122,7 @@ pub(super) fn route_json(outcome: RouteOutcome) -> RouteResult {
         session_id: outcome.session_id,
         error: outcome.error,
         attempts: outcome.attempts,
+        durable: outcome.durable,
     }
 }
 
@@ -136,6 +137,8 @@ pub(super) struct RouteResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    durable: Option<bool>,
 }
 
 /// A message from the flat values `messageArgs` (lib/arguments.js) checked; `priority` is a

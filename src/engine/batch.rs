@@ -83,7 +83,7 @@ impl<S: Store> Router<S> {
                 Ok(sent) => sent,
                 Err((error, attempts)) => {
                     for &i in &waiting {
-                        outcomes[i] = Some(self.fail(&prepared[i].message_id, &items[i].orchestrator_id, error.to_string(), attempts));
+                        outcomes[i] = Some(self.failed_on(&prepared[i].message_id, &items[i].orchestrator_id, &error, attempts));
                     }
                     waiting.clear();
                     break;

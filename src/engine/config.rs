@@ -2,13 +2,16 @@
 //! caller passes, and validated so that a bad value is refused at construction by name.
 
 use super::error::RouterError;
-use crate::store::StoreLimits;
+use crate::store::{Durability, StoreLimits};
 use serde_json::{Map, Value};
 
 /// How long a session lives without a heartbeat (the deployed service's 1 h).
 pub const SESSION_TTL_SECONDS: u64 = 3600;
 /// How long a daemon's event list lives after its last push (the deployed service's 24 h).
 pub const DAEMON_EVENTS_TTL_SECONDS: u64 = 86_400;
+/// How long a write waits for its replicas by default (`durability.timeoutMs`), in ms: this, or
+/// half of `deliveryTimeoutMs` when that is shorter.
+pub const DURABILITY_TIMEOUT_MS: u64 = 1000;
 
 /// Retry policy for a delivery that fails against Redis (the seed's exponential backoff).
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +85,8 @@ pub struct RouterConfig {
     /// How long a delivered marker keeps a message id from being pushed to a daemon again.
     pub delivered_marker_ttl_seconds: u64,
     pub sessions: SessionsConfig,
+    /// Writes count once this many replicas confirm them (`durability`); `None`: off.
+    pub durability: Option<Durability>,
 }
 
 impl RouterConfig {
@@ -118,6 +123,7 @@ impl Default for RouterConfig {
             delivery_receipts: false,
             delivered_marker_ttl_seconds: 3600,
             sessions: SessionsConfig { multiple: false, routing: SessionRouting::Primary, ttl_seconds: SESSION_TTL_SECONDS },
+            durability: None,
         }
     }
 }
@@ -172,6 +178,19 @@ impl RouterConfig {
         config.drain_interval_ms = top("drainIntervalMs", 1.0, config.drain_interval_ms)?;
         config.max_message_bytes = top("maxMessageBytes", 0.0, config.max_message_bytes)?;
         config.delivered_marker_ttl_seconds = top("deliveredMarkerTtlSeconds", 1.0, config.delivered_marker_ttl_seconds)?;
+        if let Some(durability) = section(root, "durability")? {
+            let replicas = opt_number(durability, "durability.replicas", 1.0, true)?
+                .ok_or_else(|| RouterError::invalid("durability.replicas", "is required: how many replicas must confirm each write"))?;
+            let timeout_ms = opt_number(durability, "durability.timeoutMs", 1.0, true)?
+                .map_or(DURABILITY_TIMEOUT_MS.min(config.delivery_timeout_ms / 2).max(1), |n| n as u64);
+            if timeout_ms >= config.delivery_timeout_ms {
+                return Err(RouterError::invalid(
+                    "durability.timeoutMs",
+                    format!("must be less than deliveryTimeoutMs ({}), which bounds each attempt, its WAIT included; got {timeout_ms}", config.delivery_timeout_ms),
+                ));
+            }
+            config.durability = Some(Durability { replicas: replicas as u64, timeout_ms });
+        }
         config.key_prefix = match root.get("keyPrefix") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
@@ -196,6 +215,7 @@ impl RouterConfig {
             receipts: self.delivery_receipts,
             // Every 20 drain ticks (5 s by default), and never more than once a second.
             sweep_interval_ms: (self.drain_interval_ms * 20).max(1000),
+            durability: self.durability,
         }
     }
 }

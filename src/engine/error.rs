@@ -26,8 +26,8 @@ pub enum RouterError {
 
 impl RouterError {
     /// Every code [`RouterError::code`] gives, for the JS layer's table (lib/errors.js).
-    pub const CODES: [&'static str; 7] =
-        ["INVALID_ARGUMENT", "STORE_FAILED", "QUEUE_DISABLED", "QUEUE_FULL", "MESSAGE_SERVICE_FAILED", "CLOSED", "INTERNAL"];
+    pub const CODES: [&'static str; 8] =
+        ["INVALID_ARGUMENT", "STORE_FAILED", "NOT_REPLICATED", "QUEUE_DISABLED", "QUEUE_FULL", "MESSAGE_SERVICE_FAILED", "CLOSED", "INTERNAL"];
 
     /// Builds an [`RouterError::InvalidArgument`] naming `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -46,6 +46,8 @@ impl RouterError {
     pub fn code(&self) -> &'static str {
         match self {
             RouterError::InvalidArgument { .. } => "INVALID_ARGUMENT",
+            // The writes are on the primary but not confirmed by its replicas (`durability`).
+            RouterError::Store(StoreError::NotReplicated { .. }) => "NOT_REPLICATED",
             RouterError::Store(_) => "STORE_FAILED",
             RouterError::QueueDisabled { .. } => "QUEUE_DISABLED",
             RouterError::QueueFull { .. } => "QUEUE_FULL",
@@ -106,6 +108,7 @@ mod tests {
         let errors = [
             RouterError::invalid("f", "m"),
             RouterError::Store(StoreError::Closed),
+            RouterError::Store(StoreError::NotReplicated { confirmed: 0, wanted: 1, timeout_ms: 100 }),
             RouterError::QueueDisabled { orchestrator_id: "o".into() },
             RouterError::QueueFull { orchestrator_id: "o".into(), max_queue_size: 1 },
             RouterError::MessageService("m".into()),

@@ -21,6 +21,9 @@ pub struct RouteOutcome {
     pub session_id: Option<String>,
     pub error: Option<String>,
     pub attempts: u32,
+    /// With `durability`: whether replicas confirmed the route's writes (true on success; false
+    /// when it failed because they did not). `None` without durability, and on other failures.
+    pub durable: Option<bool>,
 }
 
 /// Where a routed message ended up.
@@ -87,7 +90,7 @@ impl<S: Store> Router<S> {
             .await;
         match result {
             Ok((reply, attempts)) => self.outcome(prepared, orchestrator_id, reply, attempts),
-            Err((error, attempts)) => self.fail(&prepared.message_id, orchestrator_id, error.to_string(), attempts),
+            Err((error, attempts)) => self.failed_on(&prepared.message_id, orchestrator_id, &error, attempts),
         }
     }
 
@@ -241,7 +244,7 @@ impl<S: Store> Router<S> {
     /// Turns a store reply into the caller's result, reporting what happened.
     pub(super) fn outcome(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, reply: RouteReply, attempts: u32) -> RouteOutcome {
         let message_id = &prepared.message_id;
-        let queued = |status| RouteOutcome { success: true, status, session_id: None, error: None, attempts };
+        let queued = |status| RouteOutcome { success: true, status, session_id: None, error: None, attempts, durable: self.confirmed() };
         if matches!(reply, RouteReply::Delivered { .. } | RouteReply::AlreadyDelivered { .. }) {
             self.metrics.latency(prepared.started.elapsed().as_secs_f64() * 1000.0);
         }
@@ -287,7 +290,21 @@ impl<S: Store> Router<S> {
 
     fn delivered(&self, message_id: &str, orchestrator_id: &str, session_id: String, attempts: u32) -> RouteOutcome {
         self.report_routed(message_id, orchestrator_id, session_id.clone(), attempts);
-        RouteOutcome { success: true, status: RouteStatus::Delivered, session_id: Some(session_id), error: None, attempts }
+        RouteOutcome { success: true, status: RouteStatus::Delivered, session_id: Some(session_id), error: None, attempts, durable: self.confirmed() }
+    }
+
+    /// `durable` of a route that succeeded: confirmed, when durability is on (its writes were).
+    fn confirmed(&self) -> Option<bool> {
+        self.config.durability.map(|_| true)
+    }
+
+    /// The result of a route whose last attempt failed with `error`.
+    pub(super) fn failed_on(&self, message_id: &str, orchestrator_id: &str, error: &StoreError, attempts: u32) -> RouteOutcome {
+        let mut outcome = self.fail(message_id, orchestrator_id, error.to_string(), attempts);
+        if matches!(error, StoreError::NotReplicated { .. }) {
+            outcome.durable = Some(false);
+        }
+        outcome
     }
 
     pub(super) fn fail(&self, message_id: &str, orchestrator_id: &str, error: String, attempts: u32) -> RouteOutcome {
@@ -297,7 +314,7 @@ impl<S: Store> Router<S> {
             attempts,
             error: error.clone(),
         });
-        RouteOutcome { success: false, status: RouteStatus::Failed, session_id: None, error: Some(error), attempts }
+        RouteOutcome { success: false, status: RouteStatus::Failed, session_id: None, error: Some(error), attempts, durable: None }
     }
 
     fn report_queued(&self, message_id: &str, orchestrator_id: &str, queue_size: u64, dropped: &[String]) {

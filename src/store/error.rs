@@ -21,6 +21,9 @@ pub enum StoreError {
     Contended(String),
     /// The store was closed; nothing ran.
     Closed,
+    /// The server has the operation's writes, but fewer replicas than `durability` asks for
+    /// confirmed them in time: they may be lost with the server.
+    NotReplicated { confirmed: u64, wanted: u64, timeout_ms: u64 },
 }
 
 /// Result of a store operation.
@@ -72,6 +75,11 @@ impl fmt::Display for StoreError {
             | StoreError::Contended(message)
             | StoreError::Refused { message, .. } => f.write_str(message),
             StoreError::Closed => f.write_str("the router is closed"),
+            StoreError::NotReplicated { confirmed, wanted, timeout_ms } => write!(
+                f,
+                "not replicated: the Redis primary has the writes, but {confirmed} of the {wanted} replicas durability asks for \
+                 confirmed them within {timeout_ms} ms (WAIT); they may be lost if the primary fails before they replicate"
+            ),
         }
     }
 }

@@ -37,6 +37,16 @@ pub struct StoreLimits {
     pub broadcast: bool,
     /// Redis Cluster: how often routers look for outboxes and due times a failed step left behind.
     pub sweep_interval_ms: u64,
+    /// Writes count only once replicas confirm them (`durability`); `None`: once the server has them.
+    pub durability: Option<Durability>,
+}
+
+/// How many replicas must confirm a write (Redis's WAIT, on the connection that wrote it) before
+/// the step that made it succeeds, and how long to wait for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durability {
+    pub replicas: u64,
+    pub timeout_ms: u64,
 }
 
 /// With broadcast routing, a session a message goes to beside the primary one, and the daemon

@@ -45,10 +45,16 @@ pub enum Routes {
 /// `timeout`.
 pub fn open(redis: &Json, key_prefix: &str, limits: StoreLimits, timeout: Duration, routes: Routes) -> Result<Opened, OptionError> {
     if let Some(name) = redis.get("url").and_then(Json::as_str).and_then(memory_name) {
+        if limits.durability.is_some() {
+            return Err(OptionError { field: "durability", message: "needs a Redis primary with replicas: the in-process store has none".into() });
+        }
         return Ok(Opened { store: AnyStore::Memory(MemoryStore::open(&name, key_prefix, limits)), pipe: None });
     }
     if let Some(target) = cluster_target(redis) {
         let target = target.map_err(OptionError::new("redis"))?;
+        if limits.durability.is_some() {
+            return Err(OptionError { field: "durability", message: "is not supported on a Redis Cluster yet: only on one server or through Sentinel".into() });
+        }
         let keys = Keys::cluster(key_prefix).map_err(OptionError::new("keyPrefix"))?;
         let store = target.store(keys, limits, timeout).map_err(OptionError::new("redis"))?;
         return Ok(Opened { store: AnyStore::Redis(store), pipe: None });

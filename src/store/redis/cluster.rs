@@ -11,7 +11,7 @@
 //! then `LREM` of exactly the entries moved); `file_due` copies a due time into the index
 //! (`file_due.lua`); [`RedisStore::sweep`] is the store's upkeep, run by the holder of the sweep lock.
 
-use super::calls::ROUTE_BATCH;
+use super::calls::{Invocation, ROUTE_BATCH};
 use super::replies;
 use super::scripts::RouteScript;
 use super::transport::Client;
@@ -155,8 +155,9 @@ impl RedisStore {
             if entries.is_empty() {
                 return Ok(pushed);
             }
-            let mut invocation = self.scripts.push_outbox.key(self.keys.daemon_events(daemon_id));
+            let mut invocation = Invocation::of(&self.scripts.push_outbox);
             invocation
+                .key(self.keys.daemon_events(daemon_id))
                 .key(self.keys.pushed(daemon_id))
                 .arg(orchestrator_id)
                 .arg(self.keys.daemon_channel(daemon_id))
@@ -192,8 +193,7 @@ impl RedisStore {
     pub(super) async fn copy_due(&self, orchestrator_id: &str, sweep: bool) -> StoreResult<()> {
         let reply = self
             .run(
-                self.scripts
-                    .due_version
+                Invocation::of(&self.scripts.due_version)
                     .key(self.keys.index(orchestrator_id))
                     .key(self.keys.key(Key::OutboxSeq, orchestrator_id))
                     .arg(orchestrator_id)
@@ -211,8 +211,7 @@ impl RedisStore {
     /// newer version got there first; the sweep's copy (`sweep`) leaves a filed one as it is.
     async fn file_due(&self, orchestrator_id: &str, due: Option<String>, version: &str, sweep: bool) -> StoreResult<()> {
         self.run(
-            self.scripts
-                .file_due
+            Invocation::of(&self.scripts.file_due)
                 .key(self.keys.due_index())
                 .key(self.keys.due_versions())
                 .arg(orchestrator_id)

@@ -117,10 +117,10 @@ impl RedisStore {
     /// extras it takes last, then what follows it (see `cluster`), answering the step's own reply.
     async fn run_step(&self, mut invocation: Invocation, orchestrator_id: &str, daemons: Option<Vec<&str>>) -> StoreResult<Value> {
         let Some(extras) = self.extras(orchestrator_id, daemons.as_deref().unwrap_or_default(), true).await? else {
-            return self.run(&invocation).await;
+            return self.write(&invocation).await;
         };
         invocation.key(&extras.seq_key).key(&extras.due_key).arg(&extras.args);
-        let wrapped = self.run(&invocation).await?;
+        let wrapped = self.write(&invocation).await?;
         self.after_step(orchestrator_id, wrapped).await
     }
 
@@ -187,7 +187,7 @@ impl Store for RedisStore {
     }
 
     async fn register_session(&self, orchestrator_id: &str, session_id: &str, session: &str, now_ms: i64) -> StoreResult<u64> {
-        let reply = self.run_session_step(&self.calls().register_session(orchestrator_id, session_id, session, now_ms)).await?;
+        let reply = self.write_session_step(&self.calls().register_session(orchestrator_id, session_id, session, now_ms)).await?;
         let queued = replies::count("register_session", &reply)?;
         if queued > 0 {
             self.filed(orchestrator_id).await;
@@ -196,14 +196,14 @@ impl Store for RedisStore {
     }
 
     async fn unregister_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_ms: i64) -> StoreResult<bool> {
-        let reply = self.run_session_step(&self.calls().unregister_session(orchestrator_id, session_id, now_ms)).await?;
+        let reply = self.write_session_step(&self.calls().unregister_session(orchestrator_id, session_id, now_ms)).await?;
         Ok(replies::count("unregister_session", &reply)? > 0)
     }
 
     async fn touch_session(&self, orchestrator_id: &str, session_id: Option<&str>, daemon_id: Option<&str>, now_iso: &str, now_ms: i64) -> StoreResult<Option<Touched>> {
         // On a cluster the daemon list is in another slot than the session: not read here.
         let daemon_id = daemon_id.filter(|_| !self.keys.is_cluster());
-        let reply = self.run_session_step(&self.calls().touch_session(orchestrator_id, session_id, daemon_id, now_iso, now_ms)).await?;
+        let reply = self.write_session_step(&self.calls().touch_session(orchestrator_id, session_id, daemon_id, now_iso, now_ms)).await?;
         let touched = replies::touched(&reply)?;
         if touched.as_ref().is_some_and(|t| t.queue_length > 0) {
             self.filed(orchestrator_id).await;
@@ -233,7 +233,7 @@ impl Store for RedisStore {
         if message_ids.is_empty() {
             return Ok(Vec::new());
         }
-        replies::ids("acknowledge", &self.run(&self.calls().acknowledge(orchestrator_id, message_ids)).await?)
+        replies::ids("acknowledge", &self.write(&self.calls().acknowledge(orchestrator_id, message_ids)).await?)
     }
 
     async fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, due_by_ms: i64, limit: usize) -> StoreResult<OverdueReceipts> {
@@ -253,7 +253,7 @@ impl Store for RedisStore {
     }
 
     async fn requeue_dead_letters(&self, step: &RequeueStep<'_>) -> StoreResult<bool> {
-        let requeued = match self.run(&self.calls().requeue_dead(step)).await? {
+        let requeued = match self.write(&self.calls().requeue_dead(step)).await? {
             Value::Int(n) => n >= 0,
             other => return Err(StoreError::unexpected("requeue_dead", &other)),
         };
@@ -319,7 +319,7 @@ impl Store for RedisStore {
         if event_ids.is_empty() {
             return Ok(0);
         }
-        replies::count("acknowledge_events", &self.run(&self.calls().acknowledge_events(daemon_id, event_ids)).await?)
+        replies::count("acknowledge_events", &self.write(&self.calls().acknowledge_events(daemon_id, event_ids)).await?)
     }
 
     fn id_problem(&self, id: &str) -> Option<String> {
@@ -359,6 +359,7 @@ mod tests {
             daemon_events_ttl_seconds: 86400,
             receipts: false,
             sweep_interval_ms: 5000,
+            durability: None,
         };
         let info = redis::IntoConnectionInfo::into_connection_info("redis://127.0.0.1:1").unwrap();
         RedisStore::new(info, None, Keys::new("p:"), limits, Duration::from_secs(1), None).unwrap()

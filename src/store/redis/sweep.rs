@@ -2,6 +2,7 @@
 //! behind (see docs/cluster.md) and finishes their work, scanning every master a bounded part at a
 //! time; and the scans the operator's listing uses.
 
+use super::calls::Invocation;
 use super::{Connection, Key, RedisStore};
 use crate::store::{StoreError, StoreResult};
 use futures_util::future::join_all;
@@ -103,7 +104,7 @@ impl RedisStore {
         }
         // Held across a few turns, and across a tick slowed by a claim that waits for its timeout.
         let hold = 3 * interval + 2 * self.timeout.as_millis() as i64;
-        let lock = self.run(self.scripts.sweep_lock.key(self.keys.sweep_lock()).arg(&self.sweep_token).arg(hold)).await;
+        let lock = self.run(Invocation::of(&self.scripts.sweep_lock).key(self.keys.sweep_lock()).arg(&self.sweep_token).arg(hold)).await;
         if matches!(lock, Ok(Value::Int(1))) {
             let budget = Duration::from_millis((interval as u64 / 2).min(2000));
             self.sweep(std::time::Instant::now() + budget).await;

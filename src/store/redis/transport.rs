@@ -3,12 +3,12 @@
 //! [`Pipe`] whose bytes Node's socket carries; and the one way a round of script calls survives a
 //! server that lost its scripts or functions, or refuses functions.
 
-use super::calls::{Calls, Head};
+use super::calls::{Calls, Head, Invocation};
 use super::scripts::{Function, RouteScript};
 use super::sentinel::{Found, Primary};
 use super::RedisStore;
 use crate::store::pipe::Pipe;
-use crate::store::{RouteRequest, StoreError, StoreResult};
+use crate::store::{Durability, RouteRequest, StoreError, StoreResult};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
@@ -81,9 +81,43 @@ impl From<redis::RedisError> for StoreError {
 enum Round<'a> {
     /// Through the pipe, packed; the script as a function (FCALL) while `store` may call
     /// functions, else by SHA (`script`, whose `source` the pipe loads itself).
-    Piped { store: &'a RedisStore, pipe: &'a Pipe, script: &'a Script, source: &'static str, function: Option<&'a Function>, calls: Vec<Vec<u8>> },
+    Piped {
+        store: &'a RedisStore,
+        pipe: &'a Pipe,
+        script: &'a Script,
+        source: &'static str,
+        function: Option<&'a Function>,
+        calls: Vec<Vec<u8>>,
+        confirm: Option<Durability>,
+    },
     /// On the store's own connection, as one pipeline.
-    Direct { store: &'a RedisStore, connection: Connection, script: &'a Script, calls: &'a [redis::Cmd] },
+    Direct { store: &'a RedisStore, connection: Connection, script: &'a Script, calls: &'a [redis::Cmd], confirm: Option<Durability> },
+}
+
+/// The replies of calls sent with a WAIT after them (`durability`; its reply last): as they are
+/// when enough replicas confirmed the writes, else each call that ran fails as not replicated
+/// (or with the WAIT's own refusal).
+fn confirmed(mut replies: Vec<StoreResult<Value>>, durability: Durability) -> Vec<StoreResult<Value>> {
+    let shortfall = match replies.pop() {
+        Some(Ok(Value::Int(n))) if n >= 0 && n as u64 >= durability.replicas => return replies,
+        Some(Ok(Value::Int(n))) => {
+            StoreError::NotReplicated { confirmed: n.max(0) as u64, wanted: durability.replicas, timeout_ms: durability.timeout_ms }
+        }
+        Some(Err(StoreError::Refused { code, message })) => {
+            StoreError::Refused { code, message: format!("WAIT, which confirms each write for durability, was refused: {message}") }
+        }
+        Some(Err(error)) => error,
+        Some(Ok(other)) => StoreError::unexpected("WAIT", other),
+        None => StoreError::UnexpectedReply("no reply to WAIT".into()),
+    };
+    replies.into_iter().map(|reply| reply.and(Err(shortfall.clone()))).collect()
+}
+
+/// The WAIT that confirms a connection's writes so far.
+fn wait(durability: Durability) -> redis::Cmd {
+    let mut cmd = redis::cmd("WAIT");
+    cmd.arg(durability.replicas).arg(durability.timeout_ms);
+    cmd
 }
 
 /// Whether a reply says the server is no longer the primary (it was made a replica in a
@@ -168,23 +202,38 @@ impl Round<'_> {
         }
     }
 
-    /// Sends the calls `which`, in one round trip.
+    /// Sends the calls `which`, in one round trip; with `confirm`, a WAIT after them on the same
+    /// connection (see [`confirmed`]).
     async fn send(&mut self, which: &[usize]) -> StoreResult<Vec<StoreResult<Value>>> {
-        match self {
-            Round::Piped { pipe, calls, .. } => {
-                let packed: Vec<&[u8]> = which.iter().map(|&i| calls[i].as_slice()).collect();
-                piped(pipe, &packed).await
+        let replies = match self {
+            Round::Piped { pipe, calls, confirm, .. } => {
+                let wait = confirm.map(|durability| wait(durability).get_packed_command());
+                let packed: Vec<&[u8]> = which.iter().map(|&i| calls[i].as_slice()).chain(wait.as_deref()).collect();
+                piped(pipe, &packed).await?
             }
-            Round::Direct { store, connection, calls, .. } => {
+            Round::Direct { store, connection, calls, confirm, .. } => {
                 let mut pipeline = redis::pipe();
                 // Each command's own error comes back in its place (NOSCRIPT included).
                 pipeline.ignore_errors();
                 for &i in which {
                     pipeline.add_command(calls[i].clone());
                 }
+                if let Some(durability) = confirm {
+                    pipeline.add_command(wait(*durability));
+                }
                 let replies: Vec<redis::RedisResult<Value>> = store.checked(pipeline.query_async(connection).await)?;
-                Ok(replies.into_iter().map(|reply| reply.map_err(StoreError::from)).collect())
+                replies.into_iter().map(|reply| reply.map_err(StoreError::from)).collect()
             }
+        };
+        Ok(match self.confirm() {
+            Some(durability) => confirmed(replies, durability),
+            None => replies,
+        })
+    }
+
+    fn confirm(&self) -> Option<Durability> {
+        match self {
+            Round::Piped { confirm, .. } | Round::Direct { confirm, .. } => *confirm,
         }
     }
 
@@ -336,7 +385,7 @@ impl RedisStore {
                 let function = self.scripts.route_function(kind).filter(|_| self.functions.load(std::sync::atomic::Ordering::Relaxed));
                 let head = function.map_or(Head::Script(script.get_hash()), |function| Head::Function(&function.name));
                 let calls = calls.iter().map(|requests| builder.route_packed(head, requests, kind)).collect();
-                Round::Piped { store: self, pipe, script, source, function, calls }.run().await
+                Round::Piped { store: self, pipe, script, source, function, calls, confirm: self.limits.durability }.run().await
             }
             None => {
                 let commands: Vec<redis::Cmd> = calls.iter().map(|requests| builder.route_cmd(requests, kind, None)).collect();
@@ -346,24 +395,33 @@ impl RedisStore {
     }
 
     /// Runs EVALSHA commands of `script` as one pipeline on the store's own connection (see
-    /// [`Round::run`]).
+    /// [`Round::run`]); they write, and are confirmed as `durability` asks.
     pub(super) async fn eval_commands(&self, script: &Script, commands: &[redis::Cmd]) -> StoreResult<Vec<StoreResult<Value>>> {
-        Round::Direct { store: self, connection: self.connection().await?, script, calls: commands }.run().await
+        Round::Direct { store: self, connection: self.connection().await?, script, calls: commands, confirm: self.limits.durability }.run().await
     }
 
-    /// Runs one script call on the store's own connection.
-    pub(super) async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
-        self.invoke(self.connection().await?, invocation).await
+    /// Runs one script call on the store's own connection: a read, or bookkeeping that needs no
+    /// replica's confirmation (drain claims; the cluster's, where durability is refused).
+    pub(super) async fn run(&self, invocation: &Invocation) -> StoreResult<Value> {
+        self.invoke(self.connection().await?, invocation, None).await
     }
 
-    /// Runs a registration's or a heartbeat's script call (see [`RedisStore::session_connection`]).
-    pub(super) async fn run_session_step(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
-        self.invoke(self.session_connection().await?, invocation).await
+    /// Runs one script call that writes on the store's own connection, confirmed as
+    /// `durability` asks.
+    pub(super) async fn write(&self, invocation: &Invocation) -> StoreResult<Value> {
+        self.invoke(self.connection().await?, invocation, self.limits.durability).await
     }
 
-    async fn invoke(&self, mut connection: Connection, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
-        let result = invocation.invoke_async(&mut connection).await;
-        self.checked(result)
+    /// Runs a registration's or a heartbeat's script call (see [`RedisStore::session_connection`]),
+    /// confirmed as `durability` asks.
+    pub(super) async fn write_session_step(&self, invocation: &Invocation) -> StoreResult<Value> {
+        self.invoke(self.session_connection().await?, invocation, self.limits.durability).await
+    }
+
+    async fn invoke(&self, connection: Connection, invocation: &Invocation, confirm: Option<Durability>) -> StoreResult<Value> {
+        let calls = [invocation.cmd()];
+        let mut replies = Round::Direct { store: self, connection, script: invocation.script(), calls: &calls, confirm }.run().await?;
+        replies.pop().ok_or_else(|| StoreError::UnexpectedReply("no reply to a script call".into()))?
     }
 
     /// Forgets both connections: the next request connects afresh.

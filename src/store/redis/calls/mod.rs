@@ -9,10 +9,49 @@ pub(super) use self::route::{Head, ListTtl, ROUTE_BATCH};
 use super::scripts::Scripts;
 use crate::store::keys::{Key, Keys};
 use crate::store::{DrainAction, DrainStep, Priority, ReceiptAction, ReceiptStep, RequeueStep, StoreLimits, QUEUE_KEY_GRACE_MS};
-use redis::Script;
+use redis::{Script, ToRedisArgs};
 
-/// A script call being built.
-pub(super) type Invocation = redis::ScriptInvocation<'static>;
+/// A script call being built: its script, keys and arguments. Unlike redis-rs's
+/// `ScriptInvocation` it becomes a command ([`Invocation::cmd`]), which can travel in one pipeline
+/// with what must follow it on the same connection (the WAIT of durability).
+pub(super) struct Invocation {
+    script: &'static Script,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl Invocation {
+    /// A call of `script`, without keys or arguments yet.
+    pub fn of(script: &'static Script) -> Self {
+        Invocation { script, keys: Vec::new(), args: Vec::new() }
+    }
+
+    /// Adds a key (`KEYS`).
+    pub fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
+        key.write_redis_args(&mut self.keys);
+        self
+    }
+
+    /// Adds an argument (`ARGV`).
+    pub fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        arg.write_redis_args(&mut self.args);
+        self
+    }
+
+    pub fn script(&self) -> &'static Script {
+        self.script
+    }
+
+    /// The call as an EVALSHA command.
+    pub fn cmd(&self) -> redis::Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.script.get_hash()).arg(self.keys.len());
+        for part in self.keys.iter().chain(&self.args) {
+            cmd.arg(part.as_slice());
+        }
+        cmd
+    }
+}
 
 /// The calls of one store: its keys, limits and scripts.
 pub(super) struct Calls<'s> {
@@ -28,7 +67,7 @@ impl Calls<'_> {
     /// lists (normal, pending index, high, low, as numbered there) and the session set.
     fn session_step(&self, script: &'static Script, orchestrator_id: &str) -> Invocation {
         let k = self.keys;
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = Invocation::of(script);
         invocation
             .key(k.session(orchestrator_id))
             .key(k.queue(orchestrator_id))
@@ -44,7 +83,7 @@ impl Calls<'_> {
     fn step_invocation(&self, script: &'static Script, orchestrator_id: &str, session: Option<(&str, &str)>, copies: &[(&str, &str)]) -> Invocation {
         let k = self.keys;
         let (session_id, daemon_id) = session.unwrap_or(("", ""));
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = Invocation::of(script);
         invocation
             .key(k.session(orchestrator_id))
             .key(k.queue(orchestrator_id))
@@ -95,7 +134,8 @@ impl Calls<'_> {
     /// unregister_session.lua: delete one session (`Some`) or all.
     pub(super) fn unregister_session(&self, orchestrator_id: &str, session_id: Option<&str>, now_ms: i64) -> Invocation {
         let k = self.keys;
-        let mut invocation = self.scripts.unregister_session.key(k.session(orchestrator_id));
+        let mut invocation = Invocation::of(&self.scripts.unregister_session);
+        invocation.key(k.session(orchestrator_id));
         invocation.key(k.session_set(orchestrator_id).as_slice()).arg(session_id.unwrap_or("")).arg(now_ms);
         invocation
     }
@@ -118,14 +158,15 @@ impl Calls<'_> {
     /// read_sessions.lua: the living sessions, the primary first.
     pub(super) fn sessions(&self, orchestrator_id: &str, now_ms: i64) -> Invocation {
         let k = self.keys;
-        let mut invocation = self.scripts.read_sessions.key(k.session(orchestrator_id));
+        let mut invocation = Invocation::of(&self.scripts.read_sessions);
+        invocation.key(k.session(orchestrator_id));
         invocation.key(k.session_set(orchestrator_id).as_slice()).arg(now_ms);
         invocation
     }
 
     /// queue_lengths.lua: the length of each queue level.
     pub(super) fn queue_lengths(&self, orchestrator_id: &str) -> Invocation {
-        let mut invocation = self.scripts.queue_lengths.prepare_invoke();
+        let mut invocation = Invocation::of(&self.scripts.queue_lengths);
         for queue in self.keys.queues(orchestrator_id) {
             invocation.key(queue);
         }
@@ -135,7 +176,8 @@ impl Calls<'_> {
     /// snapshot.lua: the session and the first `count` items in drain order.
     pub(super) fn snapshot(&self, orchestrator_id: &str, count: usize, now_ms: i64) -> Invocation {
         let k = self.keys;
-        let mut invocation = self.scripts.snapshot.key(k.session(orchestrator_id));
+        let mut invocation = Invocation::of(&self.scripts.snapshot);
+        invocation.key(k.session(orchestrator_id));
         for queue in k.queues(orchestrator_id) {
             invocation.key(queue);
         }
@@ -188,7 +230,7 @@ impl Calls<'_> {
 
     /// acknowledge.lua: end the wait for these receipts.
     pub(super) fn acknowledge(&self, orchestrator_id: &str, message_ids: &[String]) -> Invocation {
-        let mut invocation = self.scripts.acknowledge.prepare_invoke();
+        let mut invocation = Invocation::of(&self.scripts.acknowledge);
         invocation.key(self.keys.inflight(orchestrator_id)).key(self.keys.receipts(orchestrator_id));
         for id in message_ids {
             invocation.arg(id);
@@ -199,7 +241,8 @@ impl Calls<'_> {
     /// read_receipts.lua: the session and the receipts due by `due_by_ms`.
     pub(super) fn overdue_receipts(&self, orchestrator_id: &str, now_ms: i64, due_by_ms: i64, limit: usize) -> Invocation {
         let k = self.keys;
-        let mut invocation = self.scripts.read_receipts.key(k.session(orchestrator_id));
+        let mut invocation = Invocation::of(&self.scripts.read_receipts);
+        invocation.key(k.session(orchestrator_id));
         invocation
             .key(k.inflight(orchestrator_id))
             .key(k.receipts(orchestrator_id))
@@ -252,7 +295,7 @@ impl Calls<'_> {
     pub(super) fn requeue_dead(&self, step: &RequeueStep<'_>) -> Invocation {
         let RequeueStep { orchestrator_id, expected, items, message_ids, revisit_at_ms, queue_expires_at_ms } = *step;
         let k = self.keys;
-        let mut invocation = self.scripts.requeue_dead.prepare_invoke();
+        let mut invocation = Invocation::of(&self.scripts.requeue_dead);
         invocation
             .key(k.dead(orchestrator_id))
             .key(k.queue(orchestrator_id))
@@ -279,7 +322,8 @@ impl Calls<'_> {
 
     /// claim_due.lua: claim up to `limit` orchestrators due a look.
     pub(super) fn claim_due(&self, now_ms: i64, lease_until_ms: i64, limit: usize) -> Invocation {
-        let mut invocation = self.scripts.claim_due.key(self.keys.due_index());
+        let mut invocation = Invocation::of(&self.scripts.claim_due);
+        invocation.key(self.keys.due_index());
         invocation.arg(now_ms).arg(lease_until_ms).arg(limit);
         invocation
     }
@@ -287,7 +331,8 @@ impl Calls<'_> {
     /// inspect.lua: what an operator sees of one orchestrator.
     pub(super) fn inspect(&self, orchestrator_id: &str) -> Invocation {
         let k = self.keys;
-        let mut invocation = self.scripts.inspect.key(k.session(orchestrator_id));
+        let mut invocation = Invocation::of(&self.scripts.inspect);
+        invocation.key(k.session(orchestrator_id));
         invocation.key(k.key(Key::Sessions, orchestrator_id)).key(k.key(Key::SessionRecords, orchestrator_id));
         for queue in k.queues(orchestrator_id) {
             invocation.key(queue);
@@ -298,7 +343,8 @@ impl Calls<'_> {
 
     /// acknowledge_events.lua: remove these events from a daemon's list.
     pub(super) fn acknowledge_events(&self, daemon_id: &str, event_ids: &[String]) -> Invocation {
-        let mut invocation = self.scripts.acknowledge_events.key(self.keys.daemon_events(daemon_id));
+        let mut invocation = Invocation::of(&self.scripts.acknowledge_events);
+        invocation.key(self.keys.daemon_events(daemon_id));
         for id in event_ids {
             invocation.arg(id);
         }

@@ -107,28 +107,6 @@ fn the_step_calls_name_the_positions_the_step_scripts_name() {
     agree(&lua_table(redeliver, "ITEM"), &RECEIPT_ITEM_ARGS, 0, Some("copy_events"));
 }
 
-/// Records the commands a script call sends, answering each with nil.
-struct Recorder(Vec<Vec<u8>>);
-
-impl redis::ConnectionLike for Recorder {
-    fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<redis::Value> {
-        self.0.push(cmd.to_vec());
-        Ok(redis::Value::Nil)
-    }
-    fn req_packed_commands(&mut self, _: &[u8], _: usize, _: usize) -> redis::RedisResult<Vec<redis::Value>> {
-        unreachable!("script calls are single commands")
-    }
-    fn get_db(&self) -> i64 {
-        0
-    }
-    fn check_connection(&mut self) -> bool {
-        true
-    }
-    fn is_open(&self) -> bool {
-        true
-    }
-}
-
 /// How many keys and arguments an `EVALSHA` call sends (its RESP count, less the command, the
 /// SHA and the key count).
 fn sent(packed: &[u8]) -> usize {
@@ -137,9 +115,7 @@ fn sent(packed: &[u8]) -> usize {
 }
 
 fn invoked(invocation: &Invocation) -> usize {
-    let mut recorder = Recorder(Vec::new());
-    let _: redis::Value = invocation.invoke(&mut recorder).unwrap();
-    sent(&recorder.0[0])
+    sent(&invocation.cmd().get_packed_command())
 }
 
 fn limits(multiple_sessions: bool) -> StoreLimits {
@@ -154,6 +130,7 @@ fn limits(multiple_sessions: bool) -> StoreLimits {
         daemon_events_ttl_seconds: 86400,
         receipts: true,
         sweep_interval_ms: 5000,
+        durability: None,
     }
 }
 

@@ -1,32 +1,37 @@
 // The contract every store keeps: one suite, run on Redis, on Redis as a user with no more than
 // the README's least-privilege ACL, on Redis over TLS (routes then take the store's own
-// connection, not the Node socket), on a Redis Cluster of three masters
-// and on the in-process store (`redis: 'memory://…'`). It sees the router only through its public
+// connection, not the Node socket), on a Redis Cluster of three masters, on the primary Redis
+// Sentinel names (with `durability`: each write confirmed by its replica), and on the in-process
+// store (`redis: 'memory://…'`). It sees the router only through its public
 // API, and what daemons received only through readDaemonEvents, so it holds for all alike.
 import { DaemonEvent, OrchestratorRouter, OrchestratorRouterConfig, OrchestratorRoutingError } from '..';
-import { closeAll, keyOf, message, newRouter, record, redisAclUrl, redisClusterUrls, redisTls, redisUrl, uid, waitFor } from './support/helpers';
+import { closeAll, keyOf, message, newRouter, record, redisAclUrl, redisClusterUrls, redisSentinel, redisTls, redisUrl, uid, waitFor } from './support/helpers';
 
 afterEach(closeAll);
 
 type RedisOption = OrchestratorRouterConfig['redis'];
 
-/** A store's name, its `redis` option and, when it needs one, how its key prefixes start. */
-const stores: Array<[string, () => RedisOption, string?]> = [
+/** A store's name, its `redis` option, how its key prefixes start and its other options, when it needs them. */
+const stores: Array<[string, () => RedisOption, string?, OrchestratorRouterConfig?]> = [
   ['Redis', () => redisUrl()],
   // The ACL user's keys start with 'acl_' (ACL_PREFIX_PATTERN in support/acl.ts).
   ['Redis as the least-privilege ACL user', () => redisAclUrl(), 'acl'],
   ['Redis over TLS', () => ({ url: redisTls().url, tls: { ca: redisTls().ca } })],
   ['a Redis Cluster', () => ({ cluster: redisClusterUrls() })],
+  ['the primary Redis Sentinel names, with durability', () => redisSentinel(), undefined, { durability: { replicas: 1 } }],
   ['the in-process store', () => `memory://${uid('contract')}`],
 ];
 
-describe.each(stores)('the routing contract on %s', (_name, store, prefix) => {
+describe.each(stores)('the routing contract on %s', (_name, store, prefix, storeConfig = {}) => {
+  /** What a route's result adds with durability on: its writes were confirmed. */
+  const confirmed = storeConfig.durability ? { durable: true } : {};
+
   /** A router on a fresh store (Redis: a fresh key prefix); `like` shares another router's store. */
   function router(config: OrchestratorRouterConfig = {}, like?: OrchestratorRouter): OrchestratorRouter {
     const shared = like
       ? { redis: options.get(like), keyPrefix: keyOf(like, '') }
       : { redis: store(), ...(prefix ? { keyPrefix: uid(prefix) + ':' } : {}) };
-    const made = newRouter({ ...config, ...shared });
+    const made = newRouter({ ...storeConfig, ...config, ...shared });
     options.set(made, shared.redis);
     return made;
   }
@@ -46,7 +51,7 @@ describe.each(stores)('the routing contract on %s', (_name, store, prefix) => {
     const orch = uid('orch');
     await online(r, orch, 'd1');
     const result = await r.routeMessage(message('m1', { content: 'Hello "orchestrator" é\n' }), orch);
-    expect(result).toEqual({ success: true, status: 'delivered', sessionId: 'sess_d1', attempts: 1 });
+    expect(result).toEqual({ success: true, status: 'delivered', sessionId: 'sess_d1', attempts: 1, ...confirmed });
     const [event] = await r.readDaemonEvents('d1');
     expect(Object.keys(event)).toEqual(['id', 'type', 'daemonId', 'orchestratorId', 'payload', 'timestamp', 'requiresAck', 'priority']);
     expect(event).toMatchObject<Partial<DaemonEvent>>({
@@ -65,7 +70,7 @@ describe.each(stores)('the routing contract on %s', (_name, store, prefix) => {
     const r = router();
     const seen = record(r, 'message.queued', 'queue.processing_started', 'queue.processing_completed');
     const orch = uid('orch');
-    for (const id of ['q1', 'q2', 'q3']) expect(await r.routeMessage(message(id), orch)).toEqual({ success: true, status: 'offline', attempts: 1 });
+    for (const id of ['q1', 'q2', 'q3']) expect(await r.routeMessage(message(id), orch)).toEqual({ success: true, status: 'offline', attempts: 1, ...confirmed });
     expect(await r.getQueueDepth(orch)).toBe(3);
     expect(await r.isOrchestratorOnline(orch)).toBe(false);
     await online(r, orch, 'd1');

@@ -1,10 +1,12 @@
 // Starts the redis-server the tests share (unless REDIS_URL names one), a shared 3-master Redis
-// Cluster (unless REDIS_CLUSTER_URLS names one) and a shared TLS-only redis-server (unless
-// REDIS_TLS_URL names one), and hands their URLs to the test workers through the environment.
+// Cluster (unless REDIS_CLUSTER_URLS names one), a shared TLS-only redis-server (unless
+// REDIS_TLS_URL names one) and a shared Sentinel deployment (unless REDIS_SENTINEL_URLS names one),
+// and hands their URLs to the test workers through the environment.
 import { spawn } from 'node:child_process';
 import globalTeardown from './global-teardown';
 import { ACL_PREFIX_PATTERN, createAclUser, routerAclRules } from './acl';
 import { startRedisCluster } from './redis-cluster';
+import { startRedisSentinel } from './redis-sentinel';
 import { freePort, waitForPing } from './redis-server';
 import { startTlsRedis } from './redis-tls';
 
@@ -50,12 +52,26 @@ async function startSharedTlsServer(): Promise<void> {
   process.env.REDIS_TLS_OTHER_CA = server.otherCaPath;
 }
 
+/**
+ * Starts the shared Sentinel deployment (a primary, a replica, three Sentinels) unless
+ * REDIS_SENTINEL_URLS is set (Sentinel URLs, comma-separated; then REDIS_SENTINEL_NAME names the
+ * master they monitor). Tests that kill or restart nodes start a private one: see redis-sentinel.ts.
+ */
+async function startSharedSentinel(): Promise<void> {
+  if (process.env.REDIS_SENTINEL_URLS) return;
+  const sentinel = await startRedisSentinel();
+  (globalThis as { __redisSentinel?: typeof sentinel }).__redisSentinel = sentinel;
+  process.env.REDIS_SENTINEL_URLS = sentinel.sentinelUrls.join(',');
+  process.env.REDIS_SENTINEL_NAME = sentinel.name;
+}
+
 export default async function globalSetup(): Promise<void> {
   // Side by side: the cluster's start (2 s or more) is most of the setup's time.
   const results = await Promise.allSettled([
     startSharedServer().then(createSharedAclUser),
     startSharedCluster(),
     startSharedTlsServer(),
+    startSharedSentinel(),
   ]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {

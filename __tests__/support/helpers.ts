@@ -33,6 +33,17 @@ export function redisTls(): { url: string; ca: string; otherCa: string } {
   return { url, ca: fs.readFileSync(ca, 'utf8'), otherCa: fs.readFileSync(otherCa, 'utf8') };
 }
 
+/**
+ * The Sentinel deployment the global setup started (or REDIS_SENTINEL_URLS, comma-separated, and
+ * REDIS_SENTINEL_NAME): its Sentinels' URLs and the name of the master they monitor. Shared: a
+ * test that kills or restarts nodes starts its own (startRedisSentinel in redis-sentinel.ts).
+ */
+export function redisSentinel(): { sentinels: string[]; name: string } {
+  const { REDIS_SENTINEL_URLS: urls, REDIS_SENTINEL_NAME: name } = process.env;
+  if (!urls || !name) throw new Error('REDIS_SENTINEL_URLS or REDIS_SENTINEL_NAME is not set: the global setup did not run');
+  return { sentinels: urls.split(',').map((u) => u.trim()).filter((u) => u.length > 0), name };
+}
+
 /** A short id that no other test uses. */
 export function uid(label: string): string {
   return `${label}_${randomUUID().slice(0, 8)}`;

@@ -69,7 +69,20 @@ impl Primary {
         }
         let client = match tokio::time::timeout(self.timeout, sentinels.async_get_client()).await {
             Ok(Ok(client)) => client,
-            Ok(Err(error)) => return Err(self.not_found(&error.to_string())),
+            Ok(Err(error)) => {
+                return Err(match StoreError::from(error) {
+                    // A refusal (NOAUTH, WRONGPASS…) says what to fix; either side may have made it.
+                    StoreError::Refused { code, message } => StoreError::Refused {
+                        code,
+                        message: format!(
+                            "the Sentinels or the primary they name for {:?} refused the router: {message} (the Sentinels' own \
+                             password is redis.sentinelPassword)",
+                            self.name
+                        ),
+                    },
+                    other => self.not_found(&other.to_string()),
+                })
+            }
             Err(_) => return Err(self.not_found(&format!("no answer within {} ms", self.timeout.as_millis()))),
         };
         let target = match client.get_connection_info().addr() {

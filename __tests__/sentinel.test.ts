@@ -1,0 +1,176 @@
+// What Redis Sentinel adds to the contract (which contract.test.ts runs through Sentinel too):
+// where the router connects when it is given Sentinels, or a client configured with them; what it
+// refuses rather than guess; and how it follows a failover without the caller doing anything.
+import Redis from 'ioredis';
+import { createSentinel } from 'redis';
+import { InvalidArgumentError, OrchestratorRouterConfig } from '..';
+import { closeAll, keyOf, message, newRouter, redisSentinel, uid, waitFor } from './support/helpers';
+import { RedisSentinelProcess, startRedisSentinel } from './support/redis-sentinel';
+
+jest.setTimeout(60_000);
+afterEach(closeAll);
+
+/** A plain client on one data node, closed after the test. */
+const nodes: Redis[] = [];
+function node(port: number, password?: string): Redis {
+  const client = new Redis({ port, host: '127.0.0.1', password, maxRetriesPerRequest: 1, lazyConnect: false });
+  client.on('error', () => undefined);
+  nodes.push(client);
+  return client;
+}
+// (A client whose node was killed has ended already: disconnecting it again leaves a timer behind.)
+afterEach(() => nodes.splice(0).forEach((c) => c.status !== 'end' && c.disconnect()));
+
+/** The primary's port as the shared deployment's Sentinels name it. */
+async function sharedPrimaryPort(): Promise<number> {
+  const { sentinels, name } = redisSentinel();
+  const sentinel = node(Number(new URL(sentinels[0]).port));
+  const [, port] = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as [string, string];
+  return Number(port);
+}
+
+describe('Redis Sentinel: where the router connects', () => {
+  it('routes to the primary the Sentinels name, given { sentinels, name }', async () => {
+    const keyPrefix = uid('sent') + ':';
+    const r = newRouter({ redis: redisSentinel(), keyPrefix });
+    const orch = uid('orch');
+    await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d` });
+    expect(await r.routeMessage(message('m1'), orch)).toEqual({ success: true, status: 'delivered', sessionId: 's1', attempts: 1 });
+    const primary = node(await sharedPrimaryPort());
+    const [event] = await primary.lrange(`${keyPrefix}daemon:events:${orch}_d`, 0, -1);
+    expect(JSON.parse(event).payload.messageId).toBe('m1');
+  });
+
+  it('reads an ioredis client configured with sentinels as its Sentinels, not as its default localhost:6379', async () => {
+    const { sentinels, name } = redisSentinel();
+    const client = new Redis({
+      sentinels: sentinels.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) })),
+      name,
+      keyPrefix: uid('ior') + ':',
+      lazyConnect: true,
+    });
+    try {
+      const r = newRouter({ redis: client });
+      const orch = uid('orch');
+      expect(await r.routeMessage(message('m1'), orch)).toEqual({ success: true, status: 'offline', attempts: 1 });
+      const primary = node(await sharedPrimaryPort());
+      expect(await primary.llen(keyOf(r, `routing:queue:${orch}`))).toBe(1);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  const sentinelClient = (options: object) => new Redis({ sentinels: [{ host: '127.0.0.1', port: 26379 }], name: 'mymaster', lazyConnect: true, ...options });
+  it.each<[string, () => OrchestratorRouterConfig['redis'], string, RegExp]>([
+    ['an ioredis client that reads from replicas', () => sentinelClient({ role: 'slave' }), 'redis.options.role', /must be 'master'/],
+    ['an ioredis client with a NAT map', () => sentinelClient({ natMap: { '10.0.0.1:6379': { host: '127.0.0.1', port: 6379 } } }), 'redis.options.natMap', /not supported/],
+    ['an ioredis client with TLS to its Sentinels', () => sentinelClient({ enableTLSForSentinelMode: true }), 'redis.options.enableTLSForSentinelMode', /TLS through Sentinel/],
+    ['a node-redis Sentinel client', () => createSentinel({ name: 'mymaster', sentinelRootNodes: [{ host: '127.0.0.1', port: 26379 }] }) as never, 'redis', /node-redis Sentinel client/],
+    ['Sentinels without a name', () => ({ sentinels: ['redis://127.0.0.1:26379'] }) as never, 'redis.name', /must name the primary/],
+    ['an empty list of Sentinels', () => ({ sentinels: [], name: 'mymaster' }), 'redis.sentinels', /at least one/],
+    ['a rediss:// Sentinel', () => ({ sentinels: ['rediss://127.0.0.1:26379'], name: 'mymaster' }), 'redis.sentinels[0]', /TLS through Sentinel/],
+    ['Sentinels with a url beside them', () => ({ sentinels: ['redis://127.0.0.1:26379'], name: 'mymaster', url: 'redis://127.0.0.1:6379' }) as never, 'redis.url', /Sentinels name the primary/],
+    ['Sentinels with TLS', () => ({ sentinels: ['redis://127.0.0.1:26379'], name: 'mymaster', tls: true }) as never, 'redis.tls', /not supported/],
+    ['a Sentinel that is a number', () => ({ sentinels: [26379], name: 'mymaster' }) as never, 'redis.sentinels[0]', /must be a redis:\/\/ URL/],
+  ])('refuses %s at construction, naming the field', (_what, redis, field, problem) => {
+    const option = redis();
+    let thrown: unknown;
+    try {
+      newRouter({ redis: option });
+    } catch (error) {
+      thrown = error;
+    } finally {
+      if (option instanceof Redis) option.disconnect();
+    }
+    expect(thrown).toBeInstanceOf(InvalidArgumentError);
+    expect((thrown as InvalidArgumentError).message).toMatch(problem);
+    expect((thrown as InvalidArgumentError).metadata).toEqual({ field });
+  });
+
+  it('fails a call with an error naming the primary when no Sentinel knows it', async () => {
+    const r = newRouter({ redis: { ...redisSentinel(), name: 'nobody' }, retry: { maxAttempts: 1 } });
+    const result = await r.routeMessage(message('m1'), uid('orch'));
+    expect(result).toMatchObject({ success: false, status: 'failed', attempts: 1 });
+    expect(result.error).toMatch(/no Sentinel named a reachable primary for "nobody"/);
+    await expect(r.registerSession(uid('orch'), { id: 's', daemonId: 'd' })).rejects.toThrow(/no Sentinel named a reachable primary for "nobody"/);
+  });
+
+  describe('with a password on the data nodes', () => {
+    let deployment: RedisSentinelProcess;
+    beforeAll(async () => {
+      deployment = await startRedisSentinel({ password: 'node-secret' });
+    });
+    afterAll(() => deployment.stop());
+
+    it('logs in to the primary with redis.password, and names the missing password without it', async () => {
+      const target = { sentinels: deployment.sentinelUrls, name: deployment.name };
+      const r = newRouter({ redis: { ...target, password: 'node-secret' } });
+      const orch = uid('orch');
+      await r.registerSession(orch, { id: 's1', daemonId: 'd1' });
+      expect(await r.routeMessage(message('m1'), orch)).toMatchObject({ success: true, status: 'delivered' });
+      const anonymous = newRouter({ redis: target, retry: { maxAttempts: 1 } });
+      await expect(anonymous.registerSession(orch, { id: 's1', daemonId: 'd1' })).rejects.toThrow(/password/);
+    });
+  });
+});
+
+describe('Redis Sentinel: failover', () => {
+  let deployment: RedisSentinelProcess;
+  beforeEach(async () => {
+    deployment = await startRedisSentinel();
+  });
+  afterEach(async () => {
+    await closeAll();
+    await deployment.stop();
+  });
+
+  /** A router on the test's deployment whose retries outlast a failover (about 3 s here). */
+  function router(config: OrchestratorRouterConfig = {}) {
+    return newRouter({
+      redis: { sentinels: deployment.sentinelUrls, name: deployment.name },
+      deliveryTimeoutMs: 1000,
+      retry: { maxAttempts: 60, initialDelayMs: 100, backoffMultiplier: 1 },
+      ...config,
+    });
+  }
+
+  /** Message ids in a daemon's event list on `port`, oldest first. */
+  async function onNode(port: number, keyPrefix: string, daemon: string): Promise<string[]> {
+    return (await node(port).lrange(`${keyPrefix}daemon:events:${daemon}`, 0, -1)).reverse().map((e) => JSON.parse(e).payload.messageId);
+  }
+
+  it('follows the promoted replica when the primary is killed: routes and registrations carry on by themselves', async () => {
+    const keyPrefix = uid('fo') + ':';
+    const r = router({ keyPrefix });
+    await r.registerSession('orch', { id: 's1', daemonId: 'd1' });
+    for (const id of ['a1', 'a2']) expect(await r.routeMessage(message(id), 'orch')).toMatchObject({ success: true, status: 'delivered' });
+    const killed = await deployment.killPrimary();
+    // Routed while the primary is gone: each call waits through the failover in its retries.
+    const during = r.routeMessage(message('b1'), 'orch');
+    const promoted = await deployment.waitForFailover(killed, 30_000);
+    expect(await during).toMatchObject({ success: true, status: 'delivered' });
+    expect(await r.routeMessage(message('b2'), 'orch')).toMatchObject({ success: true, status: 'delivered', attempts: 1 });
+    await r.registerSession('orch2', { id: 's2', daemonId: 'd2' });
+    expect(await r.getOrchestratorSession('orch2')).toMatchObject({ sessionId: 's2' });
+    // What resolved before the kill had replicated (the routes were a few ms apart); everything is on the promoted node.
+    expect(await onNode(promoted, keyPrefix, 'd1')).toEqual(['a1', 'a2', 'b1', 'b2']);
+  });
+
+  it('leaves a primary demoted by a manual failover (SENTINEL FAILOVER) for the one promoted', async () => {
+    const keyPrefix = uid('mf') + ':';
+    const r = router({ keyPrefix });
+    await r.registerSession('orch', { id: 's1', daemonId: 'd1' });
+    expect(await r.routeMessage(message('a1'), 'orch')).toMatchObject({ success: true, status: 'delivered' });
+    const before = await deployment.primaryPort();
+    const sentinel = node(deployment.sentinelPorts[0]);
+    await waitFor(async () => (await sentinel.call('SENTINEL', 'FAILOVER', deployment.name).catch(() => null)) === 'OK', 'a Sentinel to accept SENTINEL FAILOVER', 20_000);
+    const promoted = await deployment.waitForFailover(before, 30_000);
+    // The old primary lives on as a replica: writes sent to it would be refused (READONLY).
+    await waitFor(async () => ((await node(before).role()) as unknown[])[0] === 'slave', `port ${before} to become a replica`, 20_000);
+    for (const id of ['b1', 'b2', 'b3']) expect(await r.routeMessage(message(id), 'orch')).toMatchObject({ success: true, status: 'delivered' });
+    await r.unregisterSession('orch');
+    expect(await r.routeMessage(message('c1'), 'orch')).toMatchObject({ success: true, status: 'offline' });
+    expect(await onNode(promoted, keyPrefix, 'd1')).toEqual(['a1', 'b1', 'b2', 'b3']);
+    expect(await node(promoted).llen(`${keyPrefix}routing:queue:orch`)).toBe(1);
+  });
+});

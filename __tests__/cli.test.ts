@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { closeAll, keyOf, message, newRouter, plainClient, redisClusterUrls, redisUrl, uid } from './support/helpers';
+import { closeAll, keyOf, message, newRouter, plainClient, redisClusterUrls, redisSentinel, redisUrl, uid } from './support/helpers';
 import { freePort } from './support/redis-server';
 
 afterEach(closeAll);
@@ -118,7 +118,32 @@ describe('orchestrator-router (the command-line tool)', () => {
 
     const both = await run(['stats', '--cluster', nodes, '--redis', redisUrl()]);
     expect(both.code).toBe(2);
-    expect(both.stderr).toContain('give --redis or --cluster, not both');
+    expect(both.stderr).toContain('give one of --redis, --cluster and --sentinel, not --redis and --cluster');
+  });
+
+  it('reads the primary Redis Sentinel names with --sentinel and --sentinel-name', async () => {
+    const { sentinels, name } = redisSentinel();
+    const router = newRouter({ redis: { sentinels, name } });
+    const prefix = keyOf(router, '');
+    const orch = uid('orch');
+    for (const id of ['m1', 'm2']) await router.queueMessageForOffline(message(id), orch);
+
+    const stats = await run(['stats', '--sentinel', sentinels.join(','), '--sentinel-name', name, '--prefix', prefix, '--json']);
+    expect(stats.code).toBe(0);
+    expect(JSON.parse(stats.stdout).orchestrators).toEqual([expect.objectContaining({ orchestratorId: orch, queue: expect.objectContaining({ total: 2 }) })]);
+    const inspect = await run(['inspect', orch, '--sentinel', sentinels[0], '--sentinel-name', name, '--prefix', prefix]);
+    expect(inspect.code).toBe(0);
+    expect(inspect.stdout).toContain('online        no');
+
+    const unknown = await run(['stats', '--sentinel', sentinels[0], '--sentinel-name', 'nobody', '--timeout', '2000']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/cannot read Redis at the primary "nobody" of the Sentinels redis:\/\/127\.0\.0\.1:\d+: no Sentinel named a reachable primary for "nobody"/);
+    const both = await run(['stats', '--sentinel', sentinels[0], '--cluster', redisClusterUrls()[0]]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give one of --redis, --cluster and --sentinel, not --cluster and --sentinel');
+    const tls = await run(['stats', '--sentinel', 'rediss://127.0.0.1:26379']);
+    expect(tls.code).toBe(2);
+    expect(tls.stderr).toContain('--sentinel [0] must be a redis:// URL (TLS through Sentinel is not supported yet)');
   });
 
   it('reads around a key another writer gave the wrong type, naming it', async () => {

@@ -20,6 +20,10 @@ Commands:
 Options:
   --redis <url>       Redis to read (default: $REDIS_URL, else redis://127.0.0.1:6379)
   --cluster <urls>    a Redis Cluster to read instead: node URLs, comma-separated (one is enough)
+  --sentinel <urls>   read the primary Redis Sentinel names instead: Sentinel URLs, comma-separated
+                      (one is enough), with --sentinel-name; the primary's credentials are read from
+                      $REDIS_USERNAME and $REDIS_PASSWORD, the Sentinels' from their URLs
+  --sentinel-name <name>  the primary's name at the Sentinels (default: mymaster)
   --prefix <prefix>   the routers' keyPrefix (default: none)
   --timeout <ms>      give up on Redis after this long (default: 3000)
   --json              print JSON instead of text
@@ -37,6 +41,8 @@ function main(argv) {
       options: {
         redis: { type: 'string' },
         cluster: { type: 'string' },
+        sentinel: { type: 'string' },
+        'sentinel-name': { type: 'string', default: 'mymaster' },
         prefix: { type: 'string', default: '' },
         timeout: { type: 'string', default: '3000' },
         json: { type: 'boolean', default: false },
@@ -56,12 +62,28 @@ function main(argv) {
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3_600_000) {
     return usage(`--timeout must be a whole number of ms from 1 to 3600000, got ${values.timeout}`);
   }
-  if (values.redis !== undefined && values.cluster !== undefined) return usage('give --redis or --cluster, not both');
-  const nodes = values.cluster?.split(',').map((node) => node.trim());
-  if (nodes?.some((node) => node === '')) return usage(`--cluster takes node URLs separated by commas, got ${JSON.stringify(values.cluster)}`);
+  const targets = ['redis', 'cluster', 'sentinel'].filter((name) => values[name] !== undefined);
+  if (targets.length > 1) return usage(`give one of --redis, --cluster and --sentinel, not ${targets.map((t) => `--${t}`).join(' and ')}`);
+  const list = (option) => {
+    const urls = values[option]?.split(',').map((entry) => entry.trim());
+    return urls?.some((entry) => entry === '') ? null : urls;
+  };
+  const nodes = list('cluster');
+  if (nodes === null) return usage(`--cluster takes node URLs separated by commas, got ${JSON.stringify(values.cluster)}`);
+  const sentinels = list('sentinel');
+  if (sentinels === null) return usage(`--sentinel takes Sentinel URLs separated by commas, got ${JSON.stringify(values.sentinel)}`);
   const url = values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const shown = nodes ? nodes.map(redact).join(',') : redact(url);
-  const redis = JSON.stringify(nodes ? { cluster: nodes } : { url });
+  let shown = redact(url);
+  let redis = { url };
+  if (nodes) {
+    shown = nodes.map(redact).join(',');
+    redis = { cluster: nodes };
+  } else if (sentinels) {
+    shown = `the primary ${JSON.stringify(values['sentinel-name'])} of the Sentinels ${sentinels.map(redact).join(',')}`;
+    const { REDIS_USERNAME: username, REDIS_PASSWORD: password } = process.env;
+    redis = { sentinels, name: values['sentinel-name'], ...(username ? { username } : {}), ...(password ? { password } : {}) };
+  }
+  redis = JSON.stringify(redis);
   const print = values.json ? (value) => `${JSON.stringify(value, null, 2)}\n` : undefined;
 
   if (command === 'inspect') {
@@ -81,7 +103,7 @@ function usage(problem) {
 }
 
 /** Runs one read and prints it; a Redis that cannot be read is reported with its URL (`shown`,
- * its password masked). */
+ * its password masked), or its Sentinels'. */
 async function read(shown, call, format) {
   let json;
   try {
@@ -90,8 +112,16 @@ async function read(shown, call, format) {
     const failure = fromNative(error);
     if (failure.code === 'INVALID_ARGUMENT') {
       const problem = failure.message.replace(/^Invalid (redis|keyPrefix): /, '');
-      const option = failure.message.startsWith('Invalid keyPrefix') ? '--prefix' : problem.startsWith('cluster') ? '--cluster' : '--redis';
-      return usage(`${option} ${problem.replace(/^cluster/, '')}`.replace(/ {2,}/g, ' '));
+      const option = failure.message.startsWith('Invalid keyPrefix')
+        ? '--prefix'
+        : problem.startsWith('cluster')
+          ? '--cluster'
+          : problem.startsWith('sentinels')
+            ? '--sentinel'
+            : problem.startsWith('name')
+              ? '--sentinel-name'
+              : '--redis';
+      return usage(`${option} ${problem.replace(/^(cluster|sentinels|name)/, '')}`.replace(/ {2,}/g, ' '));
     }
     const reason = failure.message.replace(/^Redis error: /, '');
     process.stderr.write(`orchestrator-router: cannot read Redis at ${shown}: ${reason}\n`);

@@ -119,6 +119,9 @@ pub fn sentinel_target(redis: &Json) -> Option<Result<SentinelTarget, String>> {
                 let info = url
                     .into_connection_info()
                     .map_err(|e| format!("sentinels[{i}] is not a valid Redis URL ({:?}): {e}", redact_url(url)))?;
+                if !matches!(info.addr(), redis::ConnectionAddr::Tcp(..)) {
+                    return Err(format!("sentinels[{i}] must be a redis:// URL (TLS through Sentinel is not supported yet), got {:?}", redact_url(url)));
+                }
                 // Credentials in a Sentinel's URL are its own; sentinelUsername and
                 // sentinelPassword stand for every Sentinel whose URL gives none.
                 let mut settings = info.redis_settings().clone();

@@ -17,48 +17,17 @@ const { createOrchestratorRouter } = require('..');
 const { BaselineOrchestratorRouter } = require('./baseline/orchestrator-router');
 const { startPrivateRedis, deleteKeys } = require('../scripts/redis-server');
 const { drawChart } = require('./chart');
+const { nowUs, percentile, median, sequential, concurrent } = require('./measure');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const SCALE = Number(process.env.BENCH_SCALE || 1);
 const CONTENT = 'x'.repeat(100);
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 let sequence = 0;
 const message = () => ({ id: `m${sequence++}`, channelId: 'chan', authorId: 'user', content: CONTENT, createdAt: new Date() });
 
 function progress(text) {
   process.stderr.write(`  ${text}\n`);
-}
-
-/** Latencies (µs) of `n` sequential calls. */
-async function sequential(n, call) {
-  const samples = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = nowUs();
-    await call(i);
-    samples[i] = nowUs() - t;
-  }
-  return samples;
-}
-
-/** Messages/s and latencies of `total` calls with `inFlight` at a time. */
-async function concurrent(total, inFlight, call) {
-  const samples = [];
-  let next = 0;
-  const started = nowUs();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next < total) {
-        next += 1;
-        const t = nowUs();
-        await call();
-        samples.push(nowUs() - t);
-      }
-    }),
-  );
-  return { rate: (total * 1e6) / (nowUs() - started), samples };
 }
 
 /** Redis's CPU time so far (user + sys, µs): every router of a fleet shares it. */

@@ -30,10 +30,13 @@ function answersPing(port) {
   });
 }
 
-/** Starts redis-server without persistence; resolves `{ url, stop() }` once it answers PING. */
-async function startPrivateRedis() {
+/**
+ * Starts redis-server without persistence (with `extraArgs`, such as `--replicaof host port`);
+ * resolves `{ url, port, stop() }` once it answers PING.
+ */
+async function startPrivateRedis(extraArgs = []) {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], { stdio: 'ignore' });
   const failed = new Promise((_, reject) => {
     child.once('error', (error) => reject(new Error(`could not start redis-server (${error.message}); install Redis or set REDIS_URL`)));
   });
@@ -48,6 +51,7 @@ async function startPrivateRedis() {
   process.once('exit', () => child.kill('SIGTERM'));
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

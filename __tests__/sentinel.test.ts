@@ -5,6 +5,7 @@ import Redis from 'ioredis';
 import { createSentinel } from 'redis';
 import { InvalidArgumentError, OrchestratorRouterConfig } from '..';
 import { closeAll, keyOf, message, newRouter, redisSentinel, uid, waitFor } from './support/helpers';
+import { createAclUser, DURABILITY_COMMANDS, routerAclRules, SENTINEL_COMMANDS } from './support/acl';
 import { RedisSentinelProcess, startRedisSentinel } from './support/redis-sentinel';
 
 jest.setTimeout(60_000);
@@ -93,6 +94,29 @@ describe('Redis Sentinel: where the router connects', () => {
     expect(result).toMatchObject({ success: false, status: 'failed', attempts: 1 });
     expect(result.error).toMatch(/no Sentinel named a reachable primary for "nobody"/);
     await expect(r.registerSession(uid('orch'), { id: 's', daemonId: 'd' })).rejects.toThrow(/no Sentinel named a reachable primary for "nobody"/);
+  });
+
+  it('runs as the least-privilege ACL user with +role (and +wait for durability), and names ROLE without it', async () => {
+    // ACL users are not replicated: made on the shared primary, where this test (no failover) stays.
+    const primaryUrl = `redis://127.0.0.1:${await sharedPrimaryPort()}`;
+    const prefix = uid('aclsent');
+    const user = uid('u');
+    const login = async (extra: readonly string[]) => {
+      const url = new URL(await createAclUser(primaryUrl, user, 'pw', [routerAclRules(`${prefix}:`), ...extra.map((c) => `+${c}`)].join(' ')));
+      return { ...redisSentinel(), username: url.username, password: 'pw' };
+    };
+    const r = newRouter({ redis: await login([...SENTINEL_COMMANDS, ...DURABILITY_COMMANDS]), keyPrefix: `${prefix}:`, durability: { replicas: 1 } });
+    const orch = uid('orch');
+    await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d` });
+    expect(await r.routeMessage(message('m1'), orch)).toEqual({ success: true, status: 'delivered', sessionId: 's1', attempts: 1, durable: true });
+    expect(await r.acknowledge(orch, ['m1'])).toBe(0);
+
+    const noRole = newRouter({ redis: await login(DURABILITY_COMMANDS), keyPrefix: `${prefix}:`, retry: { maxAttempts: 1 } });
+    await expect(noRole.registerSession(orch, { id: 's2', daemonId: 'd2' })).rejects.toThrow(
+      /refused the router: .*no permissions to run the 'role' command \(the router's Redis user needs the README's least-privilege ACL\)$/,
+    );
+    const noWait = newRouter({ redis: await login(SENTINEL_COMMANDS), keyPrefix: `${prefix}:`, durability: { replicas: 1 }, retry: { maxAttempts: 1 } });
+    await expect(noWait.registerSession(orch, { id: 's3', daemonId: 'd3' })).rejects.toThrow(/WAIT, which confirms each write for durability, was refused: .*no permissions to run the 'wait' command/);
   });
 
   describe('with a password on the data nodes', () => {

@@ -57,6 +57,12 @@ export function operatorAclRules(keyPrefix = ''): string {
   return [`~${keyPrefix}routing:*`, `~${keyPrefix}daemon:*`, '-@all', ...OPERATOR_COMMANDS.map((c) => `+${c}`)].join(' ');
 }
 
+/** What a router also needs through Sentinel: ROLE, which checks that the node named is the primary. */
+export const SENTINEL_COMMANDS: readonly string[] = ['role'];
+
+/** What a router also needs with durability: WAIT, which confirms each write. */
+export const DURABILITY_COMMANDS: readonly string[] = ['wait'];
+
 /** The key prefix pattern of the routers the contract suite runs under the ACL user. */
 export const ACL_PREFIX_PATTERN = 'acl_*:';
 

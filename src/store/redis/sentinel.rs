@@ -71,15 +71,16 @@ impl Primary {
             Ok(Ok(client)) => client,
             Ok(Err(error)) => {
                 return Err(match StoreError::from(error) {
-                    // A refusal (NOAUTH, WRONGPASS…) says what to fix; either side may have made it.
-                    StoreError::Refused { code, message } => StoreError::Refused {
-                        code,
-                        message: format!(
-                            "the Sentinels or the primary they name for {:?} refused the router: {message} (the Sentinels' own \
-                             password is redis.sentinelPassword)",
-                            self.name
-                        ),
-                    },
+                    // A refusal (NOAUTH, NOPERM…) says what to fix; either side may have made it.
+                    StoreError::Refused { code, message } => {
+                        let sentinels = if matches!(code.as_str(), "NOAUTH" | "WRONGPASS") {
+                            " (the Sentinels' own password is redis.sentinelPassword)"
+                        } else {
+                            ""
+                        };
+                        let message = format!("the Sentinels or the primary they name for {:?} refused the router: {message}{sentinels}", self.name);
+                        StoreError::Refused { code, message }
+                    }
                     other => self.not_found(&other.to_string()),
                 })
             }

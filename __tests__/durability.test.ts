@@ -2,7 +2,7 @@
 // its writes (WAIT on the connection that wrote them), and says so when they do not. On a private
 // primary with one replica, whose replication the tests stop with SIGSTOP and resume with SIGCONT.
 import Redis from 'ioredis';
-import { InvalidArgumentError, NotReplicatedError, OrchestratorRouterConfig } from '..';
+import { errorClasses, InvalidArgumentError, NotReplicatedError, OrchestratorRouterConfig } from '..';
 import { closeAll, keyOf, message, newRouter, plainClient, record, redisClusterUrls, uid, waitFor } from './support/helpers';
 import { RedisProcess, startRedis } from './support/redis-server';
 
@@ -110,6 +110,21 @@ describe('durability: calls resolve once replicas confirm their writes', () => {
     }
     // Reads need no confirmation.
     expect(await r.isOrchestratorOnline(orch)).toBe(true);
+  });
+
+  it("raises NotReplicatedError in a host's error family (errorBase), caught by either class", async () => {
+    class HostError extends Error {
+      constructor(message: string, readonly code: string, readonly statusCode = 500, readonly metadata?: Record<string, unknown>) {
+        super(message);
+      }
+    }
+    const r = router({ retry: { maxAttempts: 1 }, errorBase: HostError }, 100);
+    stopReplica();
+    const error = await r.registerSession(uid('orch'), { id: 's1', daemonId: 'd1' }).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(HostError);
+    expect(error).toBeInstanceOf(errorClasses(HostError).NotReplicatedError);
+    expect(error).toBeInstanceOf(NotReplicatedError);
+    expect(error).toMatchObject({ name: 'NotReplicatedError', code: 'NOT_REPLICATED', statusCode: 503 });
   });
 
   it('fails a drain step the replica does not confirm, and drains once it does', async () => {

@@ -38,7 +38,7 @@ class RouterBaseError extends Error {
   }
 }
 
-/** Builds the four error classes on `Base`, constructed as `new Base(message, code, statusCode, metadata)`. */
+/** Builds the five error classes on `Base`, constructed as `new Base(message, code, statusCode, metadata)`. */
 function defineClasses(Base) {
   /** A routing failure: code `ORCHESTRATOR_ROUTING_ERROR`, status 500. */
   class OrchestratorRoutingError extends Base {

@@ -15,7 +15,8 @@ let replicaClient: Redis;
 
 beforeAll(async () => {
   primary = await startRedis();
-  replica = await startRedis(['--replicaof', '127.0.0.1', String(primary.port)]);
+  // Loaded from the socket, not through a dump.rdb written to the working directory.
+  replica = await startRedis(['--replicaof', '127.0.0.1', String(primary.port), '--repl-diskless-load', 'on-empty-db']);
   replicaClient = new Redis(replica.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
   replicaClient.on('error', () => undefined);
   replicaPid = Number(/^process_id:(\d+)/m.exec(await replicaClient.info('server'))![1]);

@@ -16,7 +16,8 @@ const message = () => ({ id: `m${sequence++}`, channelId: 'chan', authorId: 'use
 
 async function main() {
   const primary = await startPrivateRedis();
-  const replica = await startPrivateRedis(['--replicaof', '127.0.0.1', String(primary.port)]);
+  // Loaded from the socket, not through a dump.rdb written to the working directory.
+  const replica = await startPrivateRedis(['--replicaof', '127.0.0.1', String(primary.port), '--repl-diskless-load', 'on-empty-db']);
   const admin = new Redis(primary.url);
   const replicaAdmin = new Redis(replica.url);
   while (!/master_link_status:up/.test(await replicaAdmin.info('replication'))) await new Promise((r) => setTimeout(r, 50));

@@ -163,6 +163,18 @@ describe('Redis Sentinel: failover', () => {
     return (await node(port).lrange(`${keyPrefix}daemon:events:${daemon}`, 0, -1)).reverse().map((e) => JSON.parse(e).payload.messageId);
   }
 
+  it('lets go of its connections to the Sentinels when it closes', async () => {
+    const sentinels = deployment.sentinelPorts.map((port) => node(port));
+    // The router's connections are the ones whose last command asked for the primaries.
+    const connected = async () =>
+      (await Promise.all(sentinels.map(async (s) => ((await s.client('LIST')) as string).split('\n').filter((l) => l.includes(' cmd=sentinel|masters ')).length))).reduce((a, b) => a + b);
+    const r = router();
+    await r.routeMessage(message('m1'), uid('orch'));
+    expect(await connected()).toBeGreaterThan(0);
+    await r.close();
+    await waitFor(async () => (await connected()) === 0, async () => `the router's connections to the Sentinels to close (${await connected()} left)`);
+  });
+
   it('follows the promoted replica when the primary is killed: routes and registrations carry on by themselves', async () => {
     const keyPrefix = uid('fo') + ':';
     const r = router({ keyPrefix });

@@ -335,6 +335,9 @@ impl Store for RedisStore {
     fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.drop_connections();
+        if let transport::Client::Sentinel(primary) = &self.client {
+            primary.close();
+        }
         if let Some(pipe) = &self.pipe {
             pipe.shut();
         }

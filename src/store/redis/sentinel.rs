@@ -31,14 +31,16 @@ struct Known {
 
 /// The Sentinels of a target, and the primary they named.
 pub(super) struct Primary {
-    /// Asked one lookup at a time: concurrent callers wait for the lookup under way.
-    sentinels: tokio::sync::Mutex<SentinelClient>,
+    /// Asked one lookup at a time: concurrent callers wait for the lookup under way. `None` once
+    /// the store closed (the client's connections to the Sentinels go with it).
+    sentinels: tokio::sync::Mutex<Option<SentinelClient>>,
     name: String,
     known: Mutex<Option<Known>>,
     /// How many primaries were found so far.
     epochs: std::sync::atomic::AtomicU64,
     /// The bound of one lookup.
     timeout: Duration,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Primary {
@@ -47,11 +49,12 @@ impl Primary {
         let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(target.node);
         let sentinels = SentinelClient::build(target.sentinels, target.name.as_str(), Some(node), SentinelServerType::Master).map_err(|e| e.to_string())?;
         Ok(Primary {
-            sentinels: tokio::sync::Mutex::new(sentinels),
+            sentinels: tokio::sync::Mutex::new(Some(sentinels)),
             name: target.name,
             known: Mutex::new(None),
             epochs: 0.into(),
             timeout,
+            closed: false.into(),
         })
     }
 
@@ -67,25 +70,14 @@ impl Primary {
         if let Some(found) = self.known(closures) {
             return Ok(found);
         }
-        let client = match tokio::time::timeout(self.timeout, sentinels.async_get_client()).await {
-            Ok(Ok(client)) => client,
-            Ok(Err(error)) => {
-                return Err(match StoreError::from(error) {
-                    // A refusal (NOAUTH, NOPERM…) says what to fix; either side may have made it.
-                    StoreError::Refused { code, message } => {
-                        let sentinels = if matches!(code.as_str(), "NOAUTH" | "WRONGPASS") {
-                            " (the Sentinels' own password is redis.sentinelPassword)"
-                        } else {
-                            ""
-                        };
-                        let message = format!("the Sentinels or the primary they name for {:?} refused the router: {message}{sentinels}", self.name);
-                        StoreError::Refused { code, message }
-                    }
-                    other => self.not_found(&other.to_string()),
-                })
-            }
-            Err(_) => return Err(self.not_found(&format!("no answer within {} ms", self.timeout.as_millis()))),
-        };
+        let Some(client) = sentinels.as_mut() else { return Err(StoreError::Closed) };
+        let asked = self.ask(client).await;
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            // Closed during the lookup: what close() could not take, it takes now.
+            sentinels.take();
+            return Err(StoreError::Closed);
+        }
+        let client = asked?;
         let target = match client.get_connection_info().addr() {
             ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
                 PipeTarget { host: Some(host.clone()), port: Some(*port), path: None }
@@ -103,6 +95,27 @@ impl Primary {
         Ok(found)
     }
 
+    /// The primary the Sentinels name now, checked with ROLE, within the lookup's bound.
+    async fn ask(&self, sentinels: &mut SentinelClient) -> StoreResult<redis::Client> {
+        match tokio::time::timeout(self.timeout, sentinels.async_get_client()).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(error)) => Err(match StoreError::from(error) {
+                // A refusal (NOAUTH, NOPERM…) says what to fix; either side may have made it.
+                StoreError::Refused { code, message } => {
+                    let sentinels = if matches!(code.as_str(), "NOAUTH" | "WRONGPASS") {
+                        " (the Sentinels' own password is redis.sentinelPassword)"
+                    } else {
+                        ""
+                    };
+                    let message = format!("the Sentinels or the primary they name for {:?} refused the router: {message}{sentinels}", self.name);
+                    StoreError::Refused { code, message }
+                }
+                other => self.not_found(&other.to_string()),
+            }),
+            Err(_) => Err(self.not_found(&format!("no answer within {} ms", self.timeout.as_millis()))),
+        }
+    }
+
     fn known(&self, closures: u64) -> Option<Found> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         known.as_ref().filter(|known| known.closures == Some(closures)).map(|known| known.found.clone())
@@ -113,6 +126,16 @@ impl Primary {
     pub fn lost(&self) {
         if let Some(known) = self.known.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             known.closures = None;
+        }
+    }
+
+    /// The store closed: the connections to the Sentinels and the primary's client go now (a
+    /// lookup under way lets them go when it ends).
+    pub fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::Release);
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Ok(mut sentinels) = self.sentinels.try_lock() {
+            sentinels.take();
         }
     }
 

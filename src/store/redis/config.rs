@@ -29,6 +29,13 @@ pub fn connection_info(redis: &Json) -> Result<ConnectionInfo, String> {
     } else {
         ConnectionAddr::Tcp(host, port)
     };
+    let info = addr.into_connection_info().map_err(|e| e.to_string())?;
+    Ok(info.set_redis_settings(login(redis)?))
+}
+
+/// How a connection logs in and which database it selects: `db`, `username` and `password`.
+fn login(redis: &Json) -> Result<RedisConnectionInfo, String> {
+    let text = |name: &str| redis.get(name).and_then(Json::as_str);
     let mut settings = RedisConnectionInfo::default();
     if let Some(db) = redis.get("db").filter(|d| !d.is_null()) {
         settings = settings.set_db(db.as_i64().filter(|d| *d >= 0).ok_or_else(|| format!("db must be a non-negative integer, got {db}"))?);
@@ -39,8 +46,7 @@ pub fn connection_info(redis: &Json) -> Result<ConnectionInfo, String> {
     if let Some(password) = text("password") {
         settings = settings.set_password(password);
     }
-    let info = addr.into_connection_info().map_err(|e| e.to_string())?;
-    Ok(info.set_redis_settings(settings))
+    Ok(settings)
 }
 
 /// A URL as it may be shown: its password (user info, or a `password`/`pass` query value) masked.
@@ -137,17 +143,7 @@ pub fn sentinel_target(redis: &Json) -> Option<Result<SentinelTarget, String>> {
             })
             .collect::<Result<Vec<_>, String>>()?;
         let name = text("name").filter(|n| !n.is_empty()).ok_or("name must name the primary the Sentinels watch (their `sentinel monitor` name)")?;
-        let mut node = RedisConnectionInfo::default();
-        if let Some(db) = redis.get("db").filter(|d| !d.is_null()) {
-            node = node.set_db(db.as_i64().filter(|d| *d >= 0).ok_or_else(|| format!("db must be a non-negative integer, got {db}"))?);
-        }
-        if let Some(username) = text("username") {
-            node = node.set_username(username);
-        }
-        if let Some(password) = text("password") {
-            node = node.set_password(password);
-        }
-        Ok(SentinelTarget { sentinels, name, node })
+        Ok(SentinelTarget { sentinels, name, node: login(redis)? })
     };
     Some(parse())
 }

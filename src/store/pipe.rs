@@ -431,4 +431,29 @@ mod tests {
         assert_eq!(refused.await, Err(StoreError::Closed));
         assert!(!pipe.status().0);
     }
+
+    #[tokio::test]
+    async fn a_target_that_moves_fails_what_waits_on_the_old_one_and_asks_the_owner_to_reconnect() {
+        let settings = redis::RedisConnectionInfo::default();
+        let pipe = Pipe::logging_in(None, &settings, Box::new(|| {}));
+        assert_eq!(pipe.target(), None);
+        let here = PipeTarget { host: Some("10.0.0.1".into()), port: Some(6379), path: None };
+        // The first target found: nothing was connected, nothing fails.
+        let waiting = pipe.send(&[b"A"]).pop().unwrap();
+        pipe.retarget(&here, "moved");
+        assert_eq!(pipe.target(), Some(here.clone()));
+        assert!(!pipe.take_moved());
+        // The same target again changes nothing.
+        pipe.retarget(&here, "moved");
+        assert!(!pipe.take_moved());
+        assert_eq!(pipe.closures(), 0);
+        // Another target: what waited fails (the callers retry) and the owner is told, once.
+        let there = PipeTarget { host: Some("10.0.0.2".into()), port: Some(6379), path: None };
+        pipe.retarget(&there, "the primary moved");
+        assert_eq!(waiting.await, Err(StoreError::Connection("the primary moved".into())));
+        assert_eq!(pipe.target(), Some(there));
+        assert!(pipe.take_moved());
+        assert!(!pipe.take_moved());
+        assert_eq!(pipe.closures(), 1);
+    }
 }

@@ -450,3 +450,27 @@ impl RedisStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: Durability = Durability { replicas: 1, timeout_ms: 100 };
+
+    #[test]
+    fn writes_count_once_enough_replicas_confirm_them() {
+        let replies = || vec![Ok(Value::Int(1)), Err(StoreError::from_reply("NOSCRIPT No matching script"))];
+        let confirmed_by = |wait: StoreResult<Value>| confirmed(replies().into_iter().chain([wait]).collect(), ONE);
+        // Confirmed: the replies as they were (the call that did not run stays as it was).
+        assert_eq!(confirmed_by(Ok(Value::Int(2))), replies());
+        // Not confirmed: what ran fails as not replicated; what did not run keeps its own error.
+        let short = confirmed_by(Ok(Value::Int(0)));
+        assert_eq!(short[0], Err(StoreError::NotReplicated { confirmed: 0, wanted: 1, timeout_ms: 100 }));
+        assert_eq!(short[1], replies()[1]);
+        // WAIT refused: its refusal, named, takes the place of what ran.
+        let refused = confirmed_by(Err(StoreError::from_reply("NOPERM this user has no permissions to run the 'wait' command")));
+        let Err(StoreError::Refused { code, message }) = &refused[0] else { panic!("{refused:?}") };
+        assert_eq!(code, "NOPERM");
+        assert!(message.starts_with("WAIT, which confirms each write for durability, was refused: NOPERM"), "{message}");
+    }
+}

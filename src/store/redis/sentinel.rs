@@ -7,11 +7,10 @@ use crate::store::pipe::PipeTarget;
 use crate::store::{StoreError, StoreResult};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::ConnectionAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The primary as the Sentinels last named it.
-#[derive(Clone)]
+/// The primary as the Sentinels last named it (shared: every route asks for it).
 pub(super) struct Found {
     /// A client for the primary (its address, credentials and database).
     pub client: redis::Client,
@@ -23,7 +22,7 @@ pub(super) struct Found {
 
 /// The primary last found, and whether it may still be the primary.
 struct Known {
-    found: Found,
+    found: Arc<Found>,
     /// How many times the routes' socket had closed when it was found; `None` once a failure
     /// said it may have moved.
     closures: Option<u64>,
@@ -61,7 +60,7 @@ impl Primary {
     /// The primary: the one found before while it may still be (no failure was met since, and the
     /// routes' socket has closed `closures` times, as when it was found), else the one the
     /// Sentinels name now, checked to answer as a primary.
-    pub async fn current(&self, closures: u64) -> StoreResult<Found> {
+    pub async fn current(&self, closures: u64) -> StoreResult<Arc<Found>> {
         if let Some(found) = self.known(closures) {
             return Ok(found);
         }
@@ -90,8 +89,8 @@ impl Primary {
             Some(previous) if previous.found.target == target => previous.found.epoch,
             _ => self.epochs.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1,
         };
-        let found = Found { client, target, epoch };
-        *known = Some(Known { found: found.clone(), closures: Some(closures) });
+        let found = Arc::new(Found { client, target, epoch });
+        *known = Some(Known { found: Arc::clone(&found), closures: Some(closures) });
         Ok(found)
     }
 
@@ -116,9 +115,9 @@ impl Primary {
         }
     }
 
-    fn known(&self, closures: u64) -> Option<Found> {
+    fn known(&self, closures: u64) -> Option<Arc<Found>> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        known.as_ref().filter(|known| known.closures == Some(closures)).map(|known| known.found.clone())
+        known.as_ref().filter(|known| known.closures == Some(closures)).map(|known| Arc::clone(&known.found))
     }
 
     /// The primary may have moved: the next use asks the Sentinels again. The last one found is

@@ -342,7 +342,9 @@ impl RedisStore {
             .set_response_timeout(Some(self.timeout));
         let connection = match (&self.client, primary) {
             (Client::Single(client), _) => Connection::Single(ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(StoreError::from)?),
-            (Client::Sentinel(_), Some(found)) => Connection::Single(ConnectionManager::new_lazy_with_config(found.client, config).map_err(StoreError::from)?),
+            (Client::Sentinel(_), Some(found)) => {
+                Connection::Single(ConnectionManager::new_lazy_with_config(found.client.clone(), config).map_err(StoreError::from)?)
+            }
             (Client::Sentinel(_), None) => unreachable!("a Sentinel store always has a primary here"),
             (Client::Cluster(client), _) => Connection::Cluster(
                 client.get_pending_async_connection_with_config(
@@ -356,7 +358,7 @@ impl RedisStore {
 
     /// On a Sentinel target, the primary the Sentinels name (see [`Primary::current`]), with the
     /// routes' socket pointed at it; `None` on any other target.
-    async fn primary(&self) -> StoreResult<Option<Found>> {
+    async fn primary(&self) -> StoreResult<Option<std::sync::Arc<Found>>> {
         let Client::Sentinel(primary) = &self.client else { return Ok(None) };
         let found = primary.current(self.pipe.as_ref().map_or(0, |pipe| pipe.closures())).await?;
         if let Some(pipe) = &self.pipe {

@@ -94,6 +94,34 @@ describe('durability: calls resolve once replicas confirm their writes', () => {
     expect(results).toEqual([expect.objectContaining({ success: false, durable: false }), expect.objectContaining({ success: false, durable: false })]);
   });
 
+  it('counts each unconfirmed round of a batch as a failed attempt: reported, backed off, and bounded by maxAttempts', async () => {
+    const r = router({ retry: { maxAttempts: 10, initialDelayMs: 50, backoffMultiplier: 1 } }, 100);
+    const errors = record(r, 'message.routing_error');
+    const orch = uid('orch');
+    const ids = ['b1', 'b2'];
+    await r.routeMessage(message('b0'), orch);
+    stopReplica();
+    const routing = r.routeMessages(ids.map((id) => ({ message: message(id), orchestratorId: orch })));
+    await waitFor(() => errors.length >= 4, 'two unconfirmed rounds to be reported');
+    process.kill(replicaPid, 'SIGCONT');
+    const results = await routing;
+    for (const [i, id] of ids.entries()) {
+      const reported = errors.filter((e) => e.messageId === id).length;
+      expect(reported).toBeGreaterThanOrEqual(2);
+      expect(results[i]).toEqual({ success: true, status: 'offline', attempts: reported + 1, durable: true });
+    }
+
+    // Never more attempts than maxAttempts, each one a round (one WAIT) for the whole batch.
+    const bounded = router({ retry: { maxAttempts: 2, initialDelayMs: 10 } }, 100);
+    const waits = async () => Number(/^cmdstat_wait:calls=(\d+)/m.exec(await plainClient(primary.url).info('commandstats'))?.[1] ?? 0);
+    await bounded.routeMessage(message('c0'), orch);
+    stopReplica();
+    const before = await waits();
+    const failed = await bounded.routeMessages(['c1', 'c2', 'c3'].map((id) => ({ message: message(id), orchestratorId: orch })));
+    expect(failed.map((f) => [f.success, f.attempts, f.durable])).toEqual([[false, 2, false], [false, 2, false], [false, 2, false]]);
+    expect((await waits()) - before).toBe(2);
+  });
+
   it('rejects registrations, heartbeats and acknowledgements with NotReplicatedError when the replica does not confirm', async () => {
     const r = router({ retry: { maxAttempts: 1 }, deliveryReceipts: { enabled: true } }, 100);
     const orch = uid('orch');

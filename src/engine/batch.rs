@@ -70,10 +70,14 @@ impl<S: Store> Router<S> {
     /// Routes prepared items in one pipelined round, with retries; outcomes in input order.
     /// Items the store could not route as sent (their session changed under them, so nothing was
     /// written for them, or their own command failed) go again together, in order, so that the
-    /// items of one tick keep their call order; after [`BATCH_ROUNDS`] rounds, one by one.
+    /// items of one tick keep their call order; after [`BATCH_ROUNDS`] rounds, one by one. An
+    /// item's own failure is a failed attempt like a failed round: reported, counted against
+    /// `retry.maxAttempts` and followed by the backoff.
     async fn route_prepared_batch(self: &Arc<Self>, items: &[BatchItem], prepared: &[Prepared]) -> Vec<RouteOutcome> {
         let mut outcomes: Vec<Option<RouteOutcome>> = items.iter().map(|_| None).collect();
         let mut waiting: Vec<usize> = (0..items.len()).collect();
+        // The attempts each item has failed so far.
+        let mut failed = vec![0u32; items.len()];
         let mut dedupe = false;
         for _ in 0..BATCH_ROUNDS {
             if waiting.is_empty() {
@@ -83,29 +87,46 @@ impl<S: Store> Router<S> {
                 Ok(sent) => sent,
                 Err((error, attempts)) => {
                     for &i in &waiting {
-                        outcomes[i] = Some(self.failed_on(&prepared[i].message_id, &items[i].orchestrator_id, &error, attempts));
+                        outcomes[i] = Some(self.failed_on(&prepared[i].message_id, &items[i].orchestrator_id, &error, failed[i] + attempts));
                     }
                     waiting.clear();
                     break;
                 }
             };
             let mut again = Vec::new();
+            let mut backoff = 0;
             for (&i, reply) in waiting.iter().zip(replies) {
                 let orchestrator_id = items[i].orchestrator_id.as_str();
+                // The round's own failed attempts (retried as a whole) count for each of its items.
+                failed[i] += attempts - 1;
                 match reply {
                     Ok(RouteReply::Stale { session }) => {
                         self.memo.learn(orchestrator_id, &session);
                         again.push(i);
                     }
-                    Ok(reply) => outcomes[i] = Some(self.outcome(&prepared[i], orchestrator_id, reply, attempts)),
-                    Err(_) => again.push(i),
+                    Ok(reply) => outcomes[i] = Some(self.outcome(&prepared[i], orchestrator_id, reply, failed[i] + 1)),
+                    Err(error) => {
+                        failed[i] += 1;
+                        self.attempt_failed(&[(&prepared[i].message_id, orchestrator_id)], &error);
+                        if failed[i] >= self.config.retry.max_attempts || self.is_closed() {
+                            outcomes[i] = Some(self.failed_on(&prepared[i].message_id, orchestrator_id, &error, failed[i]));
+                        } else {
+                            backoff = backoff.max(failed[i]);
+                            again.push(i);
+                        }
+                    }
                 }
             }
             waiting = again;
             dedupe = true;
+            if backoff > 0 && !waiting.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(self.config.retry.delay_ms(backoff))).await;
+                self.metrics.retried(waiting.iter().filter(|&&i| failed[i] > 0).count() as u64);
+            }
         }
         for i in waiting {
-            outcomes[i] = Some(self.route_prepared(&prepared[i], &items[i].orchestrator_id, items[i].queue_only, true).await);
+            let item = &items[i];
+            outcomes[i] = Some(self.route_prepared_after(&prepared[i], &item.orchestrator_id, item.queue_only, true, failed[i]).await);
         }
         outcomes.into_iter().map(|o| o.expect("every item settled")).collect()
     }

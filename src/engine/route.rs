@@ -80,11 +80,24 @@ impl<S: Store> Router<S> {
     /// Routes a prepared message with retries; `dedupe` from the first attempt when an earlier
     /// call may already have written it.
     pub(super) async fn route_prepared(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, queue_only: bool, dedupe: bool) -> RouteOutcome {
+        self.route_prepared_after(prepared, orchestrator_id, queue_only, dedupe, 0).await
+    }
+
+    /// [`Router::route_prepared`] for a message that has failed `failed` attempts already (in a
+    /// batch): they count against `retry.maxAttempts`.
+    pub(super) async fn route_prepared_after(
+        self: &Arc<Self>,
+        prepared: &Prepared,
+        orchestrator_id: &str,
+        queue_only: bool,
+        dedupe: bool,
+        failed: u32,
+    ) -> RouteOutcome {
         if queue_only && !self.config.offline_queue.enabled {
             return self.fail(&prepared.message_id, orchestrator_id, format!("Orchestrator is offline: {orchestrator_id}"), 1);
         }
         let result = self
-            .with_retries(&[(&prepared.message_id, orchestrator_id)], |attempt| {
+            .with_retries_after(failed, &[(&prepared.message_id, orchestrator_id)], |attempt| {
                 self.route_once(prepared, orchestrator_id, queue_only, dedupe || attempt > 1)
             })
             .await;
@@ -140,24 +153,28 @@ impl<S: Store> Router<S> {
     /// the backoff between attempts: its value and the attempt that got it, or the last error and
     /// the attempts made. Each failed attempt is reported as `message.routing_error` for each of
     /// `messages` (message id, orchestrator id), and each retry counts once per message.
-    pub(super) async fn with_retries<T, F, Fut>(&self, messages: &[(&str, &str)], mut operation: F) -> Result<(T, u32), (StoreError, u32)>
+    pub(super) async fn with_retries<T, F, Fut>(&self, messages: &[(&str, &str)], operation: F) -> Result<(T, u32), (StoreError, u32)>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = StoreResult<T>>,
+    {
+        self.with_retries_after(0, messages, operation).await
+    }
+
+    /// [`Router::with_retries`] for messages that have failed `failed` attempts already: the
+    /// first attempt made here is number `failed + 1`.
+    pub(super) async fn with_retries_after<T, F, Fut>(&self, failed: u32, messages: &[(&str, &str)], mut operation: F) -> Result<(T, u32), (StoreError, u32)>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = StoreResult<T>>,
     {
         let retry = &self.config.retry;
-        let mut attempt = 1;
+        let mut attempt = failed + 1;
         loop {
             match self.bounded(operation(attempt)).await {
                 Ok(value) => return Ok((value, attempt)),
                 Err(error) => {
-                    for &(message_id, orchestrator_id) in messages {
-                        self.emit(EventKind::MessageRoutingError, || Event::MessageRoutingError {
-                            message_id: message_id.to_owned(),
-                            orchestrator_id: orchestrator_id.to_owned(),
-                            error: error.to_string(),
-                        });
-                    }
+                    self.attempt_failed(messages, &error);
                     if attempt >= retry.max_attempts || self.is_closed() {
                         return Err((error, attempt));
                     }
@@ -166,6 +183,18 @@ impl<S: Store> Router<S> {
                     attempt += 1;
                 }
             }
+        }
+    }
+
+    /// Reports an attempt that failed with `error` as `message.routing_error` for each of
+    /// `messages` (message id, orchestrator id).
+    pub(super) fn attempt_failed(&self, messages: &[(&str, &str)], error: &StoreError) {
+        for &(message_id, orchestrator_id) in messages {
+            self.emit(EventKind::MessageRoutingError, || Event::MessageRoutingError {
+                message_id: message_id.to_owned(),
+                orchestrator_id: orchestrator_id.to_owned(),
+                error: error.to_string(),
+            });
         }
     }
 

@@ -11,6 +11,18 @@
 //       through a message service that takes `batchDelayMs` (and, past `hangAfter` look-ups,
 //       never answers: the drain stays stuck mid-backlog), then idles until killed. Each look-up
 //       prints { lookup } when it begins and { batch } when it answers.
+//   { "role": "stream", "redis" (a URL or { sentinels, name }), "keyPrefix", "name",
+//     "orchestrators": [...], "loops" (default 4), "durability" (optional, as the router takes it),
+//     "deliveryTimeoutMs" (default 1000), "retry" (default 60 attempts 100 ms apart: enough to
+//     outlast a failover) }
+//       routes continuously until SIGTERM on `loops` concurrent loops, each awaiting its own
+//       routes, round-robin over the orchestrators; ids are `<name>:<loop>:<orch>:<seq>` with seq
+//       counting that loop's messages (so that each loop's messages to one orchestrator have
+//       increasing seqs). Prints { ready: true } once the router is built, then one line per result:
+//       { id, orchestrator, success, status, durable, attempts, error, started, at } (started and at:
+//       Date.now() when the call was made and when it resolved), and { routingError, error, at } for
+//       each failed attempt (message.routing_error). On SIGTERM each loop finishes the call it has
+//       in flight, the router closes, and it prints { done: true }.
 
 const { createOrchestratorRouter } = require('../..');
 
@@ -72,7 +84,41 @@ async function drain() {
   print({ registered: true });
 }
 
-(spec.role === 'load' ? load() : drain()).catch((error) => {
+async function stream() {
+  const router = createOrchestratorRouter({
+    redis: spec.redis,
+    keyPrefix: spec.keyPrefix,
+    offlineQueue: { maxQueueSize: 1_000_000 },
+    daemonQueue: { maxEvents: 1_000_000 },
+    deliveryTimeoutMs: spec.deliveryTimeoutMs ?? 1000,
+    retry: spec.retry ?? { maxAttempts: 60, initialDelayMs: 100, backoffMultiplier: 1 },
+    ...(spec.durability ? { durability: spec.durability } : {}),
+  });
+  router.on('message.dropped', (e) => print({ dropped: e.messageId, reason: e.reason }));
+  router.on('message.routing_error', (e) => print({ routingError: e.messageId, error: e.error, at: Date.now() }));
+  let stopping = false;
+  process.on('SIGTERM', () => {
+    stopping = true;
+  });
+  print({ ready: true });
+  const loop = async (lane) => {
+    for (let seq = 0; !stopping; seq++) {
+      const orchestrator = spec.orchestrators[(seq + lane) % spec.orchestrators.length];
+      const id = `${spec.name}:${lane}:${orchestrator}:${seq}`;
+      const message = { id, channelId: 'chan', authorId: spec.name, content: `message ${seq} of loop ${lane}`, createdAt: new Date() };
+      const started = Date.now();
+      const result = await router.routeMessage(message, orchestrator);
+      const { success, status, durable, attempts, error } = result;
+      print({ id, orchestrator, success, status, durable, attempts, error, started, at: Date.now() });
+    }
+  };
+  await Promise.all(Array.from({ length: spec.loops ?? 4 }, (_, lane) => loop(lane)));
+  await router.close();
+  print({ done: true });
+}
+
+const roles = { load, drain, stream };
+roles[spec.role]().catch((error) => {
   print({ error: String(error && error.stack) });
   process.exit(1);
 });

@@ -72,6 +72,8 @@ export interface RedisConnectionOptions {
   host?: string;
   /** Port. Default 6379. */
   port?: number;
+  /** A Unix socket's path, instead of host and port. */
+  path?: string;
   /** ACL user name. */
   username?: string;
   /** Password. */

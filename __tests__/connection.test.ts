@@ -184,6 +184,14 @@ describe('the routes\' own connection (a Node socket the binding writes its comm
       await routed.registerSession(orch, { id: 's', daemonId: 'd_unix', status: 'active' });
       expect(await routed.routeMessage(message('m1'), orch)).toMatchObject({ success: true, status: 'delivered' });
       expect(await plainClient(server.url).lrange('unix:daemon:events:d_unix', 0, -1)).toHaveLength(1);
+      // The socket's path read from an options object and from clients, whose host and port
+      // (localhost:6379 by default) say nothing then.
+      const ioredis = new Redis({ path: socketPath, db: 2, lazyConnect: true });
+      const nodeRedis = createClient({ socket: { path: socketPath, tls: false }, database: 2 });
+      for (const [name, redis] of [['options', { path: socketPath, db: 2 }], ['ioredis', ioredis], ['node-redis', nodeRedis]] as const) {
+        await router({ redis: redis as never, keyPrefix: `unix_${name}:` }).routeMessage(message('m1'), orch);
+        expect(await plainClient(`${server.url}/2`).exists(`unix_${name}:routing:queue:${orch}`)).toBe(1);
+      }
     } finally {
       await closeAll();
       await server.kill();

@@ -410,8 +410,10 @@ function redisTarget(redis) {
     const o = redis.options;
     // Its host and port are ioredis's defaults (localhost:6379), not the primary: the Sentinels name that.
     if (Array.isArray(o.sentinels) && o.sentinels.length > 0) return ioredisSentinelTarget(o);
+    // With `path` (a Unix socket), its host and port are defaults too.
+    const where = o.path ? { path: o.path } : { host: o.host, port: o.port };
     return {
-      target: { host: o.host, port: o.port, username: o.username, password: o.password, db: o.db, tls: tlsTarget('redis.options.tls', o.tls) },
+      target: { ...where, username: o.username, password: o.password, db: o.db, tls: tlsTarget('redis.options.tls', o.tls) },
       keyPrefix: o.keyPrefix || undefined,
     };
   }
@@ -422,8 +424,7 @@ function redisTarget(redis) {
     if (o.url) return { target: socket.tls ? { url: o.url, tls: tlsTarget('redis.options.socket', { ca: socket.ca }) } : { url: o.url } };
     return {
       target: {
-        host: socket.host,
-        port: socket.port,
+        ...(socket.path ? { path: socket.path } : { host: socket.host, port: socket.port }),
         username: o.username,
         password: o.password,
         db: o.database,
@@ -436,8 +437,11 @@ function redisTarget(redis) {
   if (redis.cluster !== undefined) return clusterOptionsTarget(redis);
   const url = redis.url;
   if (url !== undefined) return urlOptionsTarget(url, redis);
-  const { host, port, username, password, db, tls } = redis;
-  for (const [field, value, type] of [['host', host, 'string'], ['username', username, 'string'], ['password', password, 'string']]) {
+  const { host, port, path, username, password, db, tls } = redis;
+  if (path !== undefined && (host !== undefined || port !== undefined)) {
+    throw new InvalidArgumentError('redis.path', 'is a Unix socket: give it without host and port');
+  }
+  for (const [field, value, type] of [['host', host, 'string'], ['path', path, 'string'], ['username', username, 'string'], ['password', password, 'string']]) {
     if (value !== undefined && typeof value !== type) {
       throw new InvalidArgumentError(`redis.${field}`, `must be a ${type}, got ${describe(value)}`);
     }
@@ -447,7 +451,7 @@ function redisTarget(redis) {
       throw new InvalidArgumentError(`redis.${field}`, `must be an integer, got ${describe(value)}`);
     }
   }
-  return { target: { host, port, username, password, db, tls: tlsTarget('redis.tls', tls) } };
+  return { target: { host, port, path, username, password, db, tls: tlsTarget('redis.tls', tls) } };
 }
 
 const CHECKS = { requireId, optionalId, toMillis, messageArgs, redisTarget };

@@ -9,7 +9,8 @@ use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionI
 use serde_json::Value as Json;
 use std::time::Duration;
 
-/// Where to connect: a URL, or the parts of an options object.
+/// Where to connect: a URL, or the parts of an options object (a Unix socket's `path`, or host
+/// and port).
 pub fn connection_info(redis: &Json) -> Result<ConnectionInfo, String> {
     if let Some(url) = redis.get("url").and_then(Json::as_str) {
         return url.into_connection_info().map_err(|e| format!("is not a valid Redis URL ({:?}): {e}", redact_url(url)));
@@ -24,7 +25,12 @@ pub fn connection_info(redis: &Json) -> Result<ConnectionInfo, String> {
             .ok_or_else(|| format!("port must be an integer from 1 to 65535, got {p}"))? as u16,
     };
     let tls = redis.get("tls").is_some_and(|t| !t.is_null() && t != &Json::Bool(false));
-    let addr = if tls {
+    let addr = if let Some(path) = text("path") {
+        if tls {
+            return Err("tls is not read with path: a Unix socket is reached without TLS".into());
+        }
+        ConnectionAddr::Unix(path.into())
+    } else if tls {
         ConnectionAddr::TcpTls { host, port, insecure: false, tls_params: None }
     } else {
         ConnectionAddr::Tcp(host, port)

@@ -124,14 +124,16 @@ export interface RedisClusterOptions {
 /**
  * A primary watched by Redis Sentinel: the router asks the Sentinels for the primary named `name`,
  * connects every connection it holds to it, and after a failover (a connection to it fails, or it
- * answers READONLY) asks again and carries on with the primary they promoted. TLS through Sentinel
- * is not supported yet.
+ * answers READONLY) asks again and carries on with the primary they promoted. Over TLS, to the
+ * Sentinels (`rediss://` URLs, or `sentinelTls`) and to the primary (`tls`), each with its own
+ * trusted CAs; routes then take the store's own connection, as over TLS to one server.
  */
 export interface RedisSentinelOptions {
   /**
-   * Sentinels to ask, in order: `redis://host:port` URLs (credentials in a URL are that
-   * Sentinel's) or `{ host, port }` objects (host `'localhost'`, port 26379 by default, as in
-   * ioredis). At least one.
+   * Sentinels to ask, in order: `redis://host:port` or `rediss://host:port` URLs (all alike), or
+   * `{ host, port }` objects (host `'localhost'`, port 26379 by default, as in ioredis; reached over
+   * TLS with `sentinelTls`). At least one. Credentials in a URL stand for `sentinelUsername` and
+   * `sentinelPassword`: the router logs in to every Sentinel the same way, so they must agree.
    */
   sentinels: Array<string | { host?: string; port?: number }>;
   /** The primary's name, as the Sentinels' `sentinel monitor` gives it. */
@@ -146,6 +148,14 @@ export interface RedisSentinelOptions {
   sentinelPassword?: string;
   /** Database number. Default 0. */
   db?: number;
+  /** Connect to the primary with TLS (see `RedisTlsOption`; ioredis: `tls` with `enableTLSForSentinelMode`). */
+  tls?: RedisTlsOption;
+  /**
+   * Connect to the Sentinels with TLS: with `{ ca }`, the CAs that sign their certificates (see
+   * `RedisTlsOption`; ioredis: `sentinelTLS`). Implied by `rediss://` Sentinel URLs; refused with
+   * `redis://` ones.
+   */
+  sentinelTls?: RedisTlsOption;
 }
 
 /**

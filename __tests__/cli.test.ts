@@ -2,7 +2,9 @@
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { closeAll, keyOf, message, newRouter, plainClient, redisClusterUrls, redisSentinel, redisUrl, uid } from './support/helpers';
+import { readFileSync } from 'node:fs';
+import { closeAll, keyOf, message, newRouter, plainClient, redisClusterUrls, redisSentinel, redisTls, redisUrl, uid } from './support/helpers';
+import { startRedisSentinel } from './support/redis-sentinel';
 import { freePort } from './support/redis-server';
 
 afterEach(closeAll);
@@ -141,10 +143,55 @@ describe('orchestrator-router (the command-line tool)', () => {
     const both = await run(['stats', '--sentinel', sentinels[0], '--cluster', redisClusterUrls()[0]]);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('give one of --redis, --cluster and --sentinel, not --cluster and --sentinel');
-    const tls = await run(['stats', '--sentinel', 'rediss://127.0.0.1:26379']);
-    expect(tls.code).toBe(2);
-    expect(tls.stderr).toContain('--sentinel [0] must be a redis:// URL (TLS through Sentinel is not supported yet)');
+    const mixed = await run(['stats', '--sentinel', `rediss://127.0.0.1:26379,${sentinels[0]}`]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toContain('--sentinel [1] must be rediss:// like sentinels[0]');
   });
+
+  it('reads over TLS with --tls-ca: a rediss:// --redis, and rediss:// Sentinels with the primary over --tls', async () => {
+    const caFile = process.env.REDIS_TLS_CA!;
+    const single = newRouter({ redis: { url: redisTls().url, tls: { ca: redisTls().ca } } });
+    const prefix = keyOf(single, '');
+    const orch = uid('orch');
+    await single.queueMessageForOffline(message('m1'), orch);
+    const stats = await run(['stats', '--redis', redisTls().url, '--tls-ca', caFile, '--prefix', prefix, '--json']);
+    expect(stats.code).toBe(0);
+    expect(JSON.parse(stats.stdout).orchestrators).toEqual([expect.objectContaining({ orchestratorId: orch })]);
+    const untrusted = await run(['stats', '--redis', redisTls().url, '--prefix', prefix]);
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toContain('TLS certificate verification failed');
+
+    const deployment = await startRedisSentinel({ tls: true });
+    try {
+      const sentinels = deployment.sentinelUrls.join(',');
+      const ca = readFileSync(deployment.caPath!, 'utf8');
+      const router = newRouter({ redis: { sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca }, tls: { ca } } });
+      await router.queueMessageForOffline(message('m1'), orch);
+      await router.queueMessageForOffline(message('m2'), orch);
+      const viaSentinels = await run(['inspect', orch, '--sentinel', sentinels, '--tls', '--tls-ca', deployment.caPath!, '--prefix', keyOf(router, ''), '--json']);
+      expect(viaSentinels.code).toBe(0);
+      expect(JSON.parse(viaSentinels.stdout).queue).toMatchObject({ total: 2 });
+      // Without --tls the primary is reached in plain TCP, which a TLS-only node does not answer.
+      const plainPrimary = await run(['stats', '--sentinel', sentinels, '--tls-ca', deployment.caPath!, '--timeout', '1500']);
+      expect(plainPrimary.code).toBe(1);
+      expect(plainPrimary.stderr).toContain('no Sentinel named a reachable primary for "mymaster"');
+    } finally {
+      await closeAll();
+      await deployment.stop();
+    }
+
+    for (const [args, problem] of [
+      [['--tls', '--redis', redisUrl()], '--tls is read with --sentinel'],
+      [['--tls-ca', caFile, '--redis', redisUrl()], '--tls-ca is read with a rediss:// URL'],
+      [['--tls-ca', caFile, '--sentinel', redisSentinel().sentinels[0]], '--tls-ca is read with rediss:// Sentinel URLs or --tls'],
+      [['--tls-ca', caFile, '--cluster', redisClusterUrls()[0]], '--tls-ca is not read with --cluster'],
+      [['--tls-ca', path.join(__dirname, 'cli.test.ts'), '--redis', redisTls().url], 'holding at least one certificate'],
+    ]) {
+      const refused = await run(['stats', ...args]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(problem);
+    }
+  }, 60_000);
 
   it('reads around a key another writer gave the wrong type, naming it', async () => {
     const router = newRouter();

@@ -4,6 +4,7 @@
 // (No router here: it checks the ground the Sentinel tests of the router stand on.) Each test that
 // kills or restarts nodes has a deployment of its own, never the shared one.
 import Redis, { RedisOptions } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import { RedisSentinelProcess, startRedisSentinel } from './support/redis-sentinel';
 
 let deployment: RedisSentinelProcess | undefined;
@@ -27,8 +28,8 @@ async function startDeployment(...options: Parameters<typeof startRedisSentinel>
  * A client of the one node on `port` (data node or Sentinel), disconnected after the test. It
  * neither retries nor runs a ready check: nodes die on purpose, and some refuse it without a password.
  */
-function nodeClient(port: number, password?: string): Redis {
-  const client = new Redis(port, '127.0.0.1', { password, retryStrategy: () => null, maxRetriesPerRequest: 0, enableReadyCheck: false });
+function nodeClient(port: number, password?: string, options: RedisOptions = {}): Redis {
+  const client = new Redis(port, '127.0.0.1', { password, retryStrategy: () => null, maxRetriesPerRequest: 0, enableReadyCheck: false, ...options });
   client.on('error', () => undefined);
   clients.push(client);
   return client;
@@ -203,6 +204,31 @@ it('with a password, the data nodes refuse clients without it, and the Sentinels
   await d.restartNode(killed);
   expect(await nodeClient(killed, password).call('ROLE')).toEqual(['slave', '127.0.0.1', promoted, 'connected', expect.any(Number)]);
   await expect(nodeClient(killed).get('harness:key')).rejects.toThrow(/NOAUTH/);
+}, 60_000);
+
+it('with tls, every node and Sentinel speaks TLS only, and the Sentinels fail over over TLS', async () => {
+  const d = await startDeployment({ tls: true });
+  expect(d.sentinelUrls).toEqual(d.sentinelPorts.map((p) => `rediss://127.0.0.1:${p}`));
+  const tls = { ca: readFileSync(d.caPath!, 'utf8') };
+  const [first, second] = d.dataPorts;
+  for (const port of [...d.dataPorts, ...d.sentinelPorts]) {
+    // Over TLS, a certificate of another CA is refused; the right one is taken.
+    await expect(nodeClient(port, undefined, { tls: { ca: readFileSync(d.otherCaPath!, 'utf8') } }).ping()).rejects.toThrow();
+    expect(await nodeClient(port, undefined, { tls }).ping()).toBe('PONG');
+  }
+  // No plain port on the data nodes (a Sentinel has no CONFIG command).
+  for (const port of d.dataPorts) expect(await nodeClient(port, undefined, { tls }).config('GET', 'port')).toEqual(['port', '0']);
+  // The replica synced over TLS, and the Sentinels reach both data nodes over TLS.
+  expect(await nodeClient(second, undefined, { tls }).call('ROLE')).toEqual(['slave', '127.0.0.1', first, 'connected', expect.any(Number)]);
+  const viaSentinels = sentinelClient(d.sentinelUrls, d.name, { sentinelTLS: tls, tls, enableTLSForSentinelMode: true });
+  await viaSentinels.set('harness:key', 'over TLS');
+  expect(await viaSentinels.wait(1, 5000)).toBe(1);
+
+  expect(await d.killPrimary()).toBe(first);
+  expect(await d.waitForFailover(first)).toBe(second);
+  expect(await nodeClient(second, undefined, { tls }).get('harness:key')).toBe('over TLS');
+  await d.restartNode(first);
+  expect(await nodeClient(first, undefined, { tls }).call('ROLE')).toEqual(['slave', '127.0.0.1', second, 'connected', expect.any(Number)]);
 }, 60_000);
 
 it('the shared deployment of the global setup serves writes through its Sentinels', async () => {

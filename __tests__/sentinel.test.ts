@@ -1,7 +1,8 @@
 // What Redis Sentinel adds to the contract (which contract.test.ts runs through Sentinel too):
 // where the router connects when it is given Sentinels, or a client configured with them; what it
 // refuses rather than guess; and how it follows a failover without the caller doing anything.
-import Redis from 'ioredis';
+import Redis, { RedisOptions } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import { createSentinel } from 'redis';
 import { InvalidArgumentError, OrchestratorRouterConfig } from '..';
 import { closeAll, keyOf, message, newRouter, redisSentinel, uid, waitFor } from './support/helpers';
@@ -61,18 +62,41 @@ describe('Redis Sentinel: where the router connects', () => {
     }
   });
 
+  it('reads an ioredis client with tls but without enableTLSForSentinelMode as ioredis does: the primary in plain TCP', async () => {
+    const { sentinels, name } = redisSentinel();
+    // ioredis takes `tls` for the primary only with enableTLSForSentinelMode; without it, it connects
+    // in plain TCP (the shared deployment has no TLS: a TLS handshake would fail).
+    const client = new Redis({
+      sentinels: sentinels.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) })),
+      name,
+      tls: {},
+      lazyConnect: true,
+    });
+    try {
+      const keyPrefix = uid('iortls') + ':';
+      const r = newRouter({ redis: client, keyPrefix, retry: { maxAttempts: 1 } });
+      const orch = uid('orch');
+      expect(await r.routeMessage(message('m1'), orch)).toEqual({ success: true, status: 'offline', attempts: 1 });
+      expect(await node(await sharedPrimaryPort()).llen(`${keyPrefix}routing:queue:${orch}`)).toBe(1);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   const sentinelClient = (options: object) => new Redis({ sentinels: [{ host: '127.0.0.1', port: 26379 }], name: 'mymaster', lazyConnect: true, ...options });
   it.each<[string, () => OrchestratorRouterConfig['redis'], string, RegExp]>([
     ['an ioredis client that reads from replicas', () => sentinelClient({ role: 'slave' }), 'redis.options.role', /must be 'master'/],
     ['an ioredis client with a NAT map', () => sentinelClient({ natMap: { '10.0.0.1:6379': { host: '127.0.0.1', port: 6379 } } }), 'redis.options.natMap', /not supported/],
-    ['an ioredis client with TLS to its Sentinels', () => sentinelClient({ enableTLSForSentinelMode: true }), 'redis.options.enableTLSForSentinelMode', /TLS through Sentinel/],
+    ['an ioredis client with an unusable sentinelTLS.ca', () => sentinelClient({ sentinelTLS: { ca: 'not a certificate' } }), 'redis.options.sentinelTLS.ca', /PEM/],
     ['a node-redis Sentinel client', () => createSentinel({ name: 'mymaster', sentinelRootNodes: [{ host: '127.0.0.1', port: 26379 }] }) as never, 'redis', /node-redis Sentinel client/],
     ['Sentinels without a name', () => ({ sentinels: ['redis://127.0.0.1:26379'] }) as never, 'redis.name', /must name the primary/],
     ['an empty list of Sentinels', () => ({ sentinels: [], name: 'mymaster' }), 'redis.sentinels', /at least one/],
-    ['a rediss:// Sentinel', () => ({ sentinels: ['rediss://127.0.0.1:26379'], name: 'mymaster' }), 'redis.sentinels[0]', /TLS through Sentinel/],
+    ['Sentinels reached some over TLS, some not', () => ({ sentinels: ['rediss://127.0.0.1:26379', 'redis://127.0.0.1:26380'], name: 'mymaster' }), 'redis.sentinels[1]', /must be rediss:\/\/ like redis.sentinels\[0\]/],
+    ['sentinelTls with redis:// Sentinels', () => ({ sentinels: ['redis://127.0.0.1:26379'], name: 'mymaster', sentinelTls: true }), 'redis.sentinelTls', /read only with rediss:\/\/ Sentinel URLs/],
+    ['Sentinels that log in with different credentials', () => ({ sentinels: ['redis://:a@127.0.0.1:26379', 'redis://:b@127.0.0.1:26380'], name: 'mymaster' }), 'redis', /sentinels\[1\] logs in with other credentials than sentinels\[0\]/],
     ['Sentinels with a url beside them', () => ({ sentinels: ['redis://127.0.0.1:26379'], name: 'mymaster', url: 'redis://127.0.0.1:6379' }) as never, 'redis.url', /Sentinels name the primary/],
-    ['Sentinels with TLS', () => ({ sentinels: ['redis://127.0.0.1:26379'], name: 'mymaster', tls: true }) as never, 'redis.tls', /not supported/],
-    ['a Sentinel that is a number', () => ({ sentinels: [26379], name: 'mymaster' }) as never, 'redis.sentinels[0]', /must be a redis:\/\/ URL/],
+    ['Sentinels with a tls.ca that is not PEM', () => ({ sentinels: ['redis://127.0.0.1:26379'], name: 'mymaster', tls: { ca: 'garbage' } }), 'redis.tls.ca', /PEM/],
+    ['a Sentinel that is a number', () => ({ sentinels: [26379], name: 'mymaster' }) as never, 'redis.sentinels[0]', /must be a redis:\/\/ or rediss:\/\/ URL/],
   ])('refuses %s at construction, naming the field', (_what, redis, field, problem) => {
     const option = redis();
     let thrown: unknown;
@@ -208,5 +232,85 @@ describe('Redis Sentinel: failover', () => {
     expect(await r.routeMessage(message('c1'), 'orch')).toMatchObject({ success: true, status: 'offline' });
     expect(await onNode(promoted, keyPrefix, 'd1')).toEqual(['a1', 'b1', 'b2', 'b3']);
     expect(await node(promoted).llen(`${keyPrefix}routing:queue:orch`)).toBe(1);
+  });
+});
+
+describe('Redis Sentinel over TLS', () => {
+  // One TLS-only deployment: Sentinels and data nodes take TLS connections only, signed by a CA
+  // made for it. The failover test kills its primary, so it comes last.
+  let deployment: RedisSentinelProcess;
+  let ca: string;
+  let otherCa: string;
+  beforeAll(async () => {
+    deployment = await startRedisSentinel({ tls: true });
+    ca = readFileSync(deployment.caPath!, 'utf8');
+    otherCa = readFileSync(deployment.otherCaPath!, 'utf8');
+  });
+  afterAll(async () => {
+    await closeAll();
+    await deployment.stop();
+  });
+
+  /** A TLS client of one data node, closed after the test. */
+  function tlsNode(port: number): Redis {
+    const client = new Redis({ port, host: '127.0.0.1', tls: { ca }, maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined);
+    nodes.push(client);
+    return client;
+  }
+  const ioredis = (options: RedisOptions) =>
+    new Redis({ sentinels: deployment.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), name: deployment.name, lazyConnect: true, ...options });
+
+  it.each<[string, () => OrchestratorRouterConfig['redis']]>([
+    ['rediss:// Sentinels with sentinelTls.ca, and tls.ca for the primary', () => ({ sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca }, tls: { ca } })],
+    ['{ host, port } Sentinels with sentinelTls.ca as a Buffer, and tls.ca as an array', () => ({
+      sentinels: deployment.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })),
+      name: deployment.name,
+      sentinelTls: { ca: Buffer.from(ca) },
+      tls: { ca: [otherCa, ca] },
+    })],
+    ['an ioredis client with sentinelTLS, tls and enableTLSForSentinelMode', () => ioredis({ sentinelTLS: { ca }, tls: { ca }, enableTLSForSentinelMode: true })],
+  ])('routes over TLS, with durability, given %s', async (_what, redis) => {
+    const option = redis();
+    try {
+      const keyPrefix = uid('tls') + ':';
+      const r = newRouter({ redis: option, keyPrefix, durability: { replicas: 1 } });
+      const orch = uid('orch');
+      await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d` });
+      expect(await r.routeMessage(message('m1'), orch)).toEqual({ success: true, status: 'delivered', sessionId: 's1', attempts: 1, durable: true });
+      const [event] = await tlsNode(await deployment.primaryPort()).lrange(`${keyPrefix}daemon:events:${orch}_d`, 0, -1);
+      expect(JSON.parse(event).payload.messageId).toBe('m1');
+    } finally {
+      if (option instanceof Redis) option.disconnect();
+    }
+  });
+
+  it.each<[string, () => OrchestratorRouterConfig['redis']]>([
+    ['the Sentinels', () => ({ sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca: otherCa }, tls: { ca } })],
+    ['the primary', () => ({ sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca }, tls: { ca: otherCa } })],
+  ])('names a certificate of %s that the CA given does not sign', async (_what, redis) => {
+    const r = newRouter({ redis: redis(), retry: { maxAttempts: 1 } });
+    const result = await r.routeMessage(message('m1'), uid('orch'));
+    expect(result).toMatchObject({ success: false, status: 'failed', attempts: 1 });
+    expect(result.error).toMatch(/no Sentinel named a reachable primary for "mymaster": .*TLS certificate verification failed/);
+  });
+
+  it('follows a failover over TLS', async () => {
+    const keyPrefix = uid('tlsfo') + ':';
+    const r = newRouter({
+      redis: { sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca }, tls: { ca } },
+      keyPrefix,
+      deliveryTimeoutMs: 1000,
+      retry: { maxAttempts: 60, initialDelayMs: 100, backoffMultiplier: 1 },
+    });
+    await r.registerSession('orch', { id: 's1', daemonId: 'd1' });
+    expect(await r.routeMessage(message('a1'), 'orch')).toMatchObject({ success: true, status: 'delivered' });
+    const killed = await deployment.killPrimary();
+    const during = r.routeMessage(message('b1'), 'orch');
+    const promoted = await deployment.waitForFailover(killed, 30_000);
+    expect(await during).toMatchObject({ success: true, status: 'delivered' });
+    expect(await r.routeMessage(message('b2'), 'orch')).toMatchObject({ success: true, status: 'delivered', attempts: 1 });
+    const events = await tlsNode(promoted).lrange(`${keyPrefix}daemon:events:d1`, 0, -1);
+    expect(events.reverse().map((e) => JSON.parse(e).payload.messageId)).toEqual(['a1', 'b1', 'b2']);
   });
 });

@@ -6,6 +6,8 @@
 
 const { parseArgs } = require('node:util');
 const { inspectOrchestrator, queueStats } = require('../lib/native').loadBinding();
+const fs = require('node:fs');
+const { caPem } = require('../lib/arguments');
 const { fromNative } = require('../lib/errors');
 
 const USAGE = `Usage:
@@ -24,6 +26,10 @@ Options:
                       (one is enough), with --sentinel-name; the primary's credentials are read from
                       $REDIS_USERNAME and $REDIS_PASSWORD, the Sentinels' from their URLs
   --sentinel-name <name>  the primary's name at the Sentinels (default: mymaster)
+  --tls               with --sentinel: reach the primary over TLS (rediss:// Sentinel URLs are
+                      reached over TLS)
+  --tls-ca <file>     trust the CA certificates in this PEM file for TLS (a rediss:// --redis URL,
+                      rediss:// Sentinels, the primary with --tls) instead of the system's roots
   --prefix <prefix>   the routers' keyPrefix (default: none)
   --timeout <ms>      give up on Redis after this long (default: 3000)
   --json              print JSON instead of text
@@ -43,6 +49,8 @@ function main(argv) {
         cluster: { type: 'string' },
         sentinel: { type: 'string' },
         'sentinel-name': { type: 'string', default: 'mymaster' },
+        tls: { type: 'boolean', default: false },
+        'tls-ca': { type: 'string' },
         prefix: { type: 'string', default: '' },
         timeout: { type: 'string', default: '3000' },
         json: { type: 'boolean', default: false },
@@ -72,16 +80,37 @@ function main(argv) {
   if (nodes === null) return usage(`--cluster takes node URLs separated by commas, got ${JSON.stringify(values.cluster)}`);
   const sentinels = list('sentinel');
   if (sentinels === null) return usage(`--sentinel takes Sentinel URLs separated by commas, got ${JSON.stringify(values.sentinel)}`);
+  if (values.tls && !sentinels) return usage('--tls is read with --sentinel (give --redis a rediss:// URL instead)');
+  let ca;
+  if (values['tls-ca'] !== undefined) {
+    if (nodes) return usage("--tls-ca is not read with --cluster: a cluster's nodes are trusted with the system's root certificates");
+    try {
+      ca = caPem('--tls-ca', fs.readFileSync(values['tls-ca']));
+    } catch (error) {
+      return usage(`--tls-ca ${values['tls-ca']}: ${error.message.replace(/^Invalid --tls-ca: /, '')}`);
+    }
+  }
   const url = values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const rediss = (entry) => /^rediss:/i.test(entry);
   let shown = redact(url);
-  let redis = { url };
+  let redis = { url, ...(ca && rediss(url) ? { tls: { ca } } : {}) };
   if (nodes) {
     shown = nodes.map(redact).join(',');
     redis = { cluster: nodes };
   } else if (sentinels) {
     shown = `the primary ${JSON.stringify(values['sentinel-name'])} of the Sentinels ${sentinels.map(redact).join(',')}`;
     const { REDIS_USERNAME: username, REDIS_PASSWORD: password } = process.env;
-    redis = { sentinels, name: values['sentinel-name'], ...(username ? { username } : {}), ...(password ? { password } : {}) };
+    redis = {
+      sentinels,
+      name: values['sentinel-name'],
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+      ...(values.tls ? { tls: ca ? { ca } : true } : {}),
+      ...(ca && rediss(sentinels[0]) ? { sentinelTls: { ca } } : {}),
+    };
+    if (ca && !values.tls && !rediss(sentinels[0])) return usage('--tls-ca is read with rediss:// Sentinel URLs or --tls: nothing here is reached over TLS');
+  } else if (ca && !rediss(url)) {
+    return usage(`--tls-ca is read with a rediss:// URL, not ${shown}`);
   }
   redis = JSON.stringify(redis);
   const print = values.json ? (value) => `${JSON.stringify(value, null, 2)}\n` : undefined;

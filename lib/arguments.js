@@ -309,16 +309,33 @@ function nodeRedisClusterTarget(client) {
   return { target: { cluster, ...clusterCredentials('redis.options.defaults', defaults) } };
 }
 
-/** A Sentinel's URL, checked: `redis://` and a host (TLS to Sentinels is not supported yet). */
+/** A Sentinel's URL, checked: `redis://` or `rediss://` (TLS) and a host. */
 function sentinelUrl(field, url) {
   if (/^memory:/i.test(url)) throw new InvalidArgumentError(field, "cannot be memory://: give redis: 'memory://' for the in-process store");
-  if (/^rediss:/i.test(url)) throw new InvalidArgumentError(field, `cannot be rediss://: TLS through Sentinel is not supported yet, got ${describe(url)}`);
   return nodeUrl(field, url);
 }
 
 /** A Sentinel as ioredis takes one, `{ host, port }` (ioredis's defaults: localhost, 26379), as a URL. */
-function sentinelObjectUrl(field, node) {
-  return nodeObjectUrl(field, { host: node.host ?? 'localhost', port: node.port ?? 26379 }, 'redis');
+function sentinelObjectUrl(field, node, scheme) {
+  return nodeObjectUrl(field, { host: node.host ?? 'localhost', port: node.port ?? 26379 }, scheme);
+}
+
+/**
+ * The Sentinels' URLs and how they are reached: over TLS when `sentinelTls` is set (a
+ * `{ host, port }` Sentinel becomes rediss://) or their URLs are rediss://; all the same way.
+ */
+function sentinelsOverTls(field, list, tlsField, tls, node) {
+  const sentinelTls = tlsTarget(tlsField, tls);
+  const urls = clusterNodes(field, list, (at, entry) => node(at, entry, sentinelTls ? 'rediss' : 'redis'));
+  const secure = urls.map((url) => /^rediss:/i.test(url));
+  const other = secure.findIndex((s) => s !== secure[0]);
+  if (other > 0) {
+    throw new InvalidArgumentError(`${field}[${other}]`, `must be ${secure[0] ? 'rediss://' : 'redis://'} like ${field}[0]: the router reaches every Sentinel the same way`);
+  }
+  if (sentinelTls !== false && !secure[0]) {
+    throw new InvalidArgumentError(tlsField, `is read only with rediss:// Sentinel URLs (${field}[0] is redis://)`);
+  }
+  return { sentinels: urls, ...(secure[0] ? { sentinelTls: sentinelTls || true } : {}) };
 }
 
 /** Optional string fields of a Sentinel target, and its `db`. */
@@ -346,24 +363,30 @@ function sentinelName(field, name) {
   return name;
 }
 
-/** `redis: { sentinels, name, username?, password?, sentinelUsername?, sentinelPassword?, db? }`. */
+/**
+ * `redis: { sentinels, name, username?, password?, sentinelUsername?, sentinelPassword?, db?, tls?,
+ * sentinelTls? }`: `tls` is TLS to the primary, `sentinelTls` (or rediss:// URLs) to the Sentinels.
+ */
 function sentinelOptionsTarget(redis) {
   for (const name of ['url', 'host', 'port', 'path', 'cluster']) {
     if (redis[name] !== undefined) throw new InvalidArgumentError(`redis.${name}`, 'is not read with redis.sentinels: the Sentinels name the primary');
   }
-  if (redis.tls !== undefined && redis.tls !== false) throw new InvalidArgumentError('redis.tls', 'is not supported with redis.sentinels yet: TLS through Sentinel is not implemented');
-  const sentinels = clusterNodes('redis.sentinels', redis.sentinels, (field, node) => {
+  const sentinels = sentinelsOverTls('redis.sentinels', redis.sentinels, 'redis.sentinelTls', redis.sentinelTls, (field, node, scheme) => {
     if (typeof node === 'string') return sentinelUrl(field, node);
-    if (node !== null && typeof node === 'object' && !Array.isArray(node)) return sentinelObjectUrl(field, node);
-    throw new InvalidArgumentError(field, `must be a redis:// URL or a { host, port } object, got ${describe(node)}`);
+    if (node !== null && typeof node === 'object' && !Array.isArray(node)) return sentinelObjectUrl(field, node, scheme);
+    throw new InvalidArgumentError(field, `must be a redis:// or rediss:// URL or a { host, port } object, got ${describe(node)}`);
   });
-  return { target: { sentinels, name: sentinelName('redis.name', redis.name), ...sentinelCredentials('redis', redis) } };
+  return {
+    target: { ...sentinels, name: sentinelName('redis.name', redis.name), ...sentinelCredentials('redis', redis), tls: tlsTarget('redis.tls', redis.tls) },
+  };
 }
 
 /**
- * An ioredis client configured with `sentinels`: its Sentinels, the name they watch, and its
- * credentials. What the router cannot follow as ioredis would is refused, never guessed: a
- * replica role (the router writes), a NAT map, TLS.
+ * An ioredis client configured with `sentinels`: its Sentinels, the name they watch, its
+ * credentials, and TLS as ioredis uses it: `sentinelTLS` to the Sentinels, and `tls` to the primary
+ * only with `enableTLSForSentinelMode` (without it ioredis reaches the primary in plain TCP).
+ * What the router cannot follow as ioredis would is refused, never guessed: a replica role (the
+ * router writes), a NAT map.
  */
 function ioredisSentinelTarget(o) {
   if (o.role !== undefined && o.role !== null && o.role !== 'master') {
@@ -372,15 +395,17 @@ function ioredisSentinelTarget(o) {
   if (o.natMap && Object.keys(o.natMap).length > 0) {
     throw new InvalidArgumentError('redis.options.natMap', 'is not supported: the router connects to the addresses the Sentinels give');
   }
-  for (const name of ['tls', 'sentinelTLS', 'enableTLSForSentinelMode']) {
-    if (o[name]) throw new InvalidArgumentError(`redis.options.${name}`, 'is not supported with Sentinels yet: TLS through Sentinel is not implemented');
-  }
-  const sentinels = clusterNodes('redis.options.sentinels', o.sentinels, (field, node) => {
-    if (node !== null && typeof node === 'object' && !Array.isArray(node)) return sentinelObjectUrl(field, node);
+  const sentinels = sentinelsOverTls('redis.options.sentinels', o.sentinels, 'redis.options.sentinelTLS', o.sentinelTLS, (field, node, scheme) => {
+    if (node !== null && typeof node === 'object' && !Array.isArray(node)) return sentinelObjectUrl(field, node, scheme);
     throw new InvalidArgumentError(field, `must be a { host, port } object, got ${describe(node)}`);
   });
   return {
-    target: { sentinels, name: sentinelName('redis.options.name', o.name), ...sentinelCredentials('redis.options', o) },
+    target: {
+      ...sentinels,
+      name: sentinelName('redis.options.name', o.name),
+      ...sentinelCredentials('redis.options', o),
+      tls: o.enableTLSForSentinelMode ? tlsTarget('redis.options.tls', o.tls) : false,
+    },
     keyPrefix: o.keyPrefix || undefined,
   };
 }
@@ -482,4 +507,4 @@ function checksIn(family) {
   return checks;
 }
 
-module.exports = { PRIORITY_VALUES, describe, checksIn, redisTarget };
+module.exports = { PRIORITY_VALUES, describe, checksIn, redisTarget, caPem };

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitForPing } from './redis-server';
+import { makeCertificates, waitForTlsPing } from './redis-tls';
 
 /** How a deployment is set up; every member is optional. */
 export interface RedisSentinelOptions {
@@ -27,6 +28,11 @@ export interface RedisSentinelOptions {
    * replica, and half the time before a Sentinel tries again after a failed attempt (or after voting).
    */
   failoverTimeoutMs?: number;
+  /**
+   * Every node and Sentinel TLS-only (no plain port; replication and the Sentinels' links over TLS
+   * too), with certificates for 127.0.0.1 signed by a CA made for the deployment (`caPath`).
+   */
+  tls?: boolean;
 }
 
 /** A local Sentinel deployment owned by a test (or the global setup). */
@@ -37,8 +43,12 @@ export interface RedisSentinelProcess {
   readonly password: string | undefined;
   /** The three Sentinels' ports. */
   readonly sentinelPorts: number[];
-  /** `redis://127.0.0.1:PORT` for each Sentinel, same order. */
+  /** `redis://127.0.0.1:PORT` for each Sentinel (`rediss://` with `tls`), same order. */
   readonly sentinelUrls: string[];
+  /** With `tls`: the PEM file of the CA that signed every node's and Sentinel's certificate. */
+  readonly caPath: string | undefined;
+  /** With `tls`: the PEM file of a CA that signed nothing the deployment shows. */
+  readonly otherCaPath: string | undefined;
   /** Both data nodes' ports: the first started as the primary, the second as its replica. */
   readonly dataPorts: number[];
   /** The primary's port as a Sentinel names it (SENTINEL GET-MASTER-ADDR-BY-NAME). */
@@ -137,11 +147,12 @@ function logTail(file: string, lines = 12): string {
  * Runs `run` with a fresh client of the data node on `port` that neither retries nor queues, and
  * disconnects it afterwards: data nodes die on purpose, and a lasting client would keep reconnecting.
  */
-async function withNode<T>(port: number, password: string | undefined, run: (client: Redis) => Promise<T>): Promise<T> {
+async function withNode<T>(port: number, access: Access, run: (client: Redis) => Promise<T>): Promise<T> {
   const client = new Redis({
     host: '127.0.0.1',
     port,
-    password,
+    password: access.password,
+    ...(access.ca === undefined ? {} : { tls: { ca: access.ca } }),
     lazyConnect: true,
     enableReadyCheck: false,
     retryStrategy: () => null,
@@ -160,16 +171,27 @@ async function withNode<T>(port: number, password: string | undefined, run: (cli
   }
 }
 
+/** How a data node is reached: its password, and the CA of its TLS certificate (TLS-only nodes). */
+interface Access {
+  password: string | undefined;
+  ca: string | undefined;
+}
+
+/** Resolves once the node on `port` answers PING (over TLS when `access` has a CA). */
+function waitForNode(port: number, access: Access): Promise<void> {
+  return access.ca === undefined ? waitForPing(port) : waitForTlsPing(port, access.ca);
+}
+
 /** The node's ROLE: 'master' or 'slave' (with the port of its primary and its link state). */
-async function roleOf(port: number, password: string | undefined): Promise<{ role: string; primaryPort?: number; state?: string }> {
-  const reply = (await withNode(port, password, (c) => c.call('ROLE'))) as unknown[];
+async function roleOf(port: number, access: Access): Promise<{ role: string; primaryPort?: number; state?: string }> {
+  const reply = (await withNode(port, access, (c) => c.call('ROLE'))) as unknown[];
   if (reply[0] === 'slave') return { role: 'slave', primaryPort: Number(reply[2]), state: String(reply[3]) };
   return { role: String(reply[0]) };
 }
 
 /** Whether the replica on `port` has its link to its primary up (INFO replication). */
-async function linkIsUp(port: number, password: string | undefined): Promise<boolean> {
-  const info = await withNode(port, password, (c) => c.info('replication'));
+async function linkIsUp(port: number, access: Access): Promise<boolean> {
+  const info = await withNode(port, access, (c) => c.info('replication'));
   return /^master_link_status:up\r?$/m.test(info);
 }
 
@@ -181,7 +203,7 @@ async function linkIsUp(port: number, password: string | undefined): Promise<boo
  * waitForFailover), most of it the down-after time.
  */
 export async function startRedisSentinel(options: RedisSentinelOptions = {}): Promise<RedisSentinelProcess> {
-  const { name = 'mymaster', password, downAfterMs = 2000, failoverTimeoutMs = 3000 } = options;
+  const { name = 'mymaster', password, downAfterMs = 2000, failoverTimeoutMs = 3000, tls = false } = options;
   // Sentinel takes the name as one word of its config and of its commands.
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`a master name of letters, digits, '.', '_' and '-' only, got ${JSON.stringify(name)}`);
   const ports = await distinctPorts(2 + SENTINELS);
@@ -193,6 +215,30 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
   const admins: Redis[] = [];
   const logOf = (port: number) => path.join(dir, `${port}.log`);
   let stopped = false;
+  if (tls) {
+    try {
+      makeCertificates(dir);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+  const file = (name: string) => path.join(dir, name);
+  const ca = tls ? readFileSync(file('ca.pem'), 'utf8') : undefined;
+  const access: Access = { password, ca };
+  /** TLS-only: no plain port, the TLS one instead, and TLS for replication and Sentinel links. */
+  const tlsSettings = (port: number): string[][] =>
+    tls
+      ? [
+          ['port', '0'],
+          ['tls-port', String(port)],
+          ['tls-replication', 'yes'],
+          ['tls-cert-file', file('server.pem')],
+          ['tls-key-file', file('server.key')],
+          ['tls-ca-cert-file', file('ca.pem')],
+          ['tls-auth-clients', 'no'],
+        ]
+      : [['port', String(port)]];
 
   const stop = async (): Promise<void> => {
     stopped = true;
@@ -211,7 +257,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     const child = spawn(
       'redis-server',
       [
-        '--port', String(port),
+        ...tlsSettings(port).flatMap(([key, value]) => [`--${key}`, value]),
         '--bind', '127.0.0.1',
         '--save', '',
         '--appendonly', 'no',
@@ -226,7 +272,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       { stdio: 'ignore' },
     );
     nodes.set(port, child);
-    await waitForPing(port);
+    await waitForNode(port, access);
   };
 
   /** Runs `command` on every Sentinel at once; an answer is null where a Sentinel failed to answer. */
@@ -270,7 +316,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     await startNode(replica, primary);
     // The replica must be listed in the primary's INFO before the Sentinels start: a Sentinel asks
     // a new primary for INFO at once, then only every 10 s.
-    await until(() => linkIsUp(replica, password), `the replica on port ${replica} to sync with the primary on port ${primary}`, 20_000);
+    await until(() => linkIsUp(replica, access), `the replica on port ${replica} to sync with the primary on port ${primary}`, 20_000);
 
     // Each Sentinel starts knowing the other two, as if it had run before and saved them to its
     // config: it would otherwise learn of them only from their hello messages, published every 2 s.
@@ -282,7 +328,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       writeFileSync(
         file,
         [
-          `port ${port}`,
+          ...tlsSettings(port).map(([key, value]) => `${key} ${quoted(value)}`),
           'bind 127.0.0.1',
           `dir ${quoted(dir)}`,
           `logfile ${quoted(logOf(port))}`,
@@ -298,9 +344,9 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       );
       sentinels.push(spawn('redis-server', [file, '--sentinel'], { stdio: 'ignore' }));
     }
-    await Promise.all(sentinelPorts.map((port) => waitForPing(port)));
+    await Promise.all(sentinelPorts.map((port) => waitForNode(port, { password: undefined, ca })));
     for (const port of sentinelPorts) {
-      const admin = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, commandTimeout: 5000 });
+      const admin = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, commandTimeout: 5000, ...(ca === undefined ? {} : { tls: { ca } }) });
       // stop() kills the Sentinels; a client whose Sentinel is gone must not print unhandled errors.
       admin.on('error', () => undefined);
       admins.push(admin);
@@ -328,7 +374,9 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     name,
     password,
     sentinelPorts,
-    sentinelUrls: sentinelPorts.map((p) => `redis://127.0.0.1:${p}`),
+    sentinelUrls: sentinelPorts.map((p) => `${tls ? 'rediss' : 'redis'}://127.0.0.1:${p}`),
+    caPath: tls ? file('ca.pem') : undefined,
+    otherCaPath: tls ? file('other-ca.pem') : undefined,
     dataPorts,
     primaryPort,
     async killPrimary() {
@@ -359,7 +407,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
             const { flags, port: current } = fields(m);
             return Number(current) === port && flags.split(',').every((f) => f === 'master' || f === 'disconnected');
           });
-          if (!settled || (await roleOf(port, password)).role !== 'master') return false;
+          if (!settled || (await roleOf(port, access)).role !== 'master') return false;
           found = port;
           return true;
         },
@@ -382,7 +430,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       const primary = await primaryPort();
       if (primary === port) throw new Error(`the Sentinels still name port ${port} as primary: wait for the failover first (waitForFailover)`);
       await startNode(port, primary);
-      await until(() => linkIsUp(port, password), `the restarted node on port ${port} to sync with the primary on port ${primary}`, 20_000);
+      await until(() => linkIsUp(port, access), `the restarted node on port ${port} to sync with the primary on port ${primary}`, 20_000);
       let last: View[] = [];
       await until(
         async () => {

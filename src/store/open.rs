@@ -62,8 +62,9 @@ pub fn open(redis: &Json, key_prefix: &str, limits: StoreLimits, timeout: Durati
     if let Some(target) = sentinel_target(redis) {
         let target = target.map_err(OptionError::new("redis"))?;
         let pipe = match routes {
-            Routes::Direct => None,
-            Routes::Piped(on_output) => Some(Arc::new(Pipe::logging_in(None, &target.node, on_output))),
+            // Over TLS, routes take the store's own connection, as on one server.
+            Routes::Piped(on_output) if target.node_tls.is_none() => Some(Arc::new(Pipe::logging_in(None, &target.node, on_output))),
+            _ => None,
         };
         let store = RedisStore::sentinel(target, Keys::new(key_prefix), limits, timeout, pipe.clone()).map_err(OptionError::new("redis"))?;
         return Ok(Opened { store: AnyStore::Redis(store), pipe });

@@ -116,48 +116,102 @@ impl ClusterTarget {
 }
 
 /// The Sentinels of a Sentinel target (`{ sentinels: [url, ...], name, username?, password?,
-/// sentinelUsername?, sentinelPassword?, db? }`), or `None` when `redis` names no Sentinels.
+/// sentinelUsername?, sentinelPassword?, db?, tls?, sentinelTls? }`), or `None` when `redis`
+/// names no Sentinels. The Sentinels are reached over TLS when their URLs are `rediss://` (all of
+/// them or none), trusting `sentinelTls.ca` when given; the primary when `tls` is set.
 pub fn sentinel_target(redis: &Json) -> Option<Result<SentinelTarget, String>> {
     let sentinels = redis.get("sentinels")?;
     let parse = || {
         let text = |name: &str| redis.get(name).and_then(Json::as_str).map(str::to_owned);
-        let (sentinel_username, sentinel_password) = (text("sentinelUsername"), text("sentinelPassword"));
+        let fallback = Login { username: text("sentinelUsername"), password: text("sentinelPassword") };
         let urls = sentinels.as_array().filter(|s| !s.is_empty()).ok_or("sentinels must be a non-empty array of Sentinel URLs")?;
-        let sentinels = urls
-            .iter()
-            .enumerate()
-            .map(|(i, url)| {
-                let url = url.as_str().ok_or_else(|| format!("sentinels[{i}] must be a URL"))?;
-                let info = url
-                    .into_connection_info()
-                    .map_err(|e| format!("sentinels[{i}] is not a valid Redis URL ({:?}): {e}", redact_url(url)))?;
-                if !matches!(info.addr(), redis::ConnectionAddr::Tcp(..)) {
-                    return Err(format!("sentinels[{i}] must be a redis:// URL (TLS through Sentinel is not supported yet), got {:?}", redact_url(url)));
+        let mut addresses = Vec::with_capacity(urls.len());
+        let mut shared: Option<Login> = None;
+        for (i, url) in urls.iter().enumerate() {
+            let url = url.as_str().ok_or_else(|| format!("sentinels[{i}] must be a URL"))?;
+            let info = url
+                .into_connection_info()
+                .map_err(|e| format!("sentinels[{i}] is not a valid Redis URL ({:?}): {e}", redact_url(url)))?;
+            let tls = match info.addr() {
+                ConnectionAddr::Tcp(..) => false,
+                ConnectionAddr::TcpTls { .. } => true,
+                _ => return Err(format!("sentinels[{i}] must be a redis:// or rediss:// URL, got {:?}", redact_url(url))),
+            };
+            if i > 0 && tls != matches!(addresses[0], ConnectionAddr::TcpTls { .. }) {
+                return Err(format!("sentinels[{i}] must be {} like sentinels[0]: the router reaches every Sentinel the same way", if tls { "redis://" } else { "rediss://" }));
+            }
+            // Credentials in a Sentinel's URL are its own; sentinelUsername and sentinelPassword
+            // stand for every Sentinel whose URL gives none. The router logs in to every Sentinel
+            // the same way (as ioredis does), so they must agree.
+            let settings = info.redis_settings();
+            let own = match settings.password() {
+                Some(password) => Login { username: settings.username().map(str::to_owned), password: Some(password.to_owned()) },
+                None => fallback.clone(),
+            };
+            match &shared {
+                Some(first) if *first != own => {
+                    return Err(format!("sentinels[{i}] logs in with other credentials than sentinels[0]: the router logs in to every Sentinel with the same ones"));
                 }
-                // Credentials in a Sentinel's URL are its own; sentinelUsername and
-                // sentinelPassword stand for every Sentinel whose URL gives none.
-                let mut settings = info.redis_settings().clone();
-                if settings.password().is_none() {
-                    if let Some(password) = &sentinel_password {
-                        settings = settings.set_password(password.clone());
-                        if let Some(username) = &sentinel_username {
-                            settings = settings.set_username(username.clone());
-                        }
-                    }
-                }
-                Ok(info.set_redis_settings(settings))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+                _ => shared = Some(own),
+            }
+            addresses.push(info.addr().clone());
+        }
+        let sentinel_tls = tls_option(redis, "sentinelTls")?;
+        let over_tls = matches!(addresses[0], ConnectionAddr::TcpTls { .. });
+        if sentinel_tls.is_some() && !over_tls {
+            return Err("sentinelTls is read only with rediss:// Sentinel URLs (sentinels[0] is redis://)".into());
+        }
         let name = text("name").filter(|n| !n.is_empty()).ok_or("name must name the primary the Sentinels watch (their `sentinel monitor` name)")?;
-        Ok(SentinelTarget { sentinels, name, node: login(redis)? })
+        Ok(SentinelTarget {
+            sentinels: addresses,
+            sentinel_login: shared.unwrap_or_default(),
+            sentinel_tls: if over_tls { Some(sentinel_tls.unwrap_or_default()) } else { None },
+            name,
+            node: login(redis)?,
+            node_tls: tls_option(redis, "tls")?,
+        })
     };
     Some(parse())
 }
 
-/// Where a Sentinel store connects: the Sentinels to ask, the name of the primary they watch, and
-/// how to log in to that primary.
+/// The TLS option `name` of `redis`: absent, `null` or `false` for none, `true` for the system's
+/// trusted roots, `{ ca }` (PEM) for those CAs.
+fn tls_option(redis: &Json, name: &str) -> Result<Option<Tls>, String> {
+    match redis.get(name) {
+        None | Some(Json::Null) | Some(Json::Bool(false)) => Ok(None),
+        Some(Json::Bool(true)) => Ok(Some(Tls::default())),
+        Some(Json::Object(options)) => match options.get("ca") {
+            None | Some(Json::Null) => Ok(Some(Tls::default())),
+            Some(Json::String(ca)) => Ok(Some(Tls { ca: Some(ca.clone()) })),
+            Some(other) => Err(format!("{name}.ca must be PEM text, got {other}")),
+        },
+        Some(other) => Err(format!("{name} must be true, false or {{ ca }}, got {other}")),
+    }
+}
+
+/// How the router logs in to a server: a username and a password, either of them absent.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Login {
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// TLS to a server: the CAs it trusts (PEM), else the system's trusted roots.
+#[derive(Clone, Debug, Default)]
+pub struct Tls {
+    pub ca: Option<String>,
+}
+
+/// Where a Sentinel store connects: the Sentinels to ask and how, the name of the primary they
+/// watch, and how to reach and log in to that primary.
 pub struct SentinelTarget {
-    pub sentinels: Vec<ConnectionInfo>,
+    /// Every Sentinel's address: all `redis://`, or all `rediss://`.
+    pub sentinels: Vec<ConnectionAddr>,
+    pub sentinel_login: Login,
+    /// The Sentinels are reached over TLS (their URLs are `rediss://`).
+    pub sentinel_tls: Option<Tls>,
     pub name: String,
     pub node: RedisConnectionInfo,
+    /// The primary is reached over TLS.
+    pub node_tls: Option<Tls>,
 }

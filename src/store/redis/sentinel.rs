@@ -5,8 +5,8 @@
 use super::config::SentinelTarget;
 use crate::store::pipe::PipeTarget;
 use crate::store::{StoreError, StoreResult};
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
-use redis::ConnectionAddr;
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{ConnectionAddr, TlsCertificates, TlsMode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -45,11 +45,35 @@ pub(super) struct Primary {
 impl Primary {
     /// The primary of `target`, found on first use; each lookup is bounded by `timeout`.
     pub fn new(target: SentinelTarget, timeout: Duration) -> Result<Self, String> {
-        let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(target.node);
-        let sentinels = SentinelClient::build(target.sentinels, target.name.as_str(), Some(node), SentinelServerType::Master).map_err(|e| e.to_string())?;
+        let SentinelTarget { sentinels, sentinel_login, sentinel_tls, name, node, node_tls } = target;
+        let certificates = |ca: String| TlsCertificates { client_tls: None, root_cert: Some(ca.into_bytes()) };
+        let mut builder = SentinelClientBuilder::new(sentinels, name.as_str(), SentinelServerType::Master).map_err(|e| e.to_string())?;
+        if let Some(username) = sentinel_login.username {
+            builder = builder.set_client_to_sentinel_username(username);
+        }
+        if let Some(password) = sentinel_login.password {
+            builder = builder.set_client_to_sentinel_password(password);
+        }
+        if let Some(ca) = sentinel_tls.and_then(|tls| tls.ca) {
+            builder = builder.set_client_to_sentinel_certificates(certificates(ca));
+        }
+        builder = builder.set_client_to_redis_db(node.db());
+        if let Some(username) = node.username() {
+            builder = builder.set_client_to_redis_username(username);
+        }
+        if let Some(password) = node.password() {
+            builder = builder.set_client_to_redis_password(password);
+        }
+        if let Some(tls) = node_tls {
+            builder = builder.set_client_to_redis_tls_mode(TlsMode::Secure);
+            if let Some(ca) = tls.ca {
+                builder = builder.set_client_to_redis_certificates(certificates(ca));
+            }
+        }
+        let sentinels = builder.build().map_err(|e| e.to_string())?;
         Ok(Primary {
             sentinels: tokio::sync::Mutex::new(Some(sentinels)),
-            name: target.name,
+            name,
             known: Mutex::new(None),
             epochs: 0.into(),
             timeout,

@@ -187,6 +187,11 @@ describe('Redis Sentinel: failover', () => {
     return (await node(port).lrange(`${keyPrefix}daemon:events:${daemon}`, 0, -1)).reverse().map((e) => JSON.parse(e).payload.messageId);
   }
 
+  /** How many times the router asked the Sentinels for the primary and found it on `port` (each lookup checks the node with ROLE). */
+  async function lookups(port: number): Promise<number> {
+    return Number(/^cmdstat_role:calls=(\d+)/m.exec(await node(port).info('commandstats'))?.[1] ?? 0);
+  }
+
   it('lets go of its connections to the Sentinels when it closes', async () => {
     const sentinels = deployment.sentinelPorts.map((port) => node(port));
     // The router's connections are the ones whose last command asked for the primaries.
@@ -209,8 +214,12 @@ describe('Redis Sentinel: failover', () => {
     const during = r.routeMessage(message('b1'), 'orch');
     const promoted = await deployment.waitForFailover(killed, 30_000);
     expect(await during).toMatchObject({ success: true, status: 'delivered' });
+    // Found once, the promoted primary is kept: no later call asks the Sentinels again.
+    const found = await lookups(promoted);
+    expect(found).toBeGreaterThan(0);
     expect(await r.routeMessage(message('b2'), 'orch')).toMatchObject({ success: true, status: 'delivered', attempts: 1 });
     await r.registerSession('orch2', { id: 's2', daemonId: 'd2' });
+    expect(await lookups(promoted)).toBe(found);
     expect(await r.getOrchestratorSession('orch2')).toMatchObject({ sessionId: 's2' });
     // What resolved before the kill had replicated (the routes were a few ms apart); everything is on the promoted node.
     expect(await onNode(promoted, keyPrefix, 'd1')).toEqual(['a1', 'a2', 'b1', 'b2']);
@@ -227,7 +236,10 @@ describe('Redis Sentinel: failover', () => {
     const promoted = await deployment.waitForFailover(before, 30_000);
     // The old primary lives on as a replica: writes sent to it would be refused (READONLY).
     await waitFor(async () => ((await node(before).role()) as unknown[])[0] === 'slave', `port ${before} to become a replica`, 20_000);
-    for (const id of ['b1', 'b2', 'b3']) expect(await r.routeMessage(message(id), 'orch')).toMatchObject({ success: true, status: 'delivered' });
+    expect(await r.routeMessage(message('b1'), 'orch')).toMatchObject({ success: true, status: 'delivered' });
+    const found = await lookups(promoted);
+    for (const id of ['b2', 'b3']) expect(await r.routeMessage(message(id), 'orch')).toMatchObject({ success: true, status: 'delivered', attempts: 1 });
+    expect(await lookups(promoted)).toBe(found);
     await r.unregisterSession('orch');
     expect(await r.routeMessage(message('c1'), 'orch')).toMatchObject({ success: true, status: 'offline' });
     expect(await onNode(promoted, keyPrefix, 'd1')).toEqual(['a1', 'b1', 'b2', 'b3']);

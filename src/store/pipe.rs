@@ -110,12 +110,12 @@ impl Pipe {
 
     /// From now on the owner connects to `target`. When it moved, what waits on the connection
     /// to the old one fails with `reason` (the callers retry), and [`Pipe::take_moved`] tells the
-    /// owner to close that connection.
-    pub fn retarget(&self, target: &PipeTarget, reason: &str) {
+    /// owner to close that connection. Answers whether it moved (and so counted a closure).
+    pub fn retarget(&self, target: &PipeTarget, reason: &str) -> bool {
         let previous = {
             let mut current = self.target.lock().unwrap_or_else(|e| e.into_inner());
             if current.as_ref() == Some(target) {
-                return;
+                return false;
             }
             current.replace(target.clone())
         };
@@ -123,6 +123,7 @@ impl Pipe {
             self.moved.store(true, Ordering::Release);
             self.closed(reason);
         }
+        previous.is_some()
     }
 
     /// Whether the target moved since this was last asked (see [`Pipe::retarget`]).
@@ -440,16 +441,16 @@ mod tests {
         let here = PipeTarget { host: Some("10.0.0.1".into()), port: Some(6379), path: None };
         // The first target found: nothing was connected, nothing fails.
         let waiting = pipe.send(&[b"A"]).pop().unwrap();
-        pipe.retarget(&here, "moved");
+        assert!(!pipe.retarget(&here, "moved"));
         assert_eq!(pipe.target(), Some(here.clone()));
         assert!(!pipe.take_moved());
         // The same target again changes nothing.
-        pipe.retarget(&here, "moved");
+        assert!(!pipe.retarget(&here, "moved"));
         assert!(!pipe.take_moved());
         assert_eq!(pipe.closures(), 0);
         // Another target: what waited fails (the callers retry) and the owner is told, once.
         let there = PipeTarget { host: Some("10.0.0.2".into()), port: Some(6379), path: None };
-        pipe.retarget(&there, "the primary moved");
+        assert!(pipe.retarget(&there, "the primary moved"));
         assert_eq!(waiting.await, Err(StoreError::Connection("the primary moved".into())));
         assert_eq!(pipe.target(), Some(there));
         assert!(pipe.take_moved());

@@ -144,6 +144,16 @@ impl Primary {
         known.as_ref().filter(|known| known.closures == Some(closures)).map(|known| Arc::clone(&known.found))
     }
 
+    /// The routes' socket was moved to `found` (which counted a closure): `found` stays the
+    /// primary while the socket has closed `closures` times, unless a failure was met meanwhile.
+    pub fn seen(&self, found: &Arc<Found>, closures: u64) {
+        if let Some(known) = self.known.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            if Arc::ptr_eq(&known.found, found) && known.closures.is_some() {
+                known.closures = Some(closures);
+            }
+        }
+    }
+
     /// The primary may have moved: the next use asks the Sentinels again. The last one found is
     /// kept, so that finding it again keeps the connections made for it.
     pub fn lost(&self) {

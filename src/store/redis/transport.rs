@@ -326,8 +326,9 @@ impl RedisStore {
         // When the pipe's connection closed since this one was made (Redis restarted, say), this
         // one is likely cut too: connect afresh instead of failing the next request on it. So too
         // when the Sentinels named another primary since.
-        let closures = self.pipe.as_ref().map_or(0, |pipe| pipe.closures());
+        // (Read after the lookup: moving the pipe to a new primary counts a closure.)
         let primary = self.primary().await?;
+        let closures = self.pipe.as_ref().map_or(0, |pipe| pipe.closures());
         let mark = (closures, primary.as_ref().map_or(0, |found| found.epoch));
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((connection, seen)) = slot.as_ref() {
@@ -362,7 +363,10 @@ impl RedisStore {
         let Client::Sentinel(primary) = &self.client else { return Ok(None) };
         let found = primary.current(self.pipe.as_ref().map_or(0, |pipe| pipe.closures())).await?;
         if let Some(pipe) = &self.pipe {
-            pipe.retarget(&found.target, "the Redis primary moved (a Sentinel failover)");
+            if pipe.retarget(&found.target, "the Redis primary moved (a Sentinel failover)") {
+                // The closure the move counted is this lookup's own doing, not a sign to look again.
+                primary.seen(&found, pipe.closures());
+            }
         }
         Ok(Some(found))
     }

@@ -24,6 +24,7 @@ const { PRIORITY_VALUES, describe, checksIn } = require('./lib/arguments');
 const { serviceLookup, prismaLookup, isMessageService, isPrismaClient, forBinding } = require('./lib/message-service');
 const { RedisSocket } = require('./lib/redis-socket');
 const { CallRegistry } = require('./lib/calls');
+const tracing = require('./lib/tracing');
 
 // The events a router emits, as the binding names them (src/engine/events.rs).
 const EVENT_NAMES = Object.freeze(binding.eventNames());
@@ -77,6 +78,8 @@ class OrchestratorRouter extends EventEmitter {
     }
     const { target, keyPrefix } = this._check.redisTarget(config.redis);
     const nativeConfig = { ...config, prisma: undefined, errorBase: undefined, redis: target, keyPrefix: config.keyPrefix ?? keyPrefix };
+    // Where spans say a message went (its keys are named after it).
+    this._keyPrefix = typeof nativeConfig.keyPrefix === 'string' ? nativeConfig.keyPrefix : '';
     try {
       // The binding's wake-up reaches the router through `link`, which close() empties: Node lets
       // go of the function only on a later turn of the event loop, and a loop that creates and
@@ -280,8 +283,26 @@ class OrchestratorRouter extends EventEmitter {
   async routeMessage(message, orchestratorId) {
     const args = this._check.messageArgs(message);
     this._check.requireId('orchestratorId', orchestratorId);
+    const tracer = tracing.activeTracer();
+    if (tracer !== null) return this._routeTraced(tracer, args, orchestratorId);
     const offline = this._presence ? (await this._presenceSaysOnline(orchestratorId)) === false : false;
     return this._submit(orchestratorId, (id) => this._native.route(id, orchestratorId, ...args, offline));
+  }
+
+  /** `routeMessage` inside a PRODUCER span, whose `traceparent` the message carries to its daemon. */
+  async _routeTraced(tracer, args, orchestratorId) {
+    const span = tracing.startSpan(tracer, 'route', args[0], orchestratorId);
+    let result;
+    try {
+      const offline = this._presence ? (await this._presenceSaysOnline(orchestratorId)) === false : false;
+      const traceparent = tracing.traceparentOf(span);
+      result = await this._submit(orchestratorId, (id) => this._native.route(id, orchestratorId, ...args, offline, traceparent));
+    } catch (error) {
+      tracing.markFailed(span, error);
+      span.end();
+      throw error;
+    }
+    return tracing.endRoute(span, this._keyPrefix, orchestratorId, result);
   }
 
   /**
@@ -327,14 +348,43 @@ class OrchestratorRouter extends EventEmitter {
       const offlineIds = new Set(distinct.filter((_, i) => answers[i] === false));
       batch.presenceOffline = batch.orchestratorIds.map((id) => offlineIds.has(id));
     }
-    return this._submit(undefined, (id) => this._native.routeMany(id, batch));
+    const tracer = tracing.activeTracer();
+    if (tracer === null) return this._submit(undefined, (id) => this._native.routeMany(id, batch));
+    // One PRODUCER span per message, each its own traceparent.
+    const spans = batch.ids.map((messageId, i) => tracing.startSpan(tracer, 'route', messageId, batch.orchestratorIds[i]));
+    batch.traceparents = spans.map(tracing.traceparentOf);
+    let results;
+    try {
+      results = await this._submit(undefined, (id) => this._native.routeMany(id, batch));
+    } catch (error) {
+      for (const span of spans) {
+        tracing.markFailed(span, error);
+        span.end();
+      }
+      throw error;
+    }
+    return results.map((result, i) => tracing.endRoute(spans[i], this._keyPrefix, batch.orchestratorIds[i], result));
   }
 
   /** Queues a message for later delivery to the orchestrator. */
   async queueMessageForOffline(message, orchestratorId) {
     const args = this._check.messageArgs(message);
     this._check.requireId('orchestratorId', orchestratorId);
-    await this._submit(orchestratorId, (id) => this._native.queue(id, orchestratorId, ...args));
+    const tracer = tracing.activeTracer();
+    if (tracer === null) {
+      await this._submit(orchestratorId, (id) => this._native.queue(id, orchestratorId, ...args));
+      return;
+    }
+    const span = tracing.startSpan(tracer, 'queue', args[0], orchestratorId);
+    span.setAttribute('messaging.destination.name', `${this._keyPrefix}routing:queue:${orchestratorId}`);
+    try {
+      await this._submit(orchestratorId, (id) => this._native.queue(id, orchestratorId, ...args, tracing.traceparentOf(span)));
+    } catch (error) {
+      tracing.markFailed(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /** The orchestrator's active daemon session (the primary one, with several), or `null`. */

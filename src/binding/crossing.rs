@@ -123,6 +123,7 @@ pub(super) fn route_json(outcome: RouteOutcome) -> RouteResult {
         error: outcome.error,
         attempts: outcome.attempts,
         durable: outcome.durable,
+        daemon_id: outcome.daemon_id,
     }
 }
 
@@ -139,13 +140,24 @@ pub(super) struct RouteResult {
     attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     durable: Option<bool>,
+    /// Only for a traced message delivered: taken off by the JS layer (the span's destination).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    daemon_id: Option<String>,
 }
 
 /// A message from the flat values `messageArgs` (lib/arguments.js) checked; `priority` is a
 /// [`Priority::value`] (JS refuses any other).
-pub(super) fn message(id: String, channel_id: String, author_id: Option<String>, content: String, created_at: f64, priority: u32) -> Message {
+pub(super) fn message(
+    id: String,
+    channel_id: String,
+    author_id: Option<String>,
+    content: String,
+    created_at: f64,
+    priority: u32,
+    traceparent: Option<String>,
+) -> Message {
     let priority = Priority::from_value(priority).unwrap_or_default();
-    Message { id, channel_id, author_id, content, created_at_ms: created_at as i64, priority }
+    Message { id, channel_id, author_id, content, created_at_ms: created_at as i64, priority, traceparent }
 }
 
 /// The messages of `routeMany`, as lib/arguments.js checked them, one column per field (the
@@ -165,6 +177,9 @@ pub struct BatchColumns {
     pub priorities: Vec<u32>,
     /// The presence service says the orchestrator is offline: queue without looking for a session.
     pub presence_offline: Vec<bool>,
+    /// Each message's producer span as a W3C `traceparent`, when a tracer provider is registered
+    /// (the column is absent otherwise).
+    pub traceparents: Option<Vec<Option<String>>>,
 }
 
 impl BatchColumns {
@@ -179,10 +194,12 @@ impl BatchColumns {
             self.created_ats.len(),
             self.priorities.len(),
             self.presence_offline.len(),
+            self.traceparents.as_ref().map_or(n, Vec::len),
         ];
         if lengths.iter().any(|&len| len != n) {
             return None;
         }
+        let mut traceparents = self.traceparents.map(Vec::into_iter);
         let mut ids = self.ids.into_iter();
         let mut channel_ids = self.channel_ids.into_iter();
         let mut author_ids = self.author_ids.into_iter();
@@ -193,7 +210,9 @@ impl BatchColumns {
         self.orchestrator_ids
             .into_iter()
             .map(|orchestrator_id| {
-                let message = message(ids.next()?, channel_ids.next()?, author_ids.next()?, contents.next()?, created_ats.next()?, priorities.next()?);
+                let traceparent = traceparents.as_mut().and_then(Iterator::next).flatten();
+                let message =
+                    message(ids.next()?, channel_ids.next()?, author_ids.next()?, contents.next()?, created_ats.next()?, priorities.next()?, traceparent);
                 Some(BatchItem { message, orchestrator_id, queue_only: presence_offline.next()? })
             })
             .collect()

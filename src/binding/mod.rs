@@ -163,8 +163,9 @@ impl NativeRouter {
         created_at: f64,
         priority: u32,
         presence_offline: bool,
+        traceparent: Option<String>,
     ) -> u32 {
-        let message = message(id, channel_id, author_id, content, created_at, priority);
+        let message = message(id, channel_id, author_id, content, created_at, priority, traceparent);
         let mut tick = self.tick.lock().unwrap_or_else(|e| e.into_inner());
         tick.0.push(call_id);
         tick.1.push(BatchItem { message, orchestrator_id, queue_only: presence_offline });
@@ -228,10 +229,11 @@ impl NativeRouter {
         content: String,
         created_at: f64,
         priority: u32,
+        traceparent: Option<String>,
     ) -> u32 {
         self.start_tick();
         let (router, sink) = (Arc::clone(&self.router), Arc::clone(&self.sink));
-        let message = message(id, channel_id, author_id, content, created_at, priority);
+        let message = message(id, channel_id, author_id, content, created_at, priority, traceparent);
         self.local.spawn(vec![call_id], async move {
             let queued = router.queue(message, &orchestrator_id).await;
             sink.complete(call_id, queued);

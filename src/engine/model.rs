@@ -21,6 +21,9 @@ pub struct Message {
     /// `createdAt`, in milliseconds since the epoch.
     pub created_at_ms: i64,
     pub priority: Priority,
+    /// The W3C `traceparent` of the caller's producer span (OpenTelemetry), carried by the
+    /// message's queue item and every daemon event made of it; `None` when nothing traces.
+    pub traceparent: Option<String>,
 }
 
 impl Message {
@@ -71,6 +74,9 @@ pub struct QueueItem {
     /// service's items, which never carry it, read as normal).
     #[serde(default, skip_serializing_if = "Priority::is_normal")]
     pub priority: Priority,
+    /// See [`Message::traceparent`]; absent when nothing traced the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl QueueItem {
@@ -84,6 +90,7 @@ impl QueueItem {
             created_at: Some(format_iso(message.created_at_ms)),
             queued_at: format_iso(now_ms),
             priority: message.priority,
+            traceparent: message.traceparent.clone(),
         }
     }
 }
@@ -163,6 +170,10 @@ pub struct DaemonEvent<'a> {
     pub requires_ack: bool,
     /// [`Priority::value`]: higher is more important.
     pub priority: u8,
+    /// The W3C `traceparent` of the message's producer span, when it was traced: a field the
+    /// deployed service never wrote, absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<&'a str>,
 }
 
 /// The message a daemon event carries.
@@ -196,6 +207,7 @@ impl<'a> DaemonEvent<'a> {
             timestamp: now_iso,
             requires_ack: true,
             priority: item.priority.value(),
+            traceparent: item.traceparent.as_deref(),
         }
     }
 }
@@ -259,7 +271,19 @@ mod tests {
             content: "Hello \"orchestrator\"\n".into(),
             created_at_ms: 1_795_271_171_123,
             priority: Priority::Normal,
+            traceparent: None,
         }
+    }
+
+    #[test]
+    fn a_traced_message_carries_its_traceparent_last_in_its_queue_item_and_events() {
+        let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let item = QueueItem::new(&Message { traceparent: Some(traceparent.into()), ..message() }, 1_795_271_172_000);
+        assert!(to_json(&item).ends_with(&format!(r#","queuedAt":"2026-11-21T14:26:12.000Z","traceparent":"{traceparent}"}}"#)));
+        let back: QueueItem = serde_json::from_str(&to_json(&item)).unwrap();
+        assert_eq!(back.traceparent.as_deref(), Some(traceparent));
+        let event = to_json(&DaemonEvent::for_item("e", &back, "d", "o", "t"));
+        assert!(event.ends_with(&format!(r#""requiresAck":true,"priority":2,"traceparent":"{traceparent}"}}"#)), "{event}");
     }
 
     #[test]

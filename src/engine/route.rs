@@ -24,6 +24,9 @@ pub struct RouteOutcome {
     /// With `durability`: whether replicas confirmed the route's writes (true on success; false
     /// when it failed because they did not). `None` without durability, and on other failures.
     pub durable: Option<bool>,
+    /// The daemon of the delivering session, for a traced message delivered (the span names its
+    /// event list); `None` otherwise, so that untraced results stay as they were.
+    pub daemon_id: Option<String>,
 }
 
 /// Where a routed message ended up.
@@ -272,8 +275,18 @@ impl<S: Store> Router<S> {
 
     /// Turns a store reply into the caller's result, reporting what happened.
     pub(super) fn outcome(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, reply: RouteReply, attempts: u32) -> RouteOutcome {
+        let mut outcome = self.outcome_of(prepared, orchestrator_id, reply, attempts);
+        if prepared.item.traceparent.is_some() {
+            if let Some(session_id) = outcome.session_id.as_deref() {
+                outcome.daemon_id = self.memo.known(orchestrator_id).filter(|k| k.session_id == session_id).map(|k| k.daemon_id);
+            }
+        }
+        outcome
+    }
+
+    fn outcome_of(self: &Arc<Self>, prepared: &Prepared, orchestrator_id: &str, reply: RouteReply, attempts: u32) -> RouteOutcome {
         let message_id = &prepared.message_id;
-        let queued = |status| RouteOutcome { success: true, status, session_id: None, error: None, attempts, durable: self.confirmed() };
+        let queued = |status| RouteOutcome { success: true, status, session_id: None, error: None, attempts, durable: self.confirmed(), daemon_id: None };
         if matches!(reply, RouteReply::Delivered { .. } | RouteReply::AlreadyDelivered { .. }) {
             self.metrics.latency(prepared.started.elapsed().as_secs_f64() * 1000.0);
         }
@@ -319,7 +332,7 @@ impl<S: Store> Router<S> {
 
     fn delivered(&self, message_id: &str, orchestrator_id: &str, session_id: String, attempts: u32) -> RouteOutcome {
         self.report_routed(message_id, orchestrator_id, session_id.clone(), attempts);
-        RouteOutcome { success: true, status: RouteStatus::Delivered, session_id: Some(session_id), error: None, attempts, durable: self.confirmed() }
+        RouteOutcome { success: true, status: RouteStatus::Delivered, session_id: Some(session_id), error: None, attempts, durable: self.confirmed(), daemon_id: None }
     }
 
     /// `durable` of a route that succeeded: confirmed, when durability is on (its writes were).
@@ -343,7 +356,7 @@ impl<S: Store> Router<S> {
             attempts,
             error: error.clone(),
         });
-        RouteOutcome { success: false, status: RouteStatus::Failed, session_id: None, error: Some(error), attempts, durable: None }
+        RouteOutcome { success: false, status: RouteStatus::Failed, session_id: None, error: Some(error), attempts, durable: None, daemon_id: None }
     }
 
     fn report_queued(&self, message_id: &str, orchestrator_id: &str, queue_size: u64, dropped: &[String]) {

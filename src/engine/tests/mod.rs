@@ -69,6 +69,7 @@ fn message_at(id: &str, priority: Priority) -> Message {
         content: format!("the text of {id}"),
         created_at_ms: now_ms(),
         priority,
+        traceparent: None,
     }
 }
 

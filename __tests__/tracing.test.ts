@@ -1,0 +1,176 @@
+// OpenTelemetry: with a tracer provider registered (the SDK's own, exporting to memory), each
+// message routed or queued gets a PRODUCER span, a child of the caller's active context, and its
+// daemon events carry the span's W3C traceparent (when drained and redelivered too); without one,
+// nothing is made and the events keep the deployed fields.
+import { context, Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { OrchestratorRouter } from '..';
+import { closeAll, keyOf, message, newRouter, plainClient, record, uid, waitFor } from './support/helpers';
+
+const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+
+beforeEach(() => {
+  trace.setGlobalTracerProvider(provider);
+  exporter.reset();
+});
+afterEach(async () => {
+  await closeAll();
+  trace.disable();
+});
+afterAll(() => context.disable());
+
+/** The fields of the deployed service's daemon events, in its order. */
+const DEPLOYED_EVENT_FIELDS = ['id', 'type', 'daemonId', 'orchestratorId', 'payload', 'timestamp', 'requiresAck', 'priority'];
+
+/** The daemon events in a daemon's list, oldest first. */
+async function events(router: OrchestratorRouter, daemonId: string): Promise<Array<Record<string, unknown>>> {
+  return (await plainClient().lrange(keyOf(router, `daemon:events:${daemonId}`), 0, -1)).reverse().map((e) => JSON.parse(e));
+}
+
+/** The raw items of an orchestrator's normal-priority queue, oldest first. */
+async function queueItems(router: OrchestratorRouter, orchestratorId: string): Promise<Array<Record<string, unknown>>> {
+  return (await plainClient().lrange(keyOf(router, `routing:queue:${orchestratorId}`), 0, -1)).map((e) => JSON.parse(e));
+}
+
+/** The traceparent a span's context makes (sampled). */
+function traceparentOf(span: ReadableSpan | Span): string {
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return `00-${traceId}-${spanId}-${traceFlags.toString(16).padStart(2, '0')}`;
+}
+
+/** The finished spans named `name`. */
+const finished = (name: string) => exporter.getFinishedSpans().filter((s) => s.name === name);
+
+describe('OpenTelemetry traces', () => {
+  it('without a tracer provider makes no span, and events and queue items keep the deployed fields', async () => {
+    trace.disable();
+    const r = newRouter();
+    const orch = uid('orch');
+    await r.queueMessageForOffline(message('q1'), orch);
+    expect(Object.keys((await queueItems(r, orch))[0])).not.toContain('traceparent');
+    await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d` });
+    expect(await r.routeMessage(message('m1'), orch)).toEqual({ success: true, status: 'delivered', sessionId: 's1', attempts: 1 });
+    await waitFor(async () => (await events(r, `${orch}_d`)).length === 2, 'the drained and the routed message');
+    for (const event of await events(r, `${orch}_d`)) expect(Object.keys(event)).toEqual(DEPLOYED_EVENT_FIELDS);
+    expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+
+  it("makes a PRODUCER span per routeMessage, a child of the caller's span, whose traceparent the daemon event carries", async () => {
+    const r = newRouter();
+    const orch = uid('orch');
+    await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d` });
+    const caller = trace.getTracer('test');
+    const [result, parent] = await caller.startActiveSpan('caller', async (span) => {
+      const routed = await r.routeMessage(message('m1'), orch);
+      span.end();
+      return [routed, span] as const;
+    });
+    // The result is as without tracing: what the span needed stays out of it.
+    expect(result).toEqual({ success: true, status: 'delivered', sessionId: 's1', attempts: 1 });
+    const [span] = finished('route');
+    expect(span.kind).toBe(SpanKind.PRODUCER);
+    expect(span.spanContext().traceId).toBe(parent.spanContext().traceId);
+    expect(span.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+    expect(span.attributes).toEqual({
+      'messaging.system': 'redis',
+      'messaging.operation.type': 'send',
+      'messaging.operation.name': 'route',
+      'messaging.message.id': 'm1',
+      'messaging.destination.name': keyOf(r, `daemon:events:${orch}_d`),
+      'neolith.orchestrator.id': orch,
+      'neolith.route.status': 'delivered',
+      'neolith.route.attempts': 1,
+      'neolith.session.id': 's1',
+    });
+    expect(span.status.code).toBe(SpanStatusCode.UNSET);
+    const [event] = await events(r, `${orch}_d`);
+    expect(Object.keys(event)).toEqual([...DEPLOYED_EVENT_FIELDS, 'traceparent']);
+    expect(event.traceparent).toBe(traceparentOf(span));
+    expect(event.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  it('continues the trace through the queue: the drained event carries the producer span of the route that queued it', async () => {
+    const r = newRouter();
+    const orch = uid('orch');
+    expect(await r.routeMessage(message('m1'), orch)).toEqual({ success: true, status: 'offline', attempts: 1 });
+    await r.queueMessageForOffline(message('m2'), orch);
+    const [routed] = finished('route');
+    const [queued] = finished('queue');
+    expect(routed.attributes).toMatchObject({ 'messaging.destination.name': keyOf(r, `routing:queue:${orch}`), 'neolith.route.status': 'offline' });
+    expect(queued.kind).toBe(SpanKind.PRODUCER);
+    expect(queued.attributes).toMatchObject({ 'messaging.operation.name': 'queue', 'messaging.message.id': 'm2', 'messaging.destination.name': keyOf(r, `routing:queue:${orch}`) });
+    expect((await queueItems(r, orch)).map((item) => item.traceparent)).toEqual([traceparentOf(routed), traceparentOf(queued)]);
+
+    await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d` });
+    await waitFor(async () => (await events(r, `${orch}_d`)).length === 2, 'the queue to drain');
+    const drained = await events(r, `${orch}_d`);
+    expect(drained.map((e) => [(e.payload as { messageId: string }).messageId, e.traceparent])).toEqual([
+      ['m1', traceparentOf(routed)],
+      ['m2', traceparentOf(queued)],
+    ]);
+  });
+
+  it('makes one span per message of routeMessages, each event with its own traceparent', async () => {
+    const r = newRouter();
+    const [online, offline] = [uid('orch'), uid('orch')];
+    await r.registerSession(online, { id: 's1', daemonId: `${online}_d` });
+    const results = await r.routeMessages([
+      { message: message('a'), orchestratorId: online },
+      { message: message('b'), orchestratorId: offline },
+      { message: message('c'), orchestratorId: online },
+    ]);
+    expect(results).toEqual([
+      { success: true, status: 'delivered', sessionId: 's1', attempts: 1 },
+      { success: true, status: 'offline', attempts: 1 },
+      { success: true, status: 'delivered', sessionId: 's1', attempts: 1 },
+    ]);
+    const spans = new Map(finished('route').map((s) => [s.attributes['messaging.message.id'], s]));
+    expect([...spans.keys()].sort()).toEqual(['a', 'b', 'c']);
+    expect(spans.get('b')!.attributes['messaging.destination.name']).toBe(keyOf(r, `routing:queue:${offline}`));
+    expect((await events(r, `${online}_d`)).map((e) => e.traceparent)).toEqual([traceparentOf(spans.get('a')!), traceparentOf(spans.get('c')!)]);
+    expect((await queueItems(r, offline))[0].traceparent).toBe(traceparentOf(spans.get('b')!));
+  });
+
+  it('marks the span of a route that failed with its error', async () => {
+    const r = newRouter({ offlineQueue: { enabled: false } });
+    const orch = uid('orch');
+    const result = await r.routeMessage(message('m1'), orch);
+    expect(result).toMatchObject({ success: false, status: 'failed', error: `Orchestrator is offline: ${orch}` });
+    const [span] = finished('route');
+    expect(span.status).toEqual({ code: SpanStatusCode.ERROR, message: `Orchestrator is offline: ${orch}` });
+    expect(span.attributes).toMatchObject({ 'neolith.route.status': 'failed', 'neolith.route.attempts': 1, 'error.type': 'routing_failed' });
+    await expect(r.queueMessageForOffline(message('m2'), orch)).rejects.toThrow(/queue/i);
+    const [queued] = finished('queue');
+    expect(queued.status.code).toBe(SpanStatusCode.ERROR);
+    expect(queued.attributes['error.type']).toEqual(expect.any(String));
+  });
+
+  it('redelivers an unacknowledged message with the traceparent of its first delivery', async () => {
+    const r = newRouter({ deliveryReceipts: { enabled: true }, deliveryTimeoutMs: 150, drainIntervalMs: 20, retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 40 } });
+    const redelivered = record(r, 'message.redelivered');
+    const orch = uid('orch');
+    await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d` });
+    await r.routeMessage(message('m1'), orch);
+    await waitFor(() => redelivered.length >= 1, 'a redelivery');
+    const list = await events(r, `${orch}_d`);
+    expect(list.length).toBeGreaterThanOrEqual(2);
+    const [span] = finished('route');
+    for (const event of list) expect(event.traceparent).toBe(traceparentOf(span));
+  });
+
+  it('follows the provider: registered after the router was made it is used, and once removed nothing is made', async () => {
+    trace.disable();
+    const r = newRouter();
+    const orch = uid('orch');
+    await r.routeMessage(message('before'), orch);
+    trace.setGlobalTracerProvider(provider);
+    await r.routeMessage(message('during'), orch);
+    trace.disable();
+    await r.routeMessage(message('after'), orch);
+    expect(finished('route').map((s) => s.attributes['messaging.message.id'])).toEqual(['during']);
+    expect((await queueItems(r, orch)).map((item) => item.traceparent === undefined)).toEqual([true, false, true]);
+  });
+});

@@ -1,0 +1,92 @@
+'use strict';
+// OpenTelemetry spans of routing calls, through `@opentelemetry/api` when the application has it
+// (an optional peer dependency). While no tracer provider is registered nothing is made: each call
+// costs one look at the global provider.
+//
+// Each message routed or queued gets a PRODUCER span, a child of the caller's active context,
+// named and attributed by OpenTelemetry's messaging semantic conventions; its W3C `traceparent`
+// goes to the binding with the message, which writes it into the message's queue item and into
+// every daemon event made of it, so that the trace continues at the daemon.
+
+let api = null;
+try {
+  api = require('@opentelemetry/api');
+} catch {
+  // Not installed: tracing stays off.
+}
+
+const TRACER_NAME = '@neolith/orchestrator-router';
+const TRACER_VERSION = require('../package.json').version;
+/** The provider the global proxy delegates to while none is registered (a shared singleton). */
+const NO_PROVIDER = api === null ? null : new api.ProxyTracerProvider().getDelegate();
+
+let lastProvider = null;
+let lastTracer = null;
+
+/** The tracer of the registered tracer provider, or `null` when none is registered. */
+function activeTracer() {
+  if (api === null) return null;
+  const global = api.trace.getTracerProvider();
+  const provider = typeof global.getDelegate === 'function' ? global.getDelegate() : global;
+  if (provider === NO_PROVIDER) return null;
+  if (provider !== lastProvider) {
+    lastProvider = provider;
+    lastTracer = provider.getTracer(TRACER_NAME, TRACER_VERSION);
+  }
+  return lastTracer;
+}
+
+/**
+ * A started PRODUCER span for one message (`operation`: `route` or `queue`), a child of the
+ * active context, with the attributes known before Redis answers.
+ */
+function startSpan(tracer, operation, messageId, orchestratorId) {
+  return tracer.startSpan(
+    operation,
+    {
+      kind: api.SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'redis',
+        'messaging.operation.type': 'send',
+        'messaging.operation.name': operation,
+        'messaging.message.id': messageId,
+        'neolith.orchestrator.id': orchestratorId,
+      },
+    },
+    api.context.active(),
+  );
+}
+
+/** The span's W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), or `null` if it has no valid context. */
+function traceparentOf(span) {
+  const context = span.spanContext();
+  if (!api.isSpanContextValid(context)) return null;
+  return `00-${context.traceId}-${context.spanId}-${(context.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * Ends a route's span with where the message went: its destination (the daemon's event list, or
+ * the orchestrator's queue), status and attempts, and the error when it failed. `result` is the
+ * binding's, `daemonId` included for a delivered message; returns it without `daemonId`.
+ */
+function endRoute(span, keyPrefix, orchestratorId, result) {
+  const { daemonId, ...visible } = result;
+  span.setAttribute('neolith.route.status', result.status);
+  span.setAttribute('neolith.route.attempts', result.attempts);
+  if (result.durable !== undefined) span.setAttribute('neolith.route.durable', result.durable);
+  if (result.sessionId !== undefined) span.setAttribute('neolith.session.id', result.sessionId);
+  if (daemonId !== undefined) span.setAttribute('messaging.destination.name', `${keyPrefix}daemon:events:${daemonId}`);
+  else if (result.status === 'offline' || result.status === 'pending') span.setAttribute('messaging.destination.name', `${keyPrefix}routing:queue:${orchestratorId}`);
+  if (!result.success) markFailed(span, result.error);
+  span.end();
+  return visible;
+}
+
+/** Marks `span` failed with `error` (an Error, whose code is its type, or a message). */
+function markFailed(span, error) {
+  const message = error instanceof Error ? error.message : String(error);
+  span.setAttribute('error.type', error instanceof Error && error.code ? error.code : 'routing_failed');
+  span.setStatus({ code: api.SpanStatusCode.ERROR, message });
+}
+
+module.exports = { activeTracer, startSpan, traceparentOf, endRoute, markFailed };

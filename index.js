@@ -110,6 +110,23 @@ class OrchestratorRouter extends EventEmitter {
     });
     this._flushQueued = false;
     this._watchListeners();
+    // Whether the binding reports drains and redeliveries for their spans (see _syncTracing).
+    this._tracing = false;
+    this._syncTracing();
+  }
+
+  /**
+   * The tracer of the registered tracer provider, or null; while there is one, the binding
+   * reports drains and redeliveries for their spans. Looked at by every call that routes, queues
+   * or may start a drain: background drains and redeliveries are traced as the last such call found.
+   */
+  _syncTracing() {
+    const tracer = tracing.activeTracer();
+    if ((tracer !== null) !== this._tracing) {
+      this._tracing = tracer !== null;
+      for (const name of tracing.RECORDS) this._native.setListening(name, this._tracing);
+    }
+    return tracer;
   }
 
   /** Acts on what a native call left to do: hand out events and results, write to Redis. */
@@ -165,6 +182,11 @@ class OrchestratorRouter extends EventEmitter {
     const batch = flags & EVENTS ? this._native.takeEvents() : null;
     if (batch !== null) {
       for (const event of JSON.parse(batch)) {
+        // A drain's or a redelivery's span, never an event of the router's.
+        if (tracing.RECORDS.has(event.type)) {
+          tracing.record(event, this._keyPrefix);
+          continue;
+        }
         event.timestamp = new Date(event.timestamp);
         this.emit(event.type, event);
       }
@@ -283,7 +305,7 @@ class OrchestratorRouter extends EventEmitter {
   async routeMessage(message, orchestratorId) {
     const args = this._check.messageArgs(message);
     this._check.requireId('orchestratorId', orchestratorId);
-    const tracer = tracing.activeTracer();
+    const tracer = this._syncTracing();
     if (tracer !== null) return this._routeTraced(tracer, args, orchestratorId);
     const offline = this._presence ? (await this._presenceSaysOnline(orchestratorId)) === false : false;
     return this._submit(orchestratorId, (id) => this._native.route(id, orchestratorId, ...args, offline));
@@ -348,7 +370,7 @@ class OrchestratorRouter extends EventEmitter {
       const offlineIds = new Set(distinct.filter((_, i) => answers[i] === false));
       batch.presenceOffline = batch.orchestratorIds.map((id) => offlineIds.has(id));
     }
-    const tracer = tracing.activeTracer();
+    const tracer = this._syncTracing();
     if (tracer === null) return this._submit(undefined, (id) => this._native.routeMany(id, batch));
     // One PRODUCER span per message, each its own traceparent.
     const spans = batch.ids.map((messageId, i) => tracing.startSpan(tracer, 'route', messageId, batch.orchestratorIds[i]));
@@ -370,7 +392,7 @@ class OrchestratorRouter extends EventEmitter {
   async queueMessageForOffline(message, orchestratorId) {
     const args = this._check.messageArgs(message);
     this._check.requireId('orchestratorId', orchestratorId);
-    const tracer = tracing.activeTracer();
+    const tracer = this._syncTracing();
     if (tracer === null) {
       await this._submit(orchestratorId, (id) => this._native.queue(id, orchestratorId, ...args));
       return;
@@ -416,6 +438,7 @@ class OrchestratorRouter extends EventEmitter {
   /** Registers a daemon session, then drains the orchestrator's queue before resolving. */
   async registerSession(orchestratorId, session) {
     this._check.requireId('orchestratorId', orchestratorId);
+    this._syncTracing();
     if (session === null || typeof session !== 'object') {
       throw new this._errors.InvalidArgumentError('session', `must be an object, got ${describe(session)}`);
     }
@@ -444,6 +467,7 @@ class OrchestratorRouter extends EventEmitter {
    */
   async updateSessionActivity(orchestratorId, sessionId) {
     this._check.requireId('orchestratorId', orchestratorId);
+    this._syncTracing();
     const id = this._check.optionalId('sessionId', sessionId);
     await this._call(orchestratorId, this._native.touchSession(orchestratorId, id));
   }
@@ -451,6 +475,7 @@ class OrchestratorRouter extends EventEmitter {
   /** Drains the orchestrator's queue now; resolves what was delivered, dropped and left. */
   async processQueuedMessages(orchestratorId) {
     this._check.requireId('orchestratorId', orchestratorId);
+    this._syncTracing();
     return this._call(orchestratorId, this._native.processQueue(orchestratorId));
   }
 

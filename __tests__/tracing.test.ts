@@ -2,7 +2,7 @@
 // message routed or queued gets a PRODUCER span, a child of the caller's active context, and its
 // daemon events carry the span's W3C traceparent (when drained and redelivered too); without one,
 // nothing is made and the events keep the deployed fields.
-import { context, Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, HrTime, Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OrchestratorRouter } from '..';
@@ -43,6 +43,14 @@ function traceparentOf(span: ReadableSpan | Span): string {
 
 /** The finished spans named `name`. */
 const finished = (name: string) => exporter.getFinishedSpans().filter((s) => s.name === name);
+
+/** The spans named `name` once at least one has finished (they are made after the fact, from the binding's records). */
+async function awaitSpans(name: string): Promise<ReadableSpan[]> {
+  await waitFor(() => finished(name).length > 0, `a span named ${name}`);
+  return finished(name);
+}
+
+const milliseconds = ([seconds, nanoseconds]: HrTime) => seconds * 1000 + nanoseconds / 1e6;
 
 describe('OpenTelemetry traces', () => {
   it('without a tracer provider makes no span, and events and queue items keep the deployed fields', async () => {
@@ -111,6 +119,38 @@ describe('OpenTelemetry traces', () => {
       ['m1', traceparentOf(routed)],
       ['m2', traceparentOf(queued)],
     ]);
+    // The drain has a span of its own: a root (it runs in the background), linked to the
+    // producer span of each message it delivered.
+    const [drain] = await awaitSpans('drain');
+    expect(drain.kind).toBe(SpanKind.PRODUCER);
+    expect(drain.parentSpanContext).toBeUndefined();
+    expect(drain.attributes).toEqual({
+      'messaging.system': 'redis',
+      'messaging.operation.type': 'send',
+      'messaging.operation.name': 'drain',
+      'messaging.destination.name': keyOf(r, `daemon:events:${orch}_d`),
+      'messaging.batch.message_count': 2,
+      'neolith.orchestrator.id': orch,
+    });
+    expect(drain.links.map(({ context: linked }) => `00-${linked.traceId}-${linked.spanId}-0${linked.traceFlags}`)).toEqual([traceparentOf(routed), traceparentOf(queued)]);
+    expect(drain.status.code).toBe(SpanStatusCode.UNSET);
+    // It starts when the step was planned and ends once Redis took it.
+    expect(milliseconds(drain.endTime)).toBeGreaterThanOrEqual(milliseconds(drain.startTime));
+  });
+
+  it("marks a drain that failed against Redis with Redis's error", async () => {
+    const r = newRouter();
+    const orch = uid('orch');
+    await r.queueMessageForOffline(message('m1'), orch);
+    // The daemon list holds a string: the drain's push is refused (WRONGTYPE).
+    await plainClient().set(keyOf(r, `daemon:events:${orch}_d`), 'not a list');
+    const failed = record(r, 'queue.processing_failed');
+    await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d` });
+    await waitFor(() => failed.length >= 1, 'the drain to fail');
+    const [drain] = await awaitSpans('drain');
+    expect(drain.status.code).toBe(SpanStatusCode.ERROR);
+    expect(drain.status.message).toMatch(/WRONGTYPE/);
+    expect(drain.attributes).toMatchObject({ 'messaging.operation.name': 'drain', 'messaging.batch.message_count': 0, 'neolith.orchestrator.id': orch });
   });
 
   it('makes one span per message of routeMessages, each event with its own traceparent', async () => {
@@ -159,6 +199,17 @@ describe('OpenTelemetry traces', () => {
     expect(list.length).toBeGreaterThanOrEqual(2);
     const [span] = finished('route');
     for (const event of list) expect(event.traceparent).toBe(traceparentOf(span));
+    // The redelivery's span links to the first delivery's.
+    const [redelivery] = await awaitSpans('redeliver');
+    expect(redelivery.kind).toBe(SpanKind.PRODUCER);
+    expect(redelivery.attributes).toMatchObject({
+      'messaging.operation.name': 'redeliver',
+      'messaging.message.id': 'm1',
+      'messaging.destination.name': keyOf(r, `daemon:events:${orch}_d`),
+      'neolith.delivery.attempts': 2,
+    });
+    expect(redelivery.links).toHaveLength(1);
+    expect(redelivery.links[0].context).toMatchObject({ traceId: span.spanContext().traceId, spanId: span.spanContext().spanId });
   });
 
   it('follows the provider: registered after the router was made it is used, and once removed nothing is made', async () => {

@@ -89,4 +89,59 @@ function markFailed(span, error) {
   span.setStatus({ code: api.SpanStatusCode.ERROR, message });
 }
 
-module.exports = { activeTracer, startSpan, traceparentOf, endRoute, markFailed };
+/** The binding's span records (src/engine/events.rs): asked for while a provider is registered. */
+const RECORDS = new Set(['trace.drain', 'trace.redelivery']);
+
+/** The span context a W3C `traceparent` names (from another process, so remote), or null if malformed. */
+function contextOf(traceparent) {
+  const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(traceparent);
+  if (match === null) return null;
+  const context = { traceId: match[1], spanId: match[2], traceFlags: parseInt(match[3], 16), isRemote: true };
+  return api.isSpanContextValid(context) ? context : null;
+}
+
+/** Links to the producer spans `traceparents` name. */
+function linksTo(traceparents) {
+  const links = [];
+  for (const traceparent of traceparents) {
+    const context = contextOf(traceparent);
+    if (context !== null) links.push({ context });
+  }
+  return links;
+}
+
+/**
+ * Makes the span a binding record describes, after the fact (its start and end times are the
+ * record's): a drain step's (PRODUCER, linked to the producer span of each traced message it
+ * delivered) or a redelivery's (PRODUCER, linked to the producer span its first delivery carried).
+ * Both are roots: they run in the background, not in a caller's context.
+ */
+function record(event, keyPrefix) {
+  const tracer = activeTracer();
+  if (tracer === null) return;
+  const attributes = {
+    'messaging.system': 'redis',
+    'messaging.operation.type': 'send',
+    'neolith.orchestrator.id': event.orchestratorId,
+  };
+  if (event.daemonId !== undefined) attributes['messaging.destination.name'] = `${keyPrefix}daemon:events:${event.daemonId}`;
+  let name;
+  let links;
+  if (event.type === 'trace.drain') {
+    name = 'drain';
+    attributes['messaging.operation.name'] = 'drain';
+    attributes['messaging.batch.message_count'] = event.delivered;
+    links = linksTo(event.traceparents);
+  } else {
+    name = 'redeliver';
+    attributes['messaging.operation.name'] = 'redeliver';
+    attributes['messaging.message.id'] = event.messageId;
+    attributes['neolith.delivery.attempts'] = event.attempts;
+    links = event.traceparent === undefined ? [] : linksTo([event.traceparent]);
+  }
+  const span = tracer.startSpan(name, { kind: api.SpanKind.PRODUCER, startTime: event.startedAt, attributes, links, root: true });
+  if (event.error !== undefined) markFailed(span, event.error);
+  span.end(Math.max(event.timestamp, event.startedAt));
+}
+
+module.exports = { RECORDS, activeTracer, startSpan, traceparentOf, endRoute, markFailed, record };

@@ -170,6 +170,14 @@ impl<S: Store> Router<S> {
             attempts,
             retry_in_ms,
         });
+        self.emit(EventKind::TraceDrain, || Event::TraceDrain {
+            orchestrator_id: orchestrator_id.to_owned(),
+            daemon_id: None,
+            started_at: now_ms(),
+            delivered: 0,
+            traceparents: Vec::new(),
+            error: Some(error.to_string()),
+        });
         if slot.retrying.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -234,6 +242,9 @@ impl<S: Store> Router<S> {
                         taken += outcomes.len();
                         summary.remaining = *remaining;
                         self.report_step(orchestrator_id, session.as_ref(), chunk, outcomes, &mut summary);
+                        if let Some(session) = &session {
+                            self.trace_step(orchestrator_id, session, chunk, outcomes, now);
+                        }
                         daemon_full |= outcomes.len() < chunk.len();
                         finished |= *remaining == 0 || session.is_none() || chunk.is_empty();
                     }

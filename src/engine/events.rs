@@ -77,6 +77,33 @@ pub enum Event {
     /// `retry_in_ms`, the retry policy's delay after `attempts` failures in a row.
     #[serde(rename = "queue.processing_failed", rename_all = "camelCase")]
     QueueProcessingFailed { orchestrator_id: String, error: String, attempts: u32, retry_in_ms: u64 },
+    /// A drain step delivered messages to a daemon (or a drain failed: `error`): what its
+    /// OpenTelemetry span says. Internal: the JS layer makes the span, and never emits it.
+    #[serde(rename = "trace.drain", rename_all = "camelCase")]
+    TraceDrain {
+        orchestrator_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        daemon_id: Option<String>,
+        /// When the step was planned (ms since the epoch); the event's timestamp is its end.
+        started_at: i64,
+        delivered: u64,
+        /// The producer spans of the messages delivered that were traced.
+        traceparents: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A message delivered again for want of a receipt: what its span says (internal, as above).
+    #[serde(rename = "trace.redelivery", rename_all = "camelCase")]
+    TraceRedelivery {
+        message_id: String,
+        orchestrator_id: String,
+        daemon_id: String,
+        attempts: u32,
+        started_at: i64,
+        /// The producer span of the message, which its first delivery carried.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        traceparent: Option<String>,
+    },
 }
 
 /// Which event, without its fields: what a listener subscribes to.
@@ -95,6 +122,8 @@ pub enum EventKind {
     MessageRedelivered,
     MessageDeadLettered,
     QueueProcessingFailed,
+    TraceDrain,
+    TraceRedelivery,
 }
 
 impl EventKind {
@@ -115,6 +144,10 @@ impl EventKind {
         EventKind::QueueProcessingFailed,
     ];
 
+    /// The internal kinds: asked for by the JS layer while a tracer provider is registered, and
+    /// turned into spans there, never emitted to listeners (not in [`EventKind::ALL`]).
+    pub const INTERNAL: [EventKind; 2] = [EventKind::TraceDrain, EventKind::TraceRedelivery];
+
     /// The event name listeners use.
     pub fn name(self) -> &'static str {
         match self {
@@ -131,12 +164,14 @@ impl EventKind {
             EventKind::MessageRedelivered => "message.redelivered",
             EventKind::MessageDeadLettered => "message.dead_lettered",
             EventKind::QueueProcessingFailed => "queue.processing_failed",
+            EventKind::TraceDrain => "trace.drain",
+            EventKind::TraceRedelivery => "trace.redelivery",
         }
     }
 
     /// The kind named `name`, if any.
     pub fn from_name(name: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.name() == name)
+        EventKind::ALL.into_iter().chain(EventKind::INTERNAL).find(|k| k.name() == name)
     }
 
     /// This kind's bit in a listener mask.
@@ -162,6 +197,8 @@ impl Event {
             Event::MessageRedelivered { .. } => EventKind::MessageRedelivered,
             Event::MessageDeadLettered { .. } => EventKind::MessageDeadLettered,
             Event::QueueProcessingFailed { .. } => EventKind::QueueProcessingFailed,
+            Event::TraceDrain { .. } => EventKind::TraceDrain,
+            Event::TraceRedelivery { .. } => EventKind::TraceRedelivery,
         }
     }
 }
@@ -218,7 +255,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        for kind in EventKind::ALL {
+        for kind in EventKind::ALL.into_iter().chain(EventKind::INTERNAL) {
             assert_eq!(EventKind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(EventKind::from_name("message.routd"), None);

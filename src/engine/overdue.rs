@@ -134,6 +134,16 @@ impl<S: Store> Router<S> {
             let attempts = record.as_ref().map_or(0, |r| r.attempts);
             match (outcome, action) {
                 (ReceiptOutcome::Redelivered, _) => {
+                    if let Some((_, daemon_id)) = step.session {
+                        self.emit(EventKind::TraceRedelivery, || Event::TraceRedelivery {
+                            message_id: (*message_id).to_owned(),
+                            orchestrator_id: orchestrator_id.to_owned(),
+                            daemon_id: daemon_id.to_owned(),
+                            attempts: attempts + 1,
+                            started_at: step.now_ms,
+                            traceparent: record.as_ref().and_then(|r| serde_json::from_str::<QueueItem>(&r.item).ok()).and_then(|item| item.traceparent),
+                        });
+                    }
                     for session_id in targets {
                         self.emit(EventKind::MessageRedelivered, || Event::MessageRedelivered {
                             message_id: (*message_id).to_owned(),

@@ -3,7 +3,7 @@
 //! expired, and reporting what each step did.
 
 use super::error::RouterError;
-use super::events::{Deferred, DropReason};
+use super::events::{Deferred, DropReason, Event, EventKind};
 use super::host::MessageUpdate;
 use super::memo::KnownSession;
 use super::model::{to_json, Classified, DaemonEvent, DeliveredMarker, InflightRecord, QueueItem};
@@ -37,6 +37,8 @@ pub(super) struct Planned<'a> {
     drop: Option<(String, DropReason)>,
     /// When a live item was queued (ms), for the delivery-latency histogram.
     queued_at_ms: Option<i64>,
+    /// The producer span of a traced item to deliver (see [`QueueItem::traceparent`]).
+    traceparent: Option<String>,
 }
 
 impl<S: Store> Router<S> {
@@ -110,7 +112,7 @@ impl<S: Store> Router<S> {
                     Classified::Expired(id) => (id, DropReason::Expired),
                     Classified::Invalid(id) => (id, DropReason::Invalid),
                 };
-                plan.push(Planned { raw, action: DrainAction::Drop, drop: Some(drop), queued_at_ms: None });
+                plan.push(Planned { raw, action: DrainAction::Drop, drop: Some(drop), queued_at_ms: None, traceparent: None });
                 counts[level] += 1;
             }
             // A level read in full and dropped in full may hold more behind what was read.
@@ -157,7 +159,7 @@ impl<S: Store> Router<S> {
             if let Some(item) = item {
                 live.push((plan.len(), item));
             }
-            plan.push(Planned { raw, action: DrainAction::Drop, drop, queued_at_ms });
+            plan.push(Planned { raw, action: DrainAction::Drop, drop, queued_at_ms, traceparent: None });
         }
         let updates = match self.hosts.messages() {
             Some(source) if !live.is_empty() => {
@@ -212,6 +214,7 @@ impl<S: Store> Router<S> {
             } else {
                 String::new()
             };
+            plan[index].traceparent = item.traceparent.take();
             plan[index].action =
                 DrainAction::Deliver { event, marker: to_json(&marker), receipt, message_id: item.message_id, copies };
         }
@@ -261,6 +264,30 @@ impl<S: Store> Router<S> {
                 }
             }
         }
+    }
+}
+
+impl<S: Store> Router<S> {
+    /// While a tracer provider is registered (the JS layer then asks for
+    /// [`EventKind::TraceDrain`]): what the span of a step that delivered to `session`, planned at
+    /// `started_at`, says.
+    pub(super) fn trace_step(&self, orchestrator_id: &str, session: &KnownSession, plan: &[Planned<'_>], outcomes: &[ItemOutcome], started_at: i64) {
+        if !self.sink.wants(EventKind::TraceDrain) {
+            return;
+        }
+        let delivered: Vec<&Planned<'_>> =
+            plan.iter().zip(outcomes).filter(|(_, outcome)| matches!(outcome, ItemOutcome::Delivered)).map(|(planned, _)| planned).collect();
+        if delivered.is_empty() {
+            return;
+        }
+        self.emit(EventKind::TraceDrain, || Event::TraceDrain {
+            orchestrator_id: orchestrator_id.to_owned(),
+            daemon_id: Some(session.daemon_id.clone()),
+            started_at,
+            delivered: delivered.len() as u64,
+            traceparents: delivered.iter().filter_map(|planned| planned.traceparent.clone()).collect(),
+            error: None,
+        });
     }
 }
 

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 pub struct Router<S: Store> {
     pub(super) store: S,
     pub(super) config: RouterConfig,
-    sink: Arc<dyn EventSink>,
+    pub(super) sink: Arc<dyn EventSink>,
     pub(super) memo: SessionMemo,
     pub(super) drains: DrainSlots,
     pub(super) hosts: Hosts,

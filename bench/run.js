@@ -18,6 +18,7 @@ const { BaselineOrchestratorRouter } = require('./baseline/orchestrator-router')
 const { startPrivateRedis, deleteKeys } = require('../scripts/redis-server');
 const { drawChart } = require('./chart');
 const { nowUs, percentile, median, sequential, concurrent } = require('./measure');
+const { measureTracing } = require('./tracing');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const SCALE = Number(process.env.BENCH_SCALE || 1);
@@ -402,6 +403,10 @@ async function main() {
     },
   };
 
+  // OpenTelemetry: a tracer provider registered or not.
+  progress('routeMessage and OpenTelemetry');
+  results.scenarios.tracing = await measureTracing({ url, rounds: ROUNDS, scale: SCALE, message, progress });
+
   // Targets, as ratios within this run.
   const s = results.scenarios;
   const c = s.cpu.rows;
@@ -430,6 +435,8 @@ async function main() {
     ['heartbeat, drain keeping pace: p99 ≤ 2 × registerSession p50', s.register.rows['native updateSessionActivity, drain keeping pace with its daemon'].p99 / registerP50, (r) => r <= 2, (r) => `${r.toFixed(2)} ×`],
     ['memory: ≤ 500 bytes per queued message', s.memory.rows['native, per queued message (100-byte content)'].bytes, (r) => r <= 500, (r) => `${r} B`],
     ['memory: ≤ 200 bytes per session', s.memory.rows['native, per session'].bytes, (r) => r <= 200, (r) => `${r} B`],
+    // No measurable change without a provider: the per-call check against one route's p50.
+    ['no tracer provider: the check ≤ 0.1 % of a route (one in flight p50)', s.tracing.checkNs / 1000 / s.tracing.rows['native, no tracer provider registered'].p50, (r) => r <= 0.001, (r) => `${(r * 100).toFixed(3)} % (${s.tracing.checkNs.toFixed(0)} ns)`],
   ];
   results.targets = targets.map(([name, value, ok, show]) => ({ target: name, reached: show(value), met: ok(value) }));
 

@@ -70,15 +70,19 @@ function traceparentOf(span) {
  * binding's, `daemonId` included for a delivered message; returns it without `daemonId`.
  */
 function endRoute(span, keyPrefix, orchestratorId, result) {
-  const { daemonId, ...visible } = result;
-  span.setAttribute('neolith.route.status', result.status);
-  span.setAttribute('neolith.route.attempts', result.attempts);
-  if (result.durable !== undefined) span.setAttribute('neolith.route.durable', result.durable);
-  if (result.sessionId !== undefined) span.setAttribute('neolith.session.id', result.sessionId);
-  if (daemonId !== undefined) span.setAttribute('messaging.destination.name', `${keyPrefix}daemon:events:${daemonId}`);
-  else if (result.status === 'offline' || result.status === 'pending') span.setAttribute('messaging.destination.name', `${keyPrefix}routing:queue:${orchestratorId}`);
+  const attributes = { 'neolith.route.status': result.status, 'neolith.route.attempts': result.attempts };
+  if (result.durable !== undefined) attributes['neolith.route.durable'] = result.durable;
+  if (result.sessionId !== undefined) attributes['neolith.session.id'] = result.sessionId;
+  const { daemonId } = result;
+  if (daemonId !== undefined) attributes['messaging.destination.name'] = `${keyPrefix}daemon:events:${daemonId}`;
+  else if (result.status === 'offline' || result.status === 'pending') attributes['messaging.destination.name'] = `${keyPrefix}routing:queue:${orchestratorId}`;
+  span.setAttributes(attributes);
   if (!result.success) markFailed(span, result.error);
   span.end();
+  if (daemonId === undefined) return result;
+  // The caller's result is as without tracing.
+  const visible = { success: result.success, status: result.status, sessionId: result.sessionId, attempts: result.attempts };
+  if (result.durable !== undefined) visible.durable = result.durable;
   return visible;
 }
 

@@ -393,6 +393,12 @@ export interface DaemonEvent {
   requiresAck: true;
   /** 3 high, 2 normal, 1 low (`PRIORITY_VALUES`). */
   priority: 1 | 2 | 3;
+  /**
+   * The W3C trace context (`00-<trace id>-<span id>-<flags>`) of the producer span of the call that
+   * routed or queued the message, when an OpenTelemetry tracer provider was registered then: the
+   * daemon continues the trace from it. Absent otherwise.
+   */
+  traceparent?: string;
 }
 
 /** A message's priority level. */

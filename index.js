@@ -80,6 +80,7 @@ class OrchestratorRouter extends EventEmitter {
     const nativeConfig = { ...config, prisma: undefined, errorBase: undefined, redis: target, keyPrefix: config.keyPrefix ?? keyPrefix };
     // Where spans say a message went (its keys are named after it).
     this._keyPrefix = typeof nativeConfig.keyPrefix === 'string' ? nativeConfig.keyPrefix : '';
+    this._cluster = target !== null && typeof target === 'object' && Array.isArray(target.cluster);
     try {
       // The binding's wake-up reaches the router through `link`, which close() empties: Node lets
       // go of the function only on a later turn of the event loop, and a loop that creates and
@@ -320,11 +321,10 @@ class OrchestratorRouter extends EventEmitter {
       const traceparent = tracing.traceparentOf(span);
       result = await this._submit(orchestratorId, (id) => this._native.route(id, orchestratorId, ...args, offline, traceparent));
     } catch (error) {
-      tracing.markFailed(span, error);
-      span.end();
+      tracing.endSpan(span, error);
       throw error;
     }
-    return tracing.endRoute(span, this._keyPrefix, orchestratorId, result);
+    return tracing.endRoute(span, this._keyPrefix, tracing.queueKey(this._keyPrefix, this._cluster, args[5], orchestratorId), result);
   }
 
   /**
@@ -364,28 +364,29 @@ class OrchestratorRouter extends EventEmitter {
       [batch.ids[i], batch.channelIds[i], batch.authorIds[i], batch.contents[i], batch.createdAts[i], batch.priorities[i]] = args;
       batch.authorIds[i] = batch.authorIds[i] ?? null;
     }
+    // One PRODUCER span per message, each its own traceparent, started before the presence look-up
+    // as routeMessage's is.
+    const tracer = this._syncTracing();
+    const spans = tracer === null ? null : batch.ids.map((messageId, i) => tracing.startSpan(tracer, 'route', messageId, batch.orchestratorIds[i]));
     if (this._presence) {
       const distinct = [...new Set(batch.orchestratorIds)];
       const answers = await Promise.all(distinct.map((id) => this._presenceSaysOnline(id)));
       const offlineIds = new Set(distinct.filter((_, i) => answers[i] === false));
       batch.presenceOffline = batch.orchestratorIds.map((id) => offlineIds.has(id));
     }
-    const tracer = this._syncTracing();
-    if (tracer === null) return this._submit(undefined, (id) => this._native.routeMany(id, batch));
-    // One PRODUCER span per message, each its own traceparent.
-    const spans = batch.ids.map((messageId, i) => tracing.startSpan(tracer, 'route', messageId, batch.orchestratorIds[i]));
+    if (spans === null) return this._submit(undefined, (id) => this._native.routeMany(id, batch));
     batch.traceparents = spans.map(tracing.traceparentOf);
     let results;
     try {
       results = await this._submit(undefined, (id) => this._native.routeMany(id, batch));
     } catch (error) {
-      for (const span of spans) {
-        tracing.markFailed(span, error);
-        span.end();
-      }
+      for (const span of spans) tracing.endSpan(span, error);
       throw error;
     }
-    return results.map((result, i) => tracing.endRoute(spans[i], this._keyPrefix, batch.orchestratorIds[i], result));
+    return results.map((result, i) => {
+      const queue = tracing.queueKey(this._keyPrefix, this._cluster, batch.priorities[i], batch.orchestratorIds[i]);
+      return tracing.endRoute(spans[i], this._keyPrefix, queue, result);
+    });
   }
 
   /** Queues a message for later delivery to the orchestrator. */
@@ -398,15 +399,14 @@ class OrchestratorRouter extends EventEmitter {
       return;
     }
     const span = tracing.startSpan(tracer, 'queue', args[0], orchestratorId);
-    span.setAttribute('messaging.destination.name', `${this._keyPrefix}routing:queue:${orchestratorId}`);
+    span.setAttribute('messaging.destination.name', tracing.queueKey(this._keyPrefix, this._cluster, args[5], orchestratorId));
     try {
       await this._submit(orchestratorId, (id) => this._native.queue(id, orchestratorId, ...args, tracing.traceparentOf(span)));
     } catch (error) {
-      tracing.markFailed(span, error);
+      tracing.endSpan(span, error);
       throw error;
-    } finally {
-      span.end();
     }
+    tracing.endSpan(span);
   }
 
   /** The orchestrator's active daemon session (the primary one, with several), or `null`. */

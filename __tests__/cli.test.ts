@@ -164,15 +164,16 @@ describe('orchestrator-router (the command-line tool)', () => {
     const deployment = await startRedisSentinel({ tls: true });
     try {
       const sentinels = deployment.sentinelUrls.join(',');
-      const ca = readFileSync(deployment.caPath!, 'utf8');
-      const router = newRouter({ redis: { sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca }, tls: { ca } } });
+      const [ca, sentinelCa] = [deployment.caPath!, deployment.sentinelCaPath!].map((file) => readFileSync(file, 'utf8'));
+      const router = newRouter({ redis: { sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca: sentinelCa }, tls: { ca } } });
       await router.queueMessageForOffline(message('m1'), orch);
       await router.queueMessageForOffline(message('m2'), orch);
-      const viaSentinels = await run(['inspect', orch, '--sentinel', sentinels, '--tls', '--tls-ca', deployment.caPath!, '--prefix', keyOf(router, ''), '--json']);
+      // One file with both CAs: --tls-ca is trusted for the Sentinels and the primary alike.
+      const viaSentinels = await run(['inspect', orch, '--sentinel', sentinels, '--tls', '--tls-ca', deployment.caBundlePath!, '--prefix', keyOf(router, ''), '--json']);
       expect(viaSentinels.code).toBe(0);
       expect(JSON.parse(viaSentinels.stdout).queue).toMatchObject({ total: 2 });
       // Without --tls the primary is reached in plain TCP, which a TLS-only node does not answer.
-      const plainPrimary = await run(['stats', '--sentinel', sentinels, '--tls-ca', deployment.caPath!, '--timeout', '1500']);
+      const plainPrimary = await run(['stats', '--sentinel', sentinels, '--tls-ca', deployment.caBundlePath!, '--timeout', '1500']);
       expect(plainPrimary.code).toBe(1);
       expect(plainPrimary.stderr).toContain('no Sentinel named a reachable primary for "mymaster"');
     } finally {

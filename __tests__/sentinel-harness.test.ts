@@ -210,17 +210,23 @@ it('with tls, every node and Sentinel speaks TLS only, and the Sentinels fail ov
   const d = await startDeployment({ tls: true });
   expect(d.sentinelUrls).toEqual(d.sentinelPorts.map((p) => `rediss://127.0.0.1:${p}`));
   const tls = { ca: readFileSync(d.caPath!, 'utf8') };
+  const sentinelTLS = { ca: readFileSync(d.sentinelCaPath!, 'utf8') };
   const [first, second] = d.dataPorts;
-  for (const port of [...d.dataPorts, ...d.sentinelPorts]) {
-    // Over TLS, a certificate of another CA is refused; the right one is taken.
-    await expect(nodeClient(port, undefined, { tls: { ca: readFileSync(d.otherCaPath!, 'utf8') } }).ping()).rejects.toThrow();
-    expect(await nodeClient(port, undefined, { tls }).ping()).toBe('PONG');
+  // Over TLS, each shows a certificate of its own CA (the data nodes' or the Sentinels'): the
+  // other CA, or one that signed nothing, is refused.
+  for (const [ports, own, other] of [[d.dataPorts, tls, sentinelTLS], [d.sentinelPorts, sentinelTLS, tls]] as const) {
+    for (const port of ports) {
+      for (const wrong of [other, { ca: readFileSync(d.otherCaPath!, 'utf8') }]) {
+        await expect(nodeClient(port, undefined, { tls: wrong }).ping()).rejects.toThrow();
+      }
+      expect(await nodeClient(port, undefined, { tls: own }).ping()).toBe('PONG');
+    }
   }
   // No plain port on the data nodes (a Sentinel has no CONFIG command).
   for (const port of d.dataPorts) expect(await nodeClient(port, undefined, { tls }).config('GET', 'port')).toEqual(['port', '0']);
   // The replica synced over TLS, and the Sentinels reach both data nodes over TLS.
   expect(await nodeClient(second, undefined, { tls }).call('ROLE')).toEqual(['slave', '127.0.0.1', first, 'connected', expect.any(Number)]);
-  const viaSentinels = sentinelClient(d.sentinelUrls, d.name, { sentinelTLS: tls, tls, enableTLSForSentinelMode: true });
+  const viaSentinels = sentinelClient(d.sentinelUrls, d.name, { sentinelTLS, tls, enableTLSForSentinelMode: true });
   await viaSentinels.set('harness:key', 'over TLS');
   expect(await viaSentinels.wait(1, 5000)).toBe(1);
 

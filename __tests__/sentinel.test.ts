@@ -251,11 +251,14 @@ describe('Redis Sentinel over TLS', () => {
   // One TLS-only deployment: Sentinels and data nodes take TLS connections only, signed by a CA
   // made for it. The failover test kills its primary, so it comes last.
   let deployment: RedisSentinelProcess;
+  /** The CA of the data nodes' certificates, of the Sentinels', and one that signed nothing. */
   let ca: string;
+  let sentinelCa: string;
   let otherCa: string;
   beforeAll(async () => {
     deployment = await startRedisSentinel({ tls: true });
     ca = readFileSync(deployment.caPath!, 'utf8');
+    sentinelCa = readFileSync(deployment.sentinelCaPath!, 'utf8');
     otherCa = readFileSync(deployment.otherCaPath!, 'utf8');
   });
   afterAll(async () => {
@@ -274,14 +277,14 @@ describe('Redis Sentinel over TLS', () => {
     new Redis({ sentinels: deployment.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), name: deployment.name, lazyConnect: true, ...options });
 
   it.each<[string, () => OrchestratorRouterConfig['redis']]>([
-    ['rediss:// Sentinels with sentinelTls.ca, and tls.ca for the primary', () => ({ sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca }, tls: { ca } })],
+    ['rediss:// Sentinels with sentinelTls.ca, and tls.ca for the primary', () => ({ sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca: sentinelCa }, tls: { ca } })],
     ['{ host, port } Sentinels with sentinelTls.ca as a Buffer, and tls.ca as an array', () => ({
       sentinels: deployment.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })),
       name: deployment.name,
-      sentinelTls: { ca: Buffer.from(ca) },
+      sentinelTls: { ca: Buffer.from(sentinelCa) },
       tls: { ca: [otherCa, ca] },
     })],
-    ['an ioredis client with sentinelTLS, tls and enableTLSForSentinelMode', () => ioredis({ sentinelTLS: { ca }, tls: { ca }, enableTLSForSentinelMode: true })],
+    ['an ioredis client with sentinelTLS, tls and enableTLSForSentinelMode', () => ioredis({ sentinelTLS: { ca: sentinelCa }, tls: { ca }, enableTLSForSentinelMode: true })],
   ])('routes over TLS, with durability, given %s', async (_what, redis) => {
     const option = redis();
     try {
@@ -298,8 +301,10 @@ describe('Redis Sentinel over TLS', () => {
   });
 
   it.each<[string, () => OrchestratorRouterConfig['redis']]>([
-    ['the Sentinels', () => ({ sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca: otherCa }, tls: { ca } })],
-    ['the primary', () => ({ sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca }, tls: { ca: otherCa } })],
+    // Each with the other side's CA: a router that gave each CA to the wrong side would be refused.
+    ['the Sentinels', () => ({ sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca }, tls: { ca } })],
+    ['the primary', () => ({ sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca: sentinelCa }, tls: { ca: sentinelCa } })],
+    ['the Sentinels (a CA that signed nothing)', () => ({ sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca: otherCa }, tls: { ca } })],
   ])('names a certificate of %s that the CA given does not sign', async (_what, redis) => {
     const r = newRouter({ redis: redis(), retry: { maxAttempts: 1 } });
     const result = await r.routeMessage(message('m1'), uid('orch'));
@@ -310,7 +315,7 @@ describe('Redis Sentinel over TLS', () => {
   it('follows a failover over TLS', async () => {
     const keyPrefix = uid('tlsfo') + ':';
     const r = newRouter({
-      redis: { sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca }, tls: { ca } },
+      redis: { sentinels: deployment.sentinelUrls, name: deployment.name, sentinelTls: { ca: sentinelCa }, tls: { ca } },
       keyPrefix,
       deliveryTimeoutMs: 1000,
       retry: { maxAttempts: 60, initialDelayMs: 100, backoffMultiplier: 1 },

@@ -31,8 +31,8 @@ async function events(router: OrchestratorRouter, daemonId: string): Promise<Arr
 }
 
 /** The raw items of an orchestrator's normal-priority queue, oldest first. */
-async function queueItems(router: OrchestratorRouter, orchestratorId: string): Promise<Array<Record<string, unknown>>> {
-  return (await plainClient().lrange(keyOf(router, `routing:queue:${orchestratorId}`), 0, -1)).map((e) => JSON.parse(e));
+async function queueItems(router: OrchestratorRouter, orchestratorId: string, queue = 'routing:queue:'): Promise<Array<Record<string, unknown>>> {
+  return (await plainClient().lrange(keyOf(router, `${queue}${orchestratorId}`), 0, -1)).map((e) => JSON.parse(e));
 }
 
 /** The traceparent a span's context makes (sampled). */
@@ -159,7 +159,7 @@ describe('OpenTelemetry traces', () => {
     await r.registerSession(online, { id: 's1', daemonId: `${online}_d` });
     const results = await r.routeMessages([
       { message: message('a'), orchestratorId: online },
-      { message: message('b'), orchestratorId: offline },
+      { message: message('b', { priority: 'low' }), orchestratorId: offline },
       { message: message('c'), orchestratorId: online },
     ]);
     expect(results).toEqual([
@@ -169,9 +169,10 @@ describe('OpenTelemetry traces', () => {
     ]);
     const spans = new Map(finished('route').map((s) => [s.attributes['messaging.message.id'], s]));
     expect([...spans.keys()].sort()).toEqual(['a', 'b', 'c']);
-    expect(spans.get('b')!.attributes['messaging.destination.name']).toBe(keyOf(r, `routing:queue:${offline}`));
+    // Queued at its level: the low-priority queue.
+    expect(spans.get('b')!.attributes['messaging.destination.name']).toBe(keyOf(r, `routing:queue-low:${offline}`));
     expect((await events(r, `${online}_d`)).map((e) => e.traceparent)).toEqual([traceparentOf(spans.get('a')!), traceparentOf(spans.get('c')!)]);
-    expect((await queueItems(r, offline))[0].traceparent).toBe(traceparentOf(spans.get('b')!));
+    expect((await queueItems(r, offline, 'routing:queue-low:'))[0].traceparent).toBe(traceparentOf(spans.get('b')!));
   });
 
   it('marks the span of a route that failed with its error', async () => {
@@ -210,6 +211,33 @@ describe('OpenTelemetry traces', () => {
     });
     expect(redelivery.links).toHaveLength(1);
     expect(redelivery.links[0].context).toMatchObject({ traceId: span.spanContext().traceId, spanId: span.spanContext().spanId });
+  });
+
+  it("loses only the span when the application's tracer throws: results, drains and events carry on", async () => {
+    trace.disable();
+    const throwing = new BasicTracerProvider({
+      spanProcessors: [
+        {
+          onStart: () => undefined,
+          onEnd: () => {
+            throw new Error('the exporter broke');
+          },
+          forceFlush: () => Promise.resolve(),
+          shutdown: () => Promise.resolve(),
+        },
+      ],
+    });
+    trace.setGlobalTracerProvider(throwing);
+    const r = newRouter();
+    const processed = record(r, 'queue.processing_completed');
+    const orch = uid('orch');
+    expect(await r.routeMessage(message('m1'), orch)).toEqual({ success: true, status: 'offline', attempts: 1 });
+    await r.queueMessageForOffline(message('m2'), orch);
+    await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d` });
+    await waitFor(() => processed.length === 1, 'the drain to complete');
+    expect(await r.routeMessage(message('m3'), orch)).toEqual({ success: true, status: 'delivered', sessionId: 's1', attempts: 1 });
+    expect(await r.routeMessages([{ message: message('m4'), orchestratorId: orch }])).toEqual([{ success: true, status: 'delivered', sessionId: 's1', attempts: 1 }]);
+    expect((await events(r, `${orch}_d`)).map((e) => (e.payload as { messageId: string }).messageId)).toEqual(['m1', 'm2', 'm3', 'm4']);
   });
 
   it('follows the provider: registered after the router was made it is used, and once removed nothing is made', async () => {

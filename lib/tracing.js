@@ -64,26 +64,48 @@ function traceparentOf(span) {
   return `00-${context.traceId}-${context.spanId}-${(context.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
 }
 
+/** The name of an orchestrator's queue of a priority level (its value: 3 high, 2 normal, 1 low), as the router's keys are named. */
+function queueKey(keyPrefix, cluster, priority, orchestratorId) {
+  const name = priority === 3 ? 'routing:queue-high:' : priority === 1 ? 'routing:queue-low:' : 'routing:queue:';
+  // On a Redis Cluster an orchestrator's keys carry its id as a hash tag.
+  return `${keyPrefix}${name}${cluster ? `{${orchestratorId}}` : orchestratorId}`;
+}
+
 /**
  * Ends a route's span with where the message went: its destination (the daemon's event list, or
- * the orchestrator's queue), status and attempts, and the error when it failed. `result` is the
- * binding's, `daemonId` included for a delivered message; returns it without `daemonId`.
+ * `queue`, the orchestrator's queue of its level), status and attempts, and the error when it
+ * failed. `result` is the binding's, `daemonId` included for a delivered message; returns it as
+ * the caller gets it (without `daemonId`), whatever the tracer does.
  */
-function endRoute(span, keyPrefix, orchestratorId, result) {
-  const attributes = { 'neolith.route.status': result.status, 'neolith.route.attempts': result.attempts };
-  if (result.durable !== undefined) attributes['neolith.route.durable'] = result.durable;
-  if (result.sessionId !== undefined) attributes['neolith.session.id'] = result.sessionId;
+function endRoute(span, keyPrefix, queue, result) {
   const { daemonId } = result;
-  if (daemonId !== undefined) attributes['messaging.destination.name'] = `${keyPrefix}daemon:events:${daemonId}`;
-  else if (result.status === 'offline' || result.status === 'pending') attributes['messaging.destination.name'] = `${keyPrefix}routing:queue:${orchestratorId}`;
-  span.setAttributes(attributes);
-  if (!result.success) markFailed(span, result.error);
-  span.end();
+  try {
+    const attributes = { 'neolith.route.status': result.status, 'neolith.route.attempts': result.attempts };
+    if (result.durable !== undefined) attributes['neolith.route.durable'] = result.durable;
+    if (result.sessionId !== undefined) attributes['neolith.session.id'] = result.sessionId;
+    if (daemonId !== undefined) attributes['messaging.destination.name'] = `${keyPrefix}daemon:events:${daemonId}`;
+    else if (result.status === 'offline' || result.status === 'pending') attributes['messaging.destination.name'] = queue;
+    span.setAttributes(attributes);
+    if (!result.success) markFailed(span, result.error);
+    span.end();
+  } catch {
+    // The application's tracer failed: the span is lost, never the result.
+  }
   if (daemonId === undefined) return result;
   // The caller's result is as without tracing.
   const visible = { success: result.success, status: result.status, sessionId: result.sessionId, attempts: result.attempts };
   if (result.durable !== undefined) visible.durable = result.durable;
   return visible;
+}
+
+/** Ends `span`, as failed with `error` when given; a tracer that fails loses the span, nothing else. */
+function endSpan(span, error) {
+  try {
+    if (error !== undefined) markFailed(span, error);
+    span.end();
+  } catch {
+    // As in endRoute.
+  }
 }
 
 /** Marks `span` failed with `error` (an Error, whose code is its type, or a message). */
@@ -121,6 +143,14 @@ function linksTo(traceparents) {
  * Both are roots: they run in the background, not in a caller's context.
  */
 function record(event, keyPrefix) {
+  try {
+    recordSpan(event, keyPrefix);
+  } catch {
+    // The application's tracer failed: the span is lost, never the router's events or results.
+  }
+}
+
+function recordSpan(event, keyPrefix) {
   const tracer = activeTracer();
   if (tracer === null) return;
   const attributes = {
@@ -148,4 +178,4 @@ function record(event, keyPrefix) {
   span.end(Math.max(event.timestamp, event.startedAt));
 }
 
-module.exports = { RECORDS, activeTracer, startSpan, traceparentOf, endRoute, markFailed, record };
+module.exports = { RECORDS, activeTracer, startSpan, traceparentOf, queueKey, endRoute, endSpan, record };

@@ -30,7 +30,9 @@ export interface RedisSentinelOptions {
   failoverTimeoutMs?: number;
   /**
    * Every node and Sentinel TLS-only (no plain port; replication and the Sentinels' links over TLS
-   * too), with certificates for 127.0.0.1 signed by a CA made for the deployment (`caPath`).
+   * too), with certificates for 127.0.0.1: the data nodes' signed by one CA made for the
+   * deployment (`caPath`), the Sentinels' by another (`sentinelCaPath`), so that a client that
+   * swaps them is refused.
    */
   tls?: boolean;
 }
@@ -45,8 +47,12 @@ export interface RedisSentinelProcess {
   readonly sentinelPorts: number[];
   /** `redis://127.0.0.1:PORT` for each Sentinel (`rediss://` with `tls`), same order. */
   readonly sentinelUrls: string[];
-  /** With `tls`: the PEM file of the CA that signed every node's and Sentinel's certificate. */
+  /** With `tls`: the PEM file of the CA that signed the data nodes' certificate. */
   readonly caPath: string | undefined;
+  /** With `tls`: the PEM file of the CA that signed the Sentinels' certificate. */
+  readonly sentinelCaPath: string | undefined;
+  /** With `tls`: one PEM file holding both CAs. */
+  readonly caBundlePath: string | undefined;
   /** With `tls`: the PEM file of a CA that signed nothing the deployment shows. */
   readonly otherCaPath: string | undefined;
   /** Both data nodes' ports: the first started as the primary, the second as its replica. */
@@ -215,27 +221,35 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
   const admins: Redis[] = [];
   const logOf = (port: number) => path.join(dir, `${port}.log`);
   let stopped = false;
+  const file = (name: string) => path.join(dir, name);
   if (tls) {
     try {
       makeCertificates(dir);
+      mkdirSync(file('sentinel'));
+      makeCertificates(file('sentinel'));
+      // What a node or Sentinel trusts when it connects out: a primary, or another Sentinel.
+      writeFileSync(file('ca-bundle.pem'), readFileSync(file('ca.pem'), 'utf8') + readFileSync(file('sentinel/ca.pem'), 'utf8'));
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;
     }
   }
-  const file = (name: string) => path.join(dir, name);
   const ca = tls ? readFileSync(file('ca.pem'), 'utf8') : undefined;
+  const sentinelCa = tls ? readFileSync(file('sentinel/ca.pem'), 'utf8') : undefined;
   const access: Access = { password, ca };
-  /** TLS-only: no plain port, the TLS one instead, and TLS for replication and Sentinel links. */
-  const tlsSettings = (port: number): string[][] =>
+  /**
+   * TLS-only: no plain port, the TLS one instead, and TLS for replication and Sentinel links; a
+   * Sentinel shows the Sentinels' certificate, a data node the data nodes'.
+   */
+  const tlsSettings = (port: number, role: 'node' | 'sentinel' = 'node'): string[][] =>
     tls
       ? [
           ['port', '0'],
           ['tls-port', String(port)],
           ['tls-replication', 'yes'],
-          ['tls-cert-file', file('server.pem')],
-          ['tls-key-file', file('server.key')],
-          ['tls-ca-cert-file', file('ca.pem')],
+          ['tls-cert-file', file(role === 'sentinel' ? 'sentinel/server.pem' : 'server.pem')],
+          ['tls-key-file', file(role === 'sentinel' ? 'sentinel/server.key' : 'server.key')],
+          ['tls-ca-cert-file', file('ca-bundle.pem')],
           ['tls-auth-clients', 'no'],
         ]
       : [['port', String(port)]];
@@ -328,7 +342,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       writeFileSync(
         file,
         [
-          ...tlsSettings(port).map(([key, value]) => `${key} ${quoted(value)}`),
+          ...tlsSettings(port, 'sentinel').map(([key, value]) => `${key} ${quoted(value)}`),
           'bind 127.0.0.1',
           `dir ${quoted(dir)}`,
           `logfile ${quoted(logOf(port))}`,
@@ -344,9 +358,9 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       );
       sentinels.push(spawn('redis-server', [file, '--sentinel'], { stdio: 'ignore' }));
     }
-    await Promise.all(sentinelPorts.map((port) => waitForNode(port, { password: undefined, ca })));
+    await Promise.all(sentinelPorts.map((port) => waitForNode(port, { password: undefined, ca: sentinelCa })));
     for (const port of sentinelPorts) {
-      const admin = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, commandTimeout: 5000, ...(ca === undefined ? {} : { tls: { ca } }) });
+      const admin = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, commandTimeout: 5000, ...(sentinelCa === undefined ? {} : { tls: { ca: sentinelCa } }) });
       // stop() kills the Sentinels; a client whose Sentinel is gone must not print unhandled errors.
       admin.on('error', () => undefined);
       admins.push(admin);
@@ -376,6 +390,8 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     sentinelPorts,
     sentinelUrls: sentinelPorts.map((p) => `${tls ? 'rediss' : 'redis'}://127.0.0.1:${p}`),
     caPath: tls ? file('ca.pem') : undefined,
+    sentinelCaPath: tls ? file('sentinel/ca.pem') : undefined,
+    caBundlePath: tls ? file('ca-bundle.pem') : undefined,
     otherCaPath: tls ? file('other-ca.pem') : undefined,
     dataPorts,
     primaryPort,

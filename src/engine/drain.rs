@@ -141,10 +141,11 @@ impl<S: Store> Router<S> {
     async fn drain_in(self: &Arc<Self>, slot: &Arc<DrainSlot>, orchestrator_id: &str, pace: Pace) -> Result<DrainSummary, RouterError> {
         let _one_at_a_time = slot.lock.lock().await;
         loop {
+            let started_at = now_ms();
             let summary = match self.pass(slot, orchestrator_id, pace).await {
                 Ok(summary) => summary,
                 Err(error) => {
-                    self.drain_failed(orchestrator_id, slot, &error);
+                    self.drain_failed(orchestrator_id, slot, &error, started_at);
                     return Err(error);
                 }
             };
@@ -158,7 +159,8 @@ impl<S: Store> Router<S> {
     /// A drain failed against Redis (a refused command, out of memory, the connection lost): it
     /// is reported with Redis's error, counted, and tried again after the retry policy's delay,
     /// whoever started it. The backlog stays queued as it was, so nothing waits on it silently.
-    fn drain_failed(self: &Arc<Self>, orchestrator_id: &str, slot: &Arc<DrainSlot>, error: &RouterError) {
+    /// (`started_at`: when the pass that failed began.)
+    fn drain_failed(self: &Arc<Self>, orchestrator_id: &str, slot: &Arc<DrainSlot>, error: &RouterError, started_at: i64) {
         if self.is_closed() {
             return;
         }
@@ -173,7 +175,7 @@ impl<S: Store> Router<S> {
         self.emit(EventKind::TraceDrain, || Event::TraceDrain {
             orchestrator_id: orchestrator_id.to_owned(),
             daemon_id: None,
-            started_at: now_ms(),
+            started_at,
             delivered: 0,
             traceparents: Vec::new(),
             error: Some(error.to_string()),

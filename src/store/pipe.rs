@@ -110,20 +110,20 @@ impl Pipe {
 
     /// From now on the owner connects to `target`. When it moved, what waits on the connection
     /// to the old one fails with `reason` (the callers retry), and [`Pipe::take_moved`] tells the
-    /// owner to close that connection. Answers whether it moved (and so counted a closure).
-    pub fn retarget(&self, target: &PipeTarget, reason: &str) -> bool {
+    /// owner to close that connection. When it moved, answers how many closures the pipe has
+    /// counted with the one the move counted.
+    pub fn retarget(&self, target: &PipeTarget, reason: &str) -> Option<u64> {
         let previous = {
             let mut current = self.target.lock().unwrap_or_else(|e| e.into_inner());
             if current.as_ref() == Some(target) {
-                return false;
+                return None;
             }
             current.replace(target.clone())
         };
-        if previous.is_some() {
+        previous.map(|_| {
             self.moved.store(true, Ordering::Release);
-            self.closed(reason);
-        }
-        previous.is_some()
+            self.closed(reason)
+        })
     }
 
     /// Whether the target moved since this was last asked (see [`Pipe::retarget`]).
@@ -246,8 +246,9 @@ impl Pipe {
 
     /// The connection closed (or failed to open): every request without a reply fails with
     /// `reason`, and what was not written yet is dropped with them (the callers retry).
-    pub fn closed(&self, reason: &str) {
-        self.closures.fetch_add(1, Ordering::AcqRel);
+    /// Answers how many closures the pipe has counted, this one included.
+    pub fn closed(&self, reason: &str) -> u64 {
+        let closures = self.closures.fetch_add(1, Ordering::AcqRel) + 1;
         let waiting = {
             let mut state = self.state();
             state.output.clear();
@@ -261,6 +262,7 @@ impl Pipe {
                 let _ = sender.send(Err(StoreError::Connection(reason.to_owned())));
             }
         }
+        closures
     }
 
     /// The router closes: requests in flight fail and later ones are refused.
@@ -441,16 +443,16 @@ mod tests {
         let here = PipeTarget { host: Some("10.0.0.1".into()), port: Some(6379), path: None };
         // The first target found: nothing was connected, nothing fails.
         let waiting = pipe.send(&[b"A"]).pop().unwrap();
-        assert!(!pipe.retarget(&here, "moved"));
+        assert_eq!(pipe.retarget(&here, "moved"), None);
         assert_eq!(pipe.target(), Some(here.clone()));
         assert!(!pipe.take_moved());
         // The same target again changes nothing.
-        assert!(!pipe.retarget(&here, "moved"));
+        assert_eq!(pipe.retarget(&here, "moved"), None);
         assert!(!pipe.take_moved());
         assert_eq!(pipe.closures(), 0);
         // Another target: what waited fails (the callers retry) and the owner is told, once.
         let there = PipeTarget { host: Some("10.0.0.2".into()), port: Some(6379), path: None };
-        assert!(pipe.retarget(&there, "the primary moved"));
+        assert_eq!(pipe.retarget(&there, "the primary moved"), Some(1));
         assert_eq!(waiting.await, Err(StoreError::Connection("the primary moved".into())));
         assert_eq!(pipe.target(), Some(there));
         assert!(pipe.take_moved());

@@ -363,9 +363,9 @@ impl RedisStore {
         let Client::Sentinel(primary) = &self.client else { return Ok(None) };
         let found = primary.current(self.pipe.as_ref().map_or(0, |pipe| pipe.closures())).await?;
         if let Some(pipe) = &self.pipe {
-            if pipe.retarget(&found.target, "the Redis primary moved (a Sentinel failover)") {
+            if let Some(closures) = pipe.retarget(&found.target, "the Redis primary moved (a Sentinel failover)") {
                 // The closure the move counted is this lookup's own doing, not a sign to look again.
-                primary.seen(&found, pipe.closures());
+                primary.seen(&found, closures);
             }
         }
         Ok(Some(found))

@@ -213,6 +213,20 @@ describe('OpenTelemetry traces', () => {
     expect(redelivery.links[0].context).toMatchObject({ traceId: span.spanContext().traceId, spanId: span.spanContext().spanId });
   });
 
+  it('carries the traceparents and makes the drain span on the in-process store too', async () => {
+    const r = newRouter({ redis: `memory://${uid('mem')}` });
+    const orch = uid('orch');
+    expect(await r.routeMessage(message('m1'), orch)).toMatchObject({ status: 'offline' });
+    await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d` });
+    expect(await r.routeMessage(message('m2'), orch)).toMatchObject({ status: 'delivered' });
+    await waitFor(async () => (await r.readDaemonEvents(`${orch}_d`)).length === 2, 'the drained and the routed message');
+    const spans = new Map(finished('route').map((s) => [s.attributes['messaging.message.id'], s]));
+    const carried = Object.fromEntries((await r.readDaemonEvents(`${orch}_d`)).map((e) => [e.payload.messageId, e.traceparent]));
+    expect(carried).toEqual({ m1: traceparentOf(spans.get('m1')!), m2: traceparentOf(spans.get('m2')!) });
+    const [drain] = await awaitSpans('drain');
+    expect(drain.links.map(({ context: linked }) => linked.spanId)).toEqual([spans.get('m1')!.spanContext().spanId]);
+  });
+
   it("loses only the span when the application's tracer throws: results, drains and events carry on", async () => {
     trace.disable();
     const throwing = new BasicTracerProvider({

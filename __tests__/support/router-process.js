@@ -29,15 +29,19 @@ const { createOrchestratorRouter } = require('../..');
 const spec = JSON.parse(process.argv[2]);
 const print = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
-async function load() {
-  const router = createOrchestratorRouter({
+/** A router on the spec's Redis and prefix whose queues and daemon lists never cap what a scenario counts. */
+function makeRouter(config) {
+  return createOrchestratorRouter({
     redis: spec.redis,
     keyPrefix: spec.keyPrefix,
     offlineQueue: { maxQueueSize: 1_000_000 },
     daemonQueue: { maxEvents: 1_000_000 },
-    retry: { maxAttempts: 5, initialDelayMs: 20, maxDelayMs: 200 },
-    drainIntervalMs: 20,
+    ...config,
   });
+}
+
+async function load() {
+  const router = makeRouter({ retry: { maxAttempts: 5, initialDelayMs: 20, maxDelayMs: 200 }, drainIntervalMs: 20 });
   router.on('message.dropped', (e) => print({ dropped: e.messageId, reason: e.reason }));
   const online = new Set();
   for (let i = 0; i < spec.count; i++) {
@@ -62,13 +66,7 @@ async function load() {
 }
 
 async function drain() {
-  const router = createOrchestratorRouter({
-    redis: spec.redis,
-    keyPrefix: spec.keyPrefix,
-    daemonQueue: { maxEvents: 1_000_000 },
-    offlineQueue: { maxQueueSize: 1_000_000 },
-    drainIntervalMs: spec.drainIntervalMs ?? 20,
-  });
+  const router = makeRouter({ drainIntervalMs: spec.drainIntervalMs ?? 20 });
   let lookups = 0;
   router.setMessageService({
     getMessagesByIds: async (ids) => {
@@ -85,11 +83,7 @@ async function drain() {
 }
 
 async function stream() {
-  const router = createOrchestratorRouter({
-    redis: spec.redis,
-    keyPrefix: spec.keyPrefix,
-    offlineQueue: { maxQueueSize: 1_000_000 },
-    daemonQueue: { maxEvents: 1_000_000 },
+  const router = makeRouter({
     deliveryTimeoutMs: spec.deliveryTimeoutMs ?? 1000,
     retry: spec.retry ?? { maxAttempts: 60, initialDelayMs: 100, backoffMultiplier: 1 },
     ...(spec.durability ? { durability: spec.durability } : {}),

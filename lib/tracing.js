@@ -15,6 +15,8 @@ try {
   // Not installed: tracing stays off.
 }
 
+const { PRIORITY_VALUES } = require('./arguments');
+
 const TRACER_NAME = '@neolith/orchestrator-router';
 const TRACER_VERSION = require('../package.json').version;
 /** The provider the global proxy delegates to while none is registered (a shared singleton). */
@@ -64,9 +66,9 @@ function traceparentOf(span) {
   return `00-${context.traceId}-${context.spanId}-${(context.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
 }
 
-/** The name of an orchestrator's queue of a priority level (its value: 3 high, 2 normal, 1 low), as the router's keys are named. */
+/** The name of an orchestrator's queue of a priority level (its `PRIORITY_VALUES` value), as the router's keys are named. */
 function queueKey(keyPrefix, cluster, priority, orchestratorId) {
-  const name = priority === 3 ? 'routing:queue-high:' : priority === 1 ? 'routing:queue-low:' : 'routing:queue:';
+  const name = priority === PRIORITY_VALUES.high ? 'routing:queue-high:' : priority === PRIORITY_VALUES.low ? 'routing:queue-low:' : 'routing:queue:';
   // On a Redis Cluster an orchestrator's keys carry its id as a hash tag.
   return `${keyPrefix}${name}${cluster ? `{${orchestratorId}}` : orchestratorId}`;
 }

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeRouter = nativeBinding.NativeRouter
+module.exports.Observer = nativeBinding.Observer
 module.exports.AWAITING = nativeBinding.AWAITING
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.eventNames = nativeBinding.eventNames

@@ -7,8 +7,8 @@ use super::time::parse_iso;
 use crate::store::{Priority, QueueInspection, Store};
 use serde::Serialize;
 
-/// How many orchestrators `stats` inspects at once.
-const STATS_CONCURRENCY: usize = 32;
+/// How many orchestrators `stats` and `overview` inspect at once.
+const INSPECT_CONCURRENCY: usize = 32;
 
 /// One session of an orchestrator.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,7 +70,33 @@ pub struct StatsReport {
     pub unreadable: Vec<Unreadable>,
 }
 
-/// An orchestrator `stats` could not read.
+/// One orchestrator as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrchestratorRow {
+    pub orchestrator_id: String,
+    /// The primary session exists and is active.
+    pub online: bool,
+    /// Living sessions (the primary included).
+    pub sessions: u64,
+    pub queue: Depth,
+    /// How long ago the oldest queued message was queued, in ms.
+    pub oldest_age_ms: Option<i64>,
+    pub pending_receipts: u64,
+    pub dead_letters: u64,
+}
+
+/// What the dashboard shows: every orchestrator the store holds anything of.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    /// Deepest queue first, then oldest first (ties by id).
+    pub orchestrators: Vec<OrchestratorRow>,
+    /// Orchestrators whose keys could not be read, with why.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// An orchestrator `stats` or `overview` could not read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Unreadable {
@@ -107,43 +133,73 @@ pub async fn inspect<S: Store>(store: &S, orchestrator_id: &str, now_ms: i64) ->
 /// Every orchestrator with a queue, deepest first (ties by id), and those that could not be read.
 /// Fails only when none could be read (Redis itself is failing, most likely).
 pub async fn stats<S: Store>(store: &S, now_ms: i64) -> Result<StatsReport, RouterError> {
-    let ids = store.queued_orchestrators().await?;
-    let mut rows = Vec::with_capacity(ids.len());
+    let (read, unreadable) = inspect_each(store, &store.queued_orchestrators().await?).await?;
+    let mut rows: Vec<QueueStats> = read
+        .into_iter()
+        .filter(|(_, raw)| depth(raw).total > 0)
+        .map(|(orchestrator_id, raw)| QueueStats {
+            online: primary_active(&raw),
+            queue: depth(&raw),
+            oldest_age_ms: oldest_queued(&raw).map(|(_, ms)| now_ms - ms),
+            orchestrator_id,
+        })
+        .collect();
+    rows.sort_by(|a, b| b.queue.total.cmp(&a.queue.total).then_with(|| a.orchestrator_id.cmp(&b.orchestrator_id)));
+    Ok(StatsReport { orchestrators: rows, unreadable })
+}
+
+/// Every orchestrator the store holds anything of, deepest queue first, then oldest first (ties
+/// by id), and those that could not be read. Fails only when none could be read.
+pub async fn overview<S: Store>(store: &S, now_ms: i64) -> Result<Overview, RouterError> {
+    let (read, unreadable) = inspect_each(store, &store.orchestrators().await?).await?;
+    let mut rows: Vec<OrchestratorRow> = read
+        .into_iter()
+        .map(|(orchestrator_id, raw)| OrchestratorRow {
+            online: primary_active(&raw),
+            sessions: sessions_of(&raw, now_ms).len() as u64,
+            queue: depth(&raw),
+            oldest_age_ms: oldest_queued(&raw).map(|(_, ms)| now_ms - ms),
+            pending_receipts: raw.pending_receipts,
+            dead_letters: raw.dead_letters,
+            orchestrator_id,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (b.queue.total, b.oldest_age_ms.unwrap_or(i64::MIN))
+            .cmp(&(a.queue.total, a.oldest_age_ms.unwrap_or(i64::MIN)))
+            .then_with(|| a.orchestrator_id.cmp(&b.orchestrator_id))
+    });
+    Ok(Overview { orchestrators: rows, unreadable })
+}
+
+/// Inspects each orchestrator, [`INSPECT_CONCURRENCY`] at a time: what each holds, and those that
+/// could not be read (one holding another type, say) with why. Fails only when there were some
+/// and none could be read.
+async fn inspect_each<S: Store>(store: &S, ids: &[String]) -> Result<(Vec<(String, QueueInspection)>, Vec<Unreadable>), RouterError> {
+    let mut read = Vec::with_capacity(ids.len());
     let mut unreadable = Vec::new();
     let mut first_error = None;
-    for chunk in ids.chunks(STATS_CONCURRENCY) {
+    for chunk in ids.chunks(INSPECT_CONCURRENCY) {
         let reads = chunk.iter().map(|id| store.inspect(id));
         for (id, raw) in chunk.iter().zip(futures_util::future::join_all(reads).await) {
-            let raw = match raw {
-                Ok(raw) => raw,
+            match raw {
+                Ok(raw) => read.push((id.clone(), raw)),
                 Err(error) => {
                     unreadable.push(Unreadable { orchestrator_id: id.clone(), error: error.to_string() });
                     first_error.get_or_insert(error);
-                    continue;
                 }
-            };
-            let queue = depth(&raw);
-            if queue.total == 0 {
-                continue;
             }
-            let online = raw
-                .primary
-                .as_deref()
-                .and_then(|p| serde_json::from_str::<SessionRecord>(p).ok())
-                .is_some_and(|r| r.is_active());
-            rows.push(QueueStats {
-                orchestrator_id: id.clone(),
-                online,
-                queue,
-                oldest_age_ms: oldest_queued(&raw).map(|(_, ms)| now_ms - ms),
-            });
         }
     }
-    if let Some(error) = first_error.filter(|_| unreadable.len() == ids.len()) {
-        return Err(error.into());
+    match first_error {
+        Some(error) if read.is_empty() => Err(error.into()),
+        _ => Ok((read, unreadable)),
     }
-    rows.sort_by(|a, b| b.queue.total.cmp(&a.queue.total).then_with(|| a.orchestrator_id.cmp(&b.orchestrator_id)));
-    Ok(StatsReport { orchestrators: rows, unreadable })
+}
+
+/// Whether the primary session as stored is active.
+fn primary_active(raw: &QueueInspection) -> bool {
+    raw.primary.as_deref().and_then(|p| serde_json::from_str::<SessionRecord>(p).ok()).is_some_and(|r| r.is_active())
 }
 
 fn depth(raw: &QueueInspection) -> Depth {

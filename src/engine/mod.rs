@@ -36,7 +36,7 @@ mod tests;
 pub use batch::BatchItem;
 pub use plan::DrainSummary;
 pub use events::Deferred;
-pub use receipts::DeadLetterInfo;
+pub use receipts::{requeue_dead_letters, DeadLetterInfo};
 pub use host::{FetchFuture, MessageSource, MessageUpdate, PresenceFuture, PresenceSource};
 pub use route::{RouteOutcome, RouteStatus};
 pub use router::Router;

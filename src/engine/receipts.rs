@@ -69,34 +69,46 @@ impl<S: Store> Router<S> {
     pub async fn requeue_dead_letters(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
         self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
-        for _ in 0..REQUEUE_TRIES {
-            let entries = self.bounded(self.store.dead_letters(orchestrator_id)).await?;
-            if entries.is_empty() {
-                return Ok(0);
-            }
-            let now = now_ms();
-            let items: Vec<(String, Priority)> =
-                entries.iter().map(|raw| requeued_item(raw, now)).map(|item| { let p = super::overdue::priority_of(&item); (item, p) }).collect();
-            let message_ids: Vec<String> = items.iter().map(|(item, _)| super::model::message_id_of(item.as_bytes())).collect();
-            let ttl_ms = self.config.queue_ttl_ms();
-            let moved = self
-                .bounded(self.store.requeue_dead_letters(&RequeueStep {
-                    orchestrator_id,
-                    expected: &entries,
-                    items: &items,
-                    message_ids: &message_ids,
-                    revisit_at_ms: now,
-                    queue_expires_at_ms: now + ttl_ms,
-                }))
-                .await
-                ?;
-            if moved {
-                let _ = self.drain(orchestrator_id, Pace::HandOff).await;
-                return Ok(entries.len() as u64);
-            }
+        let moved = self.bounded(requeue_dead_letters(&self.store, orchestrator_id, self.config.queue_ttl_ms())).await?;
+        if moved > 0 {
+            let _ = self.drain(orchestrator_id, Pace::HandOff).await;
         }
-        Err(StoreError::Contended(format!("the dead-letter list of orchestrator {orchestrator_id} kept changing")).into())
+        Ok(moved)
     }
+}
+
+/// Puts the orchestrator's dead letters back at the head of its queue in one step, in their order
+/// (each queued anew, kept `queue_ttl_ms` from now), filed as due at once so that a router drains
+/// them; returns how many. Retries while something else changes the list.
+pub async fn requeue_dead_letters<S: Store>(store: &S, orchestrator_id: &str, queue_ttl_ms: i64) -> Result<u64, StoreError> {
+    for _ in 0..REQUEUE_TRIES {
+        let entries = store.dead_letters(orchestrator_id).await?;
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let now = now_ms();
+        let items: Vec<(String, Priority)> = entries
+            .iter()
+            .map(|raw| requeued_item(raw, now))
+            .map(|item| {
+                let p = super::overdue::priority_of(&item);
+                (item, p)
+            })
+            .collect();
+        let message_ids: Vec<String> = items.iter().map(|(item, _)| super::model::message_id_of(item.as_bytes())).collect();
+        let step = RequeueStep {
+            orchestrator_id,
+            expected: &entries,
+            items: &items,
+            message_ids: &message_ids,
+            revisit_at_ms: now,
+            queue_expires_at_ms: now + queue_ttl_ms,
+        };
+        if store.requeue_dead_letters(&step).await? {
+            return Ok(entries.len() as u64);
+        }
+    }
+    Err(StoreError::Contended(format!("the dead-letter list of orchestrator {orchestrator_id} kept changing")))
 }
 
 /// The queue item of a dead letter, queued anew at `now_ms` (as it was if it cannot be read).

@@ -97,6 +97,14 @@ impl Store for AnyStore {
         each!(self, store => store.queued_orchestrators().await)
     }
 
+    async fn orchestrators(&self) -> StoreResult<Vec<String>> {
+        each!(self, store => store.orchestrators().await)
+    }
+
+    async fn drop_queue(&self, orchestrator_id: &str, now_ms: i64) -> StoreResult<[u64; 3]> {
+        each!(self, store => store.drop_queue(orchestrator_id, now_ms).await)
+    }
+
     async fn read_daemon_events(&self, daemon_id: &str, max: usize) -> StoreResult<Vec<String>> {
         each!(self, store => store.read_daemon_events(daemon_id, max).await)
     }

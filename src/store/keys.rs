@@ -132,16 +132,21 @@ impl Keys {
     /// prefix and name as written (glob characters escaped), then any id.
     pub fn pattern(&self, key: Key) -> String {
         let [prefix, name, open, ..] = self.parts(key, "");
-        let mut out = String::new();
-        for c in String::from_utf8_lossy(&[prefix, name].concat()).chars() {
-            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                out.push('\\');
-            }
-            out.push(c);
-        }
+        let mut out = glob_escaped(&String::from_utf8_lossy(&[prefix, name].concat()));
         out.push_str(std::str::from_utf8(open).unwrap_or_default());
         out.push('*');
         out
+    }
+
+    /// A SCAN pattern matching every `routing:` key behind the prefix: one walk of the keyspace
+    /// finds the keys of every kind, which [`Keys::orchestrator_of`] then sorts out.
+    pub fn routing_pattern(&self) -> String {
+        glob_escaped(&format!("{}routing:", self.prefix)) + "*"
+    }
+
+    /// The orchestrator a key names, if the key is of one of `kinds`.
+    pub fn orchestrator_of<'a>(&self, kinds: &[Key], name: &'a str) -> Option<&'a str> {
+        kinds.iter().find_map(|kind| self.parse(*kind, name))
     }
 
     /// The delivered marker of a message sent to an orchestrator (on a cluster, in the
@@ -274,6 +279,18 @@ pub fn cluster_id_problem(id: &str) -> Option<String> {
         .then(|| format!("{id:?} cannot be used on a Redis Cluster: ids there must not contain '{{' or '}}' (they would change the key's hash tag)"))
 }
 
+/// `text` with the characters SCAN's glob patterns give a meaning escaped.
+fn glob_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,3 +348,4 @@ mod tests {
         assert_eq!(Keys::cluster("app:").unwrap().pattern(Key::Due), "app:routing:due:{*");
     }
 }
+

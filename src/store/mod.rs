@@ -378,6 +378,12 @@ pub trait Store: Send + Sync + 'static {
     fn daemon_list_lengths(&self, daemon_ids: &[String]) -> impl Future<Output = StoreResult<Vec<u64>>> + Send;
     /// Every orchestrator that has a queue (at any level), in no particular order.
     fn queued_orchestrators(&self) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Every orchestrator the store holds anything of (a session, a queue, messages awaiting a
+    /// receipt, dead letters), in no particular order.
+    fn orchestrators(&self) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Deletes every level of the orchestrator's queue in one step, refiling it in the due index
+    /// for what remains (receipts awaited); returns how many messages each level held.
+    fn drop_queue(&self, orchestrator_id: &str, now_ms: i64) -> impl Future<Output = StoreResult<[u64; 3]>> + Send;
     /// Up to `max` events of a daemon's event list, oldest first (what an in-process daemon reads).
     fn read_daemon_events(&self, daemon_id: &str, max: usize) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
     /// Removes the events with these ids from a daemon's event list; returns how many went.

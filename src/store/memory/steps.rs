@@ -273,6 +273,32 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn orchestrators(&self) -> StoreResult<Vec<String>> {
+        let now = now_ms();
+        self.step(|state| {
+            let mut ids: Vec<String> = state
+                .orchestrators
+                .iter_mut()
+                .filter_map(|(id, o)| {
+                    o.expire(now);
+                    (!o.is_empty()).then(|| id.clone())
+                })
+                .collect();
+            ids.sort();
+            ids
+        })
+    }
+
+    async fn drop_queue(&self, orchestrator_id: &str, now_ms: i64) -> StoreResult<[u64; 3]> {
+        self.orchestrator_step(orchestrator_id, |state| {
+            let o = state.orchestrator(orchestrator_id, now_ms);
+            let dropped = [0, 1, 2].map(|i| o.queues[i].len() as u64);
+            o.queues.iter_mut().for_each(VecDeque::clear);
+            state.file(orchestrator_id, now_ms);
+            dropped
+        })
+    }
+
     async fn read_daemon_events(&self, daemon_id: &str, max: usize) -> StoreResult<Vec<String>> {
         let now = now_ms();
         self.step(|state| match state.daemons.get(daemon_id) {

@@ -216,7 +216,7 @@ impl Store for RedisStore {
     }
 
     async fn queue_lengths(&self, orchestrator_id: &str) -> StoreResult<[u64; 3]> {
-        replies::queue_lengths(self.run(&self.calls().queue_lengths(orchestrator_id)).await?)
+        replies::level_lengths("queue_lengths", self.run(&self.calls().queue_lengths(orchestrator_id)).await?)
     }
 
     async fn snapshot(&self, orchestrator_id: &str, count: usize, now_ms: i64) -> StoreResult<QueueSnapshot> {
@@ -291,16 +291,18 @@ impl Store for RedisStore {
     }
 
     async fn queued_orchestrators(&self) -> StoreResult<Vec<String>> {
-        let mut found = std::collections::BTreeSet::new();
-        for level in Priority::LEVELS {
-            let key = Key::queue_of(level);
-            for name in self.scan_all(&self.keys.pattern(key)).await? {
-                if let Some(id) = self.keys.parse(key, &String::from_utf8_lossy(&name)) {
-                    found.insert(id.to_owned());
-                }
-            }
-        }
-        Ok(found.into_iter().collect())
+        self.orchestrators_with(&Priority::LEVELS.map(Key::queue_of)).await
+    }
+
+    async fn orchestrators(&self) -> StoreResult<Vec<String>> {
+        const HELD: [Key; 7] = [Key::Session, Key::Sessions, Key::QueueHigh, Key::Queue, Key::QueueLow, Key::Receipts, Key::Dead];
+        self.orchestrators_with(&HELD).await
+    }
+
+    async fn drop_queue(&self, orchestrator_id: &str, now_ms: i64) -> StoreResult<[u64; 3]> {
+        let dropped = replies::level_lengths("drop_queue", self.write(&self.calls().drop_queue(orchestrator_id, now_ms)).await?)?;
+        self.filed(orchestrator_id).await;
+        Ok(dropped)
     }
 
     async fn read_daemon_events(&self, daemon_id: &str, max: usize) -> StoreResult<Vec<String>> {

@@ -163,9 +163,9 @@ pub(super) fn touched(reply: &Value) -> StoreResult<Option<Touched>> {
     })
 }
 
-/// What queue_lengths.lua answered.
-pub(super) fn queue_lengths(reply: Value) -> StoreResult<[u64; 3]> {
-    let (high, normal, low): (u64, u64, u64) = redis::from_redis_value_ref(&reply).map_err(|_| StoreError::unexpected("queue_lengths", &reply))?;
+/// What queue_lengths.lua or drop_queue.lua (`script`) answered: a length per level.
+pub(super) fn level_lengths(script: &str, reply: Value) -> StoreResult<[u64; 3]> {
+    let (high, normal, low): (u64, u64, u64) = redis::from_redis_value_ref(&reply).map_err(|_| StoreError::unexpected(script, &reply))?;
     Ok([high, normal, low])
 }
 

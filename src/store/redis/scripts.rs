@@ -72,6 +72,7 @@ const SWEEP_LOCK: &str = lua_source!(["acl.lua"], "sweep_lock.lua");
 const ACKNOWLEDGE_EVENTS: &str = lua_source!(["acl.lua"], "acknowledge_events.lua");
 const QUEUE_LENGTHS: &str = lua_source!(["acl.lua"], "queue_lengths.lua");
 const INSPECT: &str = lua_source!(["acl.lua"], "inspect.lua");
+const DROP_QUEUE: &str = lua_source!(["acl.lua", "queue.lua", "due_index.lua"], "drop_queue.lua");
 
 /// A delivering script as a Redis Function (Redis 7 and later). A script sent by EVALSHA runs its
 /// lib files again on every call, building each named table and closure anew, a third of what a
@@ -146,6 +147,7 @@ pub(super) struct Scripts {
     pub(super) read_sessions: Script,
     pub(super) queue_lengths: Script,
     pub(super) inspect: Script,
+    pub(super) drop_queue: Script,
     /// The route scripts as functions (one server only: single, batch, broadcast).
     route_functions: Option<[Function; 3]>,
 }
@@ -207,6 +209,7 @@ impl Scripts {
             read_sessions: Script::new(READ_SESSIONS),
             queue_lengths: Script::new(QUEUE_LENGTHS),
             inspect: Script::new(INSPECT),
+            drop_queue: Script::new(DROP_QUEUE),
             route_functions: (!cluster).then(|| {
                 [Function::new("route", &ROUTE), Function::new("route_batch", &ROUTE_BATCH), Function::new("route_broadcast", &ROUTE_BROADCAST)]
             }),
@@ -245,6 +248,7 @@ mod tests {
             ("acknowledge_events.lua", ACKNOWLEDGE_EVENTS),
             ("queue_lengths.lua", QUEUE_LENGTHS),
             ("inspect.lua", INSPECT),
+            ("drop_queue.lua", DROP_QUEUE),
         ];
         let mut out: Vec<(String, &'static str)> = delivering.iter().map(|(name, s)| (name.to_string(), s.one_server)).collect();
         out.extend(others.iter().map(|(name, s)| (name.to_string(), *s)));

@@ -93,6 +93,18 @@ impl RedisStore {
         Ok(found)
     }
 
+    /// Every orchestrator with a key of one of `kinds`, sorted, found in one walk of the keyspace
+    /// (every `routing:` key), however many kinds are asked for.
+    pub(super) async fn orchestrators_with(&self, kinds: &[Key]) -> StoreResult<Vec<String>> {
+        let mut found = std::collections::BTreeSet::new();
+        for name in self.scan_all(&self.keys.routing_pattern()).await? {
+            if let Some(id) = self.keys.orchestrator_of(kinds, &String::from_utf8_lossy(&name)) {
+                found.insert(id.to_owned());
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+
     /// Runs a part of the sweep if it is this router's turn: at most once per `sweep_interval_ms`
     /// here, and only on the router that holds the sweep lock (it keeps it while it lives, so its
     /// scan goes on where it stopped). A part works for at most half the interval (and 2 s).

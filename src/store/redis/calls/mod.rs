@@ -341,6 +341,17 @@ impl Calls<'_> {
         invocation
     }
 
+    /// drop_queue.lua: delete every level of the queue, filing what remains at `now_ms`.
+    pub(super) fn drop_queue(&self, orchestrator_id: &str, now_ms: i64) -> Invocation {
+        let k = self.keys;
+        let mut invocation = Invocation::of(&self.scripts.drop_queue);
+        for queue in k.queues(orchestrator_id) {
+            invocation.key(queue);
+        }
+        invocation.key(k.index(orchestrator_id)).key(k.receipts(orchestrator_id)).arg(orchestrator_id).arg(now_ms);
+        invocation
+    }
+
     /// acknowledge_events.lua: remove these events from a daemon's list.
     pub(super) fn acknowledge_events(&self, daemon_id: &str, event_ids: &[String]) -> Invocation {
         let mut invocation = Invocation::of(&self.scripts.acknowledge_events);

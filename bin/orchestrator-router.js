@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 // orchestrator-router: what an operator would otherwise read with redis-cli — one orchestrator's
-// sessions, queue and receipts (`inspect`), or every orchestrator with a queue (`stats`). It only
-// reads; it never drains, promotes a session or writes anything.
+// sessions, queue and receipts (`inspect`), or every orchestrator with a queue (`stats`) — and a
+// live web dashboard over every orchestrator (`dashboard`). It only reads; it never drains,
+// promotes a session or writes anything, except for the dashboard's actions, which must be
+// allowed with --allow-actions and then need the token it prints.
 
 const { parseArgs } = require('node:util');
-const { inspectOrchestrator, queueStats } = require('../lib/native').loadBinding();
+const { inspectOrchestrator, queueStats, Observer } = require('../lib/native').loadBinding();
 const fs = require('node:fs');
 const { caPem } = require('../lib/arguments');
 const { fromNative } = require('../lib/errors');
@@ -13,11 +15,15 @@ const { fromNative } = require('../lib/errors');
 const USAGE = `Usage:
   orchestrator-router inspect <orchestratorId> [options]
   orchestrator-router stats [options]
+  orchestrator-router dashboard [options] [dashboard options]
 
 Commands:
   inspect <orchestratorId>  sessions, online state, queue depth by priority, age of the oldest
                             queued message, pending receipts, dead letters, daemon event lists
   stats                     every orchestrator with a queue, deepest first
+  dashboard                 a web page, updating live, of every orchestrator: sessions, queue depth
+                            by priority, oldest message, receipts, dead letters, and a chart of
+                            queue depth over the last 10 minutes
 
 Options:
   --redis <url>       Redis to read (default: $REDIS_URL, else redis://127.0.0.1:6379)
@@ -32,11 +38,27 @@ Options:
                       rediss:// Sentinels, the primary with --tls) instead of the system's roots
   --prefix <prefix>   the routers' keyPrefix (default: none)
   --timeout <ms>      give up on Redis after this long (default: 3000)
-  --json              print JSON instead of text
-  -h, --help          show this help`;
+  --json              print JSON instead of text (inspect, stats)
+  -h, --help          show this help
 
-/** Exit codes: 0 done, 1 Redis could not be read, 2 the command line is wrong. */
-const EXIT = { ok: 0, redis: 1, usage: 2 };
+Dashboard options:
+  --port <port>       the port to serve on (default: 8080; 0 picks a free one)
+  --host <address>    the address to serve on (default: 127.0.0.1; anything else exposes the
+                      dashboard, and its actions when allowed, to whoever can reach it)
+  --interval <ms>     how often to read Redis (default: 2000; each read inspects every orchestrator)
+  --allow-actions     allow requeueing dead letters and dropping queues from the page; each action
+                      needs the token printed at start
+  --queue-ttl <s>     how long a requeued dead letter stays queued: the routers'
+                      offlineQueue.queueTtlSeconds (default: 86400)`;
+
+/** The options only the dashboard reads. */
+const DASHBOARD_OPTIONS = ['port', 'host', 'interval', 'allow-actions', 'queue-ttl'];
+
+/**
+ * Exit codes: 0 done, 1 Redis could not be read, 2 the command line is wrong, 3 the dashboard
+ * cannot serve (its port is taken, or its optional dependencies are not installed).
+ */
+const EXIT = { ok: 0, redis: 1, usage: 2, serve: 3 };
 
 function main(argv) {
   let parsed;
@@ -55,6 +77,11 @@ function main(argv) {
         timeout: { type: 'string', default: '3000' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        interval: { type: 'string' },
+        'allow-actions': { type: 'boolean' },
+        'queue-ttl': { type: 'string' },
       },
     });
   } catch (error) {
@@ -119,11 +146,98 @@ function main(argv) {
     if (rest.length !== 1 || rest[0] === '') return usage('inspect takes one orchestrator id');
     return read(shown, () => inspectOrchestrator(redis, values.prefix, rest[0], timeout), print ?? formatInspection);
   }
+  const misplaced = command === 'dashboard' ? undefined : DASHBOARD_OPTIONS.find((name) => values[name] !== undefined);
+  if (misplaced && (command === 'inspect' || command === 'stats')) return usage(`--${misplaced} is read by dashboard only`);
   if (command === 'stats') {
     if (rest.length !== 0) return usage('stats takes no arguments');
     return read(shown, () => queueStats(redis, values.prefix, timeout), print ?? formatStats);
   }
+  if (command === 'dashboard') {
+    if (rest.length !== 0) return usage('dashboard takes no arguments');
+    if (values.json) return usage('--json is read by inspect and stats, not dashboard');
+    return dashboard(values, redis, shown, timeout);
+  }
   return usage(command === undefined ? 'a command is required' : `unknown command: ${command}`);
+}
+
+/** A whole number option from `min` to `max`, or the problem with it. */
+function wholeNumber(name, text, fallback, min, max) {
+  if (text === undefined) return { value: fallback };
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+    return { problem: `--${name} must be a whole number from ${min} to ${max}, got ${text}` };
+  }
+  return { value };
+}
+
+/**
+ * Serves the dashboard until SIGINT or SIGTERM; resolves the exit code. Startup failures (a port
+ * in use, an option Redis cannot take) end it at once with the reason.
+ */
+async function dashboard(values, redis, shown, timeout) {
+  const port = wholeNumber('port', values.port, 8080, 0, 65535);
+  const interval = wholeNumber('interval', values.interval, 2000, 100, 3_600_000);
+  const ttl = wholeNumber('queue-ttl', values['queue-ttl'], 86400, 1, 365 * 86400);
+  const problem = port.problem ?? interval.problem ?? ttl.problem;
+  if (problem) return usage(problem);
+  const host = values.host ?? '127.0.0.1';
+  if (host.trim() === '') return usage('--host must be an address, got an empty one');
+  const missing = ['fastify', 'uplot'].filter((name) => {
+    try {
+      require.resolve(`${name}/package.json`);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    process.stderr.write(`orchestrator-router: the dashboard needs ${missing.join(' and ')}, optional peer dependencies of @neolith/orchestrator-router that are not installed: npm install fastify@5 uplot@1\n`);
+    return EXIT.serve;
+  }
+  let observer;
+  try {
+    observer = new Observer(redis, values.prefix, timeout);
+  } catch (error) {
+    return read(shown, () => Promise.reject(error), () => '');
+  }
+  const { createDashboard } = require('../lib/dashboard/server');
+  const token = values['allow-actions'] ? require('node:crypto').randomBytes(18).toString('base64url') : null;
+  const { app, sampler } = createDashboard({
+    observer,
+    source: shown,
+    prefix: values.prefix,
+    intervalMs: interval.value,
+    token,
+    queueTtlMs: ttl.value * 1000,
+    loopback: ['127.0.0.1', 'localhost', '::1'].includes(host),
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  try {
+    await app.listen({ port: port.value, host });
+  } catch (error) {
+    observer.close();
+    const reason = error.code === 'EADDRINUSE' ? `port ${port.value} is in use on ${host}: give another with --port` : error.message;
+    process.stderr.write(`orchestrator-router: cannot serve the dashboard: ${reason}\n`);
+    return EXIT.serve;
+  }
+  sampler.start();
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${app.server.address().port}/`;
+  process.stdout.write(`dashboard of ${shown}${values.prefix ? ` (prefix ${JSON.stringify(values.prefix)})` : ''} at ${url}\n`);
+  process.stdout.write(token === null
+    ? 'read-only: start with --allow-actions to requeue dead letters and drop queues from the page\n'
+    : `actions allowed with the token ${token}\nopen ${url}#token=${token}\n`);
+  return new Promise((resolve) => {
+    const stop = async () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      await sampler.stop();
+      await app.close();
+      observer.close();
+      resolve(EXIT.ok);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 }
 
 function usage(problem) {

@@ -157,7 +157,8 @@ describe('orchestrator-router dashboard', () => {
     // The detail of one orchestrator lists its sessions.
     await page.locator(`tr[data-orchestrator="${ids.online}"] td[data-field="id"] button`).click();
     await page.locator('#detail:not([hidden])').waitFor();
-    await expect(page.locator('#detail-sessions').textContent()).resolves.toContain('s2');
+    await page.locator('#detail-sessions').filter({ hasText: 's2' }).waitFor();
+    expect(await page.locator('#detail-sessions').textContent()).toContain('s1');
   });
 
   it('updates when a queue changes, and its chart follows the total', async () => {

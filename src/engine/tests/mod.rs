@@ -3,6 +3,7 @@
 //! the few steps every test takes (register a session, route, read a daemon's events).
 
 mod drain;
+mod inspect;
 mod receipts;
 mod route;
 

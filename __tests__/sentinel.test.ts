@@ -214,15 +214,18 @@ describe('Redis Sentinel: failover', () => {
     const during = r.routeMessage(message('b1'), 'orch');
     const promoted = await deployment.waitForFailover(killed, 30_000);
     expect(await during).toMatchObject({ success: true, status: 'delivered' });
-    // Found once, the promoted primary is kept: no later call asks the Sentinels again.
+    // Found once, the promoted primary is kept: later calls do not ask the Sentinels again. (A
+    // connection the failover left untouched may look once on its first use, and a request that
+    // times out on a loaded machine looks again, as it should: a few, never one per call.)
     const found = await lookups(promoted);
     expect(found).toBeGreaterThan(0);
-    expect(await r.routeMessage(message('b2'), 'orch')).toMatchObject({ success: true, status: 'delivered', attempts: 1 });
-    await r.registerSession('orch2', { id: 's2', daemonId: 'd2' });
-    expect(await lookups(promoted)).toBe(found);
+    const after = Array.from({ length: 20 }, (_, i) => `c${i}`);
+    for (const id of after) expect(await r.routeMessage(message(id), 'orch')).toMatchObject({ success: true, status: 'delivered', attempts: 1 });
+    for (const n of [2, 3, 4, 5, 6]) await r.registerSession(`orch${n}`, { id: `s${n}`, daemonId: `d${n}` });
+    expect(await lookups(promoted) - found).toBeLessThan(5);
     expect(await r.getOrchestratorSession('orch2')).toMatchObject({ sessionId: 's2' });
     // What resolved before the kill had replicated (the routes were a few ms apart); everything is on the promoted node.
-    expect(await onNode(promoted, keyPrefix, 'd1')).toEqual(['a1', 'a2', 'b1', 'b2']);
+    expect(await onNode(promoted, keyPrefix, 'd1')).toEqual(['a1', 'a2', 'b1', ...after]);
   });
 
   it('leaves a primary demoted by a manual failover (SENTINEL FAILOVER) for the one promoted', async () => {
@@ -237,12 +240,14 @@ describe('Redis Sentinel: failover', () => {
     // The old primary lives on as a replica: writes sent to it would be refused (READONLY).
     await waitFor(async () => ((await node(before).role()) as unknown[])[0] === 'slave', `port ${before} to become a replica`, 20_000);
     expect(await r.routeMessage(message('b1'), 'orch')).toMatchObject({ success: true, status: 'delivered' });
+    // As above: kept once found (a few lookups at most, never one per call).
     const found = await lookups(promoted);
-    for (const id of ['b2', 'b3']) expect(await r.routeMessage(message(id), 'orch')).toMatchObject({ success: true, status: 'delivered', attempts: 1 });
-    expect(await lookups(promoted)).toBe(found);
+    const after = Array.from({ length: 20 }, (_, i) => `b${i + 2}`);
+    for (const id of after) expect(await r.routeMessage(message(id), 'orch')).toMatchObject({ success: true, status: 'delivered', attempts: 1 });
+    expect(await lookups(promoted) - found).toBeLessThan(5);
     await r.unregisterSession('orch');
     expect(await r.routeMessage(message('c1'), 'orch')).toMatchObject({ success: true, status: 'offline' });
-    expect(await onNode(promoted, keyPrefix, 'd1')).toEqual(['a1', 'b1', 'b2', 'b3']);
+    expect(await onNode(promoted, keyPrefix, 'd1')).toEqual(['a1', 'b1', ...after]);
     expect(await node(promoted).llen(`${keyPrefix}routing:queue:orch`)).toBe(1);
   });
 });

@@ -142,12 +142,12 @@ function main(argv) {
   redis = JSON.stringify(redis);
   const print = values.json ? (value) => `${JSON.stringify(value, null, 2)}\n` : undefined;
 
+  const misplaced = command === 'dashboard' ? undefined : DASHBOARD_OPTIONS.find((name) => values[name] !== undefined);
+  if (misplaced && (command === 'inspect' || command === 'stats')) return usage(`--${misplaced} is read by dashboard only`);
   if (command === 'inspect') {
     if (rest.length !== 1 || rest[0] === '') return usage('inspect takes one orchestrator id');
     return read(shown, () => inspectOrchestrator(redis, values.prefix, rest[0], timeout), print ?? formatInspection);
   }
-  const misplaced = command === 'dashboard' ? undefined : DASHBOARD_OPTIONS.find((name) => values[name] !== undefined);
-  if (misplaced && (command === 'inspect' || command === 'stats')) return usage(`--${misplaced} is read by dashboard only`);
   if (command === 'stats') {
     if (rest.length !== 0) return usage('stats takes no arguments');
     return read(shown, () => queueStats(redis, values.prefix, timeout), print ?? formatStats);
@@ -164,7 +164,7 @@ function main(argv) {
 function wholeNumber(name, text, fallback, min, max) {
   if (text === undefined) return { value: fallback };
   const value = Number(text);
-  if (text.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+  if (!/^\d+$/.test(text) || value < min || value > max) {
     return { problem: `--${name} must be a whole number from ${min} to ${max}, got ${text}` };
   }
   return { value };
@@ -182,16 +182,9 @@ async function dashboard(values, redis, shown, timeout) {
   if (problem) return usage(problem);
   const host = values.host ?? '127.0.0.1';
   if (host.trim() === '') return usage('--host must be an address, got an empty one');
-  const missing = ['fastify', 'uplot'].filter((name) => {
-    try {
-      require.resolve(`${name}/package.json`);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length > 0) {
-    process.stderr.write(`orchestrator-router: the dashboard needs ${missing.join(' and ')}, optional peer dependencies of @neolith/orchestrator-router that are not installed: npm install fastify@5 uplot@1\n`);
+  const unmet = dashboardUnmet();
+  if (unmet) {
+    process.stderr.write(`orchestrator-router: the dashboard needs ${unmet}\n`);
     return EXIT.serve;
   }
   let observer;
@@ -200,19 +193,24 @@ async function dashboard(values, redis, shown, timeout) {
   } catch (error) {
     return read(shown, () => Promise.reject(error), () => '');
   }
-  const { createDashboard } = require('../lib/dashboard/server');
+  const { createDashboard, LOOPBACK_NAMES } = require('../lib/dashboard/server');
   const token = values['allow-actions'] ? require('node:crypto').randomBytes(18).toString('base64url') : null;
-  const { app, sampler } = createDashboard({
-    observer,
-    source: shown,
-    prefix: values.prefix,
-    intervalMs: interval.value,
-    token,
-    queueTtlMs: ttl.value * 1000,
-    loopback: ['127.0.0.1', 'localhost', '::1'].includes(host),
-    log: (line) => process.stdout.write(`${line}\n`),
-  });
+  const named = host.includes(':') ? `[${host}]` : host;
+  const everywhere = ['0.0.0.0', '::', '[::]'].includes(host);
+  let app;
+  let sampler;
   try {
+    ({ app, sampler } = createDashboard({
+      observer,
+      source: shown,
+      prefix: values.prefix,
+      intervalMs: interval.value,
+      token,
+      queueTtlMs: ttl.value * 1000,
+      // Bound to every address, it cannot know the names it is reached by.
+      hosts: everywhere ? null : [...new Set([...LOOPBACK_NAMES, named])],
+      log: (line) => process.stdout.write(`${line}\n`),
+    }));
     await app.listen({ port: port.value, host });
   } catch (error) {
     observer.close();
@@ -221,23 +219,57 @@ async function dashboard(values, redis, shown, timeout) {
     return EXIT.serve;
   }
   sampler.start();
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${app.server.address().port}/`;
-  process.stdout.write(`dashboard of ${shown}${values.prefix ? ` (prefix ${JSON.stringify(values.prefix)})` : ''} at ${url}\n`);
-  process.stdout.write(token === null
-    ? 'read-only: start with --allow-actions to requeue dead letters and drop queues from the page\n'
-    : `actions allowed with the token ${token}\nopen ${url}#token=${token}\n`);
+  const url = `http://${named}:${app.server.address().port}/`;
+  // One write, so that whoever reads the output finds the address and the token together.
+  process.stdout.write([
+    `dashboard of ${shown}${values.prefix ? ` (prefix ${JSON.stringify(values.prefix)})` : ''} at ${url}`,
+    ...(everywhere ? [`answering requests addressed to any name, on every address ${host} reaches`] : []),
+    ...(token === null
+      ? ['read-only: start with --allow-actions to requeue dead letters and drop queues from the page']
+      : [`actions allowed with the token ${token}`, `open ${url}#token=${token}`]),
+    '',
+  ].join('\n'));
   return new Promise((resolve) => {
     const stop = async () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      await sampler.stop();
-      await app.close();
-      observer.close();
+      // No read starts any more, requests in flight finish, and a read under way is cut short by
+      // closing its connection.
+      sampler.stop();
+      try {
+        await app.close();
+      } catch (error) {
+        process.stderr.write(`orchestrator-router: closing the dashboard: ${error.message}\n`);
+      } finally {
+        observer.close();
+      }
       resolve(EXIT.ok);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/**
+ * What the dashboard lacks to run here, if anything: fastify 5 and uplot 1 (optional peer
+ * dependencies), and Node.js 20 or later (fastify 5's own requirement).
+ */
+function dashboardUnmet() {
+  const install = 'npm install fastify@5 uplot@1';
+  const major = (name) => {
+    try {
+      return Number(require(`${name}/package.json`).version.split('.')[0]);
+    } catch {
+      return null;
+    }
+  };
+  const missing = ['fastify', 'uplot'].filter((name) => major(name) === null);
+  if (missing.length > 0) {
+    return `${missing.join(' and ')}, optional peer dependencies of @neolith/orchestrator-router that are not installed: ${install}`;
+  }
+  if (major('fastify') !== 5) return `fastify 5, not ${require('fastify/package.json').version}: ${install}`;
+  if (Number(process.versions.node.split('.')[0]) < 20) return `Node.js 20 or later (for fastify 5), not ${process.version}`;
+  return null;
 }
 
 function usage(problem) {

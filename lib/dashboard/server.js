@@ -78,6 +78,7 @@ class Sampler {
 
   /** Reads Redis now (after the read under way, if one is); resolves when that read is done. */
   refresh() {
+    if (this.stopped) return Promise.resolve();
     const next = (this.reading ?? Promise.resolve()).then(() => this.read());
     this.reading = next;
     return next.finally(() => {
@@ -86,6 +87,7 @@ class Sampler {
   }
 
   async read() {
+    if (this.stopped) return;
     const started = this.now();
     try {
       const { orchestrators, unreadable } = JSON.parse(await this.observer.overview());
@@ -100,15 +102,15 @@ class Sampler {
   }
 
   /**
-   * Adds a read's depths to the history: at most HISTORY_POINTS points over `historyMs` (a read
-   * closer than that to the last point takes its place), so that what each poll carries stays
-   * small however short the interval.
+   * Adds a read's depths to the history: one point per HISTORY_POINTS-th of `historyMs` (a later
+   * read in the same span takes the place of the earlier one), so that what each poll carries
+   * stays small however short the interval.
    */
   record(at, queue) {
     const h = this.history;
+    const span = this.historyMs / HISTORY_POINTS;
     const last = h.t.length - 1;
-    const spacing = this.historyMs / HISTORY_POINTS / 1000;
-    if (last >= 1 && at / 1000 - h.t[last - 1] < spacing) {
+    if (last >= 0 && Math.floor((h.t[last] * 1000) / span) === Math.floor(at / span)) {
       for (const series of Object.values(h)) series.pop();
     }
     h.t.push(Math.round(at) / 1000);
@@ -164,8 +166,8 @@ const OVERVIEW_QUERY = {
 
 const ID_PARAMS = { type: 'object', properties: { id: { type: 'string', minLength: 1 } }, required: ['id'] };
 
-/** Hostnames a loopback-bound dashboard answers to (others would be a DNS-rebinding page's). */
-const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** Host names a dashboard on this machine answers to, whatever its address (others would be a DNS-rebinding page's). */
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
 
 /**
  * Builds the dashboard's server (not yet listening).
@@ -177,17 +179,20 @@ const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * @param {number} [options.historyMs] how much queue-depth history the chart shows (10 minutes)
  * @param {string|null} options.token the actions' token, or null when actions are not allowed
  * @param {number} options.queueTtlMs how long a requeued dead letter is kept (the routers' queue TTL)
- * @param {boolean} options.loopback whether the server is bound to a loopback address
+ * @param {string[] | null} options.hosts the host names requests may be addressed to (with any
+ *   port), or null for any (a server bound to every address cannot know its names)
  * @param {(line: string) => void} options.log where each action is reported
  */
-function createDashboard({ observer, source, prefix, intervalMs, historyMs = 600_000, token, queueTtlMs, loopback, log }) {
+function createDashboard({ observer, source, prefix, intervalMs, historyMs = 600_000, token, queueTtlMs, hosts, log }) {
   const sampler = new Sampler(observer, { intervalMs, historyMs });
-  const app = Fastify({ logger: false });
+  // Orchestrator ids have no length limit; fastify's router caps a path parameter at 100 characters.
+  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 10_000 } });
+  const allowed = hosts === null ? null : new Set(hosts.map((name) => name.toLowerCase()));
   const expected = token === null ? null : Buffer.from(token);
 
   app.addHook('onRequest', async (request, reply) => {
-    if (loopback && !LOOPBACK_NAMES.has(request.hostname)) {
-      return reply.code(403).send({ error: `this dashboard answers only requests addressed to 127.0.0.1 or localhost, not ${request.hostname}` });
+    if (allowed !== null && !allowed.has(request.hostname.toLowerCase())) {
+      return reply.code(403).send({ error: `this dashboard answers only requests addressed to ${[...allowed].join(' or ')}, not ${request.hostname}` });
     }
     reply.header('Cache-Control', 'no-store');
     reply.header('X-Content-Type-Options', 'nosniff');
@@ -291,4 +296,4 @@ function refusal(reply, error) {
   return reply.code(status).send({ error: failure.message });
 }
 
-module.exports = { createDashboard, Sampler };
+module.exports = { createDashboard, Sampler, LOOPBACK_NAMES };

@@ -93,7 +93,7 @@ impl Observer {
         let store = self.store.clone();
         js_promise(env, async move {
             checked_id(&*store, &orchestrator_id)?;
-            let moved = crate::engine::requeue_dead_letters(&*store, &orchestrator_id, queue_ttl_ms as i64).await?;
+            let moved = crate::engine::requeue_dead_letters(&*store, &orchestrator_id, queue_ttl_ms as i64, None).await?;
             Ok(moved as f64)
         })
     }

@@ -163,6 +163,8 @@ pub async fn overview<S: Store>(store: &S, now_ms: i64) -> Result<Overview, Rout
             dead_letters: raw.dead_letters,
             orchestrator_id,
         })
+        // Keys that outlived what they held (a session set whose sessions all expired) hold nothing.
+        .filter(|row| row.online || row.sessions > 0 || row.queue.total > 0 || row.pending_receipts > 0 || row.dead_letters > 0)
         .collect();
     rows.sort_by(|a, b| {
         (b.queue.total, b.oldest_age_ms.unwrap_or(i64::MIN))

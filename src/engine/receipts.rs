@@ -6,7 +6,7 @@ use super::slots::Pace;
 use super::error::RouterError;
 use super::events::{Event, EventKind};
 use super::model::{non_empty, to_json, DeadLetter, Priority, QueueItem};
-use super::router::Router;
+use super::router::{within, Router};
 use super::time::{format_iso, now_ms, parse_iso};
 use crate::store::{RequeueStep, Store, StoreError};
 use std::sync::Arc;
@@ -69,7 +69,7 @@ impl<S: Store> Router<S> {
     pub async fn requeue_dead_letters(self: &Arc<Self>, orchestrator_id: &str) -> Result<u64, RouterError> {
         self.key_id("orchestratorId", orchestrator_id)?;
         self.check_open()?;
-        let moved = self.bounded(requeue_dead_letters(&self.store, orchestrator_id, self.config.queue_ttl_ms())).await?;
+        let moved = requeue_dead_letters(&self.store, orchestrator_id, self.config.queue_ttl_ms(), Some(self.config.delivery_timeout_ms)).await?;
         if moved > 0 {
             let _ = self.drain(orchestrator_id, Pace::HandOff).await;
         }
@@ -79,10 +79,11 @@ impl<S: Store> Router<S> {
 
 /// Puts the orchestrator's dead letters back at the head of its queue in one step, in their order
 /// (each queued anew, kept `queue_ttl_ms` from now), filed as due at once so that a router drains
-/// them; returns how many. Retries while something else changes the list.
-pub async fn requeue_dead_letters<S: Store>(store: &S, orchestrator_id: &str, queue_ttl_ms: i64) -> Result<u64, StoreError> {
+/// them; returns how many. Retries while something else changes the list; each request to the
+/// store fails after `limit_ms` when given.
+pub async fn requeue_dead_letters<S: Store>(store: &S, orchestrator_id: &str, queue_ttl_ms: i64, limit_ms: Option<u64>) -> Result<u64, StoreError> {
     for _ in 0..REQUEUE_TRIES {
-        let entries = store.dead_letters(orchestrator_id).await?;
+        let entries = within(limit_ms, store.dead_letters(orchestrator_id)).await?;
         if entries.is_empty() {
             return Ok(0);
         }
@@ -104,7 +105,7 @@ pub async fn requeue_dead_letters<S: Store>(store: &S, orchestrator_id: &str, qu
             revisit_at_ms: now,
             queue_expires_at_ms: now + queue_ttl_ms,
         };
-        if store.requeue_dead_letters(&step).await? {
+        if within(limit_ms, store.requeue_dead_letters(&step)).await? {
             return Ok(entries.len() as u64);
         }
     }

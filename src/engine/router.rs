@@ -60,11 +60,7 @@ impl<S: Store> Router<S> {
 
     /// Runs one store operation bounded by `deliveryTimeoutMs`.
     pub(super) async fn bounded<T>(&self, operation: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-        let limit = Duration::from_millis(self.config.delivery_timeout_ms);
-        match tokio::time::timeout(limit, operation).await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::Timeout(format!("timed out after {} ms", self.config.delivery_timeout_ms))),
-        }
+        within(Some(self.config.delivery_timeout_ms), operation).await
     }
 
     /// Bounds a call into the host (`what`: its message or presence service) by `deliveryTimeoutMs`.
@@ -198,5 +194,14 @@ impl DeliveryOrder {
                 Err(seen) => last = seen,
             }
         }
+    }
+}
+
+/// Runs one store operation, failing it with a timeout after `limit_ms` when given.
+pub(super) async fn within<T>(limit_ms: Option<u64>, operation: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    let Some(limit_ms) = limit_ms else { return operation.await };
+    match tokio::time::timeout(Duration::from_millis(limit_ms), operation).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Timeout(format!("timed out after {limit_ms} ms"))),
     }
 }

@@ -85,6 +85,10 @@ impl Key {
 }
 
 impl Key {
+    /// The kinds of key whose presence means the store holds something of an orchestrator: a
+    /// session, a queue, a message awaiting its receipt, a dead letter.
+    pub const HELD: [Key; 7] = [Key::Session, Key::Sessions, Key::QueueHigh, Key::Queue, Key::QueueLow, Key::Receipts, Key::Dead];
+
     /// The queue list of one priority level. (No level's name extends another's, so no
     /// orchestrator id can make one orchestrator's key another's.)
     pub fn queue_of(priority: Priority) -> Key {
@@ -138,10 +142,25 @@ impl Keys {
         out
     }
 
-    /// A SCAN pattern matching every `routing:` key behind the prefix: one walk of the keyspace
-    /// finds the keys of every kind, which [`Keys::orchestrator_of`] then sorts out.
-    pub fn routing_pattern(&self) -> String {
-        glob_escaped(&format!("{}routing:", self.prefix)) + "*"
+    /// One SCAN pattern matching the keys of every kind in `kinds` (all `routing:` keys), so that
+    /// one walk of the keyspace finds them all: the first three characters of each kind's name
+    /// after `routing:`, as classes (`routing:[dqrs][eu][aces]*` for sessions, queues, receipts and
+    /// dead letters). It matches a few keys of other kinds too, which [`Keys::orchestrator_of`]
+    /// leaves out, but not the delivered markers, one per message delivered (`routing:del…`).
+    pub fn scan_pattern(&self, kinds: &[Key]) -> String {
+        let mut pattern = glob_escaped(&format!("{}routing:", self.prefix));
+        let names: Vec<&[u8]> = kinds.iter().map(|kind| &kind.name().as_bytes()["routing:".len()..]).collect();
+        for position in 0..3 {
+            let mut class: Vec<u8> = names.iter().filter_map(|name| name.get(position).copied()).collect();
+            class.sort_unstable();
+            class.dedup();
+            match class.as_slice() {
+                [one] => pattern.push(char::from(*one)),
+                many => pattern.push_str(&format!("[{}]", String::from_utf8_lossy(many))),
+            }
+        }
+        pattern.push('*');
+        pattern
     }
 
     /// The orchestrator a key names, if the key is of one of `kinds`.
@@ -347,5 +366,36 @@ mod tests {
         assert_eq!(Keys::new("plain:").pattern(Key::Queue), "plain:routing:queue:*");
         assert_eq!(Keys::cluster("app:").unwrap().pattern(Key::Due), "app:routing:due:{*");
     }
-}
 
+    #[test]
+    fn one_scan_pattern_finds_every_kind_asked_for_and_leaves_out_the_delivered_markers() {
+        let queues = Priority::LEVELS.map(Key::queue_of);
+        assert_eq!(Keys::new("a*:").scan_pattern(&queues), "a\\*:routing:que*");
+        let held = Keys::new("app:").scan_pattern(&Key::HELD);
+        assert_eq!(held, "app:routing:[dqrs][eu][aces]*");
+        // What the pattern's classes let through, by the three characters after `routing:`.
+        let classes = ["dqrs", "eu", "aces"];
+        let matched = |name: &str| name.strip_prefix("app:routing:").is_some_and(|rest| rest.bytes().zip(classes).all(|(c, class)| class.as_bytes().contains(&c)));
+        let keys = Keys::new("app:");
+        for kind in Key::HELD {
+            assert!(matched(&keys.key(kind, "o")), "{kind:?} is scanned");
+        }
+        for kind in [Key::Delivered, Key::Inflight, Key::DueIndex, Key::Outbox, Key::OutboxSeq, Key::Pushed] {
+            assert!(!matched(&keys.key(kind, "o")), "{kind:?} is not scanned");
+        }
+    }
+
+    #[test]
+    fn the_orchestrator_of_a_key_is_read_by_its_exact_kind() {
+        for keys in [Keys::new("app:"), Keys::cluster("app:").unwrap()] {
+            for kind in Key::HELD {
+                assert_eq!(keys.orchestrator_of(&Key::HELD, &keys.key(kind, "o:1")), Some("o:1"), "{kind:?}");
+            }
+            for kind in [Key::SessionRecords, Key::Inflight, Key::Due, Key::OutboxSeq] {
+                assert_eq!(keys.orchestrator_of(&Key::HELD, &keys.key(kind, "o:1")), None, "{kind:?}");
+            }
+            assert_eq!(keys.orchestrator_of(&Key::HELD, &keys.delivered("o", "m")), None);
+            assert_eq!(keys.orchestrator_of(&Key::HELD, "other:routing:queue:o"), None);
+        }
+    }
+}

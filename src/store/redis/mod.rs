@@ -295,8 +295,7 @@ impl Store for RedisStore {
     }
 
     async fn orchestrators(&self) -> StoreResult<Vec<String>> {
-        const HELD: [Key; 7] = [Key::Session, Key::Sessions, Key::QueueHigh, Key::Queue, Key::QueueLow, Key::Receipts, Key::Dead];
-        self.orchestrators_with(&HELD).await
+        self.orchestrators_with(&Key::HELD).await
     }
 
     async fn drop_queue(&self, orchestrator_id: &str, now_ms: i64) -> StoreResult<[u64; 3]> {

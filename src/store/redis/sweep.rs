@@ -94,10 +94,10 @@ impl RedisStore {
     }
 
     /// Every orchestrator with a key of one of `kinds`, sorted, found in one walk of the keyspace
-    /// (every `routing:` key), however many kinds are asked for.
+    /// however many kinds are asked for (see [`Keys::scan_pattern`]).
     pub(super) async fn orchestrators_with(&self, kinds: &[Key]) -> StoreResult<Vec<String>> {
         let mut found = std::collections::BTreeSet::new();
-        for name in self.scan_all(&self.keys.routing_pattern()).await? {
+        for name in self.scan_all(&self.keys.scan_pattern(kinds)).await? {
             if let Some(id) = self.keys.orchestrator_of(kinds, &String::from_utf8_lossy(&name)) {
                 found.insert(id.to_owned());
             }

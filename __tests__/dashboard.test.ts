@@ -300,6 +300,11 @@ describe('orchestrator-router dashboard', () => {
     expect(refused.status).toBe(403);
     expect(JSON.parse(refused.body).error).toMatch(/--allow-actions/);
     expect((await request('GET', '/api/overview', `localhost:${port}`)).status).toBe(200);
+    expect((await request('GET', '/api/overview', `[::1]:${port}`)).status).toBe(200);
+    // Ids have no length limit, nor does the detail route.
+    const long = `o${'x'.repeat(300)}`;
+    const detail = await request('GET', `/api/orchestrators/${long}`, `127.0.0.1:${port}`);
+    expect({ status: detail.status, id: JSON.parse(detail.body).orchestratorId }).toEqual({ status: 200, id: long });
     const rebound = await request('GET', '/api/overview', `evil.example:${port}`);
     expect(rebound.status).toBe(403);
     expect(JSON.parse(rebound.body).error).toMatch(/only requests addressed to 127.0.0.1 or localhost/);

@@ -12,6 +12,11 @@ import { runCommand as run } from './support/processes';
 const ROOT = path.join(__dirname, '..');
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const VITEST = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+/** The files under a directory of the package, as paths from its root. */
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((f) => (f.isDirectory() ? filesUnder(`${dir}/${f.name}`) : [`${dir}/${f.name}`]));
+}
+
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const { currentPlatform, SUPPORTED_PLATFORMS } = require('../lib/native') as { currentPlatform(): string; SUPPORTED_PLATFORMS: string[] };
 const NAPI = path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js');
@@ -57,7 +62,7 @@ describe('the npm package', () => {
     expect(files).toEqual(expect.arrayContaining([
       'CHANGELOG.md', 'LICENSE', 'README.md', 'bin/orchestrator-router.js', 'binding.js', 'index.d.mts', 'index.d.ts',
       'index.js', 'index.mjs', 'lib/arguments.js', 'lib/errors.js', 'lib/message-service.js', 'package.json',
-      ...fs.readdirSync(path.join(ROOT, 'docs'), { recursive: true, withFileTypes: true }).filter((f) => f.isFile()).map((f) => path.relative(ROOT, path.join(f.parentPath, f.name))),
+      ...filesUnder('docs'),
     ]));
     // The binary is in the platform package, next to its package.json and README, and nowhere else.
     expect(files.filter((f) => f.endsWith('.node'))).toEqual([]);

@@ -82,6 +82,23 @@ impl MemoryStore {
         })
     }
 
+    /// The ids, sorted, of the orchestrators that `keep` takes once what expired is dropped.
+    fn orchestrators_where(&self, keep: impl Fn(&state::Orchestrator) -> bool) -> StoreResult<Vec<String>> {
+        let now = now_ms();
+        self.step(|state| {
+            let mut ids: Vec<String> = state
+                .orchestrators
+                .iter_mut()
+                .filter_map(|(id, o)| {
+                    o.expire(now);
+                    keep(o).then(|| id.clone())
+                })
+                .collect();
+            ids.sort();
+            ids
+        })
+    }
+
     /// Runs one atomic step (first freeing what expired, at most once a second).
     fn step<T>(&self, f: impl FnOnce(&mut State) -> T) -> StoreResult<T> {
         if self.closed.load(Ordering::Acquire) {

@@ -260,33 +260,11 @@ impl Store for MemoryStore {
     }
 
     async fn queued_orchestrators(&self) -> StoreResult<Vec<String>> {
-        let now = now_ms();
-        self.step(|state| {
-            let mut ids: Vec<String> = state
-                .orchestrators
-                .iter()
-                .filter(|(_, o)| o.queues.iter().zip(&o.queue_expiry).any(|(q, e)| !q.is_empty() && *e > now))
-                .map(|(id, _)| id.clone())
-                .collect();
-            ids.sort();
-            ids
-        })
+        self.orchestrators_where(|o| o.queue_length() > 0)
     }
 
     async fn orchestrators(&self) -> StoreResult<Vec<String>> {
-        let now = now_ms();
-        self.step(|state| {
-            let mut ids: Vec<String> = state
-                .orchestrators
-                .iter_mut()
-                .filter_map(|(id, o)| {
-                    o.expire(now);
-                    (!o.is_empty()).then(|| id.clone())
-                })
-                .collect();
-            ids.sort();
-            ids
-        })
+        self.orchestrators_where(|o| !o.is_empty())
     }
 
     async fn drop_queue(&self, orchestrator_id: &str, now_ms: i64) -> StoreResult<[u64; 3]> {

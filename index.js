@@ -78,9 +78,6 @@ class OrchestratorRouter extends EventEmitter {
     }
     const { target, keyPrefix } = this._check.redisTarget(config.redis);
     const nativeConfig = { ...config, prisma: undefined, errorBase: undefined, redis: target, keyPrefix: config.keyPrefix ?? keyPrefix };
-    // Where spans say a message went (its keys are named after it).
-    this._keyPrefix = typeof nativeConfig.keyPrefix === 'string' ? nativeConfig.keyPrefix : '';
-    this._cluster = target !== null && typeof target === 'object' && Array.isArray(target.cluster);
     try {
       // The binding's wake-up reaches the router through `link`, which close() empties: Node lets
       // go of the function only on a later turn of the event loop, and a loop that creates and
@@ -185,7 +182,7 @@ class OrchestratorRouter extends EventEmitter {
       for (const event of JSON.parse(batch)) {
         // A drain's or a redelivery's span, never an event of the router's.
         if (tracing.RECORDS.has(event.type)) {
-          tracing.record(event, this._keyPrefix);
+          tracing.record(event, this._native);
           continue;
         }
         event.timestamp = new Date(event.timestamp);
@@ -324,7 +321,7 @@ class OrchestratorRouter extends EventEmitter {
       tracing.endSpan(span, error);
       throw error;
     }
-    return tracing.endRoute(span, this._keyPrefix, tracing.queueKey(this._keyPrefix, this._cluster, args[5], orchestratorId), result);
+    return tracing.endRoute(span, this._native, orchestratorId, args[5], result);
   }
 
   /**
@@ -383,10 +380,7 @@ class OrchestratorRouter extends EventEmitter {
       for (const span of spans) tracing.endSpan(span, error);
       throw error;
     }
-    return results.map((result, i) => {
-      const queue = tracing.queueKey(this._keyPrefix, this._cluster, batch.priorities[i], batch.orchestratorIds[i]);
-      return tracing.endRoute(spans[i], this._keyPrefix, queue, result);
-    });
+    return results.map((result, i) => tracing.endRoute(spans[i], this._native, batch.orchestratorIds[i], batch.priorities[i], result));
   }
 
   /** Queues a message for later delivery to the orchestrator. */
@@ -399,7 +393,7 @@ class OrchestratorRouter extends EventEmitter {
       return;
     }
     const span = tracing.startSpan(tracer, 'queue', args[0], orchestratorId);
-    span.setAttribute('messaging.destination.name', tracing.queueKey(this._keyPrefix, this._cluster, args[5], orchestratorId));
+    span.setAttribute('messaging.destination.name', this._native.queueKey(orchestratorId, args[5]));
     try {
       await this._submit(orchestratorId, (id) => this._native.queue(id, orchestratorId, ...args, tracing.traceparentOf(span)));
     } catch (error) {

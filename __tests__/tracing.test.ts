@@ -6,7 +6,7 @@ import { context, HrTime, Span, SpanKind, SpanStatusCode, trace } from '@opentel
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OrchestratorRouter } from '..';
-import { closeAll, keyOf, message, newRouter, plainClient, record, uid, waitFor } from './support/helpers';
+import { closeAll, keyOf, message, newRouter, plainClient, record, redisClusterUrls, uid, waitFor } from './support/helpers';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -173,6 +173,16 @@ describe('OpenTelemetry traces', () => {
     expect(spans.get('b')!.attributes['messaging.destination.name']).toBe(keyOf(r, `routing:queue-low:${offline}`));
     expect((await events(r, `${online}_d`)).map((e) => e.traceparent)).toEqual([traceparentOf(spans.get('a')!), traceparentOf(spans.get('c')!)]);
     expect((await queueItems(r, offline, 'routing:queue-low:'))[0].traceparent).toBe(traceparentOf(spans.get('b')!));
+  });
+
+  it('names the destinations as the store names its keys: with hash tags on a Redis Cluster', async () => {
+    const r = newRouter({ redis: { cluster: redisClusterUrls() } });
+    const orch = uid('orch');
+    await r.registerSession(orch, { id: 's1', daemonId: `${orch}_d`, status: 'active' });
+    await r.routeMessage(message('a'), orch);
+    await r.queueMessageForOffline(message('h', { priority: 'high' }), `${orch}_off`);
+    expect(finished('route')[0].attributes['messaging.destination.name']).toBe(keyOf(r, `daemon:events:${orch}_d`));
+    expect(finished('queue')[0].attributes['messaging.destination.name']).toBe(keyOf(r, `routing:queue-high:{${orch}_off}`));
   });
 
   it('marks the span of a route that failed with its error', async () => {

@@ -15,8 +15,6 @@ try {
   // Not installed: tracing stays off.
 }
 
-const { PRIORITY_VALUES } = require('./arguments');
-
 const TRACER_NAME = '@neolith/orchestrator-router';
 const TRACER_VERSION = require('../package.json').version;
 /** The provider the global proxy delegates to while none is registered (a shared singleton). */
@@ -66,27 +64,27 @@ function traceparentOf(span) {
   return `00-${context.traceId}-${context.spanId}-${(context.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
 }
 
-/** The name of an orchestrator's queue of a priority level (its `PRIORITY_VALUES` value), as the router's keys are named. */
-function queueKey(keyPrefix, cluster, priority, orchestratorId) {
-  const name = priority === PRIORITY_VALUES.high ? 'routing:queue-high:' : priority === PRIORITY_VALUES.low ? 'routing:queue-low:' : 'routing:queue:';
-  // On a Redis Cluster an orchestrator's keys carry its id as a hash tag.
-  return `${keyPrefix}${name}${cluster ? `{${orchestratorId}}` : orchestratorId}`;
-}
+/**
+ * The key names of the spans' destinations, as the store names them (the binding's router answers
+ * them: `queueKey(orchestratorId, priority)`, `daemonListKey(daemonId)`).
+ * @typedef {{ queueKey(orchestratorId: string, priority: number): string, daemonListKey(daemonId: string): string }} KeyNames
+ */
 
 /**
  * Ends a route's span with where the message went: its destination (the daemon's event list, or
- * `queue`, the orchestrator's queue of its level), status and attempts, and the error when it
- * failed. `result` is the binding's, `daemonId` included for a delivered message; returns it as
- * the caller gets it (without `daemonId`), whatever the tracer does.
+ * the orchestrator's queue of the message's `priority` level), status and attempts, and the error
+ * when it failed. `result` is the binding's, `daemonId` included for a delivered message; returns
+ * it as the caller gets it (without `daemonId`), whatever the tracer does.
+ * @param {KeyNames} names
  */
-function endRoute(span, keyPrefix, queue, result) {
+function endRoute(span, names, orchestratorId, priority, result) {
   const { daemonId } = result;
   try {
     const attributes = { 'neolith.route.status': result.status, 'neolith.route.attempts': result.attempts };
     if (result.durable !== undefined) attributes['neolith.route.durable'] = result.durable;
     if (result.sessionId !== undefined) attributes['neolith.session.id'] = result.sessionId;
-    if (daemonId !== undefined) attributes['messaging.destination.name'] = `${keyPrefix}daemon:events:${daemonId}`;
-    else if (result.status === 'offline' || result.status === 'pending') attributes['messaging.destination.name'] = queue;
+    if (daemonId !== undefined) attributes['messaging.destination.name'] = names.daemonListKey(daemonId);
+    else if (result.status === 'offline' || result.status === 'pending') attributes['messaging.destination.name'] = names.queueKey(orchestratorId, priority);
     span.setAttributes(attributes);
     if (!result.success) markFailed(span, result.error);
     span.end();
@@ -143,16 +141,17 @@ function linksTo(traceparents) {
  * record's): a drain step's (PRODUCER, linked to the producer span of each traced message it
  * delivered) or a redelivery's (PRODUCER, linked to the producer span its first delivery carried).
  * Both are roots: they run in the background, not in a caller's context.
+ * @param {KeyNames} names
  */
-function record(event, keyPrefix) {
+function record(event, names) {
   try {
-    recordSpan(event, keyPrefix);
+    recordSpan(event, names);
   } catch {
     // The application's tracer failed: the span is lost, never the router's events or results.
   }
 }
 
-function recordSpan(event, keyPrefix) {
+function recordSpan(event, names) {
   const tracer = activeTracer();
   if (tracer === null) return;
   const attributes = {
@@ -160,7 +159,7 @@ function recordSpan(event, keyPrefix) {
     'messaging.operation.type': 'send',
     'neolith.orchestrator.id': event.orchestratorId,
   };
-  if (event.daemonId !== undefined) attributes['messaging.destination.name'] = `${keyPrefix}daemon:events:${event.daemonId}`;
+  if (event.daemonId !== undefined) attributes['messaging.destination.name'] = names.daemonListKey(event.daemonId);
   let name;
   let links;
   if (event.type === 'trace.drain') {
@@ -180,4 +179,4 @@ function recordSpan(event, keyPrefix) {
   span.end(Math.max(event.timestamp, event.startedAt));
 }
 
-module.exports = { RECORDS, activeTracer, startSpan, traceparentOf, queueKey, endRoute, endSpan, record };
+module.exports = { RECORDS, activeTracer, startSpan, traceparentOf, endRoute, endSpan, record };

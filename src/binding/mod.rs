@@ -29,6 +29,8 @@ use crate::engine::error::RouterError;
 use crate::engine::events::{EventKind, EventSink};
 use crate::engine::{BatchItem, MessageSource, PresenceSource, Router, SessionInput};
 use crate::store::any::AnyStore;
+use crate::store::keys::{Key, Keys};
+use crate::store::Priority;
 use crate::store::open::{open, Routes};
 use crate::store::pipe::Pipe;
 use napi::bindgen_prelude::{AsyncBlock, Function, Promise};
@@ -58,6 +60,8 @@ pub struct NativeRouter {
     tick: Mutex<(Vec<u32>, Vec<BatchItem>)>,
     /// See `pipe_target`.
     silence_ms: u64,
+    /// How the store names its keys: the destinations of traced messages' spans.
+    keys: Keys,
 }
 
 #[napi]
@@ -85,9 +89,26 @@ impl NativeRouter {
         let redis = json.get("redis").cloned().unwrap_or_default();
         let timeout = Duration::from_millis(config.delivery_timeout_ms);
         let opened = open(&redis, &config.key_prefix, config.store_limits(), timeout, routes).map_err(|e| fail(e.into()))?;
+        let keys = match &opened.store {
+            AnyStore::Redis(store) => store.keys().clone(),
+            AnyStore::Memory(_) => Keys::new(&config.key_prefix),
+        };
         let router = Router::new(opened.store, config, Arc::clone(&sink) as Arc<dyn EventSink>);
         let local = Arc::new(Local { sink: Arc::clone(&sink), ready: Mutex::new(VecDeque::new()) });
-        Ok(NativeRouter { router, sink, local, pipe: opened.pipe, tick: Mutex::new((Vec::new(), Vec::new())), silence_ms })
+        Ok(NativeRouter { router, sink, local, pipe: opened.pipe, tick: Mutex::new((Vec::new(), Vec::new())), silence_ms, keys })
+    }
+
+    /// An orchestrator's queue of a priority level (its value: 3 high, 2 normal, 1 low), as the
+    /// store names it: a queued message's span destination.
+    #[napi]
+    pub fn queue_key(&self, orchestrator_id: String, priority: u32) -> String {
+        self.keys.key(Key::queue_of(Priority::from_value(priority).unwrap_or(Priority::Normal)), &orchestrator_id)
+    }
+
+    /// A daemon's event list, as the store names it: a delivered message's span destination.
+    #[napi]
+    pub fn daemon_list_key(&self, daemon_id: String) -> String {
+        self.keys.daemon_events(&daemon_id)
     }
 
     /// `call`'s future as a promise, run on the shared runtime; its error rejects the promise as

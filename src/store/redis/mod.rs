@@ -63,6 +63,11 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
+    /// How this store names its keys.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
     /// A store that connects to `info` on first use; each request is bounded by `timeout`. Routes
     /// go through `pipe` when given. Over TLS, `ca` (PEM) replaces the system's trusted roots.
     pub fn new(

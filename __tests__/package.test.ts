@@ -7,16 +7,12 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { filesUnder } from './support/files';
 import { runCommand as run } from './support/processes';
 
 const ROOT = path.join(__dirname, '..');
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const VITEST = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
-/** The files under a directory of the package, as paths from its root. */
-function filesUnder(dir: string): string[] {
-  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((f) => (f.isDirectory() ? filesUnder(`${dir}/${f.name}`) : [`${dir}/${f.name}`]));
-}
-
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const { currentPlatform, SUPPORTED_PLATFORMS } = require('../lib/native') as { currentPlatform(): string; SUPPORTED_PLATFORMS: string[] };
 const NAPI = path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js');
@@ -62,7 +58,7 @@ describe('the npm package', () => {
     expect(files).toEqual(expect.arrayContaining([
       'CHANGELOG.md', 'LICENSE', 'README.md', 'bin/orchestrator-router.js', 'binding.js', 'index.d.mts', 'index.d.ts',
       'index.js', 'index.mjs', 'lib/arguments.js', 'lib/errors.js', 'lib/message-service.js', 'package.json',
-      ...filesUnder('docs'),
+      ...filesUnder(ROOT, 'docs'),
     ]));
     // The binary is in the platform package, next to its package.json and README, and nowhere else.
     expect(files.filter((f) => f.endsWith('.node'))).toEqual([]);

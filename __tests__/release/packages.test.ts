@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { filesUnder } from '../support/files';
 import { runCommand } from '../support/processes';
 
 const { platformOf, currentPlatform, binaryFileOf } = require('../../lib/native') as {
@@ -51,7 +52,7 @@ describe('the release tarballs', () => {
     expect(files.filter((f) => f.endsWith('.node'))).toEqual([]);
     expect(files).toEqual(expect.arrayContaining(['binding.js', 'index.js', 'index.mjs', 'index.d.ts', 'lib/native.js', 'package.json', 'README.md', 'LICENSE']));
     // README.md links into docs/: every file of it is published beside it.
-    expect(files).toEqual(expect.arrayContaining(fs.readdirSync(path.join(ROOT, 'docs')).map((f) => `docs/${f}`)));
+    expect(files).toEqual(expect.arrayContaining(filesUnder(ROOT, 'docs')));
     // The main package installs anywhere: no os/cpu/libc of its own.
     expect(manifest).not.toHaveProperty('os');
     expect(manifest).not.toHaveProperty('cpu');

@@ -17,12 +17,12 @@ const N = Number(process.env.BENCH_ORCHESTRATORS || 10_000);
 const READS = 7;
 const POLLS = 200;
 
-/** Redis's command counts (calls by command name). */
+/** Redis's command counts and the CPU time they took (µs), by command name. */
 async function commandCalls(client) {
   const calls = {};
   for (const line of (await client.info('commandstats')).split('\n')) {
-    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-    if (match) calls[match[1]] = Number(match[2]);
+    const match = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (match) calls[match[1]] = { calls: Number(match[2]), usec: Number(match[3]) };
   }
   return calls;
 }
@@ -68,11 +68,12 @@ async function main() {
     if (rows !== N) throw new Error(`the overview listed ${rows} orchestrators, not ${N}`);
   }
   const after = await commandCalls(client);
-  const perRead = (name) => ((after[name] ?? 0) - (before[name] ?? 0) - (name === 'info' ? 1 : 0)) / READS;
+  const perRead = (name, field = 'calls') => ((after[name]?.[field] ?? 0) - (before[name]?.[field] ?? 0)) / READS;
   console.log(`\none read of every orchestrator (${READS} reads)`);
   console.log(`  time     median ${median(times).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms`);
   console.log(`  size     ${(bytes / 1e6).toFixed(2)} MB of JSON from the binding (stays in the server)`);
-  console.log(`  Redis    ${Math.round(perRead('evalsha')).toLocaleString('en-US')} EVALSHA (one read-only script per orchestrator) and ${Math.round(perRead('scan'))} SCAN per read`);
+  console.log(`  Redis    ${Math.round(perRead('evalsha')).toLocaleString('en-US')} EVALSHA (one read-only script per orchestrator) and ${Math.round(perRead('scan'))} SCAN per read,
+           taking ${((perRead('evalsha', 'usec') + perRead('scan', 'usec')) / 1000).toFixed(0)} ms of Redis's CPU (INFO commandstats)`);
 
   // What one poll of the page costs the server, over HTTP.
   const { app, sampler } = createDashboard({ observer, source: server.url, prefix, intervalMs: 60_000, token: null, queueTtlMs: 86_400_000, hosts: ['127.0.0.1'], log: () => {} });

@@ -142,7 +142,7 @@ function main(argv) {
   redis = JSON.stringify(redis);
   const print = values.json ? (value) => `${JSON.stringify(value, null, 2)}\n` : undefined;
 
-  const misplaced = command === 'dashboard' ? undefined : DASHBOARD_OPTIONS.find((name) => values[name] !== undefined);
+  const misplaced = DASHBOARD_OPTIONS.find((name) => values[name] !== undefined);
   if (misplaced && (command === 'inspect' || command === 'stats')) return usage(`--${misplaced} is read by dashboard only`);
   if (command === 'inspect') {
     if (rest.length !== 1 || rest[0] === '') return usage('inspect takes one orchestrator id');
@@ -191,7 +191,7 @@ async function dashboard(values, redis, shown, timeout) {
   try {
     observer = new Observer(redis, values.prefix, timeout);
   } catch (error) {
-    return read(shown, () => Promise.reject(error), () => '');
+    return failed(shown, error);
   }
   const { createDashboard, LOOPBACK_NAMES } = require('../lib/dashboard/server');
   const token = values['allow-actions'] ? require('node:crypto').randomBytes(18).toString('base64url') : null;
@@ -256,18 +256,19 @@ async function dashboard(values, redis, shown, timeout) {
  */
 function dashboardUnmet() {
   const install = 'npm install fastify@5 uplot@1';
-  const major = (name) => {
+  const version = (name) => {
     try {
-      return Number(require(`${name}/package.json`).version.split('.')[0]);
+      return require(`${name}/package.json`).version;
     } catch {
       return null;
     }
   };
-  const missing = ['fastify', 'uplot'].filter((name) => major(name) === null);
+  const versions = { fastify: version('fastify'), uplot: version('uplot') };
+  const missing = Object.keys(versions).filter((name) => versions[name] === null);
   if (missing.length > 0) {
     return `${missing.join(' and ')}, optional peer dependencies of @neolith/orchestrator-router that are not installed: ${install}`;
   }
-  if (major('fastify') !== 5) return `fastify 5, not ${require('fastify/package.json').version}: ${install}`;
+  if (!versions.fastify.startsWith('5.')) return `fastify 5, not ${versions.fastify}: ${install}`;
   if (Number(process.versions.node.split('.')[0]) < 20) return `Node.js 20 or later (for fastify 5), not ${process.version}`;
   return null;
 }
@@ -284,26 +285,34 @@ async function read(shown, call, format) {
   try {
     json = await call();
   } catch (error) {
-    const failure = fromNative(error);
-    if (failure.code === 'INVALID_ARGUMENT') {
-      const problem = failure.message.replace(/^Invalid (redis|keyPrefix): /, '');
-      const option = failure.message.startsWith('Invalid keyPrefix')
-        ? '--prefix'
-        : problem.startsWith('cluster')
-          ? '--cluster'
-          : problem.startsWith('sentinels')
-            ? '--sentinel'
-            : problem.startsWith('name')
-              ? '--sentinel-name'
-              : '--redis';
-      return usage(`${option} ${problem.replace(/^(cluster|sentinels|name)/, '')}`.replace(/ {2,}/g, ' '));
-    }
-    const reason = failure.message.replace(/^Redis error: /, '');
-    process.stderr.write(`orchestrator-router: cannot read Redis at ${shown}: ${reason}\n`);
-    return EXIT.redis;
+    return failed(shown, error);
   }
   process.stdout.write(format(JSON.parse(json)));
   return EXIT.ok;
+}
+
+/**
+ * Reports an error of the binding's and resolves the exit code: an option it refused as a wrong
+ * command line (naming the option), else Redis that could not be read (at `shown`).
+ */
+function failed(shown, error) {
+  const failure = fromNative(error);
+  if (failure.code === 'INVALID_ARGUMENT') {
+    const problem = failure.message.replace(/^Invalid (redis|keyPrefix): /, '');
+    const option = failure.message.startsWith('Invalid keyPrefix')
+      ? '--prefix'
+      : problem.startsWith('cluster')
+        ? '--cluster'
+        : problem.startsWith('sentinels')
+          ? '--sentinel'
+          : problem.startsWith('name')
+            ? '--sentinel-name'
+            : '--redis';
+    return usage(`${option} ${problem.replace(/^(cluster|sentinels|name)/, '')}`.replace(/ {2,}/g, ' '));
+  }
+  const reason = failure.message.replace(/^Redis error: /, '');
+  process.stderr.write(`orchestrator-router: cannot read Redis at ${shown}: ${reason}\n`);
+  return EXIT.redis;
 }
 
 /** The URL without its password (in the user info, or a `password`/`pass` query parameter). */

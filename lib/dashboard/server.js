@@ -27,6 +27,9 @@ function pageFiles() {
   return Object.entries(files).map(([url, [file, type]]) => ({ url, type, body: fs.readFileSync(file) }));
 }
 
+/** The queue levels, and their sum, as the rows and the history count them. */
+const LEVELS = ['high', 'normal', 'low', 'total'];
+
 /** The most points the queue-depth history keeps. */
 const HISTORY_POINTS = 600;
 
@@ -114,7 +117,7 @@ class Sampler {
       for (const series of Object.values(h)) series.pop();
     }
     h.t.push(Math.round(at) / 1000);
-    for (const level of ['high', 'normal', 'low', 'total']) h[level].push(queue[level]);
+    for (const level of LEVELS) h[level].push(queue[level]);
     const oldest = (at - this.historyMs) / 1000;
     let drop = 0;
     while (drop < h.t.length && h.t[drop] < oldest) drop += 1;
@@ -145,7 +148,7 @@ function totalsOf(rows) {
   const totals = { orchestrators: rows.length, online: 0, queue: { high: 0, normal: 0, low: 0, total: 0 }, pendingReceipts: 0, deadLetters: 0 };
   for (const row of rows) {
     if (row.online) totals.online += 1;
-    for (const level of ['high', 'normal', 'low', 'total']) totals.queue[level] += row.queue[level];
+    for (const level of LEVELS) totals.queue[level] += row.queue[level];
     totals.pendingReceipts += row.pendingReceipts;
     totals.deadLetters += row.deadLetters;
   }
@@ -296,4 +299,4 @@ function refusal(reply, error) {
   return reply.code(status).send({ error: failure.message });
 }
 
-module.exports = { createDashboard, Sampler, LOOPBACK_NAMES };
+module.exports = { createDashboard, LOOPBACK_NAMES };

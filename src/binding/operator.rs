@@ -5,6 +5,8 @@
 use super::crossing::js_promise;
 use crate::engine::config::RouterConfig;
 use crate::engine::error::RouterError;
+use crate::engine::inspect::Depth;
+use crate::engine::model::key_id;
 use crate::store::any::AnyStore;
 use crate::store::open::{open, Routes};
 use crate::store::Store;
@@ -92,7 +94,7 @@ impl Observer {
     pub fn requeue_dead_letters(&self, env: &Env, orchestrator_id: String, queue_ttl_ms: f64) -> napi::Result<AsyncBlock<f64>> {
         let store = self.store.clone();
         js_promise(env, async move {
-            checked_id(&*store, &orchestrator_id)?;
+            key_id(&*store, "orchestratorId", &orchestrator_id)?;
             let moved = crate::engine::requeue_dead_letters(&*store, &orchestrator_id, queue_ttl_ms as i64, None).await?;
             Ok(moved as f64)
         })
@@ -104,9 +106,8 @@ impl Observer {
     pub fn drop_queue(&self, env: &Env, orchestrator_id: String) -> napi::Result<AsyncBlock<String>> {
         let store = self.store.clone();
         js_promise(env, async move {
-            checked_id(&*store, &orchestrator_id)?;
-            let [high, normal, low] = store.drop_queue(&orchestrator_id, crate::engine::time::now_ms()).await?;
-            let dropped = crate::engine::inspect::Depth { high, normal, low, total: high + normal + low };
+            key_id(&*store, "orchestratorId", &orchestrator_id)?;
+            let dropped = Depth::of(store.drop_queue(&orchestrator_id, crate::engine::time::now_ms()).await?);
             Ok(serde_json::to_string(&dropped).expect("depths serialise"))
         })
     }
@@ -115,14 +116,5 @@ impl Observer {
     #[napi]
     pub fn close(&self) {
         self.store.close();
-    }
-}
-
-/// Refuses an orchestrator id that is empty or cannot name keys in `store`.
-fn checked_id(store: &AnyStore, orchestrator_id: &str) -> Result<(), RouterError> {
-    crate::engine::model::non_empty("orchestratorId", orchestrator_id)?;
-    match store.id_problem(orchestrator_id) {
-        Some(problem) => Err(RouterError::invalid("orchestratorId", problem)),
-        None => Ok(()),
     }
 }

@@ -2,7 +2,7 @@
 //! views built from [`Store::inspect`], with ages and online state worked out.
 
 use super::error::RouterError;
-use super::model::{non_empty, QueueItem, SessionRecord};
+use super::model::{key_id, QueueItem, SessionRecord};
 use super::time::parse_iso;
 use crate::store::{Priority, QueueInspection, Store};
 use serde::Serialize;
@@ -106,10 +106,7 @@ pub struct Unreadable {
 
 /// Reads one orchestrator's state at `now_ms`, writing nothing.
 pub async fn inspect<S: Store>(store: &S, orchestrator_id: &str, now_ms: i64) -> Result<Inspection, RouterError> {
-    non_empty("orchestratorId", orchestrator_id)?;
-    if let Some(problem) = store.id_problem(orchestrator_id) {
-        return Err(RouterError::invalid("orchestratorId", problem));
-    }
+    key_id(store, "orchestratorId", orchestrator_id)?;
     let raw = store.inspect(orchestrator_id).await?;
     let mut sessions = sessions_of(&raw, now_ms);
     let daemons: Vec<String> = sessions.iter().map(|s| s.daemon_id.clone()).collect();
@@ -164,7 +161,7 @@ pub async fn overview<S: Store>(store: &S, now_ms: i64) -> Result<Overview, Rout
             orchestrator_id,
         })
         // Keys that outlived what they held (a session set whose sessions all expired) hold nothing.
-        .filter(|row| row.online || row.sessions > 0 || row.queue.total > 0 || row.pending_receipts > 0 || row.dead_letters > 0)
+        .filter(|row| row.sessions > 0 || row.queue.total > 0 || row.pending_receipts > 0 || row.dead_letters > 0)
         .collect();
     rows.sort_by(|a, b| {
         (b.queue.total, b.oldest_age_ms.unwrap_or(i64::MIN))
@@ -205,8 +202,14 @@ fn primary_active(raw: &QueueInspection) -> bool {
 }
 
 fn depth(raw: &QueueInspection) -> Depth {
-    let [high, normal, low] = raw.lengths;
-    Depth { high, normal, low, total: high + normal + low }
+    Depth::of(raw.lengths)
+}
+
+impl Depth {
+    /// The depth of queue levels of these lengths (high, normal, low).
+    pub fn of([high, normal, low]: [u64; 3]) -> Self {
+        Depth { high, normal, low, total: high + normal + low }
+    }
 }
 
 /// The sessions: the primary (as stored) first, then the living others, most recently active first.

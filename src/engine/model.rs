@@ -49,6 +49,16 @@ pub fn non_empty(field: &str, value: &str) -> Result<(), RouterError> {
     Ok(())
 }
 
+/// Refuses, for `field`, an id that is empty or cannot name keys in `store` (see
+/// [`Store::id_problem`](crate::store::Store::id_problem)).
+pub fn key_id<S: crate::store::Store>(store: &S, field: &str, id: &str) -> Result<(), RouterError> {
+    non_empty(field, id)?;
+    match store.id_problem(id) {
+        Some(problem) => Err(RouterError::invalid(field, problem)),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a date a JavaScript `Date` could not hold.
 pub fn valid_date(field: &str, ms: i64) -> Result<(), RouterError> {
     if ms.abs() > MAX_DATE_MS {

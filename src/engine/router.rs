@@ -10,7 +10,7 @@ use super::error::RouterError;
 use super::events::{DropReason, Event, EventKind, EventSink, Stamped};
 use super::host::{Hosts, MessageSource, PresenceSource};
 use super::memo::SessionMemo;
-use super::model::{non_empty, Classified};
+use super::model::Classified;
 use super::time::now_ms;
 use crate::store::{Store, StoreError, StoreResult};
 use std::future::Future;
@@ -114,11 +114,7 @@ impl<S: Store> Router<S> {
 
     /// Refuses an id (orchestrator or daemon) that is empty or cannot name keys in the store.
     pub(super) fn key_id(&self, field: &str, id: &str) -> Result<(), RouterError> {
-        non_empty(field, id)?;
-        match self.store.id_problem(id) {
-            Some(problem) => Err(RouterError::invalid(field, problem)),
-            None => Ok(()),
-        }
+        super::model::key_id(&self.store, field, id)
     }
 
     /// When a delivery (the `attempts`-th of its message) is due for redelivery without a receipt:

@@ -654,10 +654,10 @@
     }
   }
 
-  /** Formats a point in time given as ms epoch, s epoch or ISO string, with its age. */
+  /** Formats a point in time (ISO-8601, as the server sends them), with its age. */
   function fmtWhen(v) {
     if (v == null || v === '') return '–';
-    let ms = typeof v === 'number' ? (v < 1e11 ? v * 1000 : v) : Date.parse(v);
+    const ms = Date.parse(v);
     if (Number.isNaN(ms)) return String(v);
     return fmtClock(ms) + ' (' + fmtAge(Date.now() - ms) + ' ago)';
   }
